@@ -1,0 +1,153 @@
+"""The ``detector`` command: thin argument handling over the library.
+
+    detector backfill SOURCE... --lake DIR     ingest local folders or s3:// prefixes
+    detector demo                              backfill the bundled sample_logs/
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from rich.console import Console
+
+from detector import __version__
+from detector.errors import DetectorError, UsageError
+from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
+from detector.progress import RunProgress
+from detector.report import render_findings, render_summary
+from detector.summary import RunSummary
+
+SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _positive(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="detector",
+        description="Streaming anomaly detector for Amazon S3 security logs "
+        "(CloudTrail and S3 server access logs).",
+    )
+    parser.add_argument("--version", action="version", version=f"detector {__version__}")
+    parser.add_argument("--log-level", default="WARNING",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="logging level on stderr (default: WARNING)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    bf = sub.add_parser(
+        "backfill", help="ingest log objects from local paths or s3:// prefixes into the lake",
+        description="Read CloudTrail logs (trail files, EventBridge envelopes, CloudWatch Logs "
+        "payloads) and S3 server access logs from local files/folders or s3://bucket/prefix "
+        "(standard AWS configuration; AWS_ENDPOINT_URL for S3-compatible endpoints), parse "
+        "them into the canonical schema and write the Parquet lake. Re-running skips objects "
+        "already ingested. Exit status: 0 on success (rejects are reported, not fatal), "
+        "1 when nothing could be processed, 2 on a usage error.",
+    )
+    bf.add_argument("sources", nargs="+", metavar="SOURCE",
+                    help="local file or folder (recursive), or s3://bucket/prefix")
+    _add_run_options(bf, lake_required=True)
+    bf.add_argument("--since", type=_day, help="skip objects whose key date is before this day")
+    bf.add_argument("--until", type=_day, help="skip objects whose key date is after this day")
+    bf.add_argument("--no-detect", action="store_true",
+                    help="ingest only: write the lake and skip detection")
+
+    demo = sub.add_parser(
+        "demo", help="backfill the bundled sample_logs/ and show what was found",
+        description="Ingest the bundled sample logs into a lake (a temporary one unless "
+        "--lake is given) and print the run summary and a few findings.",
+    )
+    demo.add_argument("--logs", type=Path, default=SAMPLE_LOGS,
+                      help=f"sample log folder (default: {SAMPLE_LOGS})")
+    _add_run_options(demo, lake_required=False)
+    return parser
+
+
+def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
+    p.add_argument("--lake", type=Path, required=lake_required,
+                   help="lake directory (created if missing)")
+    p.add_argument("--workers", type=_positive, default=1,
+                   help="worker processes for parsing (default: 1)")
+    p.add_argument("--batch-mb", type=_positive, default=DEFAULT_BATCH_MB,
+                   help=f"target batch size in MB, gzip counted unzipped "
+                   f"(default: {DEFAULT_BATCH_MB}); bounds memory")
+    p.add_argument("--summary", type=Path, metavar="FILE",
+                   help="also write the run summary as JSON to FILE")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or status lines")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    console = Console()
+    try:
+        if args.command == "backfill":
+            return _backfill(args, args.sources, args.lake, console)
+        if args.command == "demo":
+            return _demo(args, console)
+    except UsageError as exc:
+        print(f"detector: error: {exc}", file=sys.stderr)
+        return 2
+    except DetectorError as exc:
+        print(f"detector: {exc}", file=sys.stderr)
+        return 1
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def _backfill(args: argparse.Namespace, sources: Sequence[str], lake: Path,
+              console: Console) -> int:
+    return _run(args, sources, lake, console).exit_code
+
+
+def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
+         console: Console) -> RunSummary:
+    options = IngestOptions(lake=lake, since=getattr(args, "since", None),
+                            until=getattr(args, "until", None), workers=args.workers,
+                            batch_mb=args.batch_mb)
+    with RunProgress(enabled=not args.no_progress) as progress:
+        summary = backfill(sources, options, progress)
+    render_summary(summary, console)
+    if args.summary:
+        summary.write_json(args.summary)
+    return summary
+
+
+def _demo(args: argparse.Namespace, console: Console) -> int:
+    logs: Path = args.logs
+    sources = [str(logs / d) for d in SAMPLE_SUBDIRS if (logs / d).is_dir()]
+    if not sources:
+        raise UsageError(f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
+                         "regenerate them with: make sample-logs")
+    if args.lake is not None:
+        summary = _run(args, sources, args.lake, console)
+        render_findings(args.lake, console)
+        return summary.exit_code
+    with tempfile.TemporaryDirectory(prefix="detector-demo-") as tmp:
+        summary = _run(args, sources, Path(tmp), console)
+        render_findings(Path(tmp), console)
+        return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Backfill ingestion: sources → log types → lake, in bounded batches, optionally in parallel.
+
+The parent lists objects, drops those out of the date range or already in the manifest, and
+cuts the rest into batches of bounded size. Each batch is fetched, parsed and written by a
+worker (this process, or one of ``workers`` processes); the parent commits each batch to the
+manifest as it completes. Memory is bounded by batch size times batches in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from multiprocessing import get_context
+from pathlib import Path
+
+from detector.blob import Blob, ObjectRef
+from detector.errors import SourceError
+from detector.lake import BatchFiles, Lake, new_batch_id
+from detector.logtypes import parse_blobs
+from detector.logtypes.base import Reject
+from detector.progress import RunProgress
+from detector.sources import Source, open_source
+from detector.sources.keydates import in_range
+from detector.summary import BatchStats, RunSummary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_MB = 48
+GZIP_EXPANSION = 10
+"""Gzipped logs count this many times their size toward a batch: memory holds them unzipped."""
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    lake: Path
+    since: date | None = None
+    until: date | None = None
+    workers: int = 1
+    batch_mb: int = DEFAULT_BATCH_MB
+
+
+def backfill(specs: Sequence[str], options: IngestOptions,
+             progress: RunProgress | None = None) -> RunSummary:
+    """Ingest every object under ``specs`` into the lake; return what happened."""
+    started = time.perf_counter()
+    lake = Lake(options.lake)
+    seen, committed_batches = lake.committed()
+    lake.remove_uncommitted(committed_batches)
+    summary = RunSummary(sources=list(specs), lake=str(options.lake))
+    progress = progress or RunProgress(enabled=False)
+
+    work: list[tuple[str, list[ObjectRef]]] = []
+    for spec in specs:
+        source = open_source(spec)
+        try:
+            refs = list(source.list())
+        except SourceError as exc:
+            summary.source_errors.append(str(exc))
+            log.error("%s", exc)
+            continue
+        summary.objects_listed += len(refs)
+        fresh = []
+        for ref in refs:
+            if not in_range(ref.key, options.since, options.until):
+                summary.objects_out_of_range += 1
+            elif ref.identity in seen:
+                summary.objects_already_ingested += 1
+            else:
+                fresh.append(ref)
+        work.extend((spec, batch) for batch in batches(fresh, options.batch_mb << 20))
+
+    progress.set_total(sum(len(b) for _, b in work))
+    for files, stats in _run(work, options):
+        lake.commit(files)
+        summary.add(stats)
+        progress.advance(stats.objects_read + stats.objects_failed, files.events,
+                         stats.bytes_read)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def batches(refs: Iterable[ObjectRef], budget: int) -> Iterator[list[ObjectRef]]:
+    """Cut refs into lists whose (gzip-expanded) size stays near ``budget`` bytes."""
+    batch: list[ObjectRef] = []
+    size = 0
+    for ref in refs:
+        weight = ref.size * (GZIP_EXPANSION if ref.key.endswith(".gz") else 1)
+        if batch and size + weight > budget:
+            yield batch
+            batch, size = [], 0
+        batch.append(ref)
+        size += weight
+    if batch:
+        yield batch
+
+
+def _run(work: list[tuple[str, list[ObjectRef]]],
+         options: IngestOptions) -> Iterator[tuple[BatchFiles, BatchStats]]:
+    if options.workers <= 1 or len(work) <= 1:
+        for spec, refs in work:
+            yield process_batch(spec, refs, str(options.lake))
+        return
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(options.workers, mp_context=ctx) as pool:
+        pending: list[Future[tuple[BatchFiles, BatchStats]]] = []
+        queue = iter(work)
+        in_flight = options.workers + 1
+        for spec, refs in queue:
+            pending.append(pool.submit(process_batch, spec, refs, str(options.lake)))
+            if len(pending) >= in_flight:
+                yield pending.pop(0).result()
+        for fut in pending:
+            yield fut.result()
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def process_batch(spec: str, refs: list[ObjectRef],
+                  lake_root: str) -> tuple[BatchFiles, BatchStats]:
+    """Fetch, parse and write one batch (in any process); the caller commits it."""
+    source = _SOURCES.get(spec)
+    if source is None:
+        source = _SOURCES[spec] = open_source(spec)
+    stats = BatchStats()
+    blobs: list[Blob] = []
+    fetch_rejects: list[Reject] = []
+    for item in source.fetch_many(refs):
+        if isinstance(item, SourceError):
+            # Not recorded as ingested: a later run retries it (the object may come back).
+            fetch_rejects.append(Reject(item.uri, item.reason, item.detail, records=None))
+            stats.objects_failed += 1
+        else:
+            blobs.append(item)
+            stats.objects_read += 1
+            stats.bytes_read += len(item.data)
+    result = parse_blobs(blobs)
+    rejects = fetch_rejects + result.rejects
+    stats.count_events(result.events)
+    stats.count_rejects(rejects)
+    stats.skipped.update(result.skipped)
+    read = [b.ref for b in blobs]
+    files = Lake(lake_root).write_batch(new_batch_id(), read, result.events, rejects)
+    return files, stats

@@ -1,0 +1,211 @@
+"""The Parquet lake: events, quarantine, and the manifest that makes ingestion idempotent.
+
+Layout::
+
+    <lake>/events/source=<source>/date=<YYYY-MM-DD>/part-<batch>-<n>.parquet   (zstd)
+    <lake>/quarantine/date=<YYYY-MM-DD>/part-<batch>.parquet
+    <lake>/_manifest/run-<start>-<pid>.jsonl    one line per committed batch
+
+A batch's files are written first (each atomically, by rename); the manifest line that
+names the batch, its files and its input objects is the commit. On open, files of batches
+that never committed (a crash between the two) are deleted, so a re-run neither loses nor
+duplicates rows, and objects named in the manifest (by URI, ETag and size) are not read again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from detector.blob import ObjectRef
+from detector.errors import LakeError
+from detector.logtypes.base import Reject
+from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events"
+QUARANTINE = "quarantine"
+MANIFEST = "_manifest"
+UNKNOWN_DATE = "unknown"
+_PART = re.compile(r"^part-([0-9a-f]{32})(?:-\d+)?\.parquet$")
+
+
+@dataclass
+class BatchFiles:
+    """What one batch wrote, ready to be committed by a manifest line."""
+
+    batch: str
+    objects: list[ObjectRef]
+    files: list[str] = field(default_factory=list)
+    events: int = 0
+    rejects: int = 0
+
+    def manifest_line(self) -> str:
+        return json.dumps(
+            {
+                "batch": self.batch,
+                "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "objects": [{"uri": o.uri, "etag": o.etag, "size": o.size} for o in self.objects],
+                "files": self.files,
+                "events": self.events,
+                "rejects": self.rejects,
+            },
+            separators=(",", ":"),
+        )
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Lake:
+    """A local lake directory. Writers call ``write_batch`` (any process) then ``commit``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if str(root).startswith("s3://"):
+            raise LakeError(f"{root}: the ingest lake must be a local directory for now")
+        try:
+            for sub in (EVENTS, QUARANTINE, MANIFEST):
+                (self.root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(f"{root}: cannot create the lake: {exc}") from exc
+        self._run_file: Path | None = None
+
+    # --- manifest -------------------------------------------------------------------
+    def _manifest_entries(self) -> Iterable[dict[str, object]]:
+        for path in sorted((self.root / MANIFEST).glob("*.jsonl")):
+            with path.open("r", encoding="utf-8") as fh:
+                for n, line in enumerate(fh, 1):
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError:
+                        log.warning("%s:%d: torn manifest line ignored (uncommitted batch)",
+                                    path, n)
+
+    def committed(self) -> tuple[set[str], set[str]]:
+        """(identities of objects already ingested, ids of committed batches)."""
+        seen: set[str] = set()
+        batches: set[str] = set()
+        for entry in self._manifest_entries():
+            batches.add(str(entry["batch"]))
+            for o in entry.get("objects", ()):  # type: ignore[union-attr]
+                seen.add(ObjectRef(o["uri"], "", int(o["size"]), o.get("etag")).identity)
+        return seen, batches
+
+    def remove_uncommitted(self, committed_batches: set[str]) -> int:
+        """Delete files of batches with no manifest line (a crash before commit)."""
+        removed = 0
+        for sub in (EVENTS, QUARANTINE):
+            for path in (self.root / sub).rglob("*"):
+                if path.name.endswith(".tmp"):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+                    continue
+                m = _PART.match(path.name)
+                if m and m.group(1) not in committed_batches:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.warning("removed %d file(s) of uncommitted batches from %s", removed, self.root)
+        return removed
+
+    def commit(self, files: BatchFiles) -> None:
+        """Append the batch's manifest line and fsync it: from here on the batch exists."""
+        if self._run_file is None:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            self._run_file = self.root / MANIFEST / f"run-{stamp}-{os.getpid()}.jsonl"
+        with self._run_file.open("a", encoding="utf-8") as fh:
+            fh.write(files.manifest_line() + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    # --- writing --------------------------------------------------------------------
+    def write_batch(self, batch: str, objects: Sequence[ObjectRef], events: pa.Table,
+                    rejects: Sequence[Reject]) -> BatchFiles:
+        """Write a batch's events and quarantine files (not yet committed)."""
+        out = BatchFiles(batch, list(objects), events=events.num_rows, rejects=len(rejects))
+        for (source, day), part in partition_by_day(events):
+            rel = f"{EVENTS}/source={source}/date={day}/part-{batch}-{len(out.files)}.parquet"
+            self._write(rel, part)
+            out.files.append(rel)
+        if rejects:
+            day = datetime.now(UTC).strftime("%Y-%m-%d")
+            rel = f"{QUARANTINE}/date={day}/part-{batch}.parquet"
+            self._write(rel, quarantine_table(rejects))
+            out.files.append(rel)
+        return out
+
+    def _write(self, rel: str, table: pa.Table) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+        os.replace(tmp, path)
+
+
+def partition_by_day(events: pa.Table) -> list[tuple[tuple[str, str], pa.Table]]:
+    """Split events by (source, UTC date of event_time); no time → date ``unknown``."""
+    if not events.num_rows:
+        return []
+    keys = pl.from_arrow(events.select(["source", "event_time"]))
+    assert isinstance(keys, pl.DataFrame)
+    groups = (
+        keys.with_row_index("row")
+        .with_columns(
+            pl.col("event_time").dt.strftime("%Y-%m-%d").fill_null(UNKNOWN_DATE).alias("date")
+        )
+        .group_by("source", "date", maintain_order=True)
+        .agg("row")
+    )
+    out = []
+    for source, day, rows in groups.iter_rows():
+        part = events if len(rows) == events.num_rows else events.take(pa.array(rows))
+        out.append(((source or "unknown", day), part))
+    return out
+
+
+def quarantine_table(rejects: Sequence[Reject]) -> pa.Table:
+    now = datetime.now(UTC)
+    capped = [r.capped() for r in rejects]
+    return pa.Table.from_pydict(
+        {
+            "origin_object": [r.origin_object for r in capped],
+            "origin_index": [r.origin_index for r in capped],
+            "source": [r.source for r in capped],
+            "reason": [r.reason for r in capped],
+            "detail": [r.detail for r in capped],
+            "records": [r.records for r in capped],
+            "raw": [r.raw for r in capped],
+            "quarantined_at": [now] * len(capped),
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+
+
+def read_events(root: str | os.PathLike[str]) -> pa.Table:
+    """All events in a lake (tests and the demo; hunting uses DuckDB)."""
+    files = sorted((Path(root) / EVENTS).rglob("*.parquet"))
+    if not files:
+        return EVENT_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=EVENT_SCHEMA) for f in files])
+
+
+def read_quarantine(root: str | os.PathLike[str]) -> pa.Table:
+    files = sorted((Path(root) / QUARANTINE).rglob("*.parquet"))
+    if not files:
+        return QUARANTINE_SCHEMA.empty_table()
+    return pa.concat_tables([pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files])
+

@@ -1,0 +1,102 @@
+"""Log types: bytes of a log object → Arrow events of the canonical schema, plus rejects.
+
+Every module in this package is imported on first use and registers its log type, so a new
+format is one new file. ``parse_blobs`` routes each object by its key (how AWS lays logs
+out), then by a sniff of its first bytes, never by trying parsers in turn.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections import defaultdict
+from collections.abc import Iterable
+
+from detector.blob import Blob
+from detector.logtypes.base import (
+    REGISTRY,
+    SKIP_RULES,
+    Content,
+    LogType,
+    ParseResult,
+    Reject,
+    unwrap,
+)
+
+__all__ = ["REGISTRY", "LogType", "ParseResult", "Reject", "load_all", "parse_blobs", "route"]
+
+SNIFF_BYTES = 4096
+_loaded = False
+
+
+def load_all() -> dict[str, LogType]:
+    """Import every log-type module here so that each registers itself."""
+    global _loaded
+    if not _loaded:
+        for mod in pkgutil.iter_modules(__path__):
+            if mod.name != "base" and not mod.name.startswith("_"):
+                importlib.import_module(f"{__name__}.{mod.name}")
+        _loaded = True
+    return REGISTRY
+
+
+def skip_reason(key: str) -> str | None:
+    """Why an object is not events at all (a CloudTrail digest, say), or None."""
+    for rule in SKIP_RULES:
+        reason = rule(key)
+        if reason:
+            return reason
+    return None
+
+
+def route(content: Content) -> LogType | None:
+    """The log type for this content: by key first, then by a sniff of the first bytes."""
+    types = sorted(load_all().values(), key=lambda t: t.priority)
+    for lt in types:
+        if lt.claims_key(content.blob.key):
+            return lt
+    head = content.data[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
+    for lt in types:
+        if lt.sniff(head):
+            return lt
+    return None
+
+
+def parse_blobs(blobs: Iterable[Blob]) -> ParseResult:
+    """Parse many log objects at once, grouped per log type so each parses in bulk."""
+    load_all()
+    result = ParseResult()
+    groups: dict[str, list[Content]] = defaultdict(list)
+    for blob in blobs:
+        reason = skip_reason(blob.key)
+        if reason:
+            result.skipped[reason] = result.skipped.get(reason, 0) + 1
+            continue
+        content = unwrap(blob)
+        if not content.data.strip():
+            problem = content.problem
+            result.rejects.append(
+                problem or Reject(blob.uri, "empty_file", "object has no content", records=0)
+            )
+            continue
+        lt = route(content)
+        if lt is None:
+            if content.problem is not None:
+                result.rejects.append(content.problem)
+            else:
+                result.rejects.append(
+                    Reject(blob.uri, "unknown_format",
+                           "not a known log format (by key or content)",
+                           content.data, records=None)
+                )
+            continue
+        if content.problem is not None and content.problem.reason != "not_gzip":
+            p = content.problem
+            result.rejects.append(
+                Reject(p.origin_object, p.reason, p.detail + "; salvaged what decompressed",
+                       p.raw, None, None, lt.source)
+            )
+        groups[lt.name].append(content)
+    for name, contents in groups.items():
+        result.merge(REGISTRY[name].parse(contents))
+    return result

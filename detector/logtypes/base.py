@@ -1,0 +1,160 @@
+"""What every log type shares: rejects, parse results, the registry, and content unwrapping.
+
+A log type turns many ``Blob`` values into one Arrow table of the canonical schema plus a
+list of ``Reject`` values. Log types register themselves when their module is imported, so a
+new format is one new file in this package and nothing else.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, TypeVar
+
+import pyarrow as pa
+from isal import igzip
+
+from detector.blob import Blob
+from detector.schema import empty_events
+
+RAW_CAP = 1 << 20
+"""Rejected bytes kept in quarantine per reject; more is cut and the detail says so."""
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Input that could not become events, with enough to find and replay it."""
+
+    origin_object: str
+    reason: str
+    detail: str
+    raw: bytes = b""
+    origin_index: int | None = None
+    records: int | None = 1
+    source: str | None = None
+
+    def capped(self) -> Reject:
+        """The same reject with ``raw`` cut to ``RAW_CAP`` bytes."""
+        if len(self.raw) <= RAW_CAP:
+            return self
+        return Reject(
+            self.origin_object,
+            self.reason,
+            f"{self.detail} [raw cut from {len(self.raw)} to {RAW_CAP} bytes]",
+            self.raw[:RAW_CAP],
+            self.origin_index,
+            self.records,
+            self.source,
+        )
+
+
+@dataclass
+class ParseResult:
+    """Events parsed from some blobs, what was rejected, and what was skipped on purpose."""
+
+    events: pa.Table = field(default_factory=empty_events)
+    rejects: list[Reject] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: ParseResult) -> None:
+        if other.events.num_rows:
+            self.events = (
+                other.events
+                if not self.events.num_rows
+                else pa.concat_tables([self.events, other.events])
+            )
+        self.rejects.extend(other.rejects)
+        for reason, n in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+
+@dataclass(frozen=True)
+class Content:
+    """A blob's payload after unwrapping compression, and a reject if unwrapping failed."""
+
+    blob: Blob
+    data: bytes
+    problem: Reject | None = None
+
+
+class LogType:
+    """Base of every log type. Subclasses set ``name``/``source`` and implement ``parse``.
+
+    ``claims_key`` routes by the object key (metadata, as AWS lays logs out) and
+    ``sniff`` by the first bytes of content when the key says nothing; neither parses.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    priority: ClassVar[int] = 100
+
+    def claims_key(self, key: str) -> bool:
+        return False
+
+    def sniff(self, head: bytes) -> bool:
+        return False
+
+    def parse(self, contents: Sequence[Content]) -> ParseResult:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, LogType] = {}
+
+
+_L = TypeVar("_L", bound=type[LogType])
+
+
+def register(cls: _L) -> _L:
+    """Class decorator: make a log type available to routing under its ``name``."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"log type {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls()
+    return cls
+
+
+def unwrap(blob: Blob) -> Content:
+    """Decompress gzip (by magic bytes, not by name); keep what a truncated stream yields."""
+    data = blob.data
+    if data[:2] != GZIP_MAGIC:
+        if blob.key.endswith(".gz") and data:
+            return Content(blob, data, _file_reject(blob, "not_gzip",
+                                                     "named .gz but is not gzip data"))
+        return Content(blob, data)
+    try:
+        return Content(blob, igzip.decompress(data))
+    except (EOFError, OSError, zlib.error) as exc:
+        partial = _salvage_gzip(data)
+        return Content(blob, partial, _file_reject(blob, "truncated_gzip", str(exc)))
+
+
+def _salvage_gzip(data: bytes) -> bytes:
+    """Everything a damaged gzip stream decompresses to before the damage."""
+    out: list[bytes] = []
+    while data:
+        d = zlib.decompressobj(wbits=31)
+        try:
+            out.append(d.decompress(data))
+        except zlib.error:
+            break
+        if not d.eof:
+            break
+        data = d.unused_data
+    return b"".join(out)
+
+
+def _file_reject(blob: Blob, reason: str, detail: str) -> Reject:
+    return Reject(blob.uri, reason, detail, blob.data, records=None)
+
+
+SkipRule = Callable[[str], str | None]
+SKIP_RULES: list[SkipRule] = []
+"""Functions of an object key returning a skip reason (e.g. ``cloudtrail_digest``) or None."""
+
+
+def skip_rule(fn: SkipRule) -> SkipRule:
+    """Decorator: register a rule that recognises objects that are not events (digests...)."""
+    SKIP_RULES.append(fn)
+    return fn

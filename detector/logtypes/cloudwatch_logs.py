@@ -1,0 +1,82 @@
+"""CloudTrail events inside CloudWatch Logs subscription payloads.
+
+A trail that sends to CloudWatch Logs, subscribed to Kinesis or Firehose, delivers gzipped
+JSON ``{"messageType": "DATA_MESSAGE", "logEvents": [{"message": "<CloudTrail record>"}]}``.
+``CONTROL_MESSAGE`` payloads are the service checking the subscription and hold no events.
+Firehose may concatenate several payloads in one object; each is decoded in turn.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import msgspec
+
+from detector.logtypes import _cloudtrail_records as ctr
+from detector.logtypes.base import Content, LogType, ParseResult, register
+from detector.schema import SOURCE_CLOUDTRAIL
+
+
+class LogEvent(msgspec.Struct):
+    message: str = ""
+
+
+class Payload(msgspec.Struct):
+    messageType: str | None = None
+    logGroup: str | None = None
+    logEvents: list[LogEvent] = msgspec.field(default_factory=list)
+
+
+_PAYLOAD = msgspec.json.Decoder(Payload)
+_HEAD = re.compile(rb'"(messageType|logEvents)"\s*:')
+_BOUNDARY = re.compile(rb"\}\s*\{\s*\"messageType\"")
+
+
+@register
+class CloudWatchLogsCloudTrail(LogType):
+    """CloudWatch Logs subscription payloads whose log events are CloudTrail records."""
+
+    name = "cloudwatch_logs"
+    source = SOURCE_CLOUDTRAIL
+    priority = 5
+
+    def sniff(self, head: bytes) -> bool:
+        return head[:1] == b"{" and _HEAD.search(head) is not None
+
+    def parse(self, contents: Sequence[Content]) -> ParseResult:
+        batch = ctr.RecordBatch()
+        skipped = 0
+        for content in contents:
+            skipped += _decode(batch, content)
+        result = ParseResult(ctr.to_table(batch), batch.rejects)
+        if skipped:
+            result.skipped["cloudwatch_control_message"] = skipped
+        return result
+
+
+def _split_payloads(data: bytes) -> list[bytes]:
+    """Firehose concatenates payloads as ``}{``; split where a new payload begins."""
+    cuts = [m.start() + 1 for m in _BOUNDARY.finditer(data)]
+    bounds = [0, *cuts, len(data)]
+    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def _decode(batch: ctr.RecordBatch, content: Content) -> int:
+    origin = content.blob.uri
+    skipped = 0
+    offset = 0
+    for part in _split_payloads(content.data.strip()):
+        try:
+            payload = _PAYLOAD.decode(part)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            batch.reject(origin, "invalid_json", f"CloudWatch Logs payload: {exc}", part,
+                         None, None)
+            continue
+        if payload.messageType == "CONTROL_MESSAGE":
+            skipped += 1
+            continue
+        lines = [(offset + i, ev.message.encode()) for i, ev in enumerate(payload.logEvents)]
+        offset += len(lines)
+        ctr.decode_lines(batch, lines, origin)
+    return skipped

@@ -1,0 +1,404 @@
+"""S3 server access logs, every field-count generation (18, 24, 25, 26, 27 fields and newer).
+
+Fast path: files whose first line has the same token count are concatenated and tokenised
+at once by Arrow's CSV reader (space-delimited, ``"``-quoted; the ``[time +zone]`` field
+splits into two tokens, which we join again). Anything irregular in a file (ragged lines,
+blank lines, bytes that are not UTF-8, oversized lines, unparseable times) sends just that
+file through the exact path, which walks its lines so every reject keeps its line number.
+Both paths hand token columns to one builder, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from detector.logtypes._cloudtrail_records import normalise_tls
+from detector.logtypes.base import Content, LogType, ParseResult, Reject, register
+from detector.schema import SOURCE_S3_ACCESS, conform, empty_events
+
+MAX_LINE_BYTES = 128 * 1024
+"""Longer lines are rejected: real ones are a few KB even with presigned query strings."""
+
+MIN_TOKENS = 19
+"""The legacy 18-field format, with the bracketed time counted as two tokens."""
+
+KNOWN_TOKENS = 28
+"""The 27-field format (Source region last) plus the split time; more are extra fields."""
+
+_KEY_LAYOUT = re.compile(r"(^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]{16}$")
+_LINE_HEAD = re.compile(rb"^\S+ \S+ \[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ")
+_TOKEN = re.compile(r'"[^"]*"|\S+')
+
+# Token positions after splitting: the time is tokens 2 and 3.
+_NAMES = (
+    "bucket_owner", "bucket", "time_a", "time_b", "remote_ip", "requester", "request_id",
+    "operation", "key", "request_uri", "http_status", "error_code", "bytes_sent",
+    "object_size", "total_time", "turnaround_time", "referrer", "user_agent", "version_id",
+    "host_id", "signature_version", "cipher_suite", "auth_type", "host_header", "tls_version",
+    "access_point_arn", "acl_required", "source_region",
+)
+
+# Access-log operations named as CloudTrail names them. Context-dependent ones
+# (ACLs on bucket vs object, ListObjects V1 vs V2) are refined in ``_event_name``.
+OPERATION_TO_EVENT: dict[str, str] = {
+    "REST.GET.OBJECT": "GetObject",
+    "REST.HEAD.OBJECT": "HeadObject",
+    "REST.PUT.OBJECT": "PutObject",
+    "REST.POST.OBJECT": "PutObject",
+    "REST.COPY.OBJECT": "CopyObject",
+    "REST.COPY.OBJECT_GET": "CopyObject",
+    "REST.COPY.PART": "UploadPartCopy",
+    "REST.COPY.PART_GET": "UploadPartCopy",
+    "REST.DELETE.OBJECT": "DeleteObject",
+    "REST.POST.MULTI_OBJECT_DELETE": "DeleteObjects",
+    "BATCH.DELETE.OBJECT": "DeleteObjects",
+    "REST.POST.UPLOADS": "CreateMultipartUpload",
+    "REST.PUT.PART": "UploadPart",
+    "REST.POST.UPLOAD": "CompleteMultipartUpload",
+    "REST.DELETE.UPLOAD": "AbortMultipartUpload",
+    "REST.GET.UPLOAD": "ListParts",
+    "REST.GET.UPLOADS": "ListMultipartUploads",
+    "REST.POST.RESTORE": "RestoreObject",
+    "REST.POST.SELECT": "SelectObjectContent",
+    "REST.GET.OBJECT_TAGGING": "GetObjectTagging",
+    "REST.PUT.OBJECT_TAGGING": "PutObjectTagging",
+    "REST.DELETE.OBJECT_TAGGING": "DeleteObjectTagging",
+    "REST.GET.OBJECT_LOCK_CONFIGURATION": "GetObjectLockConfiguration",
+    "REST.PUT.OBJECT_LOCK_CONFIGURATION": "PutObjectLockConfiguration",
+    "REST.GET.RETENTION": "GetObjectRetention",
+    "REST.PUT.RETENTION": "PutObjectRetention",
+    "REST.GET.LEGAL_HOLD": "GetObjectLegalHold",
+    "REST.PUT.LEGAL_HOLD": "PutObjectLegalHold",
+    "REST.GET.OBJECT_ATTRIBUTES": "GetObjectAttributes",
+    "REST.GET.BUCKET": "ListObjects",
+    "REST.GET.BUCKETVERSIONS": "ListObjectVersions",
+    "REST.HEAD.BUCKET": "HeadBucket",
+    "REST.GET.SERVICE": "ListBuckets",
+    "REST.PUT.BUCKET": "CreateBucket",
+    "REST.DELETE.BUCKET": "DeleteBucket",
+    "REST.GET.ACL": "GetBucketAcl",
+    "REST.PUT.ACL": "PutBucketAcl",
+    "REST.GET.BUCKETPOLICY": "GetBucketPolicy",
+    "REST.PUT.BUCKETPOLICY": "PutBucketPolicy",
+    "REST.DELETE.BUCKETPOLICY": "DeleteBucketPolicy",
+    "REST.GET.POLICY_STATUS": "GetBucketPolicyStatus",
+    "REST.GET.LOCATION": "GetBucketLocation",
+    "REST.GET.VERSIONING": "GetBucketVersioning",
+    "REST.PUT.VERSIONING": "PutBucketVersioning",
+    "REST.GET.LOGGING_STATUS": "GetBucketLogging",
+    "REST.PUT.LOGGING_STATUS": "PutBucketLogging",
+    "REST.GET.ENCRYPTION": "GetBucketEncryption",
+    "REST.PUT.ENCRYPTION": "PutBucketEncryption",
+    "REST.DELETE.ENCRYPTION": "DeleteBucketEncryption",
+    "REST.GET.LIFECYCLE": "GetBucketLifecycle",
+    "REST.PUT.LIFECYCLE": "PutBucketLifecycle",
+    "REST.DELETE.LIFECYCLE": "DeleteBucketLifecycle",
+    "REST.GET.REPLICATION": "GetBucketReplication",
+    "REST.PUT.REPLICATION": "PutBucketReplication",
+    "REST.DELETE.REPLICATION": "DeleteBucketReplication",
+    "REST.GET.PUBLIC_ACCESS_BLOCK": "GetBucketPublicAccessBlock",
+    "REST.PUT.PUBLIC_ACCESS_BLOCK": "PutBucketPublicAccessBlock",
+    "REST.DELETE.PUBLIC_ACCESS_BLOCK": "DeleteBucketPublicAccessBlock",
+    "REST.GET.OWNERSHIP_CONTROLS": "GetBucketOwnershipControls",
+    "REST.PUT.OWNERSHIP_CONTROLS": "PutBucketOwnershipControls",
+    "REST.DELETE.OWNERSHIP_CONTROLS": "DeleteBucketOwnershipControls",
+    "REST.GET.TAGGING": "GetBucketTagging",
+    "REST.PUT.TAGGING": "PutBucketTagging",
+    "REST.DELETE.TAGGING": "DeleteBucketTagging",
+    "REST.GET.CORS": "GetBucketCors",
+    "REST.PUT.CORS": "PutBucketCors",
+    "REST.DELETE.CORS": "DeleteBucketCors",
+    "REST.GET.WEBSITE": "GetBucketWebsite",
+    "REST.PUT.WEBSITE": "PutBucketWebsite",
+    "REST.DELETE.WEBSITE": "DeleteBucketWebsite",
+    "REST.GET.NOTIFICATION": "GetBucketNotificationConfiguration",
+    "REST.PUT.NOTIFICATION": "PutBucketNotificationConfiguration",
+    "REST.GET.ACCELERATE": "GetBucketAccelerateConfiguration",
+    "REST.PUT.ACCELERATE": "PutBucketAccelerateConfiguration",
+    "REST.GET.REQUEST_PAYMENT": "GetBucketRequestPayment",
+    "REST.PUT.REQUEST_PAYMENT": "PutBucketRequestPayment",
+    "REST.GET.INVENTORY": "GetBucketInventoryConfiguration",
+    "REST.PUT.INVENTORY": "PutBucketInventoryConfiguration",
+    "REST.GET.ANALYTICS": "GetBucketAnalyticsConfiguration",
+    "REST.PUT.ANALYTICS": "PutBucketAnalyticsConfiguration",
+    "REST.GET.METRICS": "GetBucketMetricsConfiguration",
+    "REST.PUT.METRICS": "PutBucketMetricsConfiguration",
+    "REST.GET.INTELLIGENT_TIERING": "GetBucketIntelligentTieringConfiguration",
+    "REST.PUT.INTELLIGENT_TIERING": "PutBucketIntelligentTieringConfiguration",
+}
+
+_UPLOAD_OPERATIONS = ["REST.PUT.OBJECT", "REST.PUT.PART", "REST.POST.OBJECT"]
+
+
+@register
+class S3AccessLog(LogType):
+    """S3 server access log objects, as S3 delivers them to the target bucket."""
+
+    name = "s3_access"
+    source = SOURCE_S3_ACCESS
+    priority = 20
+
+    def claims_key(self, key: str) -> bool:
+        return _KEY_LAYOUT.search(key) is not None
+
+    def sniff(self, head: bytes) -> bool:
+        return _LINE_HEAD.match(head) is not None
+
+    def parse(self, contents: Sequence[Content]) -> ParseResult:
+        result = ParseResult()
+        groups: dict[int, list[Content]] = defaultdict(list)
+        for content in contents:
+            groups[_first_line_tokens(content.data)].append(content)
+        for n_tokens, members in groups.items():
+            fast = _parse_fast(members) if n_tokens >= MIN_TOKENS else None
+            if fast is not None:
+                result.merge(ParseResult(fast))
+                continue
+            for content in members:
+                result.merge(_parse_exact(content))
+        return result
+
+
+def _first_line_tokens(data: bytes) -> int:
+    line = data.split(b"\n", 1)[0]
+    return len(_TOKEN.findall(line.decode("utf-8", errors="replace")))
+
+
+@dataclass
+class _Tokens:
+    """Token columns of many lines, with where each line came from."""
+
+    columns: dict[str, pa.Array]
+    extra: pa.Array
+    origins: pa.Array
+    indices: pa.Array
+    raw_lines: list[bytes] | None = field(default=None)
+
+
+def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
+    """Tokenise same-shaped files in one Arrow CSV pass; None when any file is irregular."""
+    datas = [c.data if c.data.endswith(b"\n") else c.data + b"\n" for c in members]
+    counts = [d.count(b"\n") for d in datas]
+    if any(b"\n\n" in d or b"\n\r\n" in d or d.startswith((b"\n", b"\r\n")) for d in datas):
+        return None
+    invalid: list[object] = []
+
+    def on_invalid(row: object) -> str:
+        invalid.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(b"".join(datas)),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True,
+                                           block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char='"', double_quote=False,
+                                             escape_char=False, newlines_in_values=False,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={f"f{i}": pa.string() for i in range(64)},
+                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if invalid or table.num_rows != sum(counts):
+        return None
+    if table.num_rows and _longest_row(table) > MAX_LINE_BYTES:
+        return None
+    cols = table.columns
+    columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
+    extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
+    origins = pa.array(np.repeat(np.array([c.blob.uri for c in members], dtype=object), counts),
+                       pa.string())
+    indices = pa.array(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
+    events, bad = _build(_Tokens(columns, extra, origins, indices))
+    return None if bad.any() else events
+
+
+def _longest_row(table: pa.Table) -> int:
+    lengths = pl.from_arrow(table).select(
+        pl.sum_horizontal(pl.all().str.len_bytes() + 1).max()
+    ).item()
+    return int(lengths or 0)
+
+
+def _join_extra(extra_cols: list[pa.Array], n: int) -> pa.Array:
+    if not extra_cols:
+        return pa.nulls(n, pa.string())
+    df = pl.DataFrame([pl.from_arrow(c).alias(f"x{i}") for i, c in enumerate(extra_cols)])
+    joined = df.select(
+        pl.concat_str(pl.all(), separator=" ", ignore_nulls=True).str.strip_chars()
+    ).to_series()
+    return pl.select(pl.when(joined != "").then(joined)).to_series().to_arrow().cast(pa.string())
+
+
+def _parse_exact(content: Content) -> ParseResult:
+    """Walk one file line by line: reject what cannot be a log line, build the rest."""
+    origin = content.blob.uri
+    rejects: list[Reject] = []
+    rows: list[list[str | None]] = []
+    idx: list[int] = []
+    raw: list[bytes] = []
+    for i, line in enumerate(content.data.split(b"\n")):
+        line = line.rstrip(b"\r")
+        if not line.strip():
+            continue
+        reason, detail = None, ""
+        if len(line) > MAX_LINE_BYTES:
+            reason, detail = "line_too_long", f"{len(line)} bytes > {MAX_LINE_BYTES}"
+        else:
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                reason, detail = "invalid_utf8", str(exc)
+            else:
+                tokens = [t[1:-1] if t.startswith('"') and len(t) > 1 else t
+                          for t in _TOKEN.findall(text)]
+                if len(tokens) < MIN_TOKENS:
+                    reason = "too_few_fields"
+                    detail = f"{len(tokens) - 1} fields; the oldest format has 18"
+        if reason:
+            rejects.append(Reject(origin, reason, detail, line, i, 1, SOURCE_S3_ACCESS))
+            continue
+        rows.append(tokens + [None] * (KNOWN_TOKENS - len(tokens)))
+        idx.append(i)
+        raw.append(line)
+    if not rows:
+        return ParseResult(empty_events(), rejects)
+    columns = {name: pa.array([r[j] for r in rows], pa.string()) for j, name in enumerate(_NAMES)}
+    extra = pa.array([" ".join(r[KNOWN_TOKENS:]) or None for r in rows], pa.string())
+    tokens = _Tokens(columns, extra, pa.array([origin] * len(rows), pa.string()),
+                     pa.array(idx, pa.int64()), raw)
+    events, bad = _build(tokens)
+    for pos in np.flatnonzero(bad):
+        rejects.append(Reject(origin, "bad_timestamp", "time field does not parse",
+                              raw[pos], idx[pos], 1, SOURCE_S3_ACCESS))
+    return ParseResult(events, rejects)
+
+
+def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
+    """Token columns → canonical events; also a mask of rows whose time does not parse."""
+    n = len(tokens.origins)
+    data = {name: tokens.columns.get(name, pa.nulls(n, pa.string())) for name in _NAMES}
+    df = pl.from_arrow(pa.table(data))
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.when(pl.all() != "-").then(pl.all()))  # "-" means empty
+    requester = pl.col("requester")
+    arn_parts = requester.str.split(":")
+    resource = arn_parts.list.get(5, null_on_oob=True)
+    is_role = resource.str.starts_with("assumed-role/")
+    role_name = pl.when(is_role).then(resource.str.split("/").list.get(1, null_on_oob=True))
+    operation = pl.col("operation")
+    out = df.select(
+        pl.lit(SOURCE_S3_ACCESS).alias("source"),
+        (pl.col("time_a") + " " + pl.col("time_b"))
+        .str.to_datetime("[%d/%b/%Y:%H:%M:%S %z]", time_zone="UTC", time_unit="us",
+                         strict=False)
+        .alias("event_time"),
+        "request_id",
+        _event_name().alias("event_name"),
+        "operation",
+        pl.lit("s3.amazonaws.com").alias("event_source"),
+        pl.col("host_header").str.extract(
+            r"((?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]*)?-[a-z]+-\d)", 1
+        ).fill_null(
+            pl.when(pl.col("host_header").str.ends_with("s3.amazonaws.com")).then(
+                pl.lit("us-east-1")
+            )
+        ).alias("aws_region"),
+        requester.alias("principal_arn"),
+        _principal_type().alias("principal_type"),
+        pl.when(requester.str.starts_with("arn:")).then(arn_parts.list.get(4, null_on_oob=True))
+        .alias("account_id"),
+        pl.when(is_role).then(role_name)
+        .when(resource.str.starts_with("user/")).then(resource.str.split("/").list.last())
+        .alias("user_name"),
+        pl.when(is_role).then(resource.str.split("/").list.last()).alias("session_name"),
+        pl.when(is_role).then(
+            pl.lit("arn:") + arn_parts.list.get(1) + pl.lit(":iam::")
+            + arn_parts.list.get(4) + pl.lit(":role/") + role_name
+        ).alias("session_issuer_arn"),
+        pl.col("remote_ip").alias("source_ip"),
+        "user_agent",
+        normalise_tls(pl.col("tls_version")).alias("tls_version"),
+        "cipher_suite",
+        "signature_version",
+        pl.col("auth_type").alias("auth_method"),
+        "host_header",
+        "bucket",
+        "key",
+        "version_id",
+        "bucket_owner",
+        "access_point_arn",
+        pl.col("http_status").cast(pl.Int32, strict=False),
+        "error_code",
+        pl.col("bytes_sent").cast(pl.Int64, strict=False).fill_null(0).alias("bytes_out"),
+        pl.when(operation.is_in(_UPLOAD_OPERATIONS))
+        .then(pl.col("object_size").cast(pl.Int64, strict=False)).alias("bytes_in"),
+        pl.col("object_size").cast(pl.Int64, strict=False),
+        pl.col("total_time").cast(pl.Int64, strict=False).alias("total_time_ms"),
+        pl.col("turnaround_time").cast(pl.Int64, strict=False).alias("turnaround_time_ms"),
+        pl.when(operation.str.contains(r"^REST\.(GET|HEAD|OPTIONS)\.")).then(True)
+        .when(operation.str.contains(r"^(REST|BATCH)\.")).then(False)
+        .alias("read_only"),
+        "request_uri",
+        "referrer",
+        "acl_required",
+        "source_region",
+    ).with_columns(
+        extra_fields=pl.from_arrow(tokens.extra),
+        origin_object=pl.from_arrow(tokens.origins),
+        origin_index=pl.from_arrow(tokens.indices),
+    )
+    out = out.with_columns(_decode_keys(out.get_column("key")))
+    bad = out.get_column("event_time").is_null().to_numpy()
+    good = out.filter(~pl.Series(bad)) if bad.any() else out
+    return conform(good.to_arrow()), bad
+
+
+def _principal_type() -> pl.Expr:
+    r = pl.col("requester")
+    return (
+        pl.when(r.is_null()).then(pl.lit("Anonymous"))
+        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:assumed-role/")).then(pl.lit("AssumedRole"))
+        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:user/")).then(pl.lit("IAMUser"))
+        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:root$")).then(pl.lit("Root"))
+        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:federated-user/")).then(pl.lit("FederatedUser"))
+        .when(r.str.starts_with("arn:")).then(pl.lit("AWSAccount"))
+        .when(r.str.starts_with("svc:") | (r == "AmazonS3")).then(pl.lit("AWSService"))
+        .when(r.str.contains(r"^[0-9a-f]{64}$")).then(pl.lit("CanonicalUser"))
+        .otherwise(pl.lit("Unknown"))
+    )
+
+
+def _event_name() -> pl.Expr:
+    op = pl.col("operation")
+    base = op.replace_strict(OPERATION_TO_EVENT, default=None, return_dtype=pl.String)
+    has_key = pl.col("key").is_not_null()
+    return (
+        pl.when((op == "REST.GET.BUCKET") & pl.col("request_uri").str.contains("list-type=2"))
+        .then(pl.lit("ListObjectsV2"))
+        .when((op == "REST.GET.ACL") & has_key).then(pl.lit("GetObjectAcl"))
+        .when((op == "REST.PUT.ACL") & has_key).then(pl.lit("PutObjectAcl"))
+        .otherwise(base)
+    )
+
+
+def _decode_keys(keys: pl.Series) -> pl.Series:
+    """Keys are URL-encoded (space as ``+``); decode only the ones with an escape in them."""
+    encoded = keys.str.contains(r"[%+]").fill_null(False)
+    if not encoded.any():
+        return keys
+    positions = encoded.arg_true()
+    decoded = [unquote_plus(k) for k in keys.gather(positions).to_list()]
+    return keys.scatter(positions, decoded)

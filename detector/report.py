@@ -1,0 +1,90 @@
+"""Human-readable output of a run: the summary tables and, for the demo, a first look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+from detector.lake import read_events
+from detector.summary import RunSummary
+
+TOP_TYPES = 12
+
+
+def render_summary(summary: RunSummary, console: Console) -> None:
+    d = summary.to_dict()
+    objects = d["objects"]
+    console.print(
+        f"[bold]backfill[/bold] {d['events']['total']:,} events from {objects['read']:,} "
+        f"objects ({d['bytes_read'] / 1e6:,.1f} MB) in {d['seconds']:.2f}s: "
+        f"{d['events_per_second']:,.0f} events/s, {d['mb_per_second']:,.1f} MB/s"
+    )
+    console.print(
+        f"objects: {objects['listed']:,} listed, {objects['already_ingested']:,} already in "
+        f"the lake, {objects['out_of_range']:,} outside --since/--until, "
+        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}"
+    )
+    events = Table(title="events by source and type", show_edge=False)
+    for col in ("source", "event", "count"):
+        events.add_column(col, justify="right" if col == "count" else "left")
+    for source, types in d["events"]["by_source_and_type"].items():
+        ranked = sorted(types.items(), key=lambda kv: -kv[1])
+        for name, n in ranked[:TOP_TYPES]:
+            events.add_row(source, name, f"{n:,}")
+        if len(ranked) > TOP_TYPES:
+            rest = sum(n for _, n in ranked[TOP_TYPES:])
+            events.add_row(source, f"({len(ranked) - TOP_TYPES} more types)", f"{rest:,}")
+        events.add_row(f"[bold]{source}[/bold]", "[bold]total[/bold]",
+                       f"[bold]{d['events']['by_source'][source]:,}[/bold]")
+    if d["events"]["total"]:
+        console.print(events)
+    if d["rejects"]:
+        rejects = Table(title="rejects (in <lake>/quarantine/)", show_edge=False)
+        for col in ("reason", "rejects", "events lost", "of unknown size"):
+            rejects.add_column(col, justify="left" if col == "reason" else "right")
+        for reason, r in d["rejects"].items():
+            rejects.add_row(reason, f"{r['rejects']:,}", f"{r['records']:,}",
+                            f"{r['of_unknown_size']:,}")
+        console.print(rejects)
+    else:
+        console.print("rejects: none")
+    for err in d["source_errors"]:
+        console.print(f"[red]source error:[/red] {err}", markup=True, highlight=False)
+    console.print(f"lake: {summary.lake}")
+
+
+def render_findings(lake: Path, console: Console) -> None:
+    """A first look at the sample lake: who moved data, and from where."""
+    df = pl.from_arrow(read_events(lake))
+    assert isinstance(df, pl.DataFrame)
+    if df.is_empty():
+        return
+    data = df.filter(pl.col("bucket").is_not_null() & pl.col("principal_arn").is_not_null())
+    top = (
+        data.group_by(pl.coalesce("session_issuer_arn", "principal_arn").alias("principal"))
+        .agg(
+            pl.len().alias("requests"),
+            (pl.col("bytes_out").sum() / 1e6).round(1).alias("MB out"),
+            pl.col("bucket").n_unique().alias("buckets"),
+            pl.col("source_ip").n_unique().alias("source IPs"),
+            pl.col("vpc_endpoint_id").is_null().mean().mul(100).round(0).alias("% no VPCE"),
+        )
+        .sort("MB out", descending=True)
+        .head(8)
+    )
+    table = Table(title="top principals by bytes out (S3 requests)", show_edge=False)
+    for col in top.columns:
+        table.add_column(col)
+    for row in top.iter_rows():
+        table.add_row(*[str(v) for v in row])
+    console.print(table)
+    joined = (
+        df.filter(pl.col("source") == "cloudtrail").select("request_id")
+        .join(df.filter(pl.col("source") == "s3_access").select("request_id"), on="request_id")
+        .height
+    )
+    console.print(f"requests seen in both CloudTrail and the access logs (joined on "
+                  f"request_id): {joined:,}")
