@@ -124,7 +124,7 @@ def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
          console: Console) -> RunSummary:
     options = IngestOptions(lake=lake, since=getattr(args, "since", None),
                             until=getattr(args, "until", None), workers=args.workers,
-                            batch_mb=args.batch_mb)
+                            batch_bytes=args.batch_mb << 20)
     with RunProgress(enabled=not args.no_progress) as progress:
         summary = backfill(sources, options, progress)
     render_summary(summary, console)

@@ -40,7 +40,7 @@ class IngestOptions:
     since: date | None = None
     until: date | None = None
     workers: int = 1
-    batch_mb: int = DEFAULT_BATCH_MB
+    batch_bytes: int = DEFAULT_BATCH_MB << 20
 
 
 def backfill(specs: Sequence[str], options: IngestOptions,
@@ -71,7 +71,7 @@ def backfill(specs: Sequence[str], options: IngestOptions,
                 summary.objects_already_ingested += 1
             else:
                 fresh.append(ref)
-        work.extend((spec, batch) for batch in batches(fresh, options.batch_mb << 20))
+        work.extend((spec, batch) for batch in batches(fresh, options.batch_bytes))
 
     progress.set_total(sum(len(b) for _, b in work))
     for files, stats in _run(work, options):

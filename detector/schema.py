@@ -37,7 +37,8 @@ _I64 = pa.int64()
 FIELDS: tuple[Field, ...] = (
     # --- what
     Field("source", _S, "what", "`cloudtrail`", "`s3_access`", "Which log the event came from."),
-    Field("event_time", _TS, "what", "eventTime", "Time (`[06/Feb/2019:00:00:38 +0000]`, any offset)",
+    Field("event_time", _TS, "what", "eventTime",
+          "Time (`[06/Feb/2019:00:00:38 +0000]`, any offset)",
           "When the request happened, UTC."),
     Field("event_id", _S, "what", "eventID", "null", "Unique id of the CloudTrail record."),
     Field("request_id", _S, "what", "requestID", "Request ID",

@@ -50,10 +50,15 @@ def skip_reason(key: str) -> str | None:
 
 
 def route(content: Content) -> LogType | None:
-    """The log type for this content: by key first, then by a sniff of the first bytes."""
+    """The log type for this content: by key first, then by a sniff of the first bytes.
+
+    A ``.gz`` object that is not gzip is routed by content alone: its key promised one thing
+    and the bytes are another, so only the bytes can be trusted.
+    """
     types = sorted(load_all().values(), key=lambda t: t.priority)
+    trust_key = content.problem is None or content.problem.reason != "not_gzip"
     for lt in types:
-        if lt.claims_key(content.blob.key):
+        if trust_key and lt.claims_key(content.blob.key):
             return lt
     head = content.data[:SNIFF_BYTES].lstrip(b"\xef\xbb\xbf \t\r\n")
     for lt in types:

@@ -308,7 +308,7 @@ def to_table(batch: RecordBatch) -> pa.Table:
     for i in sorted(set(bad_out) | set(bad_in)):
         batch.reject(batch.origins[i], "bad_field_type",
                      "additionalEventData.bytesTransferredIn/Out is not a number; kept the "
-                     "event with the value null", aed_raw[i], batch.indices[i], records=0)
+                     "event with the value null", bytes(aed_raw[i]), batch.indices[i], records=0)
 
     cols: dict[str, pa.Array] = {
         "event_time": strs(recs, "eventTime"),

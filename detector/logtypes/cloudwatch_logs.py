@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import pairwise
 
 import msgspec
 
@@ -59,7 +60,7 @@ def _split_payloads(data: bytes) -> list[bytes]:
     """Firehose concatenates payloads as ``}{``; split where a new payload begins."""
     cuts = [m.start() + 1 for m in _BOUNDARY.finditer(data)]
     bounds = [0, *cuts, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in pairwise(bounds)]
 
 
 def _decode(batch: ctr.RecordBatch, content: Content) -> int:
