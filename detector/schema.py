@@ -52,7 +52,8 @@ FIELDS: tuple[Field, ...] = (
     Field("event_source", _S, "what", "eventSource", "`s3.amazonaws.com`",
           "The AWS service endpoint that received the call."),
     Field("event_type", _S, "what", "eventType", "null", "AwsApiCall, AwsServiceEvent, ..."),
-    Field("aws_region", _S, "what", "awsRegion", "region in the Host header, else Source region",
+    Field("aws_region", _S, "what", "awsRegion",
+          "region named in the Host header (null for the legacy global endpoint)",
           "Region the request was made to."),
     # --- who
     Field("principal_arn", _S, "who", "userIdentity.arn", "Requester when it is an ARN; the "

@@ -43,7 +43,8 @@ def mixed_input(tmp_path: Path) -> tuple[Path, int]:
     n_in += 50
 
     shapes = [ct_record(100 + i) for i in range(10)]
-    shapes[3]["eventName"] = 123  # wrong type for a string field: the record is rejected
+    shapes[3]["userIdentity"] = "root"  # a string where an object belongs: rejected
+    shapes[9]["eventName"] = 123  # a number where text belongs: kept as its text
     shapes[4].pop("userIdentity")  # missing fields: kept, nulls
     shapes[5]["brandNewField"] = {"x": 1}  # extra fields: kept
     shapes[6]["requestParameters"] = None  # null fields: kept
@@ -104,7 +105,7 @@ def test_every_event_is_parsed_or_quarantined(mixed_input: tuple[Path, int],
     assert b"caf\xe9" in by_reason["invalid_utf8"]["raw"]
     assert by_reason["too_few_fields"]["origin_index"] == 2
     assert by_reason["bad_record_shape"]["origin_index"] == 3
-    assert "eventName" in by_reason["bad_record_shape"]["detail"]
+    assert "userIdentity" in by_reason["bad_record_shape"]["detail"]
     assert by_reason["line_too_long"]["raw"].startswith(b"79a59df9")
 
 
@@ -120,6 +121,7 @@ def test_wrong_types_are_coerced_or_nulled(mixed_input: tuple[Path, int],
     assert by_id["00000000-0000-0000-0000-000000000104"]["principal_arn"] is None
     assert by_id["00000000-0000-0000-0000-000000000106"]["request_parameters"] is None
     assert by_id["00000000-0000-0000-0000-000000000105"]["event_name"] == "GetObject"
+    assert by_id["00000000-0000-0000-0000-000000000109"]["event_name"] == "123"
 
 
 def test_truncated_gzip_salvages_complete_records(tmp_path: Path) -> None:

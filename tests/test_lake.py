@@ -54,7 +54,7 @@ def test_crash_before_commit_leaves_no_duplicates(tmp_path: Path) -> None:
     assert not any("f" * 32 in p.name for p in (tmp_path / "lake").rglob("*.parquet"))
 
 
-def read_events_from(tmp_path: Path):  # noqa: ANN201 - a pyarrow Table
+def read_events_from(tmp_path: Path):
     scratch = tmp_path / "scratch-lake"
     backfill([str(tmp_path / "logs")], IngestOptions(lake=scratch))
     return read_events(scratch)

@@ -28,63 +28,69 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detector.logtypes.base import Reject
+from detector.logtypes import _cloudtrail_native as native
+from detector.logtypes._cloudtrail_native import NativeDecodeError, RawRecords
+from detector.logtypes.base import ParseResult, Reject
 from detector.schema import SOURCE_CLOUDTRAIL, conform
 
 _NULL = msgspec.Raw(b"null")
 
+Text = str | int | float | bool | None
+"""A field meant to be text. A number or boolean there is kept as its JSON text (as the
+native tier does); an object or array there makes the record's shape wrong."""
 
-class SessionIssuer(msgspec.Struct):
-    arn: str | None = None
-    userName: str | None = None
+
+class SessionIssuer(msgspec.Struct, gc=False):
+    arn: Text = None
+    userName: Text = None
 
 
-class SessionContext(msgspec.Struct):
+class SessionContext(msgspec.Struct, gc=False):
     sessionIssuer: SessionIssuer | None = None
 
 
-class UserIdentity(msgspec.Struct):
-    type: str | None = None
-    principalId: str | None = None
-    arn: str | None = None
-    accountId: str | None = None
-    accessKeyId: str | None = None
-    userName: str | None = None
-    invokedBy: str | None = None
+class UserIdentity(msgspec.Struct, gc=False):
+    type: Text = None
+    principalId: Text = None
+    arn: Text = None
+    accountId: Text = None
+    accessKeyId: Text = None
+    userName: Text = None
+    invokedBy: Text = None
     sessionContext: SessionContext | None = None
 
 
-class TlsDetails(msgspec.Struct):
-    tlsVersion: str | None = None
-    cipherSuite: str | None = None
-    clientProvidedHostHeader: str | None = None
+class TlsDetails(msgspec.Struct, gc=False):
+    tlsVersion: Text = None
+    cipherSuite: Text = None
+    clientProvidedHostHeader: Text = None
 
 
-class Resource(msgspec.Struct):
-    type: str | None = None
-    ARN: str | None = None
-    accountId: str | None = None
+class Resource(msgspec.Struct, gc=False):
+    type: Text = None
+    ARN: Text = None
+    accountId: Text = None
 
 
-class Record(msgspec.Struct):
+class Record(msgspec.Struct, gc=False):
     """The parts of a CloudTrail record we type; everything else is skipped or kept raw."""
 
-    eventVersion: str | None = None
-    eventTime: str | None = None
-    eventID: str | None = None
-    requestID: str | None = None
-    eventName: str | None = None
-    eventSource: str | None = None
-    eventType: str | None = None
-    awsRegion: str | None = None
-    sourceIPAddress: str | None = None
-    userAgent: str | None = None
-    errorCode: str | None = None
-    errorMessage: str | None = None
-    recipientAccountId: str | None = None
-    vpcEndpointId: str | None = None
-    vpcEndpointAccountId: str | None = None
-    eventCategory: str | None = None
+    eventVersion: Text = None
+    eventTime: Text = None
+    eventID: Text = None
+    requestID: Text = None
+    eventName: Text = None
+    eventSource: Text = None
+    eventType: Text = None
+    awsRegion: Text = None
+    sourceIPAddress: Text = None
+    userAgent: Text = None
+    errorCode: Text = None
+    errorMessage: Text = None
+    recipientAccountId: Text = None
+    vpcEndpointId: Text = None
+    vpcEndpointAccountId: Text = None
+    eventCategory: Text = None
     readOnly: bool | None = None
     managementEvent: bool | None = None
     userIdentity: UserIdentity | None = None
@@ -95,7 +101,7 @@ class Record(msgspec.Struct):
     additionalEventData: msgspec.Raw = _NULL
 
 
-class RequestParameters(msgspec.Struct):
+class RequestParameters(msgspec.Struct, gc=False):
     """Fields read out of requestParameters; typed Any because other services reuse names."""
 
     bucketName: Any = None
@@ -111,7 +117,7 @@ class RequestParameters(msgspec.Struct):
     )
 
 
-class AdditionalEventData(msgspec.Struct):
+class AdditionalEventData(msgspec.Struct, gc=False):
     bytesTransferredIn: Any = None
     bytesTransferredOut: Any = None
     SignatureVersion: Any = None
@@ -154,20 +160,105 @@ class RecordBatch:
         )
 
 
-def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0) -> None:
-    """Decode a JSON array of records into ``batch``; fall back tier by tier on bad input."""
+def finish(batch: RecordBatch, records: RawRecords | None = None,
+           arrays: Sequence[tuple[str, memoryview]] = ()) -> ParseResult:
+    """Events from every tier: whole arrays and raw records natively, the rest exactly.
+
+    ``arrays`` are trail files' Records arrays and ``records`` raw records (JSON lines,
+    envelope details); both go to DuckDB in one query each, and whatever DuckDB cannot type
+    falls back to msgspec (``batch``), which rejects exactly the records at fault.
+    """
+    tables: list[pa.Table] = []
+    if arrays:
+        try:
+            tables.append(_accept_native(batch, native.arrays_to_table(list(arrays)),
+                                         _array_raws(arrays)))
+        except NativeDecodeError:
+            for one in arrays:
+                try:
+                    result = native.arrays_to_table([one])
+                    tables.append(_accept_native(batch, result, _array_raws([one])))
+                except NativeDecodeError:
+                    origin, arr = one
+                    whole = arr.obj if isinstance(arr.obj, bytes) else bytes(arr)
+                    decode_array(batch, bytes(arr), origin, salvage_from=whole)
+    if records is not None and records.raws:
+        try:
+            result = native.records_to_table(records)
+        except NativeDecodeError:
+            for origin, items in records.segments():
+                decode_lines(batch, items, origin)
+        else:
+            positions = {(o, int(i)): n for n, (o, i) in enumerate(zip(
+                result.events.column("origin_object").to_pylist(),
+                result.events.column("origin_index").to_pylist(), strict=True))} \
+                if (result.not_record.any() or result.bad_bytes.any()) else {}
+            tables.append(_accept_native(
+                batch, result, lambda origin, index: records.raws[positions[(origin, index)]]))
+    if batch.records or not tables:
+        tables.append(to_table(batch))
+    events = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return ParseResult(events, batch.rejects)
+
+
+def _array_raws(arrays: Sequence[tuple[str, memoryview]]) -> Callable[[str, int], bytes]:
+    """Raw text of record ``index`` in a file's array, decoded only when a reject needs it."""
+    cache: dict[str, list[msgspec.Raw]] = {}
+    by_origin = dict(arrays)
+
+    def raw_of(origin: str, index: int) -> bytes:
+        if origin not in cache:
+            cache[origin] = RAW_ARRAY.decode(by_origin[origin])
+        return bytes(cache[origin][index])
+
+    return raw_of
+
+
+def _accept_native(batch: RecordBatch, result: native.NativeResult,
+                   raw_of: Callable[[str, int], bytes]) -> pa.Table:
+    """Reject native rows that are not records; flag bad byte counts; keep the rest."""
+    table = result.events
+    flagged = np.flatnonzero(result.not_record | result.bad_bytes)
+    if len(flagged):
+        origins = table.column("origin_object").take(pa.array(flagged)).to_pylist()
+        positions = table.column("origin_index").take(pa.array(flagged)).to_pylist()
+        for row, origin, index in zip(flagged, origins, positions, strict=True):
+            if result.not_record[row]:
+                batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD,
+                             raw_of(origin, index), index)
+            else:
+                batch.reject(origin, "bad_field_type", BAD_BYTES, raw_of(origin, index), index,
+                             records=0)
+    if result.not_record.any():
+        table = table.filter(pa.array(~result.not_record))
+    return table
+
+
+NOT_A_RECORD = ("JSON object has none of eventVersion, eventTime, eventName, eventSource, "
+                "eventID")
+BAD_BYTES = ("additionalEventData.bytesTransferredIn/Out is not a number; kept the event "
+             "with the value null")
+
+
+def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0,
+                 salvage_from: bytes | None = None) -> None:
+    """Decode a JSON array of records into ``batch``; fall back tier by tier on bad input.
+
+    ``salvage_from`` is the whole file the array was cut from, so that the positions in
+    salvage messages are positions in the file.
+    """
     try:
         records = RECORDS_ARRAY.decode(data)
     except msgspec.ValidationError:
         try:
             raws = RAW_ARRAY.decode(data)
         except msgspec.DecodeError:
-            salvage_array(batch, data, origin, first_index)
+            salvage_array(batch, salvage_from or data, origin, first_index)
             return
         decode_each(batch, [(first_index + i, bytes(r)) for i, r in enumerate(raws)], origin)
         return
     except msgspec.DecodeError:
-        salvage_array(batch, data, origin, first_index)
+        salvage_array(batch, salvage_from or data, origin, first_index)
         return
     accept(batch, records, origin, range(first_index, first_index + len(records)),
            lambda: [bytes(r) for r in RAW_ARRAY.decode(data)])
@@ -186,9 +277,7 @@ def accept(batch: RecordBatch, records: Sequence[Record], origin: str, indices: 
     raw = raws()
     keep = [i for i, r in enumerate(records) if _is_record(r)]
     for i in sorted(set(range(len(records))) - set(keep)):
-        batch.reject(origin, "not_cloudtrail_record",
-                     "JSON object has none of eventVersion, eventTime, eventName, eventSource, "
-                     "eventID", raw[i], indices[i])
+        batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD, raw[i], indices[i])
     batch.add([records[i] for i in keep], origin, [indices[i] for i in keep])
 
 
@@ -229,9 +318,7 @@ def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: s
                 good.append(record)
                 idx.append(i)
             else:
-                batch.reject(origin, "not_cloudtrail_record",
-                             "JSON object has none of eventVersion, eventTime, eventName, "
-                             "eventSource, eventID", raw, i)
+                batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD, raw, i)
     batch.add(good, origin, idx)
 
 
@@ -306,9 +393,8 @@ def to_table(batch: RecordBatch) -> pa.Table:
     bytes_out, bad_out = _ints([a.bytesTransferredOut for a in aeds])
     bytes_in, bad_in = _ints([a.bytesTransferredIn for a in aeds])
     for i in sorted(set(bad_out) | set(bad_in)):
-        batch.reject(batch.origins[i], "bad_field_type",
-                     "additionalEventData.bytesTransferredIn/Out is not a number; kept the "
-                     "event with the value null", bytes(aed_raw[i]), batch.indices[i], records=0)
+        batch.reject(batch.origins[i], "bad_field_type", BAD_BYTES, bytes(aed_raw[i]),
+                     batch.indices[i], records=0)
 
     cols: dict[str, pa.Array] = {
         "event_time": strs(recs, "eventTime"),
@@ -463,10 +549,19 @@ def _decode_side(decoder: msgspec.json.Decoder, raws: list[msgspec.Raw], typ: ty
 
 
 def _strings(values: list[Any]) -> pa.Array:
+    """Text column; scalars that are not text become their JSON text, containers null."""
     try:
         return pa.array(values, pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):
-        return pa.array([v if isinstance(v, str) else None for v in values], pa.string())
+        return pa.array([_as_text(v) for v in values], pa.string())
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool | int | float):
+        return json.dumps(value)
+    return None
 
 
 def _ints(values: list[Any]) -> tuple[pa.Array, list[int]]:

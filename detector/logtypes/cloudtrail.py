@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import msgspec
 
 from detector.logtypes import _cloudtrail_records as ctr
+from detector.logtypes._cloudtrail_native import RawRecords
 from detector.logtypes.base import Content, LogType, ParseResult, register, skip_rule
 from detector.schema import SOURCE_CLOUDTRAIL
 
@@ -22,10 +23,28 @@ _RECORDS_HEAD = re.compile(rb'^\{\s*"Records"\s*:')
 
 
 class TrailFile(msgspec.Struct):
-    Records: msgspec.Raw
+    Records: list[msgspec.Raw]
 
 
 _TRAIL_FILE = msgspec.json.Decoder(TrailFile)
+_TRAIL_PREFIX = re.compile(rb'\{\s*"Records"\s*:\s*\[')
+_TRAIL_SUFFIX = re.compile(rb"\]\s*\}\s*$")
+
+
+def _records_array(data: bytes) -> memoryview | None:
+    """The ``[...]`` of a ``{"Records": [...]}`` file, without copying, if it has that shape.
+
+    Shape only: whether the JSON inside is valid is for the reader to find out.
+    """
+    if data[:1] == b"[" and data.rstrip().endswith(b"]"):
+        return memoryview(data)
+    m = _TRAIL_PREFIX.match(data)
+    if m is None:
+        return None
+    tail = _TRAIL_SUFFIX.search(data, len(data) - 64 if len(data) > 64 else 0)
+    if tail is None:
+        return None
+    return memoryview(data)[m.end() - 1 : tail.start() + 1]
 
 
 @skip_rule
@@ -55,29 +74,38 @@ class CloudTrail(LogType):
         return head[:1] in (b"[", b"{") and any(k in head for k in _RECORD_KEYS)
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
+        raw = RawRecords()
         batch = ctr.RecordBatch()
+        arrays: list[tuple[str, memoryview]] = []
         for content in contents:
-            _decode_file(batch, content)
-        return ParseResult(ctr.to_table(batch), batch.rejects)
+            _split_file(raw, batch, arrays, content)
+        return ctr.finish(batch, raw, arrays)
 
 
-def _decode_file(batch: ctr.RecordBatch, content: Content) -> None:
+def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str, memoryview]],
+                content: Content) -> None:
+    """Route a file to the fastest tier that can read it; damaged JSON goes to salvage."""
     data, origin = content.data, content.blob.uri
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if stripped.startswith(b"["):
-        ctr.decode_array(batch, stripped, origin)
+    array = _records_array(stripped)
+    if array is not None:
+        arrays.append((origin, array))
         return
-    if _RECORDS_HEAD.match(stripped) or b'"Records"' in stripped[:4096]:
+    if stripped.startswith(b"[") or _RECORDS_HEAD.match(stripped) or (
+        stripped.startswith(b"{") and b'"Records"' in stripped[:4096]
+    ):
+        decoder = ctr.RAW_ARRAY if stripped.startswith(b"[") else _TRAIL_FILE
         try:
-            records = _TRAIL_FILE.decode(stripped).Records
+            decoded = decoder.decode(stripped)
         except (msgspec.ValidationError, msgspec.DecodeError):
             ctr.salvage_array(batch, stripped, origin)
             return
-        ctr.decode_array(batch, bytes(records), origin)
+        records = decoded if isinstance(decoded, list) else decoded.Records
+        raw.extend(origin, list(enumerate(map(bytes, records))))
         return
     lines = [(i, ln) for i, ln in enumerate(stripped.split(b"\n")) if ln.strip()]
     if len(lines) > 1 or (lines and b'"eventTime"' in lines[0][1]):
-        ctr.decode_lines(batch, lines, origin)
+        raw.extend(origin, lines)
         return
     batch.reject(origin, "no_records", "JSON without a Records array or CloudTrail records",
                  data, None, None)

@@ -15,6 +15,7 @@ from itertools import pairwise
 import msgspec
 
 from detector.logtypes import _cloudtrail_records as ctr
+from detector.logtypes._cloudtrail_native import RawRecords
 from detector.logtypes.base import Content, LogType, ParseResult, register
 from detector.schema import SOURCE_CLOUDTRAIL
 
@@ -46,11 +47,12 @@ class CloudWatchLogsCloudTrail(LogType):
         return head[:1] == b"{" and _HEAD.search(head) is not None
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
+        raw = RawRecords()
         batch = ctr.RecordBatch()
         skipped = 0
         for content in contents:
-            skipped += _decode(batch, content)
-        result = ParseResult(ctr.to_table(batch), batch.rejects)
+            skipped += _decode(raw, batch, content)
+        result = ctr.finish(batch, raw)
         if skipped:
             result.skipped["cloudwatch_control_message"] = skipped
         return result
@@ -63,7 +65,7 @@ def _split_payloads(data: bytes) -> list[bytes]:
     return [data[a:b] for a, b in pairwise(bounds)]
 
 
-def _decode(batch: ctr.RecordBatch, content: Content) -> int:
+def _decode(raw: RawRecords, batch: ctr.RecordBatch, content: Content) -> int:
     origin = content.blob.uri
     skipped = 0
     offset = 0
@@ -79,5 +81,5 @@ def _decode(batch: ctr.RecordBatch, content: Content) -> int:
             continue
         lines = [(offset + i, ev.message.encode()) for i, ev in enumerate(payload.logEvents)]
         offset += len(lines)
-        ctr.decode_lines(batch, lines, origin)
+        raw.extend(origin, lines)
     return skipped

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import msgspec
 
 from detector.logtypes import _cloudtrail_records as ctr
+from detector.logtypes._cloudtrail_native import RawRecords
 from detector.logtypes.base import Content, LogType, ParseResult, register
 from detector.schema import SOURCE_CLOUDTRAIL
 
@@ -50,13 +51,14 @@ class EventBridgeCloudTrail(LogType):
         return head[:1] in (b"{", b"[") and _HEAD.search(head) is not None
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
+        raw = RawRecords()
         batch = ctr.RecordBatch()
         for content in contents:
-            _decode(batch, content)
-        return ParseResult(ctr.to_table(batch), batch.rejects)
+            _decode(raw, batch, content)
+        return ctr.finish(batch, raw)
 
 
-def _decode(batch: ctr.RecordBatch, content: Content) -> None:
+def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -> None:
     origin = content.blob.uri
     data = content.data.strip()
     items: list[tuple[int, bytes]]
@@ -87,4 +89,4 @@ def _decode(batch: ctr.RecordBatch, content: Content) -> None:
         else:
             details.append((i, bytes(env.detail)))
     if details:
-        ctr.decode_lines(batch, details, origin)
+        raw_records.extend(origin, details)

@@ -38,6 +38,11 @@ KNOWN_TOKENS = 28
 _KEY_LAYOUT = re.compile(r"(^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]{16}$")
 _LINE_HEAD = re.compile(rb"^\S+ \S+ \[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ")
 _TOKEN = re.compile(r'"[^"]*"|\S+')
+_HOST_REGION = (
+    r"(?:^|\.)s3(?:-[a-z]+)*[.-](?:dualstack\.|fips\.)?"
+    r"((?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]*)?-[a-z]+-\d)\.amazonaws\.com"
+)
+"""The region label right after the S3 service label; the legacy global endpoint has none."""
 
 # Token positions after splitting: the time is tokens 2 and 3.
 _NAMES = (
@@ -309,13 +314,7 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
         _event_name().alias("event_name"),
         "operation",
         pl.lit("s3.amazonaws.com").alias("event_source"),
-        pl.col("host_header").str.extract(
-            r"((?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]*)?-[a-z]+-\d)", 1
-        ).fill_null(
-            pl.when(pl.col("host_header").str.ends_with("s3.amazonaws.com")).then(
-                pl.lit("us-east-1")
-            )
-        ).alias("aws_region"),
+        pl.col("host_header").str.extract(_HOST_REGION, 1).alias("aws_region"),
         requester.alias("principal_arn"),
         _principal_type().alias("principal_type"),
         pl.when(requester.str.starts_with("arn:")).then(arn_parts.list.get(4, null_on_oob=True))

@@ -1,0 +1,155 @@
+"""Ingest benchmark: backfill throughput and peak memory against the floor of the work.
+
+    python bench/ingest_bench.py [--events 1000000] [--lines 1000000] [--out bench/out]
+
+Generates (once, cached under bench/data/) 1M CloudTrail events as ~200 large gzipped files,
+the same volume as CloudTrail really delivers it (one small file per account/region per
+5 minutes), and 1M access-log lines. For each set it measures:
+
+* the floor: gunzip + ``orjson.loads`` of the CloudTrail files, or read + line split of the
+  access logs, doing nothing else, in this process;
+* ``detector backfill --no-detect`` into a fresh lake, as a child process, with one worker and
+  with two; events/s from the run's own summary and peak RSS from the kernel (wait4).
+
+Results go to bench/out/ingest.json and a Markdown table on stdout (pasted in bench/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "bench" / "data"
+GENERATOR = REPO / "sample_logs" / "generate.py"
+
+
+def generate(name: str, args: list[str]) -> Path:
+    out = DATA / name
+    if (out / "MANIFEST.json").exists():
+        return out
+    print(f"generating {name} …", file=sys.stderr)
+    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out), "--no-digest", *args],
+                   check=True)
+    return out
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.name != "MANIFEST.json")
+
+
+def floor_cloudtrail(root: Path) -> dict[str, float]:
+    files = [p for p in files_under(root / "AWSLogs") if p.name.endswith(".json.gz")]
+    started = time.perf_counter()
+    events = 0
+    for path in files:
+        events += len(orjson.loads(gzip.decompress(path.read_bytes()))["Records"])
+    seconds = time.perf_counter() - started
+    return {"events": events, "files": len(files), "seconds": seconds,
+            "events_per_second": events / seconds}
+
+
+def floor_access(root: Path) -> dict[str, float]:
+    files = files_under(root / "s3-access-logs")
+    started = time.perf_counter()
+    lines = 0
+    for path in files:
+        lines += len(path.read_bytes().splitlines())
+    seconds = time.perf_counter() - started
+    return {"events": lines, "files": len(files), "seconds": seconds,
+            "events_per_second": lines / seconds}
+
+
+def backfill(source: Path, workers: int, out: Path) -> dict[str, float]:
+    lake = out / f"lake-{source.name}-{workers}"
+    shutil.rmtree(lake, ignore_errors=True)
+    summary = out / f"summary-{source.name}-{workers}.json"
+    cmd = [str(Path(sys.executable).with_name("detector")), "backfill", str(source),
+           "--lake", str(lake), "--no-detect", "--no-progress", "--workers", str(workers),
+           "--summary", str(summary)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"backfill failed: {' '.join(cmd)}")
+    s = json.loads(summary.read_text())
+    shutil.rmtree(lake, ignore_errors=True)
+    return {
+        "events": s["events"]["total"],
+        "rejects": sum(r["rejects"] for r in s["rejects"].values()),
+        "seconds": s["seconds"],
+        "wall_seconds": wall,
+        "events_per_second": s["events_per_second"],
+        # wait4 reports the largest RSS of the child and of the workers it reaped.
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    n, m = str(args.events), str(args.lines)
+    large = generate(f"ct-large-{n}", ["--cloudtrail-events", n, "--access-lines", "0",
+                                       "--large-files", "5000", "--days", "7"])
+    small = generate(f"ct-delivery-{n}", ["--cloudtrail-events", n, "--access-lines", "0",
+                                          "--days", "7"])
+    access = generate(f"access-{m}", ["--cloudtrail-events", "0", "--access-lines", m,
+                                      "--days", "7"])
+    results: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                   f"{platform.python_version()}",
+        "command": "python bench/ingest_bench.py " + " ".join(sys.argv[1:]),
+    }
+    rows = []
+    for label, root, floor in (
+        ("CloudTrail, ~200 large files", large, floor_cloudtrail),
+        ("CloudTrail, delivery-sized files", small, floor_cloudtrail),
+        ("S3 access logs", access, floor_access),
+    ):
+        base = floor(root)
+        one = backfill(root, 1, args.out)
+        two = backfill(root, 2, args.out)
+        rows.append({"set": label, "floor": base, "workers_1": one, "workers_2": two})
+        print(f"{label}: floor {base['events_per_second']:,.0f}/s, 1 worker "
+              f"{one['events_per_second']:,.0f}/s, 2 workers {two['events_per_second']:,.0f}/s",
+              file=sys.stderr)
+    results["rows"] = rows
+    (args.out / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(results))
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "| input | events | files | floor events/s | backfill 1 process events/s "
+        "(× floor) | peak RSS | backfill 2 workers events/s (× floor) | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results["rows"]:
+        f, a, b = r["floor"], r["workers_1"], r["workers_2"]
+        base = f["events_per_second"]
+        one, two = a["events_per_second"], b["events_per_second"]
+        lines.append(
+            f"| {r['set']} | {a['events']:,} | {f['files']:,} | {base:,.0f} "
+            f"| {one:,.0f} ({one / base:.2f}×) | {a['peak_rss_mb']:,.0f} MB "
+            f"| {two:,.0f} ({two / base:.2f}×) | {b['peak_rss_mb']:,.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
