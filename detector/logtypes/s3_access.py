@@ -15,7 +15,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import unquote_plus
+from urllib.parse import unquote
 
 import numpy as np
 import polars as pl
@@ -193,9 +193,13 @@ class _Tokens:
 def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     """Tokenise same-shaped files in one Arrow CSV pass; None when any file is irregular."""
     datas = [c.data if c.data.endswith(b"\n") else c.data + b"\n" for c in members]
-    counts = [d.count(b"\n") for d in datas]
-    if any(b"\n\n" in d or b"\n\r\n" in d or d.startswith((b"\n", b"\r\n")) for d in datas):
-        return None
+    counts: list[int] = []
+    for d in datas:
+        newlines = np.flatnonzero(np.frombuffer(d, np.uint8) == 10)
+        longest = int(max(newlines[0], np.diff(newlines).max(initial=0)))
+        if longest > MAX_LINE_BYTES:
+            return None
+        counts.append(len(newlines))
     invalid: list[object] = []
 
     def on_invalid(row: object) -> str:
@@ -218,8 +222,6 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
         return None
     if invalid or table.num_rows != sum(counts):
         return None
-    if table.num_rows and _longest_row(table) > MAX_LINE_BYTES:
-        return None
     cols = table.columns
     columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
     extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
@@ -228,13 +230,6 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     indices = pa.array(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
     events, bad = _build(_Tokens(columns, extra, origins, indices))
     return None if bad.any() else events
-
-
-def _longest_row(table: pa.Table) -> int:
-    lengths = pl.from_arrow(table).select(
-        pl.sum_horizontal(pl.all().str.len_bytes() + 1).max()
-    ).item()
-    return int(lengths or 0)
 
 
 def _join_extra(extra_cols: list[pa.Array], n: int) -> pa.Array:
@@ -292,17 +287,22 @@ def _parse_exact(content: Content) -> ParseResult:
 
 
 def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
-    """Token columns → canonical events; also a mask of rows whose time does not parse."""
+    """Token columns → canonical events; also a mask of rows whose time does not parse.
+
+    Columns derived from requesters and host headers are computed once per distinct value
+    (a log has few of each) and joined back, instead of once per line.
+    """
     n = len(tokens.origins)
     data = {name: tokens.columns.get(name, pa.nulls(n, pa.string())) for name in _NAMES}
     df = pl.from_arrow(pa.table(data))
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.when(pl.all() != "-").then(pl.all()))  # "-" means empty
-    requester = pl.col("requester")
-    arn_parts = requester.str.split(":")
-    resource = arn_parts.list.get(5, null_on_oob=True)
-    is_role = resource.str.starts_with("assumed-role/")
-    role_name = pl.when(is_role).then(resource.str.split("/").list.get(1, null_on_oob=True))
+    df = df.join(_identities(df.get_column("requester").unique()), on="requester", how="left",
+                 nulls_equal=True, maintain_order="left")
+    hosts = df.get_column("host_header").unique().to_frame()
+    df = df.join(hosts.with_columns(pl.col("host_header").str.extract(_HOST_REGION, 1)
+                                    .alias("aws_region")),
+                 on="host_header", how="left", nulls_equal=True, maintain_order="left")
     operation = pl.col("operation")
     out = df.select(
         pl.lit(SOURCE_S3_ACCESS).alias("source"),
@@ -314,19 +314,9 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
         _event_name().alias("event_name"),
         "operation",
         pl.lit("s3.amazonaws.com").alias("event_source"),
-        pl.col("host_header").str.extract(_HOST_REGION, 1).alias("aws_region"),
-        requester.alias("principal_arn"),
-        _principal_type().alias("principal_type"),
-        pl.when(requester.str.starts_with("arn:")).then(arn_parts.list.get(4, null_on_oob=True))
-        .alias("account_id"),
-        pl.when(is_role).then(role_name)
-        .when(resource.str.starts_with("user/")).then(resource.str.split("/").list.last())
-        .alias("user_name"),
-        pl.when(is_role).then(resource.str.split("/").list.last()).alias("session_name"),
-        pl.when(is_role).then(
-            pl.lit("arn:") + arn_parts.list.get(1) + pl.lit(":iam::")
-            + arn_parts.list.get(4) + pl.lit(":role/") + role_name
-        ).alias("session_issuer_arn"),
+        "aws_region",
+        pl.col("requester").alias("principal_arn"),
+        "principal_type", "account_id", "user_name", "session_name", "session_issuer_arn",
         pl.col("remote_ip").alias("source_ip"),
         "user_agent",
         normalise_tls(pl.col("tls_version")).alias("tls_version"),
@@ -347,8 +337,10 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
         pl.col("object_size").cast(pl.Int64, strict=False),
         pl.col("total_time").cast(pl.Int64, strict=False).alias("total_time_ms"),
         pl.col("turnaround_time").cast(pl.Int64, strict=False).alias("turnaround_time_ms"),
-        pl.when(operation.str.contains(r"^REST\.(GET|HEAD|OPTIONS)\.")).then(True)
-        .when(operation.str.contains(r"^(REST|BATCH)\.")).then(False)
+        pl.when(operation.str.starts_with("REST.GET.") | operation.str.starts_with("REST.HEAD.")
+                | operation.str.starts_with("REST.OPTIONS.")).then(True)
+        .when(operation.str.starts_with("REST.") | operation.str.starts_with("BATCH."))
+        .then(False)
         .alias("read_only"),
         "request_uri",
         "referrer",
@@ -363,6 +355,27 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
     bad = out.get_column("event_time").is_null().to_numpy()
     good = out.filter(~pl.Series(bad)) if bad.any() else out
     return conform(good.to_arrow()), bad
+
+
+def _identities(requesters: pl.Series) -> pl.DataFrame:
+    """Who each distinct requester is: type, account, user/role, session, role ARN."""
+    parts = pl.col("requester").str.splitn(":", 6)
+    resource = parts.struct.field("field_5")
+    is_role = resource.str.starts_with("assumed-role/")
+    role_name = resource.str.split("/").list.get(1, null_on_oob=True)
+    return requesters.to_frame().with_columns(
+        _principal_type().alias("principal_type"),
+        pl.when(pl.col("requester").str.starts_with("arn:")).then(parts.struct.field("field_4"))
+        .alias("account_id"),
+        pl.when(is_role).then(role_name)
+        .when(resource.str.starts_with("user/")).then(resource.str.split("/").list.last())
+        .alias("user_name"),
+        pl.when(is_role).then(resource.str.split("/").list.last()).alias("session_name"),
+        pl.when(is_role).then(
+            pl.lit("arn:") + parts.struct.field("field_1") + pl.lit(":iam::")
+            + parts.struct.field("field_4") + pl.lit(":role/") + role_name
+        ).alias("session_issuer_arn"),
+    )
 
 
 def _principal_type() -> pl.Expr:
@@ -394,10 +407,11 @@ def _event_name() -> pl.Expr:
 
 
 def _decode_keys(keys: pl.Series) -> pl.Series:
-    """Keys are URL-encoded (space as ``+``); decode only the ones with an escape in them."""
-    encoded = keys.str.contains(r"[%+]").fill_null(False)
-    if not encoded.any():
+    """Keys are URL-encoded (space as ``+``). Decoded in bulk: each distinct run of
+    ``%XX`` escapes is decoded once in Python, then all runs are replaced in one pass."""
+    keys = keys.str.replace_all("+", " ", literal=True)
+    runs = keys.str.extract_all(r"(?:%[0-9A-Fa-f]{2})+").explode().drop_nulls().unique()
+    if runs.is_empty():
         return keys
-    positions = encoded.arg_true()
-    decoded = [unquote_plus(k) for k in keys.gather(positions).to_list()]
-    return keys.scatter(positions, decoded)
+    patterns = sorted(runs.to_list(), key=len, reverse=True)  # longest run wins
+    return keys.str.replace_many(patterns, [unquote(p) for p in patterns])
