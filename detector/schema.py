@@ -37,7 +37,7 @@ _I64 = pa.int64()
 FIELDS: tuple[Field, ...] = (
     # --- what
     Field("source", _S, "what", "`cloudtrail`", "`s3_access`", "Which log the event came from."),
-    Field("event_time", _TS, "what", "eventTime",
+    Field("event_time", _TS, "what", "eventTime (null if absent or unparseable: the event is kept)",
           "Time (`[06/Feb/2019:00:00:38 +0000]`, any offset)",
           "When the request happened, UTC."),
     Field("event_id", _S, "what", "eventID", "null", "Unique id of the CloudTrail record."),
@@ -59,7 +59,9 @@ FIELDS: tuple[Field, ...] = (
     Field("principal_arn", _S, "who", "userIdentity.arn", "Requester when it is an ARN; the "
           "canonical user id otherwise; null for `-` (anonymous)", "Who made the call."),
     Field("principal_type", _S, "who", "userIdentity.type", "derived from Requester: "
-          "`AssumedRole`, `IAMUser`, `Root`, `CanonicalUser`, `AWSService`, `Anonymous`",
+          "`AssumedRole`, `IAMUser`, `Root`, `FederatedUser`, `AWSAccount` (other ARNs), "
+          "`AWSService` (`svc:…`, `AmazonS3`), `CanonicalUser` (64 hex), `Anonymous` (`-`), "
+          "`Unknown`",
           "Kind of identity."),
     Field("principal_id", _S, "who", "userIdentity.principalId", "null",
           "Stable id of the identity (`AROA…:session` for roles)."),
@@ -116,13 +118,14 @@ FIELDS: tuple[Field, ...] = (
     Field("bytes_out", _I64, "outcome", "additionalEventData.bytesTransferredOut",
           "Bytes Sent (`-` means zero, so 0)", "Bytes returned to the caller."),
     Field("bytes_in", _I64, "outcome", "additionalEventData.bytesTransferredIn",
-          "Object Size on PUT/POST/COPY operations",
+          "Object Size on REST.PUT.OBJECT, REST.PUT.PART, REST.POST.OBJECT",
           "Bytes sent by the caller."),
     Field("object_size", _I64, "outcome", "null", "Object Size", "Size of the object."),
     Field("total_time_ms", _I64, "outcome", "null", "Total Time", "Server-side time, ms."),
     Field("turnaround_time_ms", _I64, "outcome", "null", "Turn-Around Time",
           "S3 processing time, ms."),
-    Field("read_only", pa.bool_(), "outcome", "readOnly", "true for GET/HEAD operations",
+    Field("read_only", pa.bool_(), "outcome", "readOnly",
+          "true for REST.GET/HEAD/OPTIONS, false for other REST and BATCH operations",
           "Whether the call only reads."),
     Field("management_event", pa.bool_(), "outcome", "managementEvent",
           "null", "Control-plane (true) vs data-plane (false) event."),
@@ -134,8 +137,9 @@ FIELDS: tuple[Field, ...] = (
     Field("kms_key_id", _S, "outcome", "x-amz-server-side-encryption-aws-kms-key-id in request "
           "or response", "null", "KMS key used for SSE-KMS."),
     # --- raw detail
-    Field("request_parameters", _S, "raw", "requestParameters (raw JSON text)", "null",
-          "Raw JSON; query it with DuckDB's JSON functions."),
+    Field("request_parameters", _S, "raw", "requestParameters as JSON text", "null",
+          "The whole object as compact JSON (whitespace dropped, numbers may be re-spelled); "
+          "query it with DuckDB's JSON functions."),
     Field("response_elements", _S, "raw", "responseElements (raw JSON text)", "null",
           "Raw JSON."),
     Field("additional_event_data", _S, "raw", "additionalEventData (raw JSON text)", "null",

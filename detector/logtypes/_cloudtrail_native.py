@@ -93,7 +93,7 @@ SELECT
   rp.bucketName AS bucket, rp."key" AS key, rp.versionId AS version_id,
   COALESCE(
     list_filter(resources, r -> r.type = 'AWS::S3::Bucket' AND r.accountId IS NOT NULL
-                AND r.ARN = 'arn:aws:s3:::' || rp.bucketName)[1].accountId,
+                AND ends_with(r.ARN, ':s3:::' || rp.bucketName))[1].accountId,
     list_filter(resources, r -> r.type = 'AWS::S3::Bucket' AND r.accountId IS NOT NULL)[1]
       .accountId
   ) AS bucket_account_id,

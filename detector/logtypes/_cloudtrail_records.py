@@ -529,7 +529,7 @@ def _bucket_accounts(recs: Sequence[Record], buckets: pl.Series) -> pl.Series:
         res.filter((pl.col("type") == "AWS::S3::Bucket") & pl.col("acct").is_not_null())
         .join(wanted, on="row", how="left")
         .with_columns(
-            (pl.col("arn") != pl.lit("arn:aws:s3:::") + pl.col("bucket")).alias("other")
+            (~pl.col("arn").str.ends_with(pl.lit(":s3:::") + pl.col("bucket"))).alias("other")
         )
         .sort("row", "other", nulls_last=True, maintain_order=True)
         .unique("row", keep="first", maintain_order=True)
