@@ -63,14 +63,20 @@ def render_findings(lake: Path, console: Console) -> None:
     if df.is_empty():
         return
     data = df.filter(pl.col("bucket").is_not_null() & pl.col("principal_arn").is_not_null())
+    arn = pl.coalesce("session_issuer_arn", "principal_arn")
+    cloudtrail = pl.col("source") == "cloudtrail"
     top = (
-        data.group_by(pl.coalesce("session_issuer_arn", "principal_arn").alias("principal"))
+        data.group_by(
+            arn.str.split(":").list.get(4, null_on_oob=True).alias("account"),
+            arn.str.split("/").list.last().str.slice(0, 28).alias("role or user"),
+        )
         .agg(
             pl.len().alias("requests"),
             (pl.col("bytes_out").sum() / 1e6).round(1).alias("MB out"),
             pl.col("bucket").n_unique().alias("buckets"),
-            pl.col("source_ip").n_unique().alias("source IPs"),
-            pl.col("vpc_endpoint_id").is_null().mean().mul(100).round(0).alias("% no VPCE"),
+            pl.col("source_ip").n_unique().alias("IPs"),
+            pl.col("vpc_endpoint_id").is_null().filter(cloudtrail).mean().mul(100).round(0)
+            .alias("no VPCE %"),
         )
         .sort("MB out", descending=True)
         .head(8)
@@ -81,6 +87,8 @@ def render_findings(lake: Path, console: Console) -> None:
     for row in top.iter_rows():
         table.add_row(*[str(v) for v in row])
     console.print(table)
+    console.print("(no VPCE %: share of the principal's CloudTrail S3 events that did not come "
+                  "through a VPC endpoint)")
     joined = (
         df.filter(pl.col("source") == "cloudtrail").select("request_id")
         .join(df.filter(pl.col("source") == "s3_access").select("request_id"), on="request_id")

@@ -98,7 +98,9 @@ FIELDS: tuple[Field, ...] = (
           "requestParameters.Host", "Host Header", "Endpoint host name the client used."),
     # --- on what
     Field("bucket", _S, "on what", "requestParameters.bucketName", "Bucket", "Target bucket."),
-    Field("key", _S, "on what", "requestParameters.key", "Key, URL-decoded",
+    Field("key", _S, "on what", "requestParameters.key",
+          "Key, URL-decoded (twice, or once for BATCH.DELETE.OBJECT and S3.* operations, "
+          "as S3 encodes it)",
           "Object key."),
     Field("version_id", _S, "on what", "requestParameters.versionId", "Version Id",
           "Object version named in the request (set on permanent deletes)."),

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus, urlencode
 
 SLICE, HOUR, DAY = 300, 3600, 86400  # CloudTrail delivers about every 5 min per account/region
 PROD, ANALYTICS, SECURITY, VENDOR = "418295730164", "739105824617", "206841937552", "583920174466"
@@ -823,12 +823,19 @@ def ct_record(ctx: Ctx, r: Req, data: bool, hid: str) -> dict[str, Any]:
     return rec
 
 
+def log_key(key: str, twice: bool = True) -> str:
+    """The Key field as S3 writes it: form-style URL encoding, applied twice for most
+    operations and once for BATCH.DELETE.OBJECT and S3.EXPIRE.OBJECT."""
+    once = quote_plus(key, safe="/")
+    return quote_plus(once, safe="/") if twice else once
+
+
 def access_lines(ctx: Ctx, r: Req, b: Bucket, hid: str) -> list[str]:
     """Server access log lines (27 fields); a multi-object delete adds one line per key."""
     ag, name = r.agent, r.name
     op, method, sub = S3OPS[name][:3]
     head = f"{b.owner_id} {b.name} {clf(r.t)}"
-    key = quote(r.key, safe="/+") if r.key else "-"
+    key = log_key(r.key, twice=name != "Expire") if r.key else "-"
     if name == "Expire":
         return [f'{head} - AmazonS3 {r.rid} {op} {key} "-" - - - {r.size} - - "-" "-"' + " -" * 10]
     inb, out = transfer(r)
@@ -862,10 +869,10 @@ def access_lines(ctx: Ctx, r: Req, b: Bucket, hid: str) -> list[str]:
 
     lines = [line(op, key, uri, status, out, size)]
     if name == "CopyObject":
-        lines.insert(0, line("REST.COPY.OBJECT_GET", quote(r.extra, safe="/+"), uri, 200, 0, size))
+        lines.insert(0, line("REST.COPY.OBJECT_GET", log_key(r.extra), uri, 200, 0, size))
     elif name == "DeleteObjects":
         for k in r.extra:
-            lines.append(line("BATCH.DELETE.OBJECT", quote(k, safe="/+"), '"-"', 204, 0, "-"))
+            lines.append(line("BATCH.DELETE.OBJECT", log_key(k, twice=False), '"-"', 204, 0, "-"))
     return lines
 
 

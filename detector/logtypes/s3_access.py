@@ -351,7 +351,7 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
         origin_object=pl.from_arrow(tokens.origins),
         origin_index=pl.from_arrow(tokens.indices),
     )
-    out = out.with_columns(_decode_keys(out.get_column("key")))
+    out = out.with_columns(_decode_keys(out.get_column("key"), out.get_column("operation")))
     bad = out.get_column("event_time").is_null().to_numpy()
     good = out.filter(~pl.Series(bad)) if bad.any() else out
     return conform(good.to_arrow()), bad
@@ -406,12 +406,31 @@ def _event_name() -> pl.Expr:
     )
 
 
-def _decode_keys(keys: pl.Series) -> pl.Series:
-    """Keys are URL-encoded (space as ``+``). Decoded in bulk: each distinct run of
-    ``%XX`` escapes is decoded once in Python, then all runs are replaced in one pass."""
+SINGLE_ENCODED_KEY_OPERATIONS = ("BATCH.DELETE.OBJECT", "S3.")
+"""S3 URL-encodes the Key field twice for most operations but once for batch deletes and its
+own lifecycle actions (observed at scale by Yelp, 2025; AWS documents only "URL encoded").
+Both layers are form-style (space as ``+``), so decoding the right number of times gives
+back the key exactly; a key logged by an operation we have not seen may still be ambiguous."""
+
+
+def _decode_keys(keys: pl.Series, operations: pl.Series) -> pl.Series:
+    """Decode keys once or twice, by operation, in bulk."""
+    once = _url_decode(keys)
+    single = pl.Series([False] * len(keys)) if once.is_empty() else (
+        operations.str.starts_with("S3.") | (operations == "BATCH.DELETE.OBJECT")
+    ).fill_null(False)
+    if bool(single.all()):
+        return once
+    twice = _url_decode(once)
+    return pl.select(pl.when(single).then(once).otherwise(twice)).to_series().alias(keys.name)
+
+
+def _url_decode(keys: pl.Series) -> pl.Series:
+    """Form-style URL decoding of a whole column: each distinct run of ``%XX`` escapes is
+    decoded once in Python, then every run is replaced in one leftmost-longest pass."""
     keys = keys.str.replace_all("+", " ", literal=True)
     runs = keys.str.extract_all(r"(?:%[0-9A-Fa-f]{2})+").explode().drop_nulls().unique()
     if runs.is_empty():
         return keys
-    patterns = sorted(runs.to_list(), key=len, reverse=True)  # longest run wins
-    return keys.str.replace_many(patterns, [unquote(p) for p in patterns])
+    patterns = sorted(runs.to_list(), key=len, reverse=True)
+    return keys.str.replace_many(patterns, [unquote(p) for p in patterns], leftmost=True)
