@@ -330,6 +330,9 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
+_NEXT_RECORD = re.compile(r'\{\s*"eventVersion"\s*:')
+"""Where a record begins (AWS writes eventVersion first): how salvage resynchronises."""
+
 _ARRAY_START = re.compile(r'"Records"\s*:\s*\[|^\s*\[')
 
 
@@ -360,9 +363,17 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
         try:
             _, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            batch.reject(origin, "invalid_json", f"{exc.msg} at char {exc.pos}; record {i} "
-                         "and everything after it rejected", text[pos:].encode(), i, None)
-            break
+            resume = _NEXT_RECORD.search(text, pos + 1)
+            stop = resume.start() if resume else n
+            batch.reject(origin, "invalid_json",
+                         f"{exc.msg} at char {exc.pos} of the file; record {i} rejected"
+                         + ("; reading resumed at the next record" if resume else
+                            " with everything after it"),
+                         text[pos:stop].encode(), i, None)
+            if resume is None:
+                break
+            pos, i = stop, i + 1
+            continue
         raws.append((i, text[pos:end].encode()))
         pos, i = end, i + 1
     decode_each(batch, raws, origin, text_was_repaired=repaired)

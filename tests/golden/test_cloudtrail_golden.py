@@ -494,18 +494,20 @@ def test_library_bad_json_format() -> None:
     """SerializerTestFileBadJsonFormat.json: record 0's userIdentity lacks its ``}``.
 
     So record 0 swallows the rest of its own fields and JSON breaks where record 1 opens
-    (``{`` where a key was expected; json.load: line 37 column 9, char 1293). The parser's
-    salvage keeps complete records *before* the damage; the damage is inside record 0, so
-    nothing is salvaged: no events, and one ``invalid_json`` reject for "record 0 and
-    everything after it", whose count cannot be known (records=None). Record 1, valid on
-    its own, is lost with it (the salvage does not resynchronise after the damage).
+    (``{`` where a key was expected; json.load: line 37 column 9, char 1293). Salvage rejects
+    the damaged stretch (record 0, count unknown: records=None), resynchronises at the next
+    ``{"eventVersion"``, and keeps record 1, which is valid on its own.
     """
     path = LIBRARY / BAD_JSON
     with pytest.raises(json.JSONDecodeError) as exc:
         json.loads(path.read_text())
     assert (exc.value.lineno, exc.value.colno, exc.value.pos) == (37, 9, 1293)
+    records_text = path.read_text()
     result = parse_path(path)
-    assert result.events.num_rows == 0
+    assert result.events.num_rows == 1
+    (row,) = result.events.to_pylist()
+    assert row["origin_index"] == 1
+    assert row["event_name"] == "eventName2"
     (reject,) = result.rejects
     assert reject.reason == "invalid_json"
     assert reject.source == "cloudtrail"
@@ -514,7 +516,8 @@ def test_library_bad_json_format() -> None:
     assert reject.records is None
     assert "char 1293" in reject.detail
     assert reject.raw.startswith(b'{\n            "eventVersion": "1.1"')
-    assert reject.raw.rstrip().endswith(b"]\n}")
+    assert b"eventName2" not in reject.raw
+    assert records_text.count('"eventVersion"') == 2
 
 
 @pytest.mark.parametrize("name", ["SQSMessageBody", "SQSMessageBodyWrongFormat"])
