@@ -49,7 +49,8 @@ def files_under(root: Path) -> list[Path]:
 
 
 def floor_cloudtrail(root: Path) -> dict[str, float]:
-    files = [p for p in files_under(root / "AWSLogs") if p.name.endswith(".json.gz")]
+    files = [p for p in files_under(root) if p.name.endswith(".json.gz")
+             and "CloudTrail-Digest" not in str(p)]
     started = time.perf_counter()
     events = 0
     for path in files:
@@ -60,7 +61,7 @@ def floor_cloudtrail(root: Path) -> dict[str, float]:
 
 
 def floor_access(root: Path) -> dict[str, float]:
-    files = files_under(root / "s3-access-logs")
+    files = files_under(root)
     started = time.perf_counter()
     lines = 0
     for path in files:
@@ -71,9 +72,10 @@ def floor_access(root: Path) -> dict[str, float]:
 
 
 def backfill(source: Path, workers: int, out: Path) -> dict[str, float]:
-    lake = out / f"lake-{source.name}-{workers}"
+    name = source.parent.name
+    lake = out / f"lake-{name}-{workers}"
     shutil.rmtree(lake, ignore_errors=True)
-    summary = out / f"summary-{source.name}-{workers}.json"
+    summary = out / f"summary-{name}-{workers}.json"
     cmd = [str(Path(sys.executable).with_name("detector")), "backfill", str(source),
            "--lake", str(lake), "--no-detect", "--no-progress", "--workers", str(workers),
            "--summary", str(summary)]
@@ -117,9 +119,9 @@ def main() -> None:
     }
     rows = []
     for label, root, floor in (
-        ("CloudTrail, ~200 large files", large, floor_cloudtrail),
-        ("CloudTrail, delivery-sized files", small, floor_cloudtrail),
-        ("S3 access logs", access, floor_access),
+        ("CloudTrail, ~200 large files", large / "AWSLogs", floor_cloudtrail),
+        ("CloudTrail, delivery-sized files", small / "AWSLogs", floor_cloudtrail),
+        ("S3 access logs", access / "s3-access-logs", floor_access),
     ):
         base = floor(root)
         one = backfill(root, 1, args.out)

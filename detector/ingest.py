@@ -29,7 +29,7 @@ from detector.summary import BatchStats, RunSummary
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_MB = 48
+DEFAULT_BATCH_MB = 32
 GZIP_EXPANSION = 10
 """Gzipped logs count this many times their size toward a batch: memory holds them unzipped."""
 

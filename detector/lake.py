@@ -39,6 +39,25 @@ EVENTS = "events"
 QUARANTINE = "quarantine"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
+DICTIONARY_COLUMNS = frozenset({
+    "source", "event_name", "operation", "event_source", "event_type", "aws_region",
+    "principal_arn", "principal_type", "principal_id", "account_id", "user_name",
+    "access_key_id", "session_name", "session_issuer_arn", "invoked_by", "source_ip",
+    "user_agent", "vpc_endpoint_id", "vpc_endpoint_account_id", "tls_version", "cipher_suite",
+    "signature_version", "auth_method", "host_header", "bucket", "bucket_account_id",
+    "bucket_owner", "recipient_account_id", "access_point_arn", "http_status", "error_code",
+    "read_only", "management_event", "event_category", "sse", "kms_key_id", "acl_required",
+    "source_region", "origin_object", "reason",
+})
+"""Columns with few distinct values: dictionary-encoded. Ids, keys and raw JSON are not,
+which saves the writer from trying (and failing) on every batch."""
+
+STATISTICS_COLUMNS = frozenset({
+    "event_time", "source", "event_name", "principal_arn", "account_id", "bucket",
+    "source_ip", "request_id", "event_id", "origin_object", "quarantined_at",
+})
+"""Columns with min/max statistics, for row-group pruning in hunts."""
+
 _PART = re.compile(r"^part-([0-9a-f]{32})(?:-\d+)?\.parquet$")
 
 
@@ -152,7 +171,10 @@ class Lake:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024)
+        dictionary = [c for c in table.column_names if c in DICTIONARY_COLUMNS]
+        stats = [c for c in table.column_names if c in STATISTICS_COLUMNS]
+        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024,
+                       use_dictionary=dictionary, write_statistics=stats)
         os.replace(tmp, path)
 
 

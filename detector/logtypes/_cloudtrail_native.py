@@ -131,7 +131,7 @@ FROM (
     json_transform(responseElements, {_shape(_RP_FIELDS)}) AS re,
     json_transform(additionalEventData, {_shape(_AED_FIELDS)}) AS aed
   FROM read_json(?, columns={_COLUMNS!r}, format='newline_delimited',
-                 maximum_object_size=268435456)
+                 maximum_object_size=16777216)
 )
 """
 
@@ -185,7 +185,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     global _CONNECTION
     if _CONNECTION is None:
         # One thread: parallelism comes from worker processes (--workers), not from here.
-        _CONNECTION = duckdb.connect(config={"threads": 1})
+        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
     return _CONNECTION
 
 
@@ -240,12 +240,16 @@ class _scratch_files:
 def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
     sql = _SELECT.replace("format='newline_delimited'", f"format='{fmt}'")
     if filenames:
-        sql = sql.replace("maximum_object_size=268435456", "maximum_object_size=268435456, "
+        sql = sql.replace("maximum_object_size=16777216", "maximum_object_size=16777216, "
                           "filename=true").replace("AS _bad_bytes", "AS _bad_bytes, filename")
     try:
         return _connection().execute(sql, [paths]).fetch_arrow_table()
     except duckdb.Error as exc:
-        log.info("native CloudTrail decode fell back to exact decoding: %s", exc)
+        # Bad data is expected (the exact tier will reject it precisely); anything else,
+        # such as running out of memory, is ours to fix and must not hide as a slow path.
+        expected = isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException)
+        log.log(logging.INFO if expected else logging.WARNING,
+                "native CloudTrail decode fell back to exact decoding: %s", exc)
         raise NativeDecodeError(str(exc)) from exc
 
 

@@ -27,6 +27,10 @@ class TrailFile(msgspec.Struct):
 
 
 _TRAIL_FILE = msgspec.json.Decoder(TrailFile)
+OWN_SCRATCH_BYTES = 4 << 20
+"""Files this big are read natively as they are; smaller ones (CloudTrail delivers many
+files of a few records) are cut into records and read together, one scratch file a batch."""
+
 _TRAIL_PREFIX = re.compile(rb'\{\s*"Records"\s*:\s*\[')
 _TRAIL_SUFFIX = re.compile(rb"\]\s*\}\s*$")
 
@@ -87,7 +91,7 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
     """Route a file to the fastest tier that can read it; damaged JSON goes to salvage."""
     data, origin = content.data, content.blob.uri
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
-    array = _records_array(stripped)
+    array = _records_array(stripped) if len(stripped) >= OWN_SCRATCH_BYTES else None
     if array is not None:
         arrays.append((origin, array))
         return
