@@ -11,7 +11,8 @@ the same volume as CloudTrail really delivers it (one small file per account/reg
 * ``detector backfill --no-detect`` into a fresh lake, as a child process, with one worker and
   with two; events/s from the run's own summary and peak RSS from the kernel (wait4).
 
-Results go to bench/out/ingest.json and a Markdown table on stdout (pasted in bench/README.md).
+Results go to bench/results/ingest.json and a Markdown table on stdout (pasted in
+bench/README.md); lakes are written under --out and removed after each run.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 GENERATOR = REPO / "sample_logs" / "generate.py"
+RESULTS = REPO / "bench" / "results"
 
 
 def generate(name: str, args: list[str]) -> Path:
@@ -131,7 +133,8 @@ def main() -> None:
               f"{one['events_per_second']:,.0f}/s, 2 workers {two['events_per_second']:,.0f}/s",
               file=sys.stderr)
     results["rows"] = rows
-    (args.out / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")
     print(markdown(results))
 
 
