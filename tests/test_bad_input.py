@@ -160,3 +160,26 @@ def test_gzip_detected_by_content_not_name(tmp_path: Path) -> None:
     summary = run(src, tmp_path / "lake", tmp_path)
     assert summary["events"]["total"] == 2
     assert summary["rejects"] == {}
+
+
+def test_a_parser_bug_costs_one_file_not_the_batch() -> None:
+    from detector.blob import Blob, ObjectRef
+    from detector.logtypes import _parse_guarded
+    from detector.logtypes.base import Content, LogType, ParseResult
+
+    class Fragile(LogType):
+        name = "fragile"
+        source = "test"
+
+        def parse(self, contents: list[Content]) -> ParseResult:  # type: ignore[override]
+            if any(b"boom" in c.data for c in contents):
+                raise RuntimeError("parser bug")
+            return ParseResult(skipped={"ok": len(contents)})
+
+    contents = [Content(Blob(ObjectRef(f"/x/{i}", str(i), 4), d), d)
+                for i, d in enumerate([b"fine", b"boom", b"good"])]
+    result = _parse_guarded(Fragile(), contents)
+    assert result.skipped == {"ok": 2}
+    (reject,) = result.rejects
+    assert (reject.origin_object, reject.reason) == ("/x/1", "parser_error")
+    assert "parser bug" in reject.detail

@@ -8,6 +8,7 @@ out), then by a sniff of its first bytes, never by trying parsers in turn.
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from collections import defaultdict
 from collections.abc import Iterable
@@ -24,6 +25,8 @@ from detector.logtypes.base import (
 )
 
 __all__ = ["REGISTRY", "LogType", "ParseResult", "Reject", "load_all", "parse_blobs", "route"]
+
+log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
 _loaded = False
@@ -103,5 +106,24 @@ def parse_blobs(blobs: Iterable[Blob]) -> ParseResult:
             )
         groups[lt.name].append(content)
     for name, contents in groups.items():
-        result.merge(REGISTRY[name].parse(contents))
+        result.merge(_parse_guarded(REGISTRY[name], contents))
+    return result
+
+
+def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
+    """A parser bug must not cost the batch: retry file by file, quarantine what still fails."""
+    try:
+        return lt.parse(contents)
+    except Exception:
+        log.exception("%s parser failed on a batch of %d objects; retrying one by one",
+                      lt.name, len(contents))
+    result = ParseResult()
+    for content in contents:
+        try:
+            result.merge(lt.parse([content]))
+        except Exception as exc:
+            log.exception("%s parser failed on %s", lt.name, content.blob.uri)
+            result.rejects.append(Reject(content.blob.uri, "parser_error",
+                                         f"{type(exc).__name__}: {exc}", content.data,
+                                         records=None, source=lt.source))
     return result

@@ -35,6 +35,9 @@ from detector.schema import SOURCE_CLOUDTRAIL, conform
 
 _NULL = msgspec.Raw(b"null")
 
+DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
+"""What decoding bad bytes can raise (msgspec reports invalid UTF-8 in strings as the last)."""
+
 Text = str | int | float | bool | None
 """A field meant to be text. A number or boolean there is kept as its JSON text (as the
 native tier does); an object or array there makes the record's shape wrong."""
@@ -249,10 +252,10 @@ def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int 
     """
     try:
         records = RECORDS_ARRAY.decode(data)
-    except msgspec.ValidationError:
+    except (msgspec.ValidationError, UnicodeDecodeError):
         try:
             raws = RAW_ARRAY.decode(data)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             salvage_array(batch, salvage_from or data, origin, first_index)
             return
         decode_each(batch, [(first_index + i, bytes(r)) for i, r in enumerate(raws)], origin)
@@ -290,7 +293,7 @@ def decode_lines(batch: RecordBatch, lines: Sequence[tuple[int, bytes]], origin:
     """Decode JSON lines (one record each) in one call, or one by one if any is bad."""
     try:
         records = RECORDS_ARRAY.decode(b"[" + b",".join(ln for _, ln in lines) + b"]")
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except DECODE_ERRORS:
         decode_each(batch, lines, origin)
         return
     accept(batch, records, origin, [i for i, _ in lines], lambda: [ln for _, ln in lines])
@@ -310,7 +313,7 @@ def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: s
             record = RECORD.decode(raw)
         except msgspec.ValidationError as exc:
             batch.reject(origin, "bad_record_shape", str(exc), raw, i)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             reason = "invalid_json" if _is_utf8(raw) else "invalid_utf8"
             batch.reject(origin, reason, str(exc), raw, i)
         else:

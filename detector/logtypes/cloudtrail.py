@@ -101,7 +101,7 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
         decoder = ctr.RAW_ARRAY if stripped.startswith(b"[") else _TRAIL_FILE
         try:
             decoded = decoder.decode(stripped)
-        except (msgspec.ValidationError, msgspec.DecodeError):
+        except ctr.DECODE_ERRORS:
             ctr.salvage_array(batch, stripped, origin)
             return
         records = decoded if isinstance(decoded, list) else decoded.Records

@@ -72,7 +72,7 @@ def _decode(raw: RawRecords, batch: ctr.RecordBatch, content: Content) -> int:
     for part in _split_payloads(content.data.strip()):
         try:
             payload = _PAYLOAD.decode(part)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        except ctr.DECODE_ERRORS as exc:
             batch.reject(origin, "invalid_json", f"CloudWatch Logs payload: {exc}", part,
                          None, None)
             continue

@@ -65,7 +65,7 @@ def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -
     if data.startswith(b"["):
         try:
             items = [(i, bytes(r)) for i, r in enumerate(ctr.RAW_ARRAY.decode(data))]
-        except msgspec.DecodeError as exc:
+        except ctr.DECODE_ERRORS as exc:
             batch.reject(origin, "invalid_json", str(exc), data, None, None)
             return
     else:
@@ -73,12 +73,12 @@ def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -
     try:
         envelopes = _ENVELOPES.decode(b"[" + b",".join(raw for _, raw in items) + b"]")
         pairs = list(zip(items, envelopes, strict=True))
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except ctr.DECODE_ERRORS:
         pairs = []
         for i, raw in items:
             try:
                 pairs.append(((i, raw), _ENVELOPE.decode(raw)))
-            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            except ctr.DECODE_ERRORS as exc:
                 batch.reject(origin, "invalid_json", str(exc), raw, i)
     details: list[tuple[int, bytes]] = []
     for (i, raw), env in pairs:
