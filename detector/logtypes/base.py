@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
+import polars as pl
 import pyarrow as pa
 from isal import igzip
 
@@ -158,3 +159,8 @@ def skip_rule(fn: SkipRule) -> SkipRule:
     """Decorator: register a rule that recognises objects that are not events (digests...)."""
     SKIP_RULES.append(fn)
     return fn
+
+
+def normalise_tls(expr: pl.Expr) -> pl.Expr:
+    """``TLSV1.2`` (access logs) and ``TLSv1.2`` (CloudTrail) name the same thing."""
+    return expr.str.replace(r"^(?i)tlsv", "TLSv")

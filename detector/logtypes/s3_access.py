@@ -22,8 +22,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from detector.logtypes._cloudtrail_records import normalise_tls
-from detector.logtypes.base import Content, LogType, ParseResult, Reject, register
+from detector.logtypes.base import (
+    Content,
+    LogType,
+    ParseResult,
+    Reject,
+    normalise_tls,
+    register,
+)
 from detector.schema import SOURCE_S3_ACCESS, conform, empty_events
 
 MAX_LINE_BYTES = 128 * 1024
