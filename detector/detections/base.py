@@ -1,0 +1,194 @@
+"""What every detection shares: metadata, the registry, findings, and example events.
+
+A detection declares, beside its logic: ``id``, ``title``, ``severity``, the capabilities it
+covers (C01–C32 of shared/DETECTIONS.md), ATT&CK technique ids, its dedup key and window,
+a runbook line, and ``examples`` (events it must and must not fire on), which one
+parametrized test runs for every detection. Detections register when their module is
+imported, so a new family is one new file in this package.
+
+Event rules (``EventRule``) are polars expressions over enriched events, evaluated on a whole
+batch at once; matches are grouped by the dedup key into ``Finding`` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal, TypeVar
+
+import polars as pl
+
+from detector.config import Settings
+
+Severity = Literal["info", "low", "medium", "high", "critical"]
+SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
+EVIDENCE_CAP = 20
+LIST_CAP = 10
+
+
+def severity_rank(s: str) -> int:
+    return SEVERITIES.index(s)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a finding fired: the feature, what was seen, the baseline, and all of it in words."""
+
+    feature: str
+    observed: str
+    baseline: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Example:
+    """Events a detection must (``fires=True``) or must not fire on, as AWS would log them."""
+
+    name: str
+    records: tuple[dict[str, Any], ...] = ()
+    access_lines: tuple[str, ...] = ()
+    fires: bool = True
+
+
+@dataclass
+class Finding:
+    """One detection's conclusion about one dedup key: the raw material of an alert."""
+
+    detection: str
+    key: tuple[str, ...]
+    first_seen: datetime
+    last_seen: datetime
+    principal: str | None
+    account_id: str | None
+    evidence_ids: list[str]
+    evidence_total: int
+    buckets: list[str] = field(default_factory=list)
+    source_ips: list[str] = field(default_factory=list)
+    user_agents: list[str] = field(default_factory=list)
+    vpc_endpoint_ids: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    score: float = 1.0
+    severity: Severity | None = None
+    """A finding may raise or lower its detection's severity (corroboration)."""
+
+
+class Detection:
+    """Base of every detection; subclasses set the metadata and implement ``findings``."""
+
+    id: ClassVar[str]
+    title: ClassVar[str]
+    severity: ClassVar[Severity]
+    capabilities: ClassVar[tuple[str, ...]]
+    attack: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[Literal["rule", "anomaly", "correlation"]] = "rule"
+    dedup_by: ClassVar[tuple[str, ...]] = ("principal",)
+    dedup_window: ClassVar[timedelta] = timedelta(hours=1)
+    runbook: ClassVar[str] = ""
+    examples: ClassVar[tuple[Example, ...]] = ()
+    skip_aws_services: ClassVar[bool] = True
+    """AWS service principals acting on their own are normal for most rules."""
+
+
+class EventRule(Detection):
+    """A precise check on single events, as a boolean polars expression."""
+
+    reason_feature: ClassVar[str] = "event"
+    reason_template: ClassVar[str] = "{event_name} by {principal}"
+
+    def match(self, settings: Settings) -> pl.Expr:
+        raise NotImplementedError
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
+        return group_findings(self, hits, settings)
+
+    def explain(self, hits: pl.DataFrame) -> list[Reason]:
+        """Default explanation: the template filled from the first matching event."""
+        first = hits.row(0, named=True)
+        text = self.reason_template.format_map(_Blank(first))
+        observed = f"{hits.height} matching event(s)"
+        return [Reason(self.reason_feature, observed, None, text)]
+
+
+class _Blank(dict[str, Any]):
+    """Template values: missing or null fields read as ``-``."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__({k: ("-" if v is None else v) for k, v in row.items()})
+
+    def __missing__(self, key: str) -> str:
+        return "-"
+
+
+def allowlisted(d: Detection, settings: Settings) -> pl.Expr:
+    """Events no detection should alert on: allowlisted principals, agents, AWS services."""
+    expr = pl.col("principal").is_in(list(settings.allow_principals)).fill_null(False)
+    expr |= pl.col("principal_arn").is_in(list(settings.allow_principals)).fill_null(False)
+    for agent in settings.allow_user_agents:
+        expr |= pl.col("user_agent").str.contains(agent, literal=True).fill_null(False)
+    if d.skip_aws_services:
+        expr |= pl.col("is_aws_service")
+    if settings.aws_services:
+        expr |= pl.col("invoked_by").is_in(list(settings.aws_services)).fill_null(False)
+    return expr
+
+
+def group_findings(d: EventRule, hits: pl.DataFrame, settings: Settings) -> list[Finding]:
+    """One finding per dedup key (and dedup window) among matching events."""
+    if hits.is_empty():
+        return []
+    keys = [c for c in d.dedup_by]
+    window = f"{int(d.dedup_window.total_seconds())}s"
+    hits = hits.with_columns(
+        _window=pl.col("event_time").dt.truncate(window),
+        **{c: pl.col(c).cast(pl.String).fill_null("-") for c in keys},
+    ).sort("event_time", nulls_last=True)
+    out: list[Finding] = []
+    for _, group in hits.group_by([*keys, "_window"], maintain_order=True):
+        out.append(_finding(d, group, keys))
+    return out
+
+
+def _finding(d: EventRule, group: pl.DataFrame, keys: Sequence[str]) -> Finding:
+    first = group.row(0, named=True)
+    times = group.get_column("event_time").drop_nulls()
+    evidence = group.get_column("evidence_id").drop_nulls()
+    return Finding(
+        detection=d.id,
+        key=tuple(str(first[k]) for k in keys),
+        first_seen=times.min() if times.len() else None,  # type: ignore[arg-type]
+        last_seen=times.max() if times.len() else None,  # type: ignore[arg-type]
+        principal=first.get("principal"),
+        account_id=first.get("account_id") or first.get("recipient_account_id"),
+        evidence_ids=evidence.head(EVIDENCE_CAP).to_list(),
+        evidence_total=evidence.len(),
+        buckets=distinct(group, "bucket"),
+        source_ips=distinct(group, "source_ip"),
+        user_agents=distinct(group, "user_agent"),
+        vpc_endpoint_ids=distinct(group, "vpc_endpoint_id"),
+        reasons=d.explain(group),
+    )
+
+
+def distinct(df: pl.DataFrame, column: str, cap: int = LIST_CAP) -> list[str]:
+    if column not in df.columns:
+        return []
+    return df.get_column(column).drop_nulls().unique(maintain_order=True).head(cap).to_list()
+
+
+REGISTRY: dict[str, Detection] = {}
+_D = TypeVar("_D", bound=type[Detection])
+
+
+def register(cls: _D) -> _D:
+    """Class decorator: make a detection available under its ``id``."""
+    if cls.id in REGISTRY:
+        raise ValueError(f"detection {cls.id!r} registered twice")
+    REGISTRY[cls.id] = cls()
+    return cls
+
+
+def json_field(path: str) -> pl.Expr:
+    """A string member of ``request_parameters`` by JSONPath-like ``$.a.b``, or null."""
+    return pl.col("request_parameters").str.json_path_match(path)

@@ -1,0 +1,53 @@
+"""Every detection's own examples, through the real parser: one parametrized test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from detector.blob import Blob, ObjectRef
+from detector.detections import load_all
+from detector.detections._examples import example_settings
+from detector.detections.base import SEVERITIES, Detection, EventRule, Example
+from detector.features.enrich import enrich
+from detector.logtypes import parse_blobs
+
+CT_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05/example.json"
+SAL_KEY = "s3-access-logs/acme-data/2026-11-05-10-00-00-0123456789ABCDEF"
+
+CASES = [
+    pytest.param(d, ex, id=f"{d.id}:{ex.name}")
+    for d in load_all().values() if isinstance(d, EventRule) for ex in d.examples
+]
+
+
+def example_events(ex: Example):
+    blobs = []
+    if ex.records:
+        data = json.dumps({"Records": list(ex.records)}).encode()
+        blobs.append(Blob(ObjectRef("/ex/ct.json", CT_KEY, len(data)), data))
+    if ex.access_lines:
+        data = "\n".join(ex.access_lines).encode()
+        blobs.append(Blob(ObjectRef("/ex/sal", SAL_KEY, len(data)), data))
+    result = parse_blobs(blobs)
+    assert result.rejects == [], result.rejects
+    return enrich(result.events, example_settings())
+
+
+@pytest.mark.parametrize(("detection", "example"), CASES)
+def test_detection_example(detection: EventRule, example: Example) -> None:
+    findings = detection.findings(example_events(example), example_settings())
+    assert bool(findings) is example.fires, [f.reasons for f in findings]
+    for f in findings:
+        assert f.evidence_ids and f.reasons and f.first_seen is not None
+        assert all(r.text for r in f.reasons)
+
+
+@pytest.mark.parametrize("detection", list(load_all().values()), ids=lambda d: d.id)
+def test_detection_metadata(detection: Detection) -> None:
+    assert detection.title and detection.runbook
+    assert detection.severity in SEVERITIES
+    assert detection.capabilities and all(c.startswith("C") for c in detection.capabilities)
+    assert any(e.fires for e in detection.examples), "needs an example that fires"
+    assert any(not e.fires for e in detection.examples), "needs an example that does not"
