@@ -57,8 +57,16 @@ _PRIVATE_V4 = (
 )
 _IPV4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 
-OFFENSIVE_AGENTS = r"(?i)(kali|parrot|pentoo|pacu|scoutsuite|prowler|cloudsploit|weirdaal|s3scanner|bucket[_-]?finder|nmap|sqlmap|metasploit)"
-BULK_CLIENTS = r"(?i)(rclone|s3 ?browser|cyberduck|s3cmd|s5cmd|mountpoint-s3|goofys|winscp|transmit|forklift|mc/|minio)"
+OFFENSIVE_AGENTS = (
+    r"(?i)(kali|parrot|pentoo|pacu|scoutsuite|prowler|cloudsploit|weirdaal|s3scanner|"
+    r"bucket[_-]?finder|nmap|sqlmap|metasploit)"
+)
+"""Pentest distributions and offensive tooling, as they show in user agents."""
+BULK_CLIENTS = (
+    r"(?i)(rclone|s3 ?browser|cyberduck|s3cmd|s5cmd|mountpoint-s3|goofys|winscp|transmit|"
+    r"forklift|mc/|minio)"
+)
+"""Bulk copy clients: normal for some people, a classic exfiltration tool for others."""
 
 
 def principal_key() -> pl.Expr:
