@@ -33,3 +33,27 @@ def in_range(key: str, since: date | None, until: date | None) -> bool:
     if since is not None and day < since:
         return False
     return not (until is not None and day > until)
+
+
+_CLOUDTRAIL_STAMP = re.compile(r"_(\d{8})T(\d{4})Z_")
+_ACCESS_STAMP = re.compile(r"(?:^|/)(\d{4})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-[0-9A-Za-z]+$")
+
+
+def key_time(key: str) -> str:
+    """A sortable time for a log object from its key (``""`` when it has none).
+
+    CloudTrail names carry ``YYYYMMDDTHHMMZ``, access logs ``YYYY-MM-DD-HH-MM-SS``; sorting
+    objects by it feeds event-time windows roughly in order, whatever the listing order
+    (which groups CloudTrail by account and region first).
+    """
+    m = _CLOUDTRAIL_STAMP.search(key)
+    if m:
+        d, t = m.groups()
+        return f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:]}"
+    m = _ACCESS_STAMP.search(key)
+    if m:
+        y, mo, d, h, mi, _ = m.groups()
+        return f"{y}-{mo}-{d}T{h}:{mi}"
+    day = key_date(key)
+    return day.isoformat() if day else ""
+
