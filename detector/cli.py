@@ -17,10 +17,12 @@ from pathlib import Path
 from rich.console import Console
 
 from detector import __version__
+from detector.alerts import write_jsonl
+from detector.detect import DetectionRun, DetectOptions
 from detector.errors import DetectorError, UsageError
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
 from detector.progress import RunProgress
-from detector.report import render_findings, render_summary
+from detector.report import alert_counts, render_alerts, render_findings, render_summary
 from detector.summary import RunSummary
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -58,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read CloudTrail logs (trail files, EventBridge envelopes, CloudWatch Logs "
         "payloads) and S3 server access logs from local files/folders or s3://bucket/prefix "
         "(standard AWS configuration; AWS_ENDPOINT_URL for S3-compatible endpoints), parse "
-        "them into the canonical schema and write the Parquet lake. Re-running skips objects "
-        "already ingested. Exit status: 0 on success (rejects are reported, not fatal), "
-        "1 when nothing could be processed, 2 on a usage error.",
+        "them into the canonical schema, write the Parquet lake, and detect (rules on events, "
+        "per-principal baselines on windows; --no-detect to skip). Re-running skips objects "
+        "already ingested; detection state carries over between runs. Exit status: 0 on "
+        "success (rejects are reported, not fatal), 1 when nothing could be processed, 2 on a "
+        "usage error.",
     )
     bf.add_argument("sources", nargs="+", metavar="SOURCE",
                     help="local file or folder (recursive), or s3://bucket/prefix")
@@ -69,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--until", type=_day, help="skip objects whose key date is after this day")
     bf.add_argument("--no-detect", action="store_true",
                     help="ingest only: write the lake and skip detection")
+    _add_detect_options(bf)
 
     demo = sub.add_parser(
         "demo", help="backfill the bundled sample_logs/ and show what was found",
@@ -78,7 +83,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--logs", type=Path, default=SAMPLE_LOGS,
                       help=f"sample log folder (default: {SAMPLE_LOGS})")
     _add_run_options(demo, lake_required=False)
+    _add_detect_options(demo)
     return parser
+
+
+def _add_detect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, metavar="TOML",
+                   help="detector settings: our accounts, log/website buckets, decoys, "
+                   "threat-intel IP files, allowlists (see README)")
+    p.add_argument("--model", default="default",
+                   help="model definition: a name in models/ or a .toml path (default: default)")
+    p.add_argument("--state", type=Path, metavar="FILE",
+                   help="state checkpoint (default: <lake>/state/detector.state); a later run "
+                   "continues from it")
+    p.add_argument("--alerts", metavar="FILE",
+                   help="also write this run's alerts as JSON lines to FILE (- for stdout)")
 
 
 def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
@@ -125,9 +144,19 @@ def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
     options = IngestOptions(lake=lake, since=getattr(args, "since", None),
                             until=getattr(args, "until", None), workers=args.workers,
                             batch_bytes=args.batch_mb << 20)
+    detection = None
+    if not getattr(args, "no_detect", False):
+        detection = DetectionRun.open(lake, DetectOptions(args.config, args.model, args.state))
     with RunProgress(enabled=not args.no_progress) as progress:
-        summary = backfill(sources, options, progress)
+        summary = backfill(sources, options, progress, detection)
+    if detection is not None:
+        alerts = detection.alerts()
+        summary.alerts = alert_counts(alerts)
+        if args.alerts:
+            write_jsonl(alerts, args.alerts)
     render_summary(summary, console)
+    if detection is not None:
+        render_alerts(detection.alerts(), console)
     if args.summary:
         summary.write_json(args.summary)
     return summary
@@ -136,6 +165,8 @@ def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
 def _demo(args: argparse.Namespace, console: Console) -> int:
     logs: Path = args.logs
     sources = [str(logs / d) for d in SAMPLE_SUBDIRS if (logs / d).is_dir()]
+    if args.config is None and (logs / "detector.toml").is_file():
+        args.config = logs / "detector.toml"
     if not sources:
         raise UsageError(f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
                          "regenerate them with: make sample-logs")

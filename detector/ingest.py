@@ -17,7 +17,10 @@ from datetime import date
 from multiprocessing import get_context
 from pathlib import Path
 
+import pyarrow as pa
+
 from detector.blob import Blob, ObjectRef
+from detector.detect import DetectionRun
 from detector.errors import SourceError
 from detector.lake import BatchFiles, Lake, new_batch_id
 from detector.logtypes import parse_blobs
@@ -44,8 +47,9 @@ class IngestOptions:
 
 
 def backfill(specs: Sequence[str], options: IngestOptions,
-             progress: RunProgress | None = None) -> RunSummary:
-    """Ingest every object under ``specs`` into the lake; return what happened."""
+             progress: RunProgress | None = None,
+             detection: DetectionRun | None = None) -> RunSummary:
+    """Ingest every object under ``specs`` into the lake (and detect); return what happened."""
     started = time.perf_counter()
     lake = Lake(options.lake)
     seen, committed_batches = lake.committed()
@@ -73,11 +77,19 @@ def backfill(specs: Sequence[str], options: IngestOptions,
     work = plan(fresh, options.batch_bytes)
 
     progress.set_total(sum(len(b) for _, b in work))
-    for files, stats in _run(work, options):
+    for files, stats, events in _run(work, options):
+        if detection is not None:
+            if events is None:
+                events = lake.read_batch_events(files)
+            files.files += detection.on_batch(files.batch, events)
         lake.commit(files)
         summary.add(stats)
         progress.advance(stats.objects_read + stats.objects_failed, files.events,
                          stats.bytes_read)
+    if detection is not None:
+        final = BatchFiles(new_batch_id(), [])
+        final.files = detection.finish(final.batch)
+        lake.commit(final)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -121,15 +133,19 @@ def batches(refs: Iterable[ObjectRef], budget: int) -> Iterator[list[ObjectRef]]
         yield batch
 
 
+BatchOutcome = tuple[BatchFiles, BatchStats, "pa.Table | None"]
+
+
 def _run(work: list[tuple[str, list[ObjectRef]]],
-         options: IngestOptions) -> Iterator[tuple[BatchFiles, BatchStats]]:
+         options: IngestOptions) -> Iterator[BatchOutcome]:
+    """Batch outcomes in plan order; in-process runs also hand back the events table."""
     if options.workers <= 1 or len(work) <= 1:
         for spec, refs in work:
-            yield process_batch(spec, refs, str(options.lake))
+            yield process_batch(spec, refs, str(options.lake), keep_events=True)
         return
     ctx = get_context("spawn")
     with ProcessPoolExecutor(options.workers, mp_context=ctx) as pool:
-        pending: list[Future[tuple[BatchFiles, BatchStats]]] = []
+        pending: list[Future[BatchOutcome]] = []
         queue = iter(work)
         in_flight = options.workers + 1
         for spec, refs in queue:
@@ -143,9 +159,13 @@ def _run(work: list[tuple[str, list[ObjectRef]]],
 _SOURCES: dict[str, Source] = {}
 
 
-def process_batch(spec: str, refs: list[ObjectRef],
-                  lake_root: str) -> tuple[BatchFiles, BatchStats]:
-    """Fetch, parse and write one batch (in any process); the caller commits it."""
+def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
+                  keep_events: bool = False) -> BatchOutcome:
+    """Fetch, parse and write one batch (in any process); the caller commits it.
+
+    Workers do not send events back across processes (the parent reads the batch's files
+    when it detects); an in-process call returns them with ``keep_events``.
+    """
     source = _SOURCES.get(spec)
     if source is None:
         source = _SOURCES[spec] = open_source(spec)
@@ -168,4 +188,4 @@ def process_batch(spec: str, refs: list[ObjectRef],
     stats.skipped.update(result.skipped)
     read = [b.ref for b in blobs]
     files = Lake(lake_root).write_batch(new_batch_id(), read, result.events, rejects)
-    return files, stats
+    return files, stats, (result.events if keep_events else None)

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 EVENTS = "events"
 QUARANTINE = "quarantine"
+ALERTS = "alerts"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
 DICTIONARY_COLUMNS = frozenset({
@@ -127,7 +128,7 @@ class Lake:
     def remove_uncommitted(self, committed_batches: set[str]) -> int:
         """Delete files of batches with no manifest line (a crash before commit)."""
         removed = 0
-        for sub in (EVENTS, QUARANTINE):
+        for sub in (EVENTS, QUARANTINE, ALERTS):
             for path in (self.root / sub).rglob("*"):
                 if path.name.endswith(".tmp"):
                     path.unlink(missing_ok=True)
@@ -150,6 +151,12 @@ class Lake:
             fh.write(files.manifest_line() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+    def read_batch_events(self, files: BatchFiles) -> pa.Table:
+        """The events a batch wrote, read back (for detection after a worker wrote them)."""
+        parts = [pq.read_table(self.root / f, schema=EVENT_SCHEMA) for f in files.files
+                 if f.startswith(EVENTS + "/")]
+        return pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
 
     # --- writing --------------------------------------------------------------------
     def write_batch(self, batch: str, objects: Sequence[ObjectRef], events: pa.Table,

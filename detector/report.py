@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from detector.alerts import Alert
+from detector.detections.base import severity_rank
 from detector.lake import read_events
 from detector.summary import RunSummary
 
@@ -96,3 +100,34 @@ def render_findings(lake: Path, console: Console) -> None:
     )
     console.print(f"requests seen in both CloudTrail and the access logs (joined on "
                   f"request_id): {joined:,}")
+
+
+def alert_counts(alerts: list[Alert]) -> dict[str, Any]:
+    return {
+        "total": len(alerts),
+        "by_severity": dict(Counter(a.severity for a in alerts)),
+        "by_detection": dict(Counter(a.detection for a in alerts)),
+    }
+
+
+def render_alerts(alerts: list[Alert], console: Console, limit: int = 25) -> None:
+    """The run's alerts, most severe first: one line of who/what, one of why."""
+    if not alerts:
+        console.print("alerts: none")
+        return
+    ranked = sorted(alerts, key=lambda a: (-severity_rank(a.severity), a.first_seen))
+    console.print(f"[bold]alerts ({len(alerts)})[/bold]")
+    for a in ranked[:limit]:
+        why = "; ".join(r["text"] for r in a.reasons[:2]) or a.title
+        merged = f" ×{a.count}" if a.count > 1 else ""
+        console.print(f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
+                      f"{_short(a.principal)}", markup=False, highlight=False)
+        console.print(f"{'':8} {why[:300]}", markup=False, highlight=False)
+    if len(ranked) > limit:
+        console.print(f"(+{len(ranked) - limit} more; --alerts FILE writes them all)")
+
+
+def _short(principal: str | None) -> str:
+    if not principal:
+        return "-"
+    return principal.split(":")[-1] if principal.startswith("arn:") else principal

@@ -57,6 +57,7 @@ class RunSummary:
     seconds: float = 0.0
     totals: BatchStats = field(default_factory=BatchStats)
     source_errors: list[str] = field(default_factory=list)
+    alerts: dict[str, Any] | None = None
 
     def add(self, stats: BatchStats) -> None:
         t = self.totals
@@ -123,6 +124,7 @@ class RunSummary:
             },
             "records_quarantined": sum(t.rejected_records.values()),
             "source_errors": self.source_errors,
+            "alerts": self.alerts,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_total / seconds, 1),

@@ -49,5 +49,6 @@ def test_detection_metadata(detection: Detection) -> None:
     assert detection.title and detection.runbook
     assert detection.severity in SEVERITIES
     assert detection.capabilities and all(c.startswith("C") for c in detection.capabilities)
-    assert any(e.fires for e in detection.examples), "needs an example that fires"
-    assert any(not e.fires for e in detection.examples), "needs an example that does not"
+    if isinstance(detection, EventRule):  # behavioural ones: tests/test_behaviour.py
+        assert any(e.fires for e in detection.examples), "needs an example that fires"
+        assert any(not e.fires for e in detection.examples), "needs an example that does not"

@@ -91,3 +91,70 @@ def example_settings() -> Any:
         ci_roles=frozenset({CI_ROLE}),
         source="example settings",
     )
+
+
+# --- more builders (appended for the exposure, network, anonymous… families) -------------
+ANONYMOUS = {"type": "AWSAccount", "principalId": "", "accountId": "anonymous"}
+"""How CloudTrail logs an unsigned request (no ``arn``)."""
+SERVICE_S3 = {"type": "AWSService", "invokedBy": "s3.amazonaws.com"}
+SAL_OWNER = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+APP_ARN = f"arn:aws:sts::{OUR_ACCOUNT}:assumed-role/orders-api/i-0abc1234def567890"
+ADMIN_ARN = f"arn:aws:sts::{OUR_ACCOUNT}:assumed-role/admin/alice"
+CI_ARN = f"arn:aws:sts::{OUR_ACCOUNT}:assumed-role/github-actions-deploy/gha-123"
+
+
+def s3_resources(bucket: str, account: str | None = OUR_ACCOUNT, key: str | None = None,
+                 source: tuple[str, str, str] | None = None) -> list[dict[str, Any]]:
+    """``resources[]`` of an S3 data event; ``source`` = (bucket, key, account) of a copy."""
+    out: list[dict[str, Any]] = []
+    if source:
+        out.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{source[0]}/{source[1]}"})
+        out.append({"accountId": source[2], "type": "AWS::S3::Bucket",
+                    "ARN": f"arn:aws:s3:::{source[0]}"})
+    if key is not None:
+        out.append({"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"})
+    bucket_res: dict[str, Any] = {"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}
+    if account:
+        bucket_res["accountId"] = account
+    out.append(bucket_res)
+    return out
+
+
+def data_event(event_name: str, bucket: str, key: str, *, account: str | None = OUR_ACCOUNT,
+               params: dict[str, Any] | None = None, bytes_in: int = 0, bytes_out: int = 0,
+               **extra: Any) -> dict[str, Any]:
+    """An S3 object-level CloudTrail record with resources[] and additionalEventData."""
+    rp = {"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com", "key": key,
+          **(params or {})}
+    extra.setdefault("identity", APP)
+    return record(
+        event_name, "s3.amazonaws.com", rp, managementEvent=False, eventCategory="Data",
+        resources=s3_resources(bucket, account, key),
+        additionalEventData={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+                             "bytesTransferredIn": bytes_in, "bytesTransferredOut": bytes_out,
+                             "AuthenticationMethod": "AuthHeader", "x-amz-id-2": "EXAMPLEid2="},
+        **extra)
+
+
+def access_line(operation: str = "REST.GET.OBJECT", bucket: str = "acme-data",
+                key: str | None = "reports/2026/q3.csv", *, requester: str | None = APP_ARN,
+                ip: str = "10.0.1.20", status: int = 200, error: str = "-",
+                bytes_sent: int = 5120, object_size: int = 5120,
+                user_agent: str = "aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM",
+                version_id: str | None = None, minute: int = 0) -> str:
+    """A 27-field S3 server access log line as S3 writes it (key URL-encoded as S3 does)."""
+    from urllib.parse import quote
+
+    n = next(_ids)
+    method = {"GET": "GET", "HEAD": "HEAD", "PUT": "PUT", "POST": "POST", "DELETE": "DELETE",
+              "COPY": "PUT"}.get(operation.split(".")[1], "GET")
+    once = operation.startswith(("BATCH.", "S3."))
+    enc = "-" if key is None else quote(key, safe="/") if once else quote(quote(key, safe="/"))
+    path = f"/{bucket}/{quote(key or '', safe='/')}"
+    return (
+        f"{SAL_OWNER} {bucket} [05/Nov/2026:10:{minute // 60:02d}:{minute % 60:02d} +0000] "
+        f"{ip} {requester or '-'} SAL{n:013d} {operation} {enc} \"{method} {path} HTTP/1.1\" "
+        f"{status} {error} {bytes_sent if bytes_sent else '-'} {object_size or '-'} 21 9 \"-\" "
+        f"\"{user_agent}\" {version_id or '-'} hostid{n}= SigV4 TLS_AES_128_GCM_SHA256 "
+        f"AuthHeader {bucket}.s3.us-east-1.amazonaws.com TLSv1.3 - - us-east-1"
+    )

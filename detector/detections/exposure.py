@@ -1,0 +1,206 @@
+"""Buckets opened to the world (C06): Block Public Access removed or weakened, policies
+allowing Principal ``*`` without a restricting condition, public ACLs. Policies are read
+statement by statement (up to ``MAX_STATEMENTS``); the helpers serve ``sharing`` (C07) too."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from detector.config import Settings
+from detector.detections._examples import CI, OUR_ACCOUNT, data_event, record
+from detector.detections.base import EventRule, Example, Finding, register
+
+MAX_STATEMENTS = 32
+_RP = pl.col("request_parameters").fill_null("")
+_NAME = pl.col("event_name")
+_S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
+_OK = _S3 & ~pl.col("is_error")
+_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+_ALL_BLOCKED = pl.all_horizontal(*(_RP.str.contains(rf'"{f}"\s*:\s*"?true"?') for f in _FLAGS))
+_PUBLIC_GROUP = r"acs\.amazonaws\.com\\?/groups\\?/global\\?/(AllUsers|AuthenticatedUsers)"
+_PUBLIC_CANNED = r'"x-amz-acl"\s*:\s*\[?\s*"(public-read|public-read-write|authenticated-read)"'
+_WILDCARD = r'^"?\*"?$|"AWS"\s*:\s*(\[[^\]]*)?"\*"'
+_RESTRICTING = (r"(?i)aws:(SourceIp|VpcSourceIp|SourceVpce?|PrincipalOrg(ID|Paths)|"
+                r"PrincipalAccount|PrincipalArn|SourceAccount|SourceArn|SourceOrg(ID|Paths)|"
+                r"userid|username)|s3:DataAccessPoint(Account|Arn)")
+_ACCOUNT_IN_PRINCIPAL = r'(::|")\d{12}[:"]'
+
+
+def _ci(settings: Settings) -> pl.Expr:
+    ci = list(settings.ci_roles)
+    return (pl.col("principal").is_in(ci) | pl.col("principal_arn").is_in(ci)).fill_null(False)
+
+
+def statements() -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
+    """(Effect, Principal, Condition) of each statement of a PutBucketPolicy, as JSON text."""
+    rp = pl.when(_NAME == "PutBucketPolicy").then(pl.col("request_parameters"))
+    s = pl.coalesce(rp.str.json_path_match("$.bucketPolicy.Statement"),
+                    rp.str.json_path_match("$.bucketPolicy").str.json_path_match("$.Statement"))
+    s = pl.when(s.str.starts_with("{")).then(pl.lit("[") + s + pl.lit("]")).otherwise(s)
+    return [(s.str.json_path_match(f"$[{i}].Effect"), s.str.json_path_match(f"$[{i}].Principal"),
+             s.str.json_path_match(f"$[{i}].Condition")) for i in range(MAX_STATEMENTS)]
+
+
+def publicpolicy() -> pl.Expr:
+    """A statement allows everyone (Principal ``*``) without a condition narrowing who."""
+    return pl.any_horizontal(*(
+        (effect == "Allow") & principal.str.contains(_WILDCARD)
+        & (condition.is_null() | ~condition.str.contains(_RESTRICTING))
+        for effect, principal, condition in statements())).fill_null(False)
+
+
+def accounts(text: pl.Expr, pattern: str) -> pl.Expr:
+    """Distinct 12-digit account ids found by ``pattern`` in ``text``."""
+    return (text.str.extract_all(pattern)
+            .list.eval(pl.element().str.extract(r"(\d{12})", 1)).list.unique())
+
+
+def foreign(accts: pl.Expr, settings: Settings) -> pl.Expr:
+    """The ids among ``accts`` that are not ours (not the recipient's, when ours are unknown)."""
+    ours = (pl.lit(sorted(settings.our_accounts), dtype=pl.List(pl.String))
+            if settings.our_accounts else pl.concat_list(pl.col("recipient_account_id")))
+    return accts.list.set_difference(ours).list.drop_nulls()
+
+
+def policy_foreign(settings: Settings) -> pl.Expr:
+    allowed = pl.concat_str([pl.when(e == "Allow").then(p) for e, p, _ in statements()],
+                            separator=" ", ignore_nulls=True)
+    return foreign(accounts(allowed, _ACCOUNT_IN_PRINCIPAL), settings)
+
+
+class _Exposure(EventRule):
+    """C06 base: website buckets are meant to be public (medium; CI setting them up: silent)."""
+
+    severity = "high"
+    capabilities: ClassVar[tuple[str, ...]] = ("C06",)
+    attack: ClassVar[tuple[str, ...]] = ("T1530", "T1098")
+    dedup_by = ("principal", "bucket")
+    reason_feature = "public_exposure"
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
+        out = super().findings(events.filter(~(website & _ci(settings))), settings)
+        for f in out:
+            if f.buckets and set(f.buckets) <= settings.website_buckets:
+                f.severity = "medium"
+        return out
+
+
+@register
+class PublicAccessBlockDisabled(_Exposure):
+    id = "public_access_block_disabled"
+    title = "S3 Block Public Access removed or weakened (bucket or account)"
+    runbook = ("Re-apply Block Public Access (all four settings) unless the bucket is meant to "
+               "be public, then check its policy and ACLs for what the change exposed.")
+    reason_template = ("{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
+                       "Access removed or not all four settings on")
+
+    def match(self, settings: Settings) -> pl.Expr:
+        put = _NAME.is_in(["PutBucketPublicAccessBlock", "PutPublicAccessBlock",
+                           "PutAccountPublicAccessBlock"]) & ~_ALL_BLOCKED
+        delete = _NAME.is_in(["DeleteBucketPublicAccessBlock", "DeletePublicAccessBlock",
+                              "DeleteAccountPublicAccessBlock"])
+        return _OK & (put | delete)
+
+    examples = (
+        Example("bucket BPA flags turned off", (record(
+            "PutBucketPublicAccessBlock", "s3.amazonaws.com",
+            {"bucketName": "acme-data", "PublicAccessBlockConfiguration": {
+                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "BlockPublicAcls": False,
+                "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+                "RestrictPublicBuckets": False}, "publicAccessBlock": ""}),)),
+        Example("account BPA deleted", (record(
+            "DeleteAccountPublicAccessBlock", "s3.amazonaws.com",
+            {"x-amz-account-id": OUR_ACCOUNT, "Host": "s3-control.us-east-1.amazonaws.com"}),)),
+        Example("all four flags on", (record(
+            "PutBucketPublicAccessBlock", "s3.amazonaws.com",
+            {"bucketName": "acme-data", "PublicAccessBlockConfiguration": {
+                f: True for f in _FLAGS}, "publicAccessBlock": ""}),), fires=False),
+        Example("CI opening the website bucket", (record(
+            "DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
+            {"bucketName": "acme-www-static", "publicAccessBlock": ""}, identity=CI),),
+            fires=False),
+        Example("denied", (record("DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
+                                  {"bucketName": "acme-data"}, errorCode="AccessDenied"),),
+                fires=False),
+    )
+
+
+def policy(bucket: str, *statements: dict) -> dict:
+    return {"bucketName": bucket, "bucketPolicy": {"Version": "2012-10-17",
+                                                   "Statement": list(statements)}, "policy": ""}
+
+
+_READ_ALL = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-data/*"}
+
+
+@register
+class PublicBucketPolicy(_Exposure):
+    id = "bucket_policy_public"
+    title = "Bucket policy allows everyone (Principal *) without a restricting condition"
+    runbook = ("Remove or condition the wildcard statement (aws:SourceVpce, aws:PrincipalOrgID) "
+               "and review access logs for anonymous reads since the change.")
+    reason_template = ("PutBucketPolicy on {bucket} by {principal} allows Principal * with no "
+                       "condition narrowing who")
+
+    def match(self, settings: Settings) -> pl.Expr:
+        return _OK & (_NAME == "PutBucketPolicy") & publicpolicy()
+
+    examples = (
+        Example("public read for *", (record("PutBucketPolicy", "s3.amazonaws.com",
+                                             policy("acme-data", _READ_ALL)),)),
+        Example("AWS:* with only a TLS condition (single statement object)", (record(
+            "PutBucketPolicy", "s3.amazonaws.com",
+            {"bucketName": "acme-data", "bucketPolicy": {"Statement": {
+                "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:*",
+                "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}}}),)),
+        Example("website bucket public read (medium)", (record(
+            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-www-static", _READ_ALL)),)),
+        Example("Principal * limited to our VPC endpoint", (record(
+            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-data", {
+                **_READ_ALL, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}})),),
+            fires=False),
+        Example("Deny * without TLS", (record("PutBucketPolicy", "s3.amazonaws.com", policy(
+            "acme-data", {**_READ_ALL, "Effect": "Deny"})),), fires=False),
+        Example("CI deploying the website bucket policy", (record(
+            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-www-static", _READ_ALL),
+            identity=CI),), fires=False),
+    )
+
+
+@register
+class PublicAcl(_Exposure):
+    id = "public_acl_granted"
+    title = "Bucket or object ACL grants AllUsers or AuthenticatedUsers"
+    runbook = ("Set the ACL back to private (or enforce BucketOwnerEnforced ownership) and check "
+               "what was read anonymously while it was public.")
+    reason_template = "{event_name} on {bucket}/{key} by {principal} makes it public"
+
+    def match(self, settings: Settings) -> pl.Expr:
+        acl = _NAME.is_in(["PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject",
+                           "CreateMultipartUpload", "CreateBucket"])
+        return _OK & acl & (_RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED))
+
+    examples = (
+        Example("bucket ACL grants AllUsers READ", (record(
+            "PutBucketAcl", "s3.amazonaws.com",
+            {"bucketName": "acme-data", "AccessControlPolicy": {"AccessControlList": {"Grant": [
+                {"Grantee": {"xsi:type": "Group",
+                             "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                 "Permission": "READ"}]}, "Owner": {"ID": "abc"}}, "acl": ""}),)),
+        Example("object uploaded public-read", (data_event(
+            "PutObject", "acme-data", "exports/customers.csv",
+            params={"x-amz-acl": ["public-read"]}),)),
+        Example("website object public-read by a human (medium)", (data_event(
+            "PutObjectAcl", "acme-www-static", "index.html", params={
+                "x-amz-acl": ["public-read"], "acl": ""}),)),
+        Example("private canned ACL", (data_event(
+            "PutObjectAcl", "acme-data", "x.csv", params={"x-amz-acl": ["private"]}),),
+            fires=False),
+        Example("CI publishing to the website bucket", (data_event(
+            "PutObject", "acme-www-static", "app.js", params={"x-amz-acl": ["public-read"]},
+            identity=CI),), fires=False),
+    )

@@ -1,0 +1,82 @@
+"""Habits of an established principal: operations it never used, permission changes it
+never makes, hours it never works (C08, C28, C29)."""
+
+from __future__ import annotations
+
+from detector.config import Settings
+from detector.detections.base import Finding, Reason, register
+from detector.detections.window_base import Verdict, WindowDetection
+from detector.features.enrich import CONFIG, PERMISSION
+
+RARE_HOUR_HISTORY = 200
+
+
+def _automation(v: Verdict) -> bool:
+    """Roles that run code (not people, whose operations vary by nature)."""
+    return ":role/" in v.principal and "AWSReservedSSO_" not in v.principal
+"""Windows of history before an hour of the week can be called rare."""
+
+
+@register
+class AnomalousPermissionChange(WindowDetection):
+    id = "anomalous_permission_change"
+    title = "Permission change by a principal that does not make them"
+    severity = "medium"
+    capabilities = ("C08",)
+    attack = ("T1098", "T1222")
+    runbook = "Review the policy/ACL change and who approved it; revert if unplanned."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        if not v.established or v.principal in settings.ci_roles:
+            return None
+        new_ops = [o for o in v.news.get("operations") or [] if o in PERMISSION]
+        if not new_ops:
+            return None
+        return v.finding(self, [Reason("new_permission_operation", ", ".join(new_ops),
+                                       "never before", f"first {', '.join(new_ops)} by this "
+                                       "principal")], 5.0)
+
+
+@register
+class RareApi(WindowDetection):
+    id = "rare_api_for_principal"
+    title = "First-seen S3 or config operation for an established principal"
+    severity = "low"
+    capabilities = ("C29",)
+    attack = ("T1580",)
+    runbook = "Check whether the new operation fits the principal's purpose."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        if not v.established or v.principal in settings.ci_roles or not _automation(v):
+            return None
+        new_ops = [o for o in v.news.get("operations") or []
+                   if o not in PERMISSION and (o in CONFIG or o.startswith(("GetBucket",
+                                                                            "PutBucket")))]
+        if not new_ops:
+            return None
+        return v.finding(self, [Reason("new_operation", ", ".join(new_ops), "never before",
+                                       f"first {', '.join(new_ops)} by this principal")], 3.0)
+
+
+@register
+class RareTime(WindowDetection):
+    id = "rare_time_of_day"
+    title = "Activity well outside the principal's hours and weekdays"
+    severity = "low"
+    capabilities = ("C28",)
+    attack = ("T1078",)
+    runbook = "Ask the owner whether they worked at that time."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        p, w = v.profile, v.window
+        if p is None or p.windows < RARE_HOUR_HISTORY or w.get("n_events", 0) < 5:
+            return None
+        total = sum(p.hours)
+        hours = [(w["hour"] + d) % 24 for d in (-1, 0, 1)]
+        if sum(p.hours[h] for h in hours) > 0.002 * total:
+            return None
+        weekday_share = p.weekdays[w["weekday"] - 1] / max(sum(p.weekdays), 1)
+        severity = "medium" if weekday_share < 0.02 else "low"
+        return v.finding(self, [Reason("hour", f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",
+                                       "never at this hour", "activity at an hour this "
+                                       "principal never works")], 3.0, severity)

@@ -1,0 +1,76 @@
+"""Where requests come from, against where the principal usually comes from: network,
+agent, access path (C12, C13 anomaly part, C14 anomaly part)."""
+
+from __future__ import annotations
+
+from detector.config import Settings
+from detector.detections.base import Finding, Reason, register
+from detector.detections.window_base import Verdict, WindowDetection
+
+MIN_DATA_REQUESTS = 5
+
+
+@register
+class NewNetworkOrigin(WindowDetection):
+    id = "unusual_network_origin"
+    title = "Principal that uses private networks calls from a new public network"
+    severity = "medium"
+    capabilities = ("C12",)
+    attack = ("T1078.004",)
+    runbook = "Check the new source IPs; if the credentials leaked, revoke the sessions."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        w = v.window
+        if not (v.established and v.profile and v.news.get("ip_prefixes")):
+            return None
+        if w.get("n_public_ip", 0) < 1 or v.profile.public_share > 0.02:
+            return None
+        nets = ", ".join(v.news["ip_prefixes"][:5])
+        return v.finding(self, [Reason("new_public_network", nets, "private networks only",
+                                       f"requests from new public network(s) {nets}")], 6.0)
+
+
+@register
+class NewAgentFamily(WindowDetection):
+    id = "new_user_agent_family"
+    title = "New client software for an established principal, moving data"
+    severity = "low"
+    capabilities = ("C13",)
+    attack = ("T1078.004",)
+    runbook = "Ask the owner whether the new client is theirs."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        w = v.window
+        new = [a for a in v.news.get("agents") or [] if a not in ("aws-internal", "console")]
+        if not (v.established and new):
+            return None
+        data = w.get("n_read", 0) + w.get("n_write", 0) + w.get("n_delete", 0)
+        if data < 20:
+            return None
+        return v.finding(self, [Reason("new_agent", ", ".join(new), "known agents",
+                                       f"new client {', '.join(new)} with {data} data "
+                                       "requests")], 3.0, "medium" if data >= 200 else "low")
+
+
+@register
+class AccessPathChange(WindowDetection):
+    id = "access_path_change"
+    title = "Principal that always uses a VPC endpoint arrives without it"
+    severity = "medium"
+    capabilities = ("C14",)
+    attack = ("T1078.004", "T1537")
+    runbook = ("The role's credentials are used outside its VPC: find the source IPs, "
+               "revoke sessions, and add aws:SourceVpce conditions.")
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        w = v.window
+        if not (v.established and v.profile and v.profile.vpce_share > 0.97):
+            return None
+        if w.get("n_no_vpce", 0) < MIN_DATA_REQUESTS:
+            return None
+        reasons = [Reason("no_vpc_endpoint", str(w["n_no_vpce"]),
+                          f"{v.profile.vpce_share:.0%} via VPC endpoint",
+                          f"{w['n_no_vpce']} data requests without the VPC endpoint this "
+                          f"principal uses {v.profile.vpce_share:.0%} of the time")]
+        severity = "high" if w.get("n_public_ip", 0) else "medium"
+        return v.finding(self, reasons, 6.0, severity)

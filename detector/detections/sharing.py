@@ -1,0 +1,131 @@
+"""Buckets shared with accounts outside the organisation (C07): bucket policies granting a
+foreign account, replication to a foreign account, access points across accounts."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import polars as pl
+
+from detector.config import Settings
+from detector.detections._examples import FOREIGN, OTHER_OURS, OUR_ACCOUNT, record
+from detector.detections.base import EventRule, Example, Finding, register
+from detector.detections.exposure import accounts, foreign, policy, policy_foreign
+
+_RP = pl.col("request_parameters").fill_null("")
+_S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
+_OK = _S3 & ~pl.col("is_error")
+_AP_BUCKET = _RP.str.json_path_match("$.CreateAccessPointRequest.Bucket")
+
+
+class _Sharing(EventRule):
+    """C07 base: ``event`` calls whose ``foreign_ids`` (accounts not ours) are not empty."""
+
+    severity = "high"
+    capabilities: ClassVar[tuple[str, ...]] = ("C07",)
+    attack: ClassVar[tuple[str, ...]] = ("T1537", "T1098")
+    dedup_by = ("principal", "bucket")
+    reason_feature = "cross_account_grant"
+    event: ClassVar[str]
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        events = events.with_columns(
+            bucket=pl.coalesce("bucket", _AP_BUCKET),
+            foreign=self.foreign_ids(settings).list.join(", "))
+        return super().findings(events, settings)
+
+    def match(self, settings: Settings) -> pl.Expr:
+        return (_OK & pl.col("event_name").eq(self.event)
+                & (self.foreign_ids(settings).list.len() > 0).fill_null(False))
+
+    def foreign_ids(self, settings: Settings) -> pl.Expr:
+        raise NotImplementedError
+
+
+@register
+class ForeignPolicyGrant(_Sharing):
+    id = "bucket_policy_foreign_account"
+    title = "Bucket policy grants an account outside the organisation"
+    runbook = ("Identify the account; if it is not a known partner, remove the statement and "
+               "review what it read or wrote (CloudTrail in that bucket, access logs).")
+    reason_template = "Policy granting {foreign} (not one of ours) on {bucket} by {principal}"
+
+    event = "PutBucketPolicy"
+
+    def foreign_ids(self, settings: Settings) -> pl.Expr:
+        return policy_foreign(settings)
+
+    examples = (
+        Example("foreign root gets s3:*", (record("PutBucketPolicy", "s3.amazonaws.com", policy(
+            "acme-data", {"Effect": "Allow", "Principal": {"AWS": [
+                f"arn:aws:iam::{FOREIGN}:root", f"arn:aws:iam::{OTHER_OURS}:role/etl"]},
+                "Action": "s3:*", "Resource": ["arn:aws:s3:::acme-data/*"]})),)),
+        Example("grant to our other account", (record("PutBucketPolicy", "s3.amazonaws.com",
+                                                      policy("acme-data", {
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_OURS}:root"},
+            "Action": "s3:GetObject", "Resource": "*"})),), fires=False),
+        Example("foreign account only in a Deny", (record("PutBucketPolicy", "s3.amazonaws.com",
+                                                          policy("acme-data", {
+            "Effect": "Deny", "Principal": {"AWS": FOREIGN}, "Action": "s3:*",
+            "Resource": "*"})),), fires=False),
+    )
+
+
+@register
+class ForeignReplication(_Sharing):
+    id = "replication_to_foreign_account"
+    title = "Bucket replication to an account outside the organisation"
+    runbook = "Delete the replication rule unless the destination account is a known partner."
+    reason_template = "PutBucketReplication on {bucket} by {principal} replicates to {foreign}"
+
+    event = "PutBucketReplication"
+
+    def foreign_ids(self, settings: Settings) -> pl.Expr:
+        return foreign(accounts(_RP, r'"Account"\s*:\s*"\d{12}"|arn:aws[\w-]*:s3[\w-]*:[\w-]*:'
+                                r'\d{12}:'), settings)
+
+    @staticmethod
+    def _rule(account: str) -> dict:
+        return {"bucketName": "acme-data", "ReplicationConfiguration": {
+            "Role": f"arn:aws:iam::{OUR_ACCOUNT}:role/s3-replication", "Rule": [{
+                "ID": "all", "Status": "Enabled", "Priority": 1, "Filter": {"Prefix": ""},
+                "DeleteMarkerReplication": {"Status": "Disabled"}, "Destination": {
+                    "Bucket": "arn:aws:s3:::dr-copy", "Account": account,
+                    "AccessControlTranslation": {"Owner": "Destination"}}}]},
+            "replication": ""}
+
+    examples = (
+        Example("replicate to a foreign account", (record(
+            "PutBucketReplication", "s3.amazonaws.com", _rule(FOREIGN)),)),
+        Example("replicate to our DR account", (record(
+            "PutBucketReplication", "s3.amazonaws.com", _rule(OTHER_OURS)),), fires=False),
+        Example("denied", (record("PutBucketReplication", "s3.amazonaws.com", _rule(FOREIGN),
+                                  errorCode="AccessDenied"),), fires=False),
+    )
+
+
+@register
+class ForeignAccessPoint(_Sharing):
+    id = "access_point_foreign_account"
+    title = "Access point created for or on a bucket of a foreign account"
+    runbook = "Delete the access point unless the other account is a known partner."
+    reason_template = "CreateAccessPoint on {bucket} by {principal} involves account(s) {foreign}"
+
+    event = "CreateAccessPoint"
+
+    def foreign_ids(self, settings: Settings) -> pl.Expr:
+        return foreign(accounts(_RP, r'"(BucketAccountId|x-amz-account-id)"\s*:\s*"\d{12}"'),
+                       settings)
+
+    examples = (
+        Example("access point on a foreign bucket", (record(
+            "CreateAccessPoint", "s3.amazonaws.com",
+            {"name": "share", "x-amz-account-id": OUR_ACCOUNT, "CreateAccessPointRequest": {
+                "Bucket": "partner-drop", "BucketAccountId": FOREIGN,
+                "xmlns": "http://awss3control.amazonaws.com/doc/2018-08-20/"}}),)),
+        Example("access point in our account", (record(
+            "CreateAccessPoint", "s3.amazonaws.com",
+            {"name": "analytics", "x-amz-account-id": OUR_ACCOUNT, "CreateAccessPointRequest": {
+                "Bucket": "acme-data", "VpcConfiguration": {"VpcId": "vpc-0abc"}}}),),
+            fires=False),
+    )

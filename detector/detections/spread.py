@@ -1,0 +1,91 @@
+"""Breadth rather than volume: sweeps over keys and buckets, new buckets, enumeration and
+access-denied storms (C10, C11, C17, C18)."""
+
+from __future__ import annotations
+
+from detector.config import Settings
+from detector.detections.base import Finding, Reason, register
+from detector.detections.volume import risky_context
+from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
+
+NEW_BUCKET_MIN_READS = 50
+NEW_BUCKET_MIN_BYTES = 50_000_000
+
+
+@register
+class Sweep(WindowDetection):
+    id = "object_sweep"
+    title = "Sweep over far more keys, prefixes or buckets than usual"
+    severity = "low"
+    capabilities = ("C10",)
+    attack = ("T1530", "T1619")
+    runbook = "Look for a List-then-Get crawl in the evidence; compare with the principal's job."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        devs = [d for f in ("n_keys", "n_prefixes", "n_buckets") if (d := v.deviation(f))]
+        if not devs:
+            return None
+        context = risky_context(v)
+        crawl = v.window.get("n_list", 0) > 10 and v.window.get("n_read", 0) > 100
+        reasons = [deviation_reason(d) for d in devs] + context
+        if crawl:
+            reasons.append(Reason("list_then_get", f"{v.window['n_list']} lists, "
+                                  f"{v.window['n_read']} reads", None,
+                                  "listings followed by reads: a crawl"))
+        n = len(context) + crawl
+        return v.finding(self, reasons, max(d.z for d in devs) + n,
+                         "high" if n >= 2 else "medium" if n else "low")
+
+
+@register
+class NewBucketWithVolume(WindowDetection):
+    id = "new_principal_bucket"
+    title = "Established principal reads a bucket it never used, in volume"
+    severity = "medium"
+    capabilities = ("C11",)
+    attack = ("T1530",)
+    runbook = "Confirm the principal has a reason to read that bucket; check its policy."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        new = v.news.get("buckets") or []
+        w = v.window
+        if not (v.established and new):
+            return None
+        if w.get("n_read", 0) < NEW_BUCKET_MIN_READS and w.get("bytes_out", 0) < \
+                NEW_BUCKET_MIN_BYTES:
+            return None
+        reasons = [Reason("new_buckets", ", ".join(new[:5]), "buckets used before",
+                          f"first access to {', '.join(new[:5])} with {w['n_read']:,} reads")]
+        return v.finding(self, reasons + risky_context(v), 5.0)
+
+
+@register
+class Enumeration(WindowDetection):
+    id = "bucket_enumeration"
+    title = "Bucket enumeration burst (policies, ACLs, locations across buckets)"
+    severity = "medium"
+    capabilities = ("C17",)
+    attack = ("T1619", "T1580")
+    runbook = "Check whether the principal is a known scanner (CSPM, audit); if not, contain."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        dev = v.deviation("n_recon")
+        if dev is None or v.window.get("n_buckets", 0) < 5:
+            return None
+        return v.finding(self, [deviation_reason(dev), *risky_context(v)], dev.z)
+
+
+@register
+class DeniedStorm(WindowDetection):
+    id = "access_denied_storm"
+    title = "Access-denied storm across buckets or keys"
+    severity = "medium"
+    capabilities = ("C18",)
+    attack = ("T1619", "T1530")
+    runbook = "Someone is probing with these credentials: find what they tried, rotate keys."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        dev = v.deviation("n_denied")
+        if dev is None:
+            return None
+        return v.finding(self, [deviation_reason(dev), *risky_context(v)], dev.z)

@@ -1,0 +1,108 @@
+"""Volume against a principal's own baseline: reads, writes, deletes, presigned use
+(C09, C20, C22, C31). One deviating feature alone is low; with a risky context it is
+medium or more (severity from corroboration)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from detector.config import Settings
+from detector.detections.base import Finding, Reason, register
+from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
+
+
+def risky_context(v: Verdict) -> list[Reason]:
+    """Circumstances that turn a volume deviation into a likely incident."""
+    w, out = v.window, []
+    if v.established and v.news.get("buckets"):
+        out.append(Reason("new_buckets", ", ".join(v.news["buckets"][:5]), "none new",
+                          f"{len(v.news['buckets'])} bucket(s) this principal never used"))
+    if w.get("n_public_ip", 0) and v.profile and v.profile.public_share < 0.05:
+        out.append(Reason("public_source", str(w["n_public_ip"]), "private network",
+                          "requests from public IPs for a principal that uses private ones"))
+    if w.get("n_no_vpce", 0) and v.profile and v.profile.vpce_share > 0.95:
+        out.append(Reason("no_vpc_endpoint", str(w["n_no_vpce"]), "always via VPC endpoint",
+                          "data requests without the VPC endpoint this principal always uses"))
+    if w.get("n_foreign_bucket", 0):
+        out.append(Reason("foreign_bucket", str(w["n_foreign_bucket"]), "0",
+                          "requests to buckets owned by accounts that are not ours"))
+    if v.established and v.news.get("agents"):
+        out.append(Reason("new_agent", ", ".join(v.news["agents"][:3]), "known agents",
+                          f"new client {', '.join(v.news['agents'][:3])}"))
+    return out
+
+
+def _volume(d: WindowDetection, v: Verdict, features: tuple[str, ...]) -> Finding | None:
+    devs = [x for f in features if (x := v.deviation(f)) is not None]
+    if not devs:
+        return None
+    context = risky_context(v)
+    severity = "high" if len(context) >= 2 else "medium" if context else "low"
+    score = max(x.z for x in devs) + 2 * len(context)
+    return v.finding(d, [deviation_reason(x) for x in devs] + context, score, severity)
+
+
+@register
+class ReadVolume(WindowDetection):
+    id = "read_volume_anomaly"
+    title = "Read volume far above the principal's baseline"
+    severity = "low"
+    capabilities = ("C09",)
+    attack = ("T1530", "T1537")
+    dedup_window = timedelta(hours=1)
+    runbook = "Check what was read (evidence, hunt) and whether the principal's job changed."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        return _volume(self, v, ("n_read", "bytes_out"))
+
+
+@register
+class WriteBurst(WindowDetection):
+    id = "write_burst_anomaly"
+    title = "Write/overwrite burst far above the principal's baseline"
+    severity = "low"
+    capabilities = ("C22",)
+    attack = ("T1486", "T1565.001")
+    runbook = "Check for in-place overwrites or re-encryption of existing objects."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        return _volume(self, v, ("n_write",))
+
+
+@register
+class MassDelete(WindowDetection):
+    id = "mass_delete_anomaly"
+    title = "Deletes far above the principal's baseline"
+    severity = "medium"
+    capabilities = ("C20",)
+    attack = ("T1485",)
+    runbook = ("Stop the principal, check versioning and replicas, restore from versions or "
+               "backups; permanent (version-id) deletes cannot be undone.")
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        f = _volume(self, v, ("n_delete",))
+        permanent = v.window.get("n_version_deletes", 0)
+        if f is not None:
+            f.severity = "high" if permanent or f.severity == "high" else "medium"
+            if permanent:
+                f.reasons.append(Reason("version_deletes", str(permanent), "0",
+                                        f"{permanent} permanent (version-id) deletes"))
+        return f
+
+
+@register
+class PresignedAbuse(WindowDetection):
+    id = "presigned_url_anomaly"
+    title = "Presigned-URL requests at unusual volume or from new networks"
+    severity = "low"
+    capabilities = ("C31",)
+    attack = ("T1567",)
+    runbook = "Find who generated the URLs and where they were shared; rotate the key."
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        f = _volume(self, v, ("n_presigned",))
+        if f is not None and v.established and v.news.get("ip_prefixes"):
+            f.severity = "medium"
+            f.reasons.append(Reason("new_networks", ", ".join(v.news["ip_prefixes"][:5]),
+                                    "known networks", "presigned requests from new networks"))
+        return f

@@ -1,0 +1,122 @@
+"""The detection engine: enriched events → rules, windows → baselines → alerts. Pure.
+
+One ``Engine`` per run (or per tail process) processes batches in event-time order:
+event rules judge each batch's events; window features accumulate and, as windows close,
+each principal's window is scored against its baseline and profile, and every behavioural
+detection is asked about it. Findings become alerts through the ``AlertBook`` (dedup and
+merge). No I/O happens here: the caller loads and saves ``DetectorState``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from detector.alerts import Alert, AlertBook
+from detector.config import Settings
+from detector.detections import active
+from detector.detections.base import Detection, EventRule, Finding
+from detector.detections.window_base import Verdict, WindowDetection
+from detector.features.enrich import enrich
+from detector.features.windows import WindowAggregator
+from detector.scoring.model import ModelSpec, Scorer
+from detector.scoring.state import DetectorState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EngineStats:
+    events: int = 0
+    windows: int = 0
+    findings: int = 0
+    alerts: int = 0
+    merged: int = 0
+    by_detection: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Detections over a stream of event batches."""
+
+    def __init__(self, settings: Settings, spec: ModelSpec,
+                 state: DetectorState | None = None) -> None:
+        self.settings = settings
+        self.spec = spec
+        self.state = state or DetectorState(model_name=spec.name)
+        if self.state.scorer is None:
+            self.state.scorer = Scorer(spec)
+        self.detections = active(settings)
+        self.rules = [d for d in self.detections if isinstance(d, EventRule)]
+        self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
+        self.windows = WindowAggregator(settings.window_minutes,
+                                        timedelta(minutes=settings.lateness_minutes))
+        self.book = AlertBook(self.state.alerts_seen)
+        self.stats = EngineStats()
+
+    def process(self, events: pa.Table) -> list[Alert]:
+        """Alerts newly raised by this batch (merges into open alerts are not repeated)."""
+        if not events.num_rows:
+            return []
+        df = enrich(events, self.settings)
+        self.stats.events += df.height
+        newest = df.get_column("event_time").max()
+        out = []
+        for rule in self.rules:
+            out += self._raise(rule, rule.findings(df, self.settings), newest)
+        self.windows.add(df)
+        out += self._score(self.windows.close())
+        return out
+
+    def flush(self) -> list[Alert]:
+        """Close every open window (end of a backfill, or shutdown)."""
+        alerts = self._score(self.windows.close(flush=True))
+        if self.state.profiles:
+            newest = max(p.last_seen for p in self.state.profiles.values())
+            self.state.expire(newest, self.spec.expiry_days, self.spec.idle_days)
+        return alerts
+
+    def _score(self, closed: pl.DataFrame) -> list[Alert]:
+        scorer = self.state.scorer
+        assert scorer is not None
+        out: list[Alert] = []
+        for w in closed.iter_rows(named=True):
+            self.stats.windows += 1
+            principal = w["principal"]
+            profile = self.state.profiles.get(principal)
+            x = {f: float(w.get(f) or 0) for f in self.spec.features}
+            peer = f"{w.get('account_id')}|{w.get('principal_type')}"
+            deviations = scorer.score(principal, peer, x)
+            verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"), w,
+                              deviations, profile.news(w) if profile else {}, profile)
+            detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
+            for d in self.window_detections:
+                if _allowlisted(principal, self.settings):
+                    break
+                finding = d.check(verdict, self.settings)
+                if finding is not None:
+                    out += self._raise(d, [finding], detected_at)
+            self.state.profile(principal, w["window_start"]).learn(w)
+        return out
+
+    def _raise(self, d: Detection, findings: list[Finding], detected_at: Any) -> list[Alert]:
+        out = []
+        for f in findings:
+            self.stats.findings += 1
+            alert = self.book.add(d, f, detected_at if isinstance(detected_at, datetime)
+                                  else None)
+            if alert is None:
+                self.stats.merged += 1
+                continue
+            self.stats.alerts += 1
+            self.stats.by_detection[d.id] = self.stats.by_detection.get(d.id, 0) + 1
+            out.append(alert)
+        return out
+
+
+def _allowlisted(principal: str, settings: Settings) -> bool:
+    return principal in settings.allow_principals or principal.startswith("service:")

@@ -1,0 +1,1 @@
+"""Window features over canonical events."""

@@ -1,0 +1,1 @@
+"""Per-principal state and online models that score window features."""

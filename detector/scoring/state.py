@@ -1,0 +1,136 @@
+"""Per-principal memory: what each principal has used before, with expiry, and checkpoints.
+
+A ``Profile`` remembers, for one principal, the buckets, IP ranges, agent families, VPC
+endpoints and operations it used (each with when it was last seen), its hours and weekdays,
+and how often it comes through a VPC endpoint or from a public address. Entries unseen for
+``expiry_days`` are forgotten and principals idle for ``idle_days`` are dropped, so memory
+is bounded by active principals.
+
+``save``/``load`` checkpoint profiles and model baselines together in one versioned file,
+written atomically. A file from another version, or a damaged one, is an error that names
+the file: it is never silently replaced by an empty state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from detector.errors import UsageError
+from detector.scoring.model import Scorer
+
+STATE_VERSION = 1
+MAGIC = b"S3DETECTOR-STATE"
+NEWNESS_KINDS = ("buckets", "ip_prefixes", "agents", "vpces", "operations")
+
+
+@dataclass
+class Profile:
+    """What one principal normally does."""
+
+    first_seen: datetime
+    last_seen: datetime
+    windows: int = 0
+    seen: dict[str, dict[str, datetime]] = field(
+        default_factory=lambda: {k: {} for k in NEWNESS_KINDS})
+    hours: list[int] = field(default_factory=lambda: [0] * 24)
+    weekdays: list[int] = field(default_factory=lambda: [0] * 7)
+    vpce_share: float = 0.0
+    public_share: float = 0.0
+
+    def news(self, window: dict[str, Any]) -> dict[str, list[str]]:
+        """Values in this window the principal has not used before (within expiry)."""
+        return {k: [v for v in (window.get(k) or ()) if v not in self.seen[k]]
+                for k in NEWNESS_KINDS}
+
+    def learn(self, window: dict[str, Any], fading: float = 0.05) -> None:
+        t: datetime = window["window_start"]
+        for k in NEWNESS_KINDS:
+            for v in window.get(k) or ():
+                self.seen[k][v] = t
+        self.hours[window["hour"]] += 1
+        self.weekdays[window["weekday"] - 1] += 1
+        data = max(window.get("n_read", 0) + window.get("n_write", 0)
+                   + window.get("n_list", 0) + window.get("n_delete", 0), 0)
+        if data:
+            with_vpce = 1.0 - window.get("n_no_vpce", 0) / data
+            self.vpce_share += fading * (min(max(with_vpce, 0.0), 1.0) - self.vpce_share)
+        events = max(window.get("n_events", 0), 1)
+        self.public_share += fading * (window.get("n_public_ip", 0) / events - self.public_share)
+        self.windows += 1
+        self.last_seen = max(self.last_seen, t)
+
+    def expire(self, now: datetime, after: timedelta) -> None:
+        for k in NEWNESS_KINDS:
+            self.seen[k] = {v: t for v, t in self.seen[k].items() if now - t <= after}
+
+
+@dataclass
+class DetectorState:
+    """Everything that must survive a restart: profiles and model baselines."""
+
+    model_name: str
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    scorer: Scorer | None = None
+    alerts_seen: dict[str, datetime] = field(default_factory=dict)
+    """Alert ids already emitted, with their window end: no duplicates after a restart."""
+
+    def profile(self, principal: str, t: datetime) -> Profile:
+        p = self.profiles.get(principal)
+        if p is None:
+            p = self.profiles[principal] = Profile(first_seen=t, last_seen=t)
+        return p
+
+    def expire(self, now: datetime, expiry_days: int, idle_days: int) -> None:
+        idle = timedelta(days=idle_days)
+        self.profiles = {k: p for k, p in self.profiles.items() if now - p.last_seen <= idle}
+        if self.scorer is not None:
+            self.scorer.principals = {k: v for k, v in self.scorer.principals.items()
+                                      if k in self.profiles}
+        for p in self.profiles.values():
+            p.expire(now, timedelta(days=expiry_days))
+        self.alerts_seen = {k: t for k, t in self.alerts_seen.items() if now - t <= idle}
+
+
+def save(state: DetectorState, path: Path) -> None:
+    """Write a checkpoint atomically: header, version, checksum, payload."""
+    payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(MAGIC + b" %d " % STATE_VERSION + digest + b"\n" + payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load(path: Path, model_name: str) -> DetectorState | None:
+    """The checkpoint at ``path`` (None when there is none yet); errors name the file."""
+    try:
+        blob = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    head, _, payload = blob.partition(b"\n")
+    parts = head.split(b" ")
+    if len(parts) != 3 or parts[0] != MAGIC:
+        raise UsageError(f"{path}: not a detector state checkpoint (bad header); move it "
+                         "away to start from scratch")
+    if parts[1] != str(STATE_VERSION).encode():
+        raise UsageError(f"{path}: state version {parts[1].decode()} but this detector "
+                         f"reads version {STATE_VERSION}; move it away to start from scratch")
+    if hashlib.sha256(payload).hexdigest().encode() != parts[2]:
+        raise UsageError(f"{path}: state checkpoint is damaged (checksum mismatch); restore "
+                         "a backup or move it away to start from scratch")
+    state = pickle.loads(payload)
+    if not isinstance(state, DetectorState):
+        raise UsageError(f"{path}: unexpected content in state checkpoint")
+    if state.model_name != model_name:
+        raise UsageError(f"{path}: checkpoint was made with model {state.model_name!r}, "
+                         f"not {model_name!r}; use --model {state.model_name} or a new --state")
+    return state
