@@ -109,11 +109,12 @@ def load_settings(path: str | Path | None) -> Settings:
         raise UsageError(f"{path}: windows.minutes must be >= 1 and lateness_minutes >= 0")
     decoys = list(f.buckets.decoys)
     if f.buckets.decoys_file:
-        decoys += _lines(base / f.buckets.decoys_file, path, "buckets.decoys_file")
+        decoys += [t for _, t in _lines(base / f.buckets.decoys_file, path,
+                                        "buckets.decoys_file")]
     networks = []
     for name in f.threat_intel.ip_files:
         ip_file = base / name
-        for n, line in enumerate(_lines(ip_file, path, "threat_intel.ip_files"), 1):
+        for n, line in _lines(ip_file, path, "threat_intel.ip_files"):
             try:
                 networks.append(ipaddress.ip_network(line, strict=False))
             except ValueError:
@@ -136,15 +137,15 @@ def load_settings(path: str | Path | None) -> Settings:
     )
 
 
-def _lines(path: Path, config: Path, fieldname: str) -> list[str]:
-    """Non-empty, non-comment lines of a list file."""
+def _lines(path: Path, config: Path, fieldname: str) -> list[tuple[int, str]]:
+    """(line number, text) of the non-empty, non-comment lines of a list file."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"{config}: {fieldname}: {path} not found") from None
     out = []
-    for line in text.splitlines():
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if line:
-            out.append(line)
+            out.append((n, line))
     return out

@@ -120,12 +120,13 @@ def s3_resources(bucket: str, account: str | None = OUR_ACCOUNT, key: str | None
     return out
 
 
-def data_event(event_name: str, bucket: str, key: str, *, account: str | None = OUR_ACCOUNT,
-               params: dict[str, Any] | None = None, bytes_in: int = 0, bytes_out: int = 0,
-               **extra: Any) -> dict[str, Any]:
-    """An S3 object-level CloudTrail record with resources[] and additionalEventData."""
-    rp = {"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com", "key": key,
-          **(params or {})}
+def data_event(event_name: str, bucket: str, key: str | None, *,
+               account: str | None = OUR_ACCOUNT, params: dict[str, Any] | None = None,
+               bytes_in: int = 0, bytes_out: int = 0, **extra: Any) -> dict[str, Any]:
+    """An S3 object-level CloudTrail record with resources[] and additionalEventData
+    (``key=None`` for bucket-level data events such as ListObjects)."""
+    rp = {"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+          **({"key": key} if key is not None else {}), **(params or {})}
     extra.setdefault("identity", APP)
     return record(
         event_name, "s3.amazonaws.com", rp, managementEvent=False, eventCategory="Data",
