@@ -89,7 +89,7 @@ def test_state_save_restore_gives_same_scores(tmp_path: Path) -> None:
     (lambda b: b.replace(b"S3DETECTOR-STATE 1 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
     (lambda b: b[:-10] + b"0123456789", "damaged"),
 ])
-def test_bad_checkpoints_fail_loudly(tmp_path: Path, damage, message: str) -> None:  # noqa: ANN001
+def test_bad_checkpoints_fail_loudly(tmp_path: Path, damage, message: str) -> None:
     path = tmp_path / "detector.state"
     save(DetectorState(model_name="default", scorer=trained(windows=5)), path)
     path.write_bytes(damage(path.read_bytes()))
