@@ -128,13 +128,13 @@ def data_event(event_name: str, bucket: str, key: str | None, *,
     rp = {"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
           **({"key": key} if key is not None else {}), **(params or {})}
     extra.setdefault("identity", APP)
-    return record(
-        event_name, "s3.amazonaws.com", rp, managementEvent=False, eventCategory="Data",
-        resources=s3_resources(bucket, account, key),
-        additionalEventData={"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
-                             "bytesTransferredIn": bytes_in, "bytesTransferredOut": bytes_out,
-                             "AuthenticationMethod": "AuthHeader", "x-amz-id-2": "EXAMPLEid2="},
-        **extra)
+    aed = {"SignatureVersion": "SigV4", "CipherSuite": "TLS_AES_128_GCM_SHA256",
+           "bytesTransferredIn": bytes_in, "bytesTransferredOut": bytes_out,
+           "AuthenticationMethod": "AuthHeader", "x-amz-id-2": "EXAMPLEid2=",
+           **extra.pop("additionalEventData", {})}
+    return record(event_name, "s3.amazonaws.com", rp, managementEvent=False,
+                  eventCategory="Data", resources=s3_resources(bucket, account, key),
+                  additionalEventData=aed, **extra)
 
 
 def access_line(operation: str = "REST.GET.OBJECT", bucket: str = "acme-data",

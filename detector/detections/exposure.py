@@ -79,9 +79,15 @@ class _Exposure(EventRule):
     dedup_by = ("principal", "bucket")
     reason_feature = "public_exposure"
 
-    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+    def match(self, settings: Settings) -> pl.Expr:
         website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
-        out = super().findings(events.filter(~(website & _ci(settings))), settings)
+        return _OK & self.exposes() & ~(website & _ci(settings))
+
+    def exposes(self) -> pl.Expr:
+        raise NotImplementedError
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        out = super().findings(events, settings)
         for f in out:
             if f.buckets and set(f.buckets) <= settings.website_buckets:
                 f.severity = "medium"
@@ -97,12 +103,12 @@ class PublicAccessBlockDisabled(_Exposure):
     reason_template = ("{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
                        "Access removed or not all four settings on")
 
-    def match(self, settings: Settings) -> pl.Expr:
+    def exposes(self) -> pl.Expr:
         put = _NAME.is_in(["PutBucketPublicAccessBlock", "PutPublicAccessBlock",
                            "PutAccountPublicAccessBlock"]) & ~_ALL_BLOCKED
         delete = _NAME.is_in(["DeleteBucketPublicAccessBlock", "DeletePublicAccessBlock",
                               "DeleteAccountPublicAccessBlock"])
-        return _OK & (put | delete)
+        return put | delete
 
     examples = (
         Example("bucket BPA flags turned off", (record(
@@ -179,10 +185,10 @@ class PublicAcl(_Exposure):
                "what was read anonymously while it was public.")
     reason_template = "{event_name} on {bucket}/{key} by {principal} makes it public"
 
-    def match(self, settings: Settings) -> pl.Expr:
+    def exposes(self) -> pl.Expr:
         acl = _NAME.is_in(["PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject",
                            "CreateMultipartUpload", "CreateBucket"])
-        return _OK & acl & (_RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED))
+        return acl & (_RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED))
 
     examples = (
         Example("bucket ACL grants AllUsers READ", (record(

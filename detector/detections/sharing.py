@@ -9,7 +9,14 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import FOREIGN, OTHER_OURS, OUR_ACCOUNT, record
-from detector.detections.base import EventRule, Example, Finding, register
+from detector.detections.base import (
+    EventRule,
+    Example,
+    Finding,
+    allowlisted,
+    group_findings,
+    register,
+)
 from detector.detections.exposure import accounts, foreign, policy, policy_foreign
 
 _RP = pl.col("request_parameters").fill_null("")
@@ -29,10 +36,10 @@ class _Sharing(EventRule):
     event: ClassVar[str]
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
-        events = events.with_columns(
+        hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
+        return group_findings(self, hits.with_columns(
             bucket=pl.coalesce("bucket", _AP_BUCKET),
-            foreign=self.foreign_ids(settings).list.join(", "))
-        return super().findings(events, settings)
+            foreign=self.foreign_ids(settings).list.join(", ")), settings)
 
     def match(self, settings: Settings) -> pl.Expr:
         return (_OK & pl.col("event_name").eq(self.event)

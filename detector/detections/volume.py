@@ -15,8 +15,9 @@ def risky_context(v: Verdict) -> list[Reason]:
     """Circumstances that turn a volume deviation into a likely incident."""
     w, out = v.window, []
     if v.established and v.news.get("buckets"):
-        out.append(Reason("new_buckets", ", ".join(v.news["buckets"][:5]), "none new",
-                          f"{len(v.news['buckets'])} bucket(s) this principal never used"))
+        names = ", ".join(v.news["buckets"][:5])
+        out.append(Reason("new_buckets", names, "none new",
+                          f"bucket(s) this principal never used: {names}"))
     if w.get("n_public_ip", 0) and v.profile and v.profile.public_share < 0.05:
         out.append(Reason("public_source", str(w["n_public_ip"]), "private network",
                           "requests from public IPs for a principal that uses private ones"))
