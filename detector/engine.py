@@ -21,6 +21,8 @@ from detector.alerts import Alert, AlertBook
 from detector.config import Settings
 from detector.detections import active
 from detector.detections.base import Detection, EventRule, Finding
+from detector.detections.sequence import ExfiltrateThenDestroy
+from detector.detections.silence import StreamWatch, TelemetrySilence
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import enrich
 from detector.features.windows import WindowAggregator
@@ -53,6 +55,12 @@ class Engine:
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
         self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
+        self.sequence = next((d for d in self.detections
+                              if isinstance(d, ExfiltrateThenDestroy)), None)
+        self.silence = next((d for d in self.detections if isinstance(d, TelemetrySilence)),
+                            None)
+        if self.state.streams is None:
+            self.state.streams = StreamWatch()
         self.windows = WindowAggregator(settings.window_minutes,
                                         timedelta(minutes=settings.lateness_minutes))
         self.book = AlertBook(self.state.alerts_seen)
@@ -69,7 +77,11 @@ class Engine:
         for rule in self.rules:
             out += self._raise(rule, rule.findings(df, self.settings), newest)
         self.windows.add(df)
+        self.state.streams.add(df)
         out += self._score(self.windows.close())
+        if self.silence is not None:
+            out += self._raise(self.silence, self.silence.check(self.state.streams,
+                                                                 self.windows.watermark), None)
         return out
 
     def flush(self) -> list[Alert]:
@@ -115,6 +127,10 @@ class Engine:
             self.stats.alerts += 1
             self.stats.by_detection[d.id] = self.stats.by_detection.get(d.id, 0) + 1
             out.append(alert)
+            if self.sequence is not None and d is not self.sequence:
+                chained = self.sequence.observe(alert, self.state.sequences)
+                if chained is not None:
+                    out += self._raise(self.sequence, [chained], detected_at)
         return out
 
 

@@ -97,3 +97,63 @@ def test_alert_ids_are_reproducible() -> None:
 
     first, second = run(), run()
     assert first and first == second
+
+
+def _alert(detection: str, caps: list[str], t: str, principal: str = ROLE,
+           buckets: list[str] | None = None):  # noqa: ANN202 - an Alert
+    from detector.alerts import Alert
+
+    return Alert(alert_id=f"id-{detection}", detection=detection, capabilities=caps,
+                 attack=[], title=detection, severity="medium", score=1.0,
+                 principal=principal, account_id="111122223333", first_seen=t, last_seen=t,
+                 detected_at=t, evidence_event_ids=["e1"], evidence_total=1,
+                 buckets=buckets or ["acme-finance"], source_ips=[], user_agents=[],
+                 vpc_endpoint_ids=[], reasons=[], runbook="")
+
+
+def test_exfiltrate_then_destroy_sequence() -> None:
+    from detector.detections.sequence import ExfiltrateThenDestroy
+
+    seq, memory = ExfiltrateThenDestroy(), {}
+    assert seq.observe(_alert("read_volume_anomaly", ["C09"], "2026-11-05T01:00:00Z"),
+                       memory) is None
+    assert seq.observe(_alert("ransom_note", ["C23"], "2026-11-05T01:30:00Z"), memory) is None
+    f = seq.observe(_alert("mass_delete_anomaly", ["C20"], "2026-11-05T02:10:00Z"), memory)
+    assert f is not None and f.principal == ROLE
+    assert "then deletes or re-encryption" in f.reasons[0].text
+    assert any(r.feature == "ransom_note" for r in f.reasons)
+
+
+def test_destroy_without_exfiltration_is_no_sequence() -> None:
+    from detector.detections.sequence import ExfiltrateThenDestroy
+
+    seq, memory = ExfiltrateThenDestroy(), {}
+    assert seq.observe(_alert("mass_delete_anomaly", ["C20"], "2026-11-05T02:10:00Z"),
+                       memory) is None
+    late = _alert("read_volume_anomaly", ["C09"], "2026-11-05T03:00:00Z", principal="other",
+                  buckets=["elsewhere"])
+    assert seq.observe(late, memory) is None
+
+
+def test_silent_stream_is_reported_once() -> None:
+    from detector.detections.silence import StreamWatch, TelemetrySilence
+    from detector.features.enrich import enrich
+
+    watch, silence = StreamWatch(), TelemetrySilence()
+
+    def hour(h: int, buckets: list[str]) -> None:
+        parts = [reads(START + timedelta(hours=h, minutes=m), 3, bucket=b)
+                 for b in buckets for m in (5, 25, 45)]
+        t = table(parts).set_column(0, "source", pa.array(["s3_access"] * sum(
+            len(p["source"]) for p in parts)))
+        watch.add(enrich(t, SETTINGS))
+
+    for h in range(30):
+        hour(h, ["acme-a", "acme-b"])
+    for h in range(30, 34):
+        hour(h, ["acme-a"])
+    watermark = START + timedelta(hours=34)
+    found = silence.check(watch, watermark)
+    assert [f.principal for f in found] == ["s3_access:acme-b"]
+    assert "then nothing since" in found[0].reasons[0].text
+    assert silence.check(watch, watermark + timedelta(hours=1)) == []

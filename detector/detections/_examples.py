@@ -132,9 +132,9 @@ def data_event(event_name: str, bucket: str, key: str | None, *,
            "bytesTransferredIn": bytes_in, "bytesTransferredOut": bytes_out,
            "AuthenticationMethod": "AuthHeader", "x-amz-id-2": "EXAMPLEid2=",
            **extra.pop("additionalEventData", {})}
+    resources = extra.pop("resources", None) or s3_resources(bucket, account, key)
     return record(event_name, "s3.amazonaws.com", rp, managementEvent=False,
-                  eventCategory="Data", resources=s3_resources(bucket, account, key),
-                  additionalEventData=aed, **extra)
+                  eventCategory="Data", resources=resources, additionalEventData=aed, **extra)
 
 
 def access_line(operation: str = "REST.GET.OBJECT", bucket: str = "acme-data",
@@ -159,3 +159,10 @@ def access_line(operation: str = "REST.GET.OBJECT", bucket: str = "acme-data",
         f"\"{user_agent}\" {version_id or '-'} hostid{n}= SigV4 TLS_AES_128_GCM_SHA256 "
         f"AuthHeader {bucket}.s3.us-east-1.amazonaws.com TLSv1.3 - - us-east-1"
     )
+
+
+def bucket_policy(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
+    """PutBucketPolicy requestParameters as CloudTrail logs them (the policy as an object)."""
+    return {"bucketName": bucket, "Host": f"{bucket}.s3.us-east-1.amazonaws.com",
+            "bucketPolicy": {"Version": "2012-10-17", "Statement": list(statements)},
+            "policy": ""}

@@ -4,12 +4,12 @@ statement by statement (up to ``MAX_STATEMENTS``); the helpers serve ``sharing``
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from detector.config import Settings
-from detector.detections._examples import CI, OUR_ACCOUNT, data_event, record
+from detector.detections._examples import CI, OUR_ACCOUNT, bucket_policy, data_event, record
 from detector.detections.base import EventRule, Example, Finding, register
 
 MAX_STATEMENTS = 32
@@ -43,7 +43,7 @@ def statements() -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
              s.str.json_path_match(f"$[{i}].Condition")) for i in range(MAX_STATEMENTS)]
 
 
-def publicpolicy() -> pl.Expr:
+def public_policy() -> pl.Expr:
     """A statement allows everyone (Principal ``*``) without a condition narrowing who."""
     return pl.any_horizontal(*(
         (effect == "Allow") & principal.str.contains(_WILDCARD)
@@ -134,9 +134,9 @@ class PublicAccessBlockDisabled(_Exposure):
     )
 
 
-def policy(bucket: str, *statements: dict) -> dict:
-    return {"bucketName": bucket, "bucketPolicy": {"Version": "2012-10-17",
-                                                   "Statement": list(statements)}, "policy": ""}
+def _put_policy(bucket: str, *statements: dict, **extra: Any) -> dict[str, Any]:
+    return record("PutBucketPolicy", "s3.amazonaws.com", bucket_policy(bucket, *statements),
+                  **extra)
 
 
 _READ_ALL = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
@@ -152,28 +152,25 @@ class PublicBucketPolicy(_Exposure):
     reason_template = ("PutBucketPolicy on {bucket} by {principal} allows Principal * with no "
                        "condition narrowing who")
 
-    def match(self, settings: Settings) -> pl.Expr:
-        return _OK & (_NAME == "PutBucketPolicy") & publicpolicy()
+    def exposes(self) -> pl.Expr:
+        return (_NAME == "PutBucketPolicy") & public_policy()
 
     examples = (
-        Example("public read for *", (record("PutBucketPolicy", "s3.amazonaws.com",
-                                             policy("acme-data", _READ_ALL)),)),
+        Example("public read for *", (_put_policy("acme-data", _READ_ALL),)),
         Example("AWS:* with only a TLS condition (single statement object)", (record(
             "PutBucketPolicy", "s3.amazonaws.com",
             {"bucketName": "acme-data", "bucketPolicy": {"Statement": {
                 "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:*",
                 "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}}}),)),
-        Example("website bucket public read (medium)", (record(
-            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-www-static", _READ_ALL)),)),
-        Example("Principal * limited to our VPC endpoint", (record(
-            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-data", {
-                **_READ_ALL, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}})),),
+        Example("website bucket public read (medium)",
+                (_put_policy("acme-www-static", _READ_ALL),)),
+        Example("Principal * limited to our VPC endpoint", (_put_policy("acme-data", {
+            **_READ_ALL, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}}),),
             fires=False),
-        Example("Deny * without TLS", (record("PutBucketPolicy", "s3.amazonaws.com", policy(
-            "acme-data", {**_READ_ALL, "Effect": "Deny"})),), fires=False),
-        Example("CI deploying the website bucket policy", (record(
-            "PutBucketPolicy", "s3.amazonaws.com", policy("acme-www-static", _READ_ALL),
-            identity=CI),), fires=False),
+        Example("Deny * statement", (_put_policy("acme-data", {**_READ_ALL, "Effect": "Deny"}),),
+                fires=False),
+        Example("CI deploying the website bucket policy",
+                (_put_policy("acme-www-static", _READ_ALL, identity=CI),), fires=False),
     )
 
 

@@ -3,12 +3,12 @@ foreign account, replication to a foreign account, access points across accounts
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 
 from detector.config import Settings
-from detector.detections._examples import FOREIGN, OTHER_OURS, OUR_ACCOUNT, record
+from detector.detections._examples import FOREIGN, OTHER_OURS, OUR_ACCOUNT, bucket_policy, record
 from detector.detections.base import (
     EventRule,
     Example,
@@ -17,12 +17,16 @@ from detector.detections.base import (
     group_findings,
     register,
 )
-from detector.detections.exposure import accounts, foreign, policy, policy_foreign
+from detector.detections.exposure import accounts, foreign, policy_foreign
 
 _RP = pl.col("request_parameters").fill_null("")
 _S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
 _OK = _S3 & ~pl.col("is_error")
 _AP_BUCKET = _RP.str.json_path_match("$.CreateAccessPointRequest.Bucket")
+
+
+def _put_policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return record("PutBucketPolicy", "s3.amazonaws.com", bucket_policy("acme-data", *statements))
 
 
 class _Sharing(EventRule):
@@ -63,18 +67,20 @@ class ForeignPolicyGrant(_Sharing):
         return policy_foreign(settings)
 
     examples = (
-        Example("foreign root gets s3:*", (record("PutBucketPolicy", "s3.amazonaws.com", policy(
-            "acme-data", {"Effect": "Allow", "Principal": {"AWS": [
+        Example("foreign root gets s3:*", (_put_policy({
+            "Effect": "Allow", "Principal": {"AWS": [
                 f"arn:aws:iam::{FOREIGN}:root", f"arn:aws:iam::{OTHER_OURS}:role/etl"]},
-                "Action": "s3:*", "Resource": ["arn:aws:s3:::acme-data/*"]})),)),
-        Example("grant to our other account", (record("PutBucketPolicy", "s3.amazonaws.com",
-                                                      policy("acme-data", {
+            "Action": "s3:*", "Resource": ["arn:aws:s3:::acme-data/*"]}),)),
+        Example("grant to our other account", (_put_policy({
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_OURS}:root"},
-            "Action": "s3:GetObject", "Resource": "*"})),), fires=False),
-        Example("foreign account only in a Deny", (record("PutBucketPolicy", "s3.amazonaws.com",
-                                                          policy("acme-data", {
+            "Action": "s3:GetObject", "Resource": "*"}),), fires=False),
+        Example("foreign account only in a Deny", (_put_policy({
             "Effect": "Deny", "Principal": {"AWS": FOREIGN}, "Action": "s3:*",
-            "Resource": "*"})),), fires=False),
+            "Resource": "*"}),), fires=False),
+        Example("CloudTrail's service principal, scoped to our account", (_put_policy({
+            "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject", "Resource": "arn:aws:s3:::acme-data/AWSLogs/*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": OUR_ACCOUNT}}}),), fires=False),
     )
 
 

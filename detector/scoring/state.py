@@ -79,6 +79,10 @@ class DetectorState:
     scorer: Scorer | None = None
     alerts_seen: dict[str, datetime] = field(default_factory=dict)
     """Alert ids already emitted, with their window end: no duplicates after a restart."""
+    sequences: dict[str, Any] = field(default_factory=dict)
+    """Per principal/bucket: when each attack phase was last alerted (correlation C24)."""
+    streams: Any = None
+    """Hourly volume per log stream (telemetry silence C27)."""
 
     def profile(self, principal: str, t: datetime) -> Profile:
         p = self.profiles.get(principal)

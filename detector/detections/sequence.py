@@ -1,0 +1,84 @@
+"""Exfiltrate, then destroy, then leave a note: the ransomware sequence (C24).
+
+Not a pattern in events but in alerts: the engine shows every alert it raises to
+``Sequence.observe``, which remembers, per principal and per bucket, when each phase was
+last seen, and raises one critical alert when a destroy phase follows a read/copy-out phase
+within the horizon (a ransom note, if any, is added to the reasons).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from detector.alerts import Alert
+from detector.detections.base import Detection, Finding, Reason, register
+
+EXFIL = {"C09", "C10", "C11", "C25", "C31"}
+DESTROY = {"C20", "C21", "C22"}
+NOTE = {"C23"}
+HORIZON = timedelta(hours=24)
+
+
+@dataclass
+class Phases:
+    """When each phase was last seen for one principal or bucket, with its alert ids."""
+
+    seen: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+
+def _time(a: Alert) -> datetime:
+    return datetime.fromisoformat(a.first_seen.replace("Z", "+00:00"))
+
+
+@register
+class ExfiltrateThenDestroy(Detection):
+    id = "exfiltrate_then_destroy"
+    title = "Read/copy-out burst followed by deletes or re-encryption (ransomware sequence)"
+    severity = "critical"
+    capabilities = ("C24",)
+    attack = ("T1537", "T1485", "T1486")
+    kind = "correlation"
+    dedup_by = ("principal",)
+    dedup_window = timedelta(hours=24)
+    runbook = ("Treat as an incident: revoke the principal's sessions and keys, block its "
+               "network path, snapshot versions and backups before they expire.")
+
+    def observe(self, alert: Alert, memory: dict[str, Phases]) -> Finding | None:
+        caps = set(alert.capabilities)
+        phase = ("exfil" if caps & EXFIL else "destroy" if caps & DESTROY
+                 else "note" if caps & NOTE else None)
+        if phase is None:
+            return None
+        t = _time(alert)
+        keys = [f"principal:{alert.principal}", *(f"bucket:{b}" for b in alert.buckets)]
+        found = None
+        for key in keys:
+            phases = memory.setdefault(key, Phases())
+            phases.seen[phase] = (t, alert.alert_id)
+            exfil = phases.seen.get("exfil")
+            destroy = phases.seen.get("destroy")
+            if phase in ("destroy", "note") and exfil and destroy and \
+                    timedelta(0) <= destroy[0] - exfil[0] <= HORIZON and found is None:
+                found = self._finding(alert, key, phases, exfil, destroy)
+        return found
+
+    def _finding(self, alert: Alert, key: str, phases: Phases, exfil: tuple[datetime, str],
+                 destroy: tuple[datetime, str]) -> Finding:
+        reasons = [Reason("sequence", f"{key}: read-out at {exfil[0]:%H:%M}, destroy at "
+                          f"{destroy[0]:%H:%M}", None,
+                          f"read/copy-out burst (alert {exfil[1]}) then deletes or "
+                          f"re-encryption (alert {destroy[1]}) within "
+                          f"{(destroy[0] - exfil[0]).total_seconds() / 3600:.1f} h on {key}")]
+        note = phases.seen.get("note")
+        if note:
+            reasons.append(Reason("ransom_note", note[1], None,
+                                  f"ransom-like note uploaded (alert {note[1]})"))
+        t = _time(alert)
+        return Finding(detection=self.id, key=(key,), first_seen=exfil[0], last_seen=t,
+                       principal=alert.principal, account_id=alert.account_id,
+                       evidence_ids=list(alert.evidence_event_ids), evidence_total=
+                       alert.evidence_total, buckets=list(alert.buckets),
+                       source_ips=list(alert.source_ips), user_agents=list(alert.user_agents),
+                       vpc_endpoint_ids=list(alert.vpc_endpoint_ids), reasons=reasons,
+                       score=10.0)
