@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -22,7 +23,13 @@ from detector.detect import DetectionRun, DetectOptions
 from detector.errors import DetectorError, UsageError
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
 from detector.progress import RunProgress
-from detector.report import alert_counts, render_alerts, render_findings, render_summary
+from detector.report import (
+    alert_counts,
+    render_alerts,
+    render_evaluation,
+    render_findings,
+    render_summary,
+)
 from detector.summary import RunSummary
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
@@ -84,6 +91,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"sample log folder (default: {SAMPLE_LOGS})")
     _add_run_options(demo, lake_required=False)
     _add_detect_options(demo)
+
+    ev = sub.add_parser(
+        "evaluate", help="score alerts against a labelled scenario set",
+        description="Per scenario: detected (an alert of medium or higher names its events), "
+        "time to detect, detections; overall: recall, false alerts by severity, false alerts "
+        "per million benign events. LABELS is the labels.json that "
+        "sample_logs/generate.py --scenarios writes; ALERTS the JSON lines of --alerts.",
+    )
+    ev.add_argument("labels", type=Path, metavar="LABELS")
+    ev.add_argument("alerts", type=Path, metavar="ALERTS")
+    ev.add_argument("--lake", type=Path, help="count benign events in this lake")
+    ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
+    ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
     return parser
 
 
@@ -124,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _backfill(args, args.sources, args.lake, console)
         if args.command == "demo":
             return _demo(args, console)
+        if args.command == "evaluate":
+            return _evaluate(args, console)
     except UsageError as exc:
         print(f"detector: error: {exc}", file=sys.stderr)
         return 2
@@ -178,6 +200,27 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         summary = _run(args, sources, Path(tmp), console)
         render_findings(Path(tmp), console)
         return summary.exit_code
+
+
+def _evaluate(args: argparse.Namespace, console: Console) -> int:
+    from detector.evaluate import evaluate, load_alerts, load_labels
+    from detector.lake import read_events
+
+    scenarios = load_labels(args.labels)
+    alerts = load_alerts(args.alerts)
+    if args.lake is not None:
+        ids = read_events(args.lake).select(["event_id", "request_id"]).to_pylist()
+        attack = set().union(*(s.ids for s in scenarios if s.kind == "attack"))
+        benign = sum(1 for r in ids if (r["event_id"] or r["request_id"]) not in attack)
+    elif args.benign_events is not None:
+        benign = args.benign_events
+    else:
+        raise UsageError("give --lake (to count benign events) or --benign-events N")
+    result = evaluate(scenarios, alerts, benign)
+    render_evaluation(result, console)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    return 0
 
 
 if __name__ == "__main__":

@@ -131,3 +131,28 @@ def _short(principal: str | None) -> str:
     if not principal:
         return "-"
     return principal.split(":")[-1] if principal.startswith("arn:") else principal
+
+
+def render_evaluation(r: dict[str, Any], console: Console) -> None:
+    """Per-scenario detection, then recall and false alerts."""
+    for s in r["scenarios"]:
+        mark = "detected" if s["detected"] else "MISSED" if s["kind"] == "attack" else "quiet"
+        if s["kind"] == "trap":
+            mark = "quiet" if s["best_severity"] is None else f"alerted ({s['best_severity']})"
+        ttd = f"{s['time_to_detect_s'] / 60:.0f} min" if s["time_to_detect_s"] is not None \
+            else "-"
+        console.print(f"{s['kind']:6} {s['id']:38} {','.join(s['capabilities']):22} "
+                      f"{mark:18} ttd {ttd:>8}  {', '.join(s['detections'])[:60]}",
+                      markup=False, highlight=False)
+    console.print(
+        f"recall {r['detected']}/{r['attacks']} = {r['recall']:.0%}; missed capabilities: "
+        f"{', '.join(r['capabilities_missed']) or 'none'}; median time to detect "
+        f"{(r['median_time_to_detect_s'] or 0) / 60:.0f} min", markup=False)
+    console.print(
+        f"false alerts {r['false_alerts']} ({r['false_alerts_by_severity'] or 'none'}), "
+        f"{r['false_alerts_medium_or_higher']} at medium or higher; "
+        f"{r['false_alerts_per_million_benign_events']} per million benign events "
+        f"({r['benign_events']:,} benign events)", markup=False)
+    for a in r["false_alert_samples"][:10]:
+        console.print(f"  false: {a['severity']:8} {a['detection']:30} {a['principal']}: "
+                      f"{a['why'][:100]}", markup=False, highlight=False)

@@ -9,7 +9,14 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import ADMIN, CI, SERVICE, access_line, data_event
-from detector.detections.base import EventRule, Example, register
+from detector.detections.base import (
+    EventRule,
+    Example,
+    Finding,
+    allowlisted,
+    group_findings,
+    register,
+)
 
 CREDENTIAL_KEY = (
     r"(?i)((^|/)\.aws/credentials$|(^|/)id_(rsa|dsa|ecdsa|ed25519)$|(^|/)\.env(\.[^/]*)?$"
@@ -30,8 +37,19 @@ def touched_keys() -> list[pl.Expr]:
             .then(_SOURCE_KEY)]
 
 
+class _ObjectRule(EventRule):
+    """Reasons name the object read: the copy source for copies, else bucket/key."""
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
+        copy = pl.col("event_name").is_in(["CopyObject", "UploadPartCopy"])
+        own = pl.col("bucket") + pl.lit("/") + pl.col("key").fill_null("")
+        return group_findings(self, hits.with_columns(
+            object=pl.when(copy).then(pl.coalesce(_COPY_SOURCE, own)).otherwise(own)), settings)
+
+
 @register
-class CredentialObjectRead(EventRule):
+class CredentialObjectRead(_ObjectRule):
     id = "credential_object_read"
     title = "Credential-like object read (.aws/credentials, id_rsa, .env, *.pem, tfstate…)"
     severity = "medium"
@@ -42,7 +60,7 @@ class CredentialObjectRead(EventRule):
     runbook = ("Check whether the principal has a reason to read the object; if not, rotate "
                "every secret it contains and review the principal's other reads.")
     reason_feature = "sensitive_key"
-    reason_template = "{event_name} of {bucket}/{key} by {principal} from {source_ip}"
+    reason_template = "{event_name} of {object} by {principal} from {source_ip}"
 
     def match(self, settings: Settings) -> pl.Expr:
         ci = list(settings.ci_roles)
@@ -75,7 +93,7 @@ class CredentialObjectRead(EventRule):
 
 
 @register
-class DecoyAccess(EventRule):
+class DecoyAccess(_ObjectRule):
     id = "decoy_object_access"
     title = "Decoy (canary) object or prefix touched"
     severity = "critical"
@@ -86,7 +104,7 @@ class DecoyAccess(EventRule):
     runbook = ("Nobody should touch decoys: treat the principal (or the anonymous source) as "
                "compromised, revoke its sessions and keys, and trace how it found the decoy.")
     reason_feature = "decoy"
-    reason_template = ("{event_name} of decoy {bucket}/{key} by {principal} from {source_ip} "
+    reason_template = ("{event_name} of decoy {object} by {principal} from {source_ip} "
                        "(error: {error_code})")
 
     def match(self, settings: Settings) -> pl.Expr:
