@@ -100,7 +100,7 @@ def test_alert_ids_are_reproducible() -> None:
 
 
 def _alert(detection: str, caps: list[str], t: str, principal: str = ROLE,
-           buckets: list[str] | None = None):  # noqa: ANN202 - an Alert
+           buckets: list[str] | None = None):
     from detector.alerts import Alert
 
     return Alert(alert_id=f"id-{detection}", detection=detection, capabilities=caps,
