@@ -25,3 +25,18 @@ def test_every_enriched_column_is_documented() -> None:
     added = set(enrich(pl.from_arrow(empty_events()), Settings()).columns) - \
         set(empty_events().column_names)
     assert sorted(c for c in added if f"`{c}`" not in DOC) == []
+
+
+def test_detections_doc_matches_registry() -> None:
+    from detector.detections.__main__ import render
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "detections.md"
+    assert doc.read_text() == render(), (
+        "docs/detections.md is stale: python -m detector.detections > docs/detections.md")
+
+
+def test_every_capability_is_covered() -> None:
+    from detector.detections import load_all
+
+    covered = {c for d in load_all().values() for c in d.capabilities}
+    assert covered == {f"C{i:02d}" for i in range(1, 33)}

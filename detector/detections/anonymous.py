@@ -10,7 +10,14 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import ANONYMOUS, access_line, data_event
-from detector.detections.base import EventRule, Example, register
+from detector.detections.base import (
+    EventRule,
+    Example,
+    Finding,
+    allowlisted,
+    group_findings,
+    register,
+)
 
 
 def is_anonymous() -> pl.Expr:
@@ -37,13 +44,20 @@ class AnonymousAccess(EventRule):
                "is meant to be public add it to buckets.website, otherwise close it and list "
                "what the anonymous sources read.")
     reason_feature = "anonymous_request"
-    reason_template = ("anonymous {event_name} of {bucket}/{key} from {source_ip} succeeded "
+    reason_template = ("anonymous {action} of {bucket}/{object} from {source_ip} succeeded "
                        "({user_agent})")
 
     def match(self, settings: Settings) -> pl.Expr:
         website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
+        preflight = pl.col("operation").str.starts_with("REST.OPTIONS").fill_null(False)
         return (is_anonymous() & ~pl.col("is_error") & pl.col("bucket").is_not_null()
-                & ~website)
+                & ~website & ~preflight)
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
+        return group_findings(self, hits.with_columns(
+            action=pl.coalesce("event_name", "operation"), object=pl.coalesce("key", pl.lit(""))),
+            settings)
 
     examples = (
         Example("anonymous GET served, access log", access_lines=(access_line(
@@ -60,6 +74,10 @@ class AnonymousAccess(EventRule):
             ip="203.0.113.77", status=403, error="AccessDenied", bytes_sent=243,
             object_size=0),), fires=False),
         Example("signed GET", access_lines=(access_line(),), fires=False),
+        Example("CORS preflight (always unsigned)", access_lines=(access_line(
+            "REST.OPTIONS.PREFLIGHT", "acme-data", None, requester=None, ip="203.0.113.77",
+            bytes_sent=0, object_size=0, user_agent="Mozilla/5.0 (X11; Linux x86_64)"),),
+            fires=False),
         Example("S3 log delivery writing the access log", access_lines=(access_line(
             "REST.PUT.OBJECT", "acme-logs", "acme-data/2026-11-05-10-00-00-0123456789ABCDEF",
             requester="svc:logging.s3.amazonaws.com", ip="-", user_agent="-"),), fires=False),

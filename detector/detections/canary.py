@@ -23,7 +23,9 @@ CREDENTIAL_KEY = (
     r"|\.(pem|pfx|p12|kdbx)$|(^|/)\.git-credentials$|terraform\.tfstate(\.backup)?$)"
 )
 _READS = ("GetObject", "HeadObject", "SelectObjectContent", "GetObjectAttributes")
-_COPY_SOURCE = (pl.col("request_parameters").str.json_path_match("$.x-amz-copy-source")
+_COPIES = ("CopyObject", "UploadPartCopy")
+_COPY_SOURCE = (pl.when(pl.col("event_name").is_in(_COPIES)).then(pl.col("request_parameters"))
+                .str.json_path_match("$.x-amz-copy-source")
                 .str.strip_chars_start("/").str.replace(r"\?versionId=.*$", ""))
 _SOURCE_KEY = _COPY_SOURCE.str.replace(r"^[^/]*/", "")
 _SERVICE_LINKED = pl.col("session_issuer_arn").str.contains(":role/aws-service-role/") \

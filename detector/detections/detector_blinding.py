@@ -11,7 +11,7 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import CI, SERVICE, record
-from detector.detections.base import EventRule, Example, register
+from detector.detections.base import EventRule, Example, Finding, register
 
 _RP = pl.col("request_parameters").fill_null("")
 _GD = "guardduty.amazonaws.com"
@@ -46,8 +46,16 @@ def _any_of(calls: tuple[tuple[str, str, pl.Expr | None], ...]) -> pl.Expr:
     return out.fill_null(False) & pl.col("error_code").is_null()
 
 
+class _Blinding(EventRule):
+    """Pre-filters to the security services' own events before the detailed checks."""
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        sources = {source for source, _, _ in (*_DISABLES, *_MUTES)}
+        return super().findings(events.filter(pl.col("event_source").is_in(sources)), settings)
+
+
 @register
-class GuardDutyDetectorDeleted(EventRule):
+class GuardDutyDetectorDeleted(_Blinding):
     id = "guardduty_detector_deleted"
     title = "GuardDuty detector deleted"
     severity = "critical"
@@ -77,7 +85,7 @@ class GuardDutyDetectorDeleted(EventRule):
 
 
 @register
-class SecurityDetectorBlinded(EventRule):
+class SecurityDetectorBlinded(_Blinding):
     id = "security_detector_blinded"
     title = "GuardDuty, Macie, Security Hub, Config or Access Analyzer disabled or muted"
     severity = "high"

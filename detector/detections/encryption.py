@@ -26,11 +26,11 @@ _SSE_C = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
 
 
 def foreign_kms(settings: Settings) -> pl.Expr:
-    """KMS key from an account not ours (only decidable when our accounts are configured)."""
-    if not settings.our_accounts:
-        return pl.lit(False)
-    return (_KMS_ACCOUNT.is_not_null()
-            & ~_KMS_ACCOUNT.is_in(list(settings.our_accounts))).fill_null(False)
+    """KMS key (a key ARN; aliases and bare ids name no account) from an account not ours, or,
+    when our accounts are not configured, not the account that received the event."""
+    other = (~_KMS_ACCOUNT.is_in(list(settings.our_accounts)) if settings.our_accounts
+             else _KMS_ACCOUNT.ne(pl.col("recipient_account_id")))
+    return (_KMS_ACCOUNT.is_not_null() & other).fill_null(False)
 
 
 @register

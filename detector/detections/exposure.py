@@ -9,7 +9,14 @@ from typing import Any, ClassVar
 import polars as pl
 
 from detector.config import Settings
-from detector.detections._examples import CI, OUR_ACCOUNT, bucket_policy, data_event, record
+from detector.detections._examples import (
+    CI,
+    OUR_ACCOUNT,
+    access_line,
+    bucket_policy,
+    data_event,
+    record,
+)
 from detector.detections.base import EventRule, Example, Finding, register
 
 MAX_STATEMENTS = 32
@@ -26,6 +33,11 @@ _RESTRICTING = (r"(?i)aws:(SourceIp|VpcSourceIp|SourceVpce?|PrincipalOrg(ID|Path
                 r"PrincipalAccount|PrincipalArn|SourceAccount|SourceArn|SourceOrg(ID|Paths)|"
                 r"userid|username)|s3:DataAccessPoint(Account|Arn)")
 _ACCOUNT_IN_PRINCIPAL = r'(::|")\d{12}[:"]'
+_ACCOUNT_CONDITION = (r'"(aws:PrincipalAccount|aws:SourceAccount|s3:DataAccessPointAccount|'
+                      r'aws:PrincipalArn|aws:SourceArn|s3:DataAccessPointArn)"\s*:\s*'
+                      r'(\[[^\]]*\]|"[^"]*")')
+"""Condition keys that widen a grant to an account (bare id or inside an ARN)."""
+POLICY_EVENTS = ("PutBucketPolicy", "PutAccessPointPolicy")
 
 
 def _ci(settings: Settings) -> pl.Expr:
@@ -34,10 +46,13 @@ def _ci(settings: Settings) -> pl.Expr:
 
 
 def statements() -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
-    """(Effect, Principal, Condition) of each statement of a PutBucketPolicy, as JSON text."""
-    rp = pl.when(_NAME == "PutBucketPolicy").then(pl.col("request_parameters"))
-    s = pl.coalesce(rp.str.json_path_match("$.bucketPolicy.Statement"),
-                    rp.str.json_path_match("$.bucketPolicy").str.json_path_match("$.Statement"))
+    """(Effect, Principal, Condition) of each statement of a bucket or access point policy,
+    as JSON text. CloudTrail logs a bucket policy as an object, an access point's as a string:
+    ``json_path_match`` returns either as text that parses again."""
+    rp = pl.when(_NAME.is_in(POLICY_EVENTS)).then(pl.col("request_parameters"))
+    doc = pl.coalesce(rp.str.json_path_match("$.bucketPolicy"),
+                      rp.str.json_path_match("$.PutAccessPointPolicyRequest.Policy"))
+    s = doc.str.json_path_match("$.Statement")
     s = pl.when(s.str.starts_with("{")).then(pl.lit("[") + s + pl.lit("]")).otherwise(s)
     return [(s.str.json_path_match(f"$[{i}].Effect"), s.str.json_path_match(f"$[{i}].Principal"),
              s.str.json_path_match(f"$[{i}].Condition")) for i in range(MAX_STATEMENTS)]
@@ -65,9 +80,15 @@ def foreign(accts: pl.Expr, settings: Settings) -> pl.Expr:
 
 
 def policy_foreign(settings: Settings) -> pl.Expr:
-    allowed = pl.concat_str([pl.when(e == "Allow").then(p) for e, p, _ in statements()],
-                            separator=" ", ignore_nulls=True)
-    return foreign(accounts(allowed, _ACCOUNT_IN_PRINCIPAL), settings)
+    """Accounts not ours that an Allow statement names, as principal or in a condition."""
+    stmts = statements()
+    principals = pl.concat_str([pl.when(e == "Allow").then(p) for e, p, _ in stmts],
+                               separator=" ", ignore_nulls=True)
+    conditions = pl.concat_str([pl.when(e == "Allow").then(c) for e, _, c in stmts],
+                               separator=" ", ignore_nulls=True)
+    in_conditions = conditions.str.extract_all(_ACCOUNT_CONDITION).list.join(" ")
+    return foreign(pl.concat_list(accounts(principals, _ACCOUNT_IN_PRINCIPAL),
+                                  accounts(in_conditions, r"\d{12}")).list.unique(), settings)
 
 
 class _Exposure(EventRule):
@@ -79,14 +100,19 @@ class _Exposure(EventRule):
     dedup_by = ("principal", "bucket")
     reason_feature = "public_exposure"
 
+    events_of: ClassVar[tuple[str, ...]]
+    """The API calls a detection looks at; its ``exposes`` condition reads only those."""
+
     def match(self, settings: Settings) -> pl.Expr:
         website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
-        return _OK & self.exposes() & ~(website & _ci(settings))
+        return (_OK & _NAME.is_in(list(self.events_of)) & self.exposes()
+                & ~(website & _ci(settings)))
 
     def exposes(self) -> pl.Expr:
         raise NotImplementedError
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        events = events.filter(_NAME.is_in(list(self.events_of)))  # cheap pre-filter
         out = super().findings(events, settings)
         for f in out:
             if f.buckets and set(f.buckets) <= settings.website_buckets:
@@ -103,12 +129,12 @@ class PublicAccessBlockDisabled(_Exposure):
     reason_template = ("{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
                        "Access removed or not all four settings on")
 
+    events_of = tuple(f"{verb}{scope}PublicAccessBlock" for verb in ("Put", "Delete")
+                      for scope in ("Bucket", "", "Account"))
+
     def exposes(self) -> pl.Expr:
-        put = _NAME.is_in(["PutBucketPublicAccessBlock", "PutPublicAccessBlock",
-                           "PutAccountPublicAccessBlock"]) & ~_ALL_BLOCKED
-        delete = _NAME.is_in(["DeleteBucketPublicAccessBlock", "DeletePublicAccessBlock",
-                              "DeleteAccountPublicAccessBlock"])
-        return put | delete
+        known = pl.col("request_parameters").is_not_null()  # access logs carry no settings
+        return _NAME.str.starts_with("Delete") | (known & ~_ALL_BLOCKED)
 
     examples = (
         Example("bucket BPA flags turned off", (record(
@@ -128,6 +154,9 @@ class PublicAccessBlockDisabled(_Exposure):
             "DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
             {"bucketName": "acme-www-static", "publicAccessBlock": ""}, identity=CI),),
             fires=False),
+        Example("BPA put seen in the access log only (settings not logged)", access_lines=(
+            access_line("REST.PUT.PUBLIC_ACCESS_BLOCK", "acme-data", None, bytes_sent=0,
+                        object_size=0),), fires=False),
         Example("denied", (record("DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
                                   {"bucketName": "acme-data"}, errorCode="AccessDenied"),),
                 fires=False),
@@ -146,14 +175,16 @@ _READ_ALL = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
 @register
 class PublicBucketPolicy(_Exposure):
     id = "bucket_policy_public"
-    title = "Bucket policy allows everyone (Principal *) without a restricting condition"
+    title = "Bucket or access point policy allows everyone (Principal *) unconditionally"
     runbook = ("Remove or condition the wildcard statement (aws:SourceVpce, aws:PrincipalOrgID) "
                "and review access logs for anonymous reads since the change.")
-    reason_template = ("PutBucketPolicy on {bucket} by {principal} allows Principal * with no "
+    reason_template = ("{event_name} on {bucket} by {principal} allows Principal * with no "
                        "condition narrowing who")
 
+    events_of = POLICY_EVENTS
+
     def exposes(self) -> pl.Expr:
-        return (_NAME == "PutBucketPolicy") & public_policy()
+        return public_policy()
 
     examples = (
         Example("public read for *", (_put_policy("acme-data", _READ_ALL),)),
@@ -182,10 +213,11 @@ class PublicAcl(_Exposure):
                "what was read anonymously while it was public.")
     reason_template = "{event_name} on {bucket}/{key} by {principal} makes it public"
 
+    events_of = ("PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject",
+                 "CreateMultipartUpload", "CreateBucket")
+
     def exposes(self) -> pl.Expr:
-        acl = _NAME.is_in(["PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject",
-                           "CreateMultipartUpload", "CreateBucket"])
-        return acl & (_RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED))
+        return _RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED)
 
     examples = (
         Example("bucket ACL grants AllUsers READ", (record(

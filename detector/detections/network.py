@@ -30,40 +30,40 @@ _V4 = r"^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
 def _ranges(settings: Settings, version: int) -> tuple[list[int], list[int]]:
     """Merged, sorted (start, end) integer ranges of the threat networks of one IP version."""
     nets = ipaddress.collapse_addresses(
-        n for n in settings.threat_networks if n.version == version)  # type: ignore[misc]
+        n for n in settings.threat_networks if n.version == version)
     pairs = [(int(n.network_address), int(n.broadcast_address)) for n in nets]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def in_threat_networks(settings: Settings) -> pl.Expr:
-    """``source_ip`` inside any configured network. IPv4 (and IPv4-mapped IPv6) by integer
-    range lookup over the whole column; IPv6 once per distinct address."""
-    hit = pl.lit(False)
+    """``source_ip`` inside any configured network, judged once per distinct address: IPv4
+    (and IPv4-mapped IPv6) by integer range lookup in polars, IPv6 with ``ipaddress``."""
+    if not settings.threat_networks:
+        return pl.lit(False)
     starts, ends = _ranges(settings, 4)
-    if starts:
-        g = pl.col("source_ip").str.extract_groups(_V4)
-        octets = (g.struct.field(str(i + 1)).cast(pl.Int64, strict=False) for i in range(4))
-        v = pl.sum_horizontal(o * 256 ** (3 - i) for i, o in enumerate(octets)).fill_null(-1)
-        v = pl.when(pl.col("source_ip").str.contains(_V4)).then(v).otherwise(-1)
-        idx = pl.lit(pl.Series(starts, dtype=pl.Int64)).search_sorted(v, side="right") \
-            .cast(pl.Int64) - 1
-        end = pl.lit(pl.Series(ends, dtype=pl.Int64)).gather(idx.clip(0))
-        hit = hit | ((idx >= 0) & (v <= end))
     starts6, ends6 = _ranges(settings, 6)
-    if starts6:
-        def v6(s: pl.Series) -> pl.Series:
-            found = []
-            for text in s.filter(s.str.contains(":")).unique().to_list():
-                try:
-                    n = int(ipaddress.IPv6Address(text))
-                except ValueError:
-                    continue
-                i = bisect_right(starts6, n) - 1
-                if i >= 0 and n <= ends6[i]:
-                    found.append(text)
-            return s.is_in(found)
-        hit = hit | pl.col("source_ip").map_batches(v6, return_dtype=pl.Boolean)
-    return hit.fill_null(False)
+    octets = pl.col("ip").str.extract_groups(_V4)
+    value = pl.sum_horizontal(octets.struct.field(str(i + 1)).cast(pl.Int64, strict=False)
+                              * 256 ** (3 - i) for i in range(4)).fill_null(-1)
+    idx = pl.lit(pl.Series(starts or [0], dtype=pl.Int64)).search_sorted(
+        value, side="right").cast(pl.Int64) - 1
+    end = pl.lit(pl.Series(ends or [-1], dtype=pl.Int64)).gather(idx.clip(0))
+    v4_hit = (value >= 0) & (idx >= 0) & (value <= end)
+
+    def lookup(ips: pl.Series) -> pl.Series:
+        distinct = pl.DataFrame({"ip": ips.drop_nulls().unique()})
+        found = distinct.filter(v4_hit).get_column("ip").to_list()
+        for text in distinct.filter(pl.col("ip").str.contains(":")).get_column("ip"):
+            try:
+                n = int(ipaddress.IPv6Address(text))
+            except ValueError:
+                continue
+            i = bisect_right(starts6, n) - 1
+            if i >= 0 and n <= ends6[i]:
+                found.append(text)
+        return ips.is_in(found)
+
+    return pl.col("source_ip").map_batches(lookup, return_dtype=pl.Boolean).fill_null(False)
 
 
 @register
@@ -85,7 +85,8 @@ class InstanceCredentialsOutside(EventRule):
     def match(self, settings: Settings) -> pl.Expr:
         outside = (pl.col("is_public_ip") & pl.col("vpc_endpoint_id").is_null()) | pl.col(
             "is_foreign_vpce")
-        return pl.col("session_name").str.contains(_INSTANCE_SESSION).fill_null(False) & outside
+        instance = pl.col("session_name").str.contains(_INSTANCE_SESSION).fill_null(False)
+        return instance & outside & ~pl.col("is_presigned")  # presigned: C31, not a leak
 
     examples = (
         Example("instance session from the internet", (data_event(
@@ -99,6 +100,10 @@ class InstanceCredentialsOutside(EventRule):
         Example("instance session inside the VPC through our endpoint", (data_event(
             "GetObject", "acme-data", "reports/q3.csv", identity=APP, sourceIPAddress="10.0.1.20",
             vpcEndpointId="vpce-0123abcd", vpcEndpointAccountId=OUR_ACCOUNT),), fires=False),
+        Example("customer downloading through a URL the instance presigned", (data_event(
+            "GetObject", "acme-app-uploads", "uploads/u50412/scan_0001.tiff", identity=APP,
+            sourceIPAddress="86.163.119.245", userAgent="Mozilla/5.0 (iPhone; CPU iPhone OS 17_4)",
+            additionalEventData={"AuthenticationMethod": "QueryString"}),), fires=False),
         Example("human session from the internet", (record(
             "GetObject", "s3.amazonaws.com", {"bucketName": "acme-data", "key": "x"},
             identity=ADMIN),), fires=False),

@@ -3,12 +3,20 @@ foreign account, replication to a foreign account, access points across accounts
 
 from __future__ import annotations
 
+import json
 from typing import Any, ClassVar
 
 import polars as pl
 
 from detector.config import Settings
-from detector.detections._examples import FOREIGN, OTHER_OURS, OUR_ACCOUNT, bucket_policy, record
+from detector.detections._examples import (
+    CI,
+    FOREIGN,
+    OTHER_OURS,
+    OUR_ACCOUNT,
+    bucket_policy,
+    record,
+)
 from detector.detections.base import (
     EventRule,
     Example,
@@ -23,6 +31,7 @@ _RP = pl.col("request_parameters").fill_null("")
 _S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
 _OK = _S3 & ~pl.col("is_error")
 _AP_BUCKET = _RP.str.json_path_match("$.CreateAccessPointRequest.Bucket")
+_AP_NAME = _RP.str.json_path_match("$.name")
 
 
 def _put_policy(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -30,23 +39,29 @@ def _put_policy(*statements: dict[str, Any]) -> dict[str, Any]:
 
 
 class _Sharing(EventRule):
-    """C07 base: ``event`` calls whose ``foreign_ids`` (accounts not ours) are not empty."""
+    """C07 base: ``events_of`` calls whose ``foreign_ids`` (accounts not ours) are not empty.
+    The IaC pipeline re-applies sanctioned partner grants on every run: CI roles are left out
+    (a change to who is granted is the permission-change anomaly's business, C08)."""
 
     severity = "high"
     capabilities: ClassVar[tuple[str, ...]] = ("C07",)
     attack: ClassVar[tuple[str, ...]] = ("T1537", "T1098")
     dedup_by = ("principal", "bucket")
     reason_feature = "cross_account_grant"
-    event: ClassVar[str]
+    events_of: ClassVar[tuple[str, ...]]
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        events = events.filter(pl.col("event_name").is_in(self.events_of))  # cheap pre-filter
         hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
         return group_findings(self, hits.with_columns(
-            bucket=pl.coalesce("bucket", _AP_BUCKET),
+            bucket=pl.coalesce("bucket", _AP_BUCKET, pl.lit("access point ") + _AP_NAME),
             foreign=self.foreign_ids(settings).list.join(", ")), settings)
 
     def match(self, settings: Settings) -> pl.Expr:
-        return (_OK & pl.col("event_name").eq(self.event)
+        ci = list(settings.ci_roles)
+        is_ci = (pl.col("principal").is_in(ci) | pl.col("principal_arn").is_in(ci)).fill_null(
+            False)
+        return (_OK & pl.col("event_name").is_in(self.events_of) & ~is_ci
                 & (self.foreign_ids(settings).list.len() > 0).fill_null(False))
 
     def foreign_ids(self, settings: Settings) -> pl.Expr:
@@ -61,7 +76,7 @@ class ForeignPolicyGrant(_Sharing):
                "review what it read or wrote (CloudTrail in that bucket, access logs).")
     reason_template = "Policy granting {foreign} (not one of ours) on {bucket} by {principal}"
 
-    event = "PutBucketPolicy"
+    events_of = ("PutBucketPolicy",)
 
     def foreign_ids(self, settings: Settings) -> pl.Expr:
         return policy_foreign(settings)
@@ -71,6 +86,15 @@ class ForeignPolicyGrant(_Sharing):
             "Effect": "Allow", "Principal": {"AWS": [
                 f"arn:aws:iam::{FOREIGN}:root", f"arn:aws:iam::{OTHER_OURS}:role/etl"]},
             "Action": "s3:*", "Resource": ["arn:aws:s3:::acme-data/*"]}),)),
+        Example("bucket delegates to a foreign account's access points", (_put_policy({
+            "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "*",
+            "Resource": ["arn:aws:s3:::acme-data", "arn:aws:s3:::acme-data/*"],
+            "Condition": {"StringEquals": {"s3:DataAccessPointAccount": FOREIGN}}}),)),
+        Example("vendor grant re-applied by the CI role", (record(
+            "PutBucketPolicy", "s3.amazonaws.com", bucket_policy("acme-data", {
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:role/sync"},
+                "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-data/exports/*"}),
+            identity=CI),), fires=False),
         Example("grant to our other account", (_put_policy({
             "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{OTHER_OURS}:root"},
             "Action": "s3:GetObject", "Resource": "*"}),), fires=False),
@@ -91,7 +115,7 @@ class ForeignReplication(_Sharing):
     runbook = "Delete the replication rule unless the destination account is a known partner."
     reason_template = "PutBucketReplication on {bucket} by {principal} replicates to {foreign}"
 
-    event = "PutBucketReplication"
+    events_of = ("PutBucketReplication",)
 
     def foreign_ids(self, settings: Settings) -> pl.Expr:
         return foreign(accounts(_RP, r'"Account"\s*:\s*"\d{12}"|arn:aws[\w-]*:s3[\w-]*:[\w-]*:'
@@ -120,15 +144,17 @@ class ForeignReplication(_Sharing):
 @register
 class ForeignAccessPoint(_Sharing):
     id = "access_point_foreign_account"
-    title = "Access point created for or on a bucket of a foreign account"
+    title = "Access point on a foreign bucket, or its policy granting a foreign account"
     runbook = "Delete the access point unless the other account is a known partner."
-    reason_template = "CreateAccessPoint on {bucket} by {principal} involves account(s) {foreign}"
+    reason_template = "{event_name} on {bucket} by {principal} involves account(s) {foreign}"
 
-    event = "CreateAccessPoint"
+    events_of = ("CreateAccessPoint", "PutAccessPointPolicy")
 
     def foreign_ids(self, settings: Settings) -> pl.Expr:
-        return foreign(accounts(_RP, r'"(BucketAccountId|x-amz-account-id)"\s*:\s*"\d{12}"'),
-                       settings)
+        owners = accounts(pl.when(pl.col("event_name") == "CreateAccessPoint").then(_RP)
+                          .otherwise(pl.lit("")),
+                          r'"(BucketAccountId|x-amz-account-id)"\s*:\s*"\d{12}"')
+        return pl.concat_list(foreign(owners, settings), policy_foreign(settings)).list.unique()
 
     examples = (
         Example("access point on a foreign bucket", (record(
@@ -136,6 +162,15 @@ class ForeignAccessPoint(_Sharing):
             {"name": "share", "x-amz-account-id": OUR_ACCOUNT, "CreateAccessPointRequest": {
                 "Bucket": "partner-drop", "BucketAccountId": FOREIGN,
                 "xmlns": "http://awss3control.amazonaws.com/doc/2018-08-20/"}}),)),
+        Example("access point policy granting a foreign root (policy logged as a string)", (
+            record("PutAccessPointPolicy", "s3.amazonaws.com", {
+                "name": "uploads-sync", "x-amz-account-id": OUR_ACCOUNT,
+                "PutAccessPointPolicyRequest": {"Policy": json.dumps({
+                    "Version": "2012-10-17", "Statement": [{
+                        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
+                        "Action": ["s3:GetObject"], "Resource":
+                        f"arn:aws:s3:us-east-1:{OUR_ACCOUNT}:accesspoint/uploads-sync/object/*"}]})},
+                "Host": f"{OUR_ACCOUNT}.s3-control.us-east-1.amazonaws.com"}),)),
         Example("access point in our account", (record(
             "CreateAccessPoint", "s3.amazonaws.com",
             {"name": "analytics", "x-amz-account-id": OUR_ACCOUNT, "CreateAccessPointRequest": {
