@@ -126,8 +126,8 @@ def load_settings(path: str | Path | None) -> Settings:
         log_buckets=frozenset(f.buckets.log_buckets),
         decoys=tuple(decoys),
         threat_networks=tuple(networks),
-        allow_principals=frozenset(f.allowlist.principals),
-        ci_roles=frozenset(f.allowlist.ci_roles),
+        allow_principals=frozenset(_role_key(p) for p in f.allowlist.principals),
+        ci_roles=frozenset(_role_key(r) for r in f.allowlist.ci_roles),
         allow_user_agents=tuple(f.allowlist.user_agents),
         aws_services=frozenset(f.allowlist.aws_services),
         disabled=frozenset(f.detections.disabled),
@@ -135,6 +135,12 @@ def load_settings(path: str | Path | None) -> Settings:
         lateness_minutes=f.windows.lateness_minutes,
         source=str(path),
     )
+
+
+def _role_key(arn: str) -> str:
+    """Role ARNs as principal keys name them: without the role path."""
+    head, sep, rest = arn.partition(":role/")
+    return f"{head}{sep}{rest.rsplit('/', 1)[-1]}" if sep else arn
 
 
 def _lines(path: Path, config: Path, fieldname: str) -> list[tuple[int, str]]:

@@ -69,14 +69,24 @@ BULK_CLIENTS = (
 """Bulk copy clients: normal for some people, a classic exfiltration tool for others."""
 
 
+ROLE_PATH = r"(:role/)(?:[^/]+/)*([^/]+)$"
+"""A role ARN's path (``role/aws-reserved/sso.amazonaws.com/X``): dropped from principal
+keys, because access logs name the role without it and one role must be one principal."""
+
+
+def normalise_role(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace(ROLE_PATH, "${1}${2}")
+
+
 def principal_key() -> pl.Expr:
     """Who a baseline is kept for: the role (not the session), the user, the service."""
+    anonymous = (pl.col("principal_type") == "Anonymous") | (pl.col("account_id") == "anonymous")
     return (
-        pl.when(pl.col("principal_type") == "Anonymous").then(pl.lit("anonymous"))
+        pl.when(anonymous).then(pl.lit("anonymous"))
         .when((pl.col("principal_type") == "AWSService") & pl.col("invoked_by").is_not_null())
         .then(pl.lit("service:") + pl.col("invoked_by"))
-        .otherwise(pl.coalesce("session_issuer_arn", "principal_arn", "invoked_by",
-                               "principal_id"))
+        .otherwise(normalise_role(pl.coalesce("session_issuer_arn", "principal_arn",
+                                              "invoked_by", "principal_id")))
     )
 
 
@@ -88,7 +98,9 @@ def agent_family() -> pl.Expr:
         .then(pl.lit("console"))
         .when(ua.str.contains(r"(?i)^AWS Internal|amazonaws\.com$")).then(pl.lit("aws-internal"))
         .when(ua.str.contains(r"(?i)^(Mozilla|Opera)/")).then(pl.lit("browser"))
-        .otherwise(ua.str.extract(r"^([A-Za-z][\w .-]*?)[/ (]", 1).fill_null(ua).str.slice(0, 40))
+        .otherwise(ua.str.extract(r"^([A-Za-z][\w .-]*?)/", 1)
+                   .fill_null(ua.str.extract(r"^([A-Za-z][\w.-]*)", 1)).fill_null(ua)
+                   .str.slice(0, 40))
     )
 
 
@@ -108,7 +120,8 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         op_class=event_name.replace_strict(OP_CLASSES, default="other", return_dtype=pl.String),
         is_recon=event_name.is_in(RECON).fill_null(False),
         is_aws_service=(
-            (pl.col("principal_type") == "AWSService") | pl.col("invoked_by").is_not_null()
+            (pl.col("principal_type") == "AWSService")
+            | pl.col("session_issuer_arn").str.contains(":role/aws-service-role/")
             | ip.str.ends_with(".amazonaws.com") | (ip == "AWS Internal")
         ).fill_null(False),
         is_public_ip=(
