@@ -95,11 +95,22 @@ class EventRule(Detection):
 
     reason_feature: ClassVar[str] = "event"
     reason_template: ClassVar[str] = "{event_name} by {principal}"
+    events_of: ClassVar[tuple[str, ...]] = ()
+    """API names the rule can match, if it knows them: rows of other events are dropped
+    before ``match`` is built and evaluated (some expressions are costly even on few rows)."""
 
     def match(self, settings: Settings) -> pl.Expr:
         raise NotImplementedError
 
+    def candidates(self, events: pl.DataFrame) -> pl.DataFrame:
+        if self.events_of:
+            events = events.filter(pl.col("event_name").is_in(list(self.events_of)))
+        return events
+
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        events = self.candidates(events)
+        if events.is_empty():
+            return []
         hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
         return group_findings(self, hits, settings)
 

@@ -113,6 +113,8 @@ class _Exposure(EventRule):
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
         events = events.filter(_NAME.is_in(list(self.events_of)))  # cheap pre-filter
+        if events.is_empty():
+            return []
         out = super().findings(events, settings)
         for f in out:
             if f.buckets and set(f.buckets) <= settings.website_buckets:

@@ -37,8 +37,10 @@ class TrailStoppedOrDeleted(EventRule):
     def match(self, settings: Settings) -> pl.Expr:
         return _api("cloudtrail.amazonaws.com", "StopLogging", "DeleteTrail")
 
+    events_of = ("StopLogging", "DeleteTrail")
+
     def findings(self, events: pl.DataFrame, settings: Settings):  # type: ignore[override]
-        events = events.with_columns(trail=pl.coalesce(
+        events = self.candidates(events).with_columns(trail=pl.coalesce(
             _RP.str.json_path_match("$.name"), _RP.str.json_path_match("$.trailName")))
         return super().findings(events, settings)
 
@@ -66,6 +68,7 @@ class TrailUpdated(EventRule):
     runbook = "Compare the trail's destination bucket, KMS key and regions with the baseline."
     reason_feature = "trail_change"
     reason_template = "UpdateTrail by {principal}: {request_parameters}"
+    events_of = ("UpdateTrail",)
 
     def match(self, settings: Settings) -> pl.Expr:
         return (_api("cloudtrail.amazonaws.com", "UpdateTrail")
@@ -106,6 +109,7 @@ class EventSelectorsNarrowed(EventRule):
                "sensitive buckets) and review what happened while logging was narrowed.")
     reason_feature = "event_selectors"
     reason_template = "{event_name} by {principal} narrows what is logged: {request_parameters}"
+    events_of = ("PutEventSelectors", "PutAdvancedEventSelectors")
 
     def match(self, settings: Settings) -> pl.Expr:
         basic = _api("cloudtrail.amazonaws.com", "PutEventSelectors") & _NARROWED
@@ -152,6 +156,7 @@ class LogStoreSabotage(EventRule):
                "delivery (CloudTrail status, access-log delivery) resumed.")
     reason_feature = "log_bucket_change"
     reason_template = "{event_name} on log bucket {bucket} by {principal}"
+    events_of = (*_LOG_STORE_CHANGE, "DeleteObject", "DeleteObjects")
     skip_aws_services: ClassVar[bool] = True
 
     def match(self, settings: Settings) -> pl.Expr:
@@ -197,6 +202,7 @@ class AccessLoggingDisabled(EventRule):
     runbook = "Re-enable server access logging on the bucket and ask who turned it off."
     reason_feature = "bucket_logging"
     reason_template = "PutBucketLogging without LoggingEnabled on {bucket} by {principal}"
+    events_of = ("PutBucketLogging",)
 
     def match(self, settings: Settings) -> pl.Expr:
         return (_api("s3.amazonaws.com", "PutBucketLogging")

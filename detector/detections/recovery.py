@@ -70,6 +70,8 @@ class RecoveryControlsDisabled(EventRule):
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
         events = events.filter(_NAME.is_in(list(_EVENTS)))  # cheap pre-filter
+        if events.is_empty():
+            return []
         hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
         if hits.is_empty():
             return []

@@ -51,7 +51,9 @@ class _Sharing(EventRule):
     events_of: ClassVar[tuple[str, ...]]
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
-        events = events.filter(pl.col("event_name").is_in(self.events_of))  # cheap pre-filter
+        events = self.candidates(events)
+        if events.is_empty():
+            return []
         hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
         return group_findings(self, hits.with_columns(
             bucket=pl.coalesce("bucket", _AP_BUCKET, pl.lit("access point ") + _AP_NAME),

@@ -172,5 +172,8 @@ class Scorer:
             if own is None:
                 own = self.principals[principal] = self._new()
             own.learn_one(x)
-            self.peers.setdefault(peer, self._new()).learn_one(x)
+            group = self.peers.get(peer)
+            if group is None:
+                group = self.peers[peer] = self._new()
+            group.learn_one(x)
         return deviations
