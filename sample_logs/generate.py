@@ -9,6 +9,10 @@ CloudTrail record and/or access-log lines -> *writers* pack them into files with
 layout. A labelled attack scenario is one more ``Actor`` (own activity, ``scaled=False``).
 
     python3 sample_logs/generate.py --out sample_logs
+    python3 sample_logs/generate.py --out /tmp/eval --scenarios   # labelled 16-day world
+
+``--scenarios`` loads ``scenarios.py`` beside this file (benign habits over weeks, traps and
+attacks, labels); the default run never imports it and its output does not change.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import math
 import random
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -96,6 +101,7 @@ class Bucket:
     kms_key: str = ""
     owner_id: str = ""
     host: str = ""
+    writes_only: bool = False  # data events selected for writes only (readOnly false)
 
 
 @dataclass(slots=True)
@@ -138,6 +144,7 @@ class Actor:
     label: str = "benign"
     state: dict[Any, Any] = field(default_factory=dict)
     cum: list[float] = field(default_factory=list)
+    days: Callable[[int], float] | None = None  # rate factor for a slice start (weekdays, growth)
 
 
 @dataclass(slots=True)
@@ -165,6 +172,10 @@ class Req:
     extra: Any = None  # list query, DeleteObjects keys, copy source, presigned query
     rid: str = ""
     actor: Actor | None = None
+    version: str = ""  # object version id (access-log Version Id field)
+    sse: str = ""  # SSEApplied when not the bucket default (SSE_C)
+    host: str = ""  # endpoint host of a non-bucket call when not <service>.<region> (s3-control)
+    raw: dict[str, Any] | None = None  # a finished CloudTrail record (eventID is filled in)
 
 
 class Ctx:
@@ -330,14 +341,47 @@ S3OPS: dict[str, tuple[str, str, str, bool, bool | None]] = {
     "WebsiteGet": ("WEBSITE.GET.OBJECT", "GET", "", True, None),
     "Preflight": ("REST.OPTIONS.PREFLIGHT", "OPTIONS", "", True, None),
     "Expire": ("S3.EXPIRE.OBJECT", "-", "", False, None),
-}
+    # used by the scenario world (--scenarios) only
+    "ListObjectVersions": ("REST.GET.BUCKETVERSIONS", "GET", "versions", True, True),
+    "PutObjectAcl": ("REST.PUT.ACL", "PUT", "acl", False, True),
+    "CopySourceGet": ("REST.COPY.OBJECT_GET", "PUT", "", True, None),  # source side of a copy
+    "GetBucketLogging": ("REST.GET.LOGGING_STATUS", "GET", "logging", True, False),
+    "PutBucketLogging": ("REST.PUT.LOGGING_STATUS", "PUT", "logging", False, False),
+    "GetBucketEncryption": ("REST.GET.ENCRYPTION", "GET", "encryption", True, False),
+    "PutBucketEncryption": ("REST.PUT.ENCRYPTION", "PUT", "encryption", False, False),
+    "DeleteBucketEncryption": ("REST.DELETE.ENCRYPTION", "DELETE", "encryption", False, False),
+    "GetBucketLifecycle": ("REST.GET.LIFECYCLE", "GET", "lifecycle", True, False),
+    "PutBucketLifecycle": ("REST.PUT.LIFECYCLE", "PUT", "lifecycle", False, False),
+    "DeleteBucketLifecycle": ("REST.DELETE.LIFECYCLE", "DELETE", "lifecycle", False, False),
+    "GetBucketReplication": ("REST.GET.REPLICATION", "GET", "replication", True, False),
+    "PutBucketReplication": ("REST.PUT.REPLICATION", "PUT", "replication", False, False),
+    "DeleteBucketReplication": ("REST.DELETE.REPLICATION", "DELETE", "replication", False, False),
+    "DeleteBucketPolicy": ("REST.DELETE.BUCKETPOLICY", "DELETE", "policy", False, False),
+    "GetBucketPolicyStatus": ("REST.GET.POLICY_STATUS", "GET", "policyStatus", True, False),
+    "PutBucketAcl": ("REST.PUT.ACL", "PUT", "acl", False, False),
+    "GetBucketTagging": ("REST.GET.TAGGING", "GET", "tagging", True, False),
+    "PutBucketOwnershipControls": ("REST.PUT.OWNERSHIP_CONTROLS", "PUT", "ownershipControls",
+                                   False, False),
+    "GetBucketPublicAccessBlock": ("REST.GET.PUBLIC_ACCESS_BLOCK", "GET", "publicAccessBlock",
+                                   True, False),
+    "PutBucketPublicAccessBlock": ("REST.PUT.PUBLIC_ACCESS_BLOCK", "PUT", "publicAccessBlock",
+                                   False, False),
+    "DeleteBucketPublicAccessBlock": ("REST.DELETE.PUBLIC_ACCESS_BLOCK", "DELETE",
+                                      "publicAccessBlock", False, False),
+}  # fmt: skip
 OBJECT_OPS = {"GetObject", "HeadObject", "PutObject", "CopyObject", "DeleteObject"}
+KEYED_OPS = OBJECT_OPS | {"PutObjectAcl"}  # CloudTrail resources name the object
+NO_CONTENT = {"DeleteObject", *(n for n in S3OPS if n.startswith("DeleteBucket"))}  # HTTP 204
 BUCKET_READS = ("GetBucketLocation", "GetBucketVersioning", "GetBucketAcl", "GetBucketPolicy")
 ERRORS = {  # code -> (HTTP status, message, error body bytes)
     "AccessDenied": (403, "Access Denied", 243),
     "NoSuchKey": (404, "The specified key does not exist.", 300),
     "NoSuchBucketPolicy": (404, "The bucket policy does not exist", 297),
-}
+    "NoSuchLifecycleConfiguration": (404, "The lifecycle configuration does not exist", 330),
+    "ReplicationConfigurationNotFoundError": (404, "The replication configuration was not found",
+                                              352),
+    "NoSuchTagSet": (404, "The TagSet does not exist", 285),
+}  # fmt: skip
 FILENAMES = (
     "IMG_2041.HEIC", "invoice-2026-10.pdf", "Résumé final.pdf", "Q3+Q4 plan.xlsx",
     "photo 2026-11-01.jpg", "契約書.pdf", "naïve café menu.png", "scan_0001.tiff",
@@ -557,6 +601,8 @@ def deploy_activity(ctx: Ctx, a: Actor, t0: int, n: int) -> list[Req]:
 class World:
     buckets: dict[str, Bucket]
     actors: list[Actor]
+    mutes: list[tuple[str, int, int]] = field(default_factory=list)  # bucket, from, to: no logs
+    meta: dict[str, Any] = field(default_factory=dict)  # what the scenario world reports
 
 
 def hours(weights: dict[range | int, float], rest: float = 0.0) -> list[float]:
@@ -739,7 +785,7 @@ def s3_fields(r: Req, b: Bucket, rec: dict[str, Any], hid: str) -> None:
     params: dict[str, Any] = {"bucketName": b.name, "Host": b.host}
     if sub:
         params[sub] = ""
-    if name == "ListObjects":
+    if name in ("ListObjects", "ListObjectVersions"):
         params.update(r.extra)
     elif r.key:
         params["key"] = r.key
@@ -757,14 +803,17 @@ def s3_fields(r: Req, b: Bucket, rec: dict[str, Any], hid: str) -> None:
         if b.kms_key:
             resp["x-amz-server-side-encryption-aws-kms-key-id"] = b.kms_key
             resp["x-amz-server-side-encryption-bucket-key-enabled"] = "true"
-    rec["responseElements"] = resp
+    rec["responseElements"] = resp if r.resp is None else r.resp
     inb, out = transfer(r)
     cipher = ag.cipher or "ECDHE-RSA-AES128-GCM-SHA256"
-    aed: dict[str, Any] = {"SignatureVersion": "SigV4", "CipherSuite": cipher}
+    signed = r.ident.arn != "-"  # anonymous requests carry no signature
+    aed: dict[str, Any] = {"SignatureVersion": "SigV4"} if signed else {}
+    aed["CipherSuite"] = cipher
     aed["bytesTransferredIn"] = inb
     if ok and name != "DeleteObject":
-        aed["SSEApplied"] = b.sse
-    aed["AuthenticationMethod"] = r.auth
+        aed["SSEApplied"] = r.sse or b.sse
+    if signed:
+        aed["AuthenticationMethod"] = r.auth
     aed["x-amz-id-2"] = hid
     aed["bytesTransferredOut"] = out
     rec["additionalEventData"] = aed
@@ -793,13 +842,16 @@ def ct_record(ctx: Ctx, r: Req, data: bool, hid: str) -> dict[str, Any]:
             bres["ARN"] = f"arn:aws:s3:::{b.name}"
             _BUCKET_RES[b.name] = bres
         res = [bres]
-        if r.name in OBJECT_OPS:
+        if r.name in KEYED_OPS:
             res = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{r.key}"}, bres]
+        if r.resources:  # a copy's source object, a foreign KMS key
+            res = res + r.resources
     else:
         svc_name = r.source.split(".")[0]
         host = f"{svc_name}.amazonaws.com"
         if svc_name not in ("iam", "sts", "s3"):
             host = f"{svc_name}.{r.region}.amazonaws.com"
+        host = r.host or host
         rec["requestParameters"], rec["responseElements"] = r.params, r.resp
         rec["requestID"], res = ctx.uuid(), r.resources
     rec["eventID"], rec["readOnly"] = ctx.uuid(), r.read_only
@@ -844,14 +896,18 @@ def access_lines(ctx: Ctx, r: Req, b: Bucket, hid: str) -> list[str]:
     if name == "WebsiteGet":  # plain HTTP to the website endpoint
         path, host = path[len(b.name) + 1 :], f"{b.name}.s3-website-{b.region}.amazonaws.com"
         tls = cipher = "-"
-    if isinstance(r.extra, dict):  # presigned or list query
+    if name == "CopySourceGet":  # logged by the source bucket with the destination's URI
+        path = "/" + quote(r.extra, safe="/~")
+    elif isinstance(r.extra, dict):  # presigned or list query
         path += "?" + urlencode(r.extra, quote_via=quote, safe="")
     elif sub:
         path += "?" + sub
     elif ag.xid and name in OBJECT_OPS:
         path += f"?x-id={name}"
-    status = ERRORS[r.error][0] if r.error else 204 if name == "DeleteObject" else 200
+    status = ERRORS[r.error][0] if r.error else 204 if name in NO_CONTENT else 200
     size = str(r.size) if r.size and r.key and not r.error and name != "DeleteObject" else "-"
+    if name == "CopySourceGet":
+        out = 0
     total = 4 + (inb + out) // 60000 + ctx.rng.randrange(30)
     turn = total - 2 if name == "PutObject" else ctx.rng.randrange(1, min(total, 40) + 1)
     signed = r.ident.arn != "-"
@@ -859,7 +915,7 @@ def access_lines(ctx: Ctx, r: Req, b: Bucket, hid: str) -> list[str]:
     referer = r.extra if isinstance(r.extra, str) and r.extra.startswith(("-", "http")) else "-"
     ip = r.ip if r.ip[0].isdigit() else "-"
     who = f"{head} {ip} {r.ident.arn} {r.rid}"
-    mid = f'{total} {turn} "{referer}" "{ag.ct.strip("[]")}" -'
+    mid = f'{total} {turn} "{referer}" "{ag.ct.strip("[]")}" {r.version or "-"}'
     tail = f"{hid} {sig} {cipher} {auth} {host} {tls} - - {b.region if r.vpce else '-'}"
     uri = f'"{method} {path} HTTP/1.1"'
 
@@ -879,12 +935,15 @@ def access_lines(ctx: Ctx, r: Req, b: Bucket, hid: str) -> list[str]:
 def render(ctx: Ctx, r: Req) -> tuple[dict[str, Any] | None, list[str]]:
     """One request -> (CloudTrail record or None, access-log lines)."""
     b = r.bucket
+    if r.raw is not None:  # e.g. a network-activity (VPC endpoint) event
+        return {**r.raw, "eventID": ctx.uuid()}, []
     if b is None:
         return (ct_record(ctx, r, False, "") if r.ident.ct is not None else None), []
     data = S3OPS[r.name][4]
     hid = base64.b64encode(ctx.rng.randbytes(56)).decode()  # x-amz-id-2 / Host Id
     ct = None
-    if data is not None and r.ident.ct is not None and (data is False or b.data_events):
+    selected = data is False or (b.data_events and not (b.writes_only and r.read_only))
+    if data is not None and r.ident.ct is not None and selected:
         ct = ct_record(ctx, r, data, hid)
     return ct, access_lines(ctx, r, b, hid) if b.access_logs else []
 
@@ -1015,18 +1074,23 @@ def simulate(
         hour, batch = (t0 - start) % DAY // HOUR, []
         for a in world.actors:
             lam = a.rate * a.profile[hour] * (scales.get(a.group, 1) if a.scaled else 1) / 12
+            if a.days is not None:
+                lam *= a.days(t0)
             batch += (a.activity or mix_activity)(ctx, a, t0, ctx.poisson(lam))
         batch.sort(key=lambda r: r.t)
         sink(t0, batch)
 
 
-def calibrate(seed: int, start: int, days: int, ct_target: int, al_target: int) -> dict[str, float]:
+def calibrate(
+    seed: int, start: int, days: int, ct_target: int, al_target: int,
+    build: Callable[[int, int], World] = build_world,
+) -> dict[str, float]:  # fmt: skip
     """Scales for the "main" and "al" actor groups so both requested counts come out.
 
     A pilot (~20k requests, throwaway world) measures CloudTrail records and access-log lines
     per unit of scale for each group and for fixed-rate actors; then a 2x2 linear solve.
     """
-    world, ctx = build_world(seed, start), Ctx(f"{seed}:pilot")
+    world, ctx = build(seed, start), Ctx(f"{seed}:pilot")
     s = 20000 / sum(a.rate * sum(a.profile) * days for a in world.actors if a.scaled)
     n = {"main": [0, 0], "al": [0, 0], "fixed": [0, 0]}
 
@@ -1048,34 +1112,73 @@ def calibrate(seed: int, start: int, days: int, ct_target: int, al_target: int) 
     return {"main": sm, "al": sa}
 
 
+SCENARIO_FILES = ("labels.json", "detector.toml", "threat_intel_ips.txt", "decoys.txt")
+
+
+def load_scenarios() -> Any:
+    """``scenarios.py`` from beside this file, sharing this module (also when run as a script)."""
+    sys.modules.setdefault("generate", sys.modules[__name__])
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    import scenarios
+
+    return scenarios
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--start", default="2026-11-02", help="first UTC day, YYYY-MM-DD")
-    ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--cloudtrail-events", type=int, default=3000, help="target record count")
-    ap.add_argument("--access-lines", type=int, default=2000, help="target line count")
+    ap.add_argument("--days", type=int, default=None,
+                    help="days to generate (1; 16 with --scenarios)")
+    ap.add_argument("--cloudtrail-events", type=int, default=None,
+                    help="target record count (3000; 14000 a day with --scenarios)")
+    ap.add_argument("--access-lines", type=int, default=None,
+                    help="target line count (2000; 7000 a day with --scenarios)")
     ap.add_argument("--large-files", type=int, default=0, metavar="N",
-                    help="~N records/lines per file, not the real delivery cadence")  # fmt: skip
+                    help="~N records/lines per file, not the real delivery cadence")
     ap.add_argument("--no-digest", action="store_true", help="skip the CloudTrail digest file")
-    args = ap.parse_args(argv)
+    ap.add_argument("--scenarios", action="store_true",
+                    help="the labelled evaluation world: benign weeks, traps, attacks, labels.json")
+    args = ap.parse_args(argv)  # fmt: skip
+    scen = load_scenarios() if args.scenarios else None
+    if args.days is None:
+        args.days = scen.DEFAULT_DAYS if scen else 1
+    if args.cloudtrail_events is None:
+        args.cloudtrail_events = scen.CT_PER_DAY * args.days if scen else 3000
+    if args.access_lines is None:
+        args.access_lines = scen.AL_PER_DAY * args.days if scen else 2000
+    if scen and args.days < scen.MIN_DAYS:
+        ap.error(f"--scenarios needs --days >= {scen.MIN_DAYS}")
     began, out = time.perf_counter(), Path(args.out)
     start = int(datetime.strptime(args.start, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
-    scales = calibrate(args.seed, start, args.days, args.cloudtrail_events, args.access_lines)
-    world, ctx = build_world(args.seed, start), Ctx(f"{args.seed}:main")
+    build: Callable[[int, int], World] = build_world
+    if scen:
+        build = lambda seed, t: scen.build_world(seed, t, args.days)  # noqa: E731
+    scales = calibrate(args.seed, start, args.days, args.cloudtrail_events, args.access_lines,
+                       build)  # fmt: skip
+    world, ctx = build(args.seed, start), Ctx(f"{args.seed}:main")
     for owned in ("AWSLogs", "s3-access-logs"):  # only what this script owns
         shutil.rmtree(out / owned, ignore_errors=True)
-    (out / "MANIFEST.json").unlink(missing_ok=True)
+    for owned_file in ("MANIFEST.json", *SCENARIO_FILES):
+        (out / owned_file).unlink(missing_ok=True)
     ctw = CloudTrailWriter(out, Ctx(f"{args.seed}:ct-files"), args.large_files)
     end = start + args.days * DAY
     alw = AccessLogWriter(out, Ctx(f"{args.seed}:al-files"), args.large_files, end)
     both, labels = 0, {}
+    tracker = scen.Tracker() if scen else None
+    mutes = world.mutes
 
     def write(t0: int, batch: list[Req]) -> None:
         nonlocal both
         for r in batch:
             ct, lines = render(ctx, r)
+            if lines and mutes and r.bucket and any(  # logging off: S3 delivers nothing
+                b == r.bucket.name and t1 <= r.t < t2 for b, t1, t2 in mutes
+            ):
+                lines = []
             if ct is not None:
                 ctw.add(r.account, r.region, r.t, DUMPS(ct))
             if lines and r.bucket:
@@ -1083,6 +1186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 both += ct is not None
             label = r.actor.label if r.actor else "benign"
             labels[label] = labels.get(label, 0) + 1
+            if tracker is not None and label != "benign":
+                tracker.add(label, r, ct, lines)
         ctw.end_slice(t0)
         alw.end_slice(t0 + SLICE)
 
@@ -1107,11 +1212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "access_logs": b.access_logs} for b in world.buckets.values()},
     }  # fmt: skip
     manifest["cloudtrail"]["records_by_account_region"].pop("digest", None)
+    summary = ""
+    if scen and tracker is not None:
+        manifest["scenarios"], summary = scen.write_outputs(out, world, tracker, start, args.days)
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(
         f"wrote {ctw.files + alw.files} files, {ct_records} CloudTrail records ({ct_files} files), "
         f"{manifest['s3_access_logs']['lines']} access-log lines ({alw.files} files), "
-        f"{ctw.bytes + alw.bytes:,} bytes to {out} in {time.perf_counter() - began:.1f}s"
+        f"{ctw.bytes + alw.bytes:,} bytes to {out} in {time.perf_counter() - began:.1f}s{summary}"
     )
     return 0
 

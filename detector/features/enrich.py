@@ -142,7 +142,8 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         is_foreign_vpce=(
             pl.col("vpc_endpoint_account_id").is_not_null()
             & (~pl.col("vpc_endpoint_account_id").is_in(ours) if known_org
-               else pl.col("vpc_endpoint_account_id") != pl.col("recipient_account_id"))
+               else (pl.col("vpc_endpoint_account_id") != pl.col("recipient_account_id"))
+               & (pl.col("vpc_endpoint_account_id") != pl.col("account_id")))
         ).fill_null(False),
         is_presigned=(pl.col("auth_method") == "QueryString").fill_null(False),
         is_non_tls=(
