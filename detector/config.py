@@ -1,6 +1,7 @@
 """Detector settings: one typed object read once, at the edge, from a TOML file.
 
     [org]          accounts = ["111122223333"]        our accounts (anything else is foreign)
+                   partner_accounts = [...]            sanctioned partners (grants not foreign)
     [buckets]      website = [...]; log_buckets = [...]; decoys = [...]; decoys_file = "…"
     [threat_intel] ip_files = ["tor-exits.txt"]       IPs or CIDRs, one per line, # comments
     [allowlist]    principals = [...]; ci_roles = [...]; user_agents = [...]
@@ -26,6 +27,7 @@ from detector.errors import UsageError
 
 class _Org(msgspec.Struct, forbid_unknown_fields=True):
     accounts: list[str] = msgspec.field(default_factory=list)
+    partner_accounts: list[str] = msgspec.field(default_factory=list)
     org_id: str | None = None
 
 
@@ -70,6 +72,8 @@ class Settings:
     """Everything detections need to know about the environment they watch."""
 
     our_accounts: frozenset[str] = frozenset()
+    partner_accounts: frozenset[str] = frozenset()
+    """Accounts of sanctioned partners: grants to them and their endpoints are not foreign."""
     website_buckets: frozenset[str] = frozenset()
     log_buckets: frozenset[str] = frozenset()
     decoys: tuple[str, ...] = ()
@@ -101,10 +105,12 @@ def load_settings(path: str | Path | None) -> Settings:
     except msgspec.ValidationError as exc:
         raise UsageError(f"{path}: {exc}") from None
     base = path.parent
-    for i, account in enumerate(f.org.accounts):
-        if not (account.isdigit() and len(account) == 12):
-            raise UsageError(f"{path}: org.accounts[{i}] = {account!r} is not a 12-digit "
-                             "AWS account id")
+    for name, values in (("accounts", f.org.accounts),
+                         ("partner_accounts", f.org.partner_accounts)):
+        for i, account in enumerate(values):
+            if not (account.isdigit() and len(account) == 12):
+                raise UsageError(f"{path}: org.{name}[{i}] = {account!r} is not a 12-digit "
+                                 "AWS account id")
     if f.windows.minutes < 1 or f.windows.lateness_minutes < 0:
         raise UsageError(f"{path}: windows.minutes must be >= 1 and lateness_minutes >= 0")
     decoys = list(f.buckets.decoys)
@@ -122,6 +128,7 @@ def load_settings(path: str | Path | None) -> Settings:
                                  f"(from {path}: threat_intel.ip_files)") from None
     return Settings(
         our_accounts=frozenset(f.org.accounts),
+        partner_accounts=frozenset(f.org.partner_accounts),
         website_buckets=frozenset(f.buckets.website),
         log_buckets=frozenset(f.buckets.log_buckets),
         decoys=tuple(decoys),

@@ -65,7 +65,8 @@ def load_labels(path: Path) -> list[Scenario]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         return [Scenario(s["id"], s["kind"], list(s["capabilities"]), s.get("principal"),
                          _t(s["start"]), _t(s["end"]),
-                         set(s.get("event_ids", [])) | set(s.get("request_ids", [])),
+                         set(s.get("event_ids", [])) | set(s.get("request_ids", []))
+                         | set(s.get("joined_request_ids", [])),
                          s.get("description", ""))
                 for s in raw["scenarios"]]
     except FileNotFoundError:
@@ -97,7 +98,9 @@ def evaluate(scenarios: list[Scenario], alerts: list[dict[str, Any]],
         if not owners:
             owners = {s.id: s for s in scenarios if _overlaps(a, s)}
         attacks = [s for s in owners.values() if s.kind == "attack"]
-        for s in owners.values():
+        # An attack's alert may cite the principal's benign events too (a window holds
+        # both): it counts for the attack, never against a trap.
+        for s in attacks or owners.values():
             results[s.id].alerts.append(a)
         if not attacks:
             false_alerts.append(a)
@@ -141,8 +144,19 @@ def evaluate(scenarios: list[Scenario], alerts: list[dict[str, Any]],
 
 
 def _overlaps(a: dict[str, Any], s: Scenario) -> bool:
-    if s.principal and a.get("principal") not in (s.principal,) and not \
-            (a.get("principal") or "").endswith(s.principal.split("/")[-1]):
+    """An evidence-less alert (silence, correlation) names the scenario's principal or one of
+    the buckets its description names, during its time span."""
+    same_principal = bool(s.principal) and _role(a.get("principal")) == _role(s.principal)
+    named_bucket = any(b in s.description for b in a.get("buckets") or [])
+    if not (same_principal or named_bucket):
         return False
     first, last = _t(a["first_seen"]), _t(a["last_seen"])
     return first <= s.end + timedelta(hours=1) and last >= s.start - timedelta(hours=1)
+
+
+def _role(arn: str | None) -> str | None:
+    """Role ARNs without their path, as principal keys name them."""
+    if not arn or ":role/" not in arn:
+        return arn
+    head, _, rest = arn.partition(":role/")
+    return f"{head}:role/{rest.rsplit('/', 1)[-1]}"

@@ -74,7 +74,8 @@ def world_info(env: sw.Env, start: int, days: int) -> dict[str, Any]:
         "start": iso(start), "end": iso(start + days * g.DAY), "days": days,
         "attack_days": [time.strftime("%Y-%m-%d", time.gmtime(env.at(d, "00:00")))
                         for d in range(days - 4, days)],
-        "our_accounts": [PROD, ANALYTICS, SECURITY], "org_id": sw.ORG_ID,
+        "our_accounts": [PROD, ANALYTICS, SECURITY], "partner_accounts": [VENDOR],
+        "org_id": sw.ORG_ID,
         "account_names": {PROD: "prod", ANALYTICS: "analytics", SECURITY: "security",
                           VENDOR: "vendor (benign, cross-account)",
                           sw.FOREIGN: "attacker (not ours)"},
@@ -98,6 +99,7 @@ def detector_toml(info: dict[str, Any]) -> str:
 
 [org]
 accounts = {arr(info["our_accounts"])}   # ours: prod, analytics, security
+partner_accounts = {arr(info["partner_accounts"])}   # the vendor: its bucket grant is sanctioned
 
 [buckets]
 website = {arr(info["website_buckets"])}

@@ -74,7 +74,8 @@ def accounts(text: pl.Expr, pattern: str) -> pl.Expr:
 
 def foreign(accts: pl.Expr, settings: Settings) -> pl.Expr:
     """The ids among ``accts`` that are not ours (not the recipient's, when ours are unknown)."""
-    ours = (pl.lit(sorted(settings.our_accounts), dtype=pl.List(pl.String))
+    ours = (pl.lit(sorted(settings.our_accounts | settings.partner_accounts),
+                   dtype=pl.List(pl.String))
             if settings.our_accounts else pl.concat_list(pl.col("recipient_account_id")))
     return accts.list.set_difference(ours).list.drop_nulls()
 

@@ -3,15 +3,20 @@ never makes, hours it never works (C08, C28, C29)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import CONFIG, PERMISSION
 
-RARE_HOUR_HISTORY = 200
+RARE_HOUR_HISTORY = 50
+"""Windows of history before an hour of the week can be called rare ..."""
+RARE_HOUR_AGE = timedelta(days=7)
+"""... and a week of it, so that every weekday has been seen."""
 
 
-def _automation(v: Verdict) -> bool:
+def automation(v: Verdict) -> bool:
     """Roles that run code (not people, whose operations vary by nature)."""
     return ":role/" in v.principal and "AWSReservedSSO_" not in v.principal
 """Windows of history before an hour of the week can be called rare."""
@@ -47,15 +52,17 @@ class RareApi(WindowDetection):
     runbook = "Check whether the new operation fits the principal's purpose."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        if not v.established or v.principal in settings.ci_roles or not _automation(v):
+        if not v.established or v.principal in settings.ci_roles or not automation(v):
             return None
         new_ops = [o for o in v.news.get("operations") or []
                    if o not in PERMISSION and (o in CONFIG or o.startswith(("GetBucket",
                                                                             "PutBucket")))]
         if not new_ops:
             return None
+        # Code does not start calling new APIs on its own: medium for automation roles.
         return v.finding(self, [Reason("new_operation", ", ".join(new_ops), "never before",
-                                       f"first {', '.join(new_ops)} by this principal")], 3.0)
+                                       f"first {', '.join(new_ops)} by this principal")], 3.0,
+                         "medium")
 
 
 @register
@@ -69,14 +76,17 @@ class RareTime(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         p, w = v.profile, v.window
-        if p is None or p.windows < RARE_HOUR_HISTORY or w.get("n_events", 0) < 5:
+        if p is None or p.windows < RARE_HOUR_HISTORY or \
+                w["window_start"] - p.first_seen < RARE_HOUR_AGE:
             return None
         total = sum(p.hours)
         hours = [(w["hour"] + d) % 24 for d in (-1, 0, 1)]
-        if sum(p.hours[h] for h in hours) > 0.002 * total:
+        if sum(p.hours[h] for h in hours) > 0.005 * total:
             return None
         weekday_share = p.weekdays[w["weekday"] - 1] / max(sum(p.weekdays), 1)
-        severity = "medium" if weekday_share < 0.02 else "low"
+        if weekday_share >= 0.05:  # a late evening on a working day is not enough
+            return None
+        severity = "medium"
         return v.finding(self, [Reason("hour", f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",
                                        "never at this hour", "activity at an hour this "
                                        "principal never works")], 3.0, severity)

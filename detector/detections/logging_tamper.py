@@ -205,7 +205,9 @@ class AccessLoggingDisabled(EventRule):
     events_of = ("PutBucketLogging",)
 
     def match(self, settings: Settings) -> pl.Expr:
+        # Access-log lines carry no request body: only CloudTrail shows what was set.
         return (_api("s3.amazonaws.com", "PutBucketLogging")
+                & pl.col("request_parameters").is_not_null()
                 & ~_RP.str.contains('"LoggingEnabled"'))
 
     examples = (

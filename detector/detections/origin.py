@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
+from detector.detections.habits import automation
 from detector.detections.window_base import Verdict, WindowDetection
 
 MIN_DATA_REQUESTS = 5
+STABLE_NETWORKS = 8
+"""Code that runs behind NAT comes from a handful of networks; people roam."""
 
 
 @register
@@ -20,14 +23,19 @@ class NewNetworkOrigin(WindowDetection):
     runbook = "Check the new source IPs; if the credentials leaked, revoke the sessions."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        w = v.window
-        if not (v.established and v.profile and v.news.get("ip_prefixes")):
-            return None
-        if w.get("n_public_ip", 0) < 1 or v.profile.public_share > 0.02:
+        w, p = v.window, v.profile
+        if not (v.established and p and v.news.get("ip_prefixes")) or w.get("n_public_ip", 0) < 1:
             return None
         nets = ", ".join(v.news["ip_prefixes"][:5])
-        return v.finding(self, [Reason("new_public_network", nets, "private networks only",
-                                       f"requests from new public network(s) {nets}")], 6.0)
+        if p.public_share <= 0.02:
+            baseline = "private networks only"
+        elif automation(v) and len(p.seen["ip_prefixes"]) <= STABLE_NETWORKS:
+            baseline = f"{len(p.seen['ip_prefixes'])} known networks (NAT)"
+        else:
+            return None
+        return v.finding(self, [Reason("new_public_network", nets, baseline,
+                                       f"requests from new public network(s) {nets}; this "
+                                       f"principal uses {baseline}")], 6.0)
 
 
 @register

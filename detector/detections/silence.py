@@ -84,9 +84,11 @@ class TelemetrySilence(Detection):
                               f"{name} sent {typical:,.0f} events every hour for "
                               f"{span:.0f} h, then nothing since {silent_since:%H:%M} UTC "
                               "while other logs continue")]
+            bucket = name.split(":", 1)[1] if name.startswith("s3_access:") else None
             out.append(Finding(detection=self.id, key=(name,), first_seen=silent_since,
                                last_seen=watermark, principal=name, account_id=None,
                                evidence_ids=[], evidence_total=0, reasons=reasons,
+                               buckets=[bucket] if bucket else [],
                                score=5.0, severity="high" if name.startswith("cloudtrail")
                                else "medium"))
         return out

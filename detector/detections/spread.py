@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
-from detector.detections.volume import risky_context
+from detector.detections.volume import EXTREME_PEAK_MULTIPLE, risky_context
 from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
 
 NEW_BUCKET_MIN_READS = 50
@@ -22,19 +22,21 @@ class Sweep(WindowDetection):
     runbook = "Look for a List-then-Get crawl in the evidence; compare with the principal's job."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        devs = [d for f in ("n_keys", "n_prefixes", "n_buckets") if (d := v.deviation(f))]
+        devs = [d for f in ("n_keys", "n_prefixes", "n_buckets", "n_list")
+                if (d := v.deviation(f))]
         if not devs:
             return None
         context = risky_context(v)
-        crawl = v.window.get("n_list", 0) > 10 and v.window.get("n_read", 0) > 100
+        crawl = v.window.get("n_list", 0) > 10 and v.window.get("n_read", 0) > 50
         reasons = [deviation_reason(d) for d in devs] + context
         if crawl:
             reasons.append(Reason("list_then_get", f"{v.window['n_list']} lists, "
                                   f"{v.window['n_read']} reads", None,
                                   "listings followed by reads: a crawl"))
         n = len(context) + crawl
+        extreme = any(d.observed >= EXTREME_PEAK_MULTIPLE * max(d.baseline_peak, 1) for d in devs)
         return v.finding(self, reasons, max(d.z for d in devs) + n,
-                         "high" if n >= 2 else "medium" if n else "low")
+                         "high" if n >= 2 else "medium" if n or extreme else "low")
 
 
 @register
@@ -70,7 +72,7 @@ class Enumeration(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         dev = v.deviation("n_recon")
-        if dev is None or v.window.get("n_buckets", 0) < 5:
+        if dev is None or v.window.get("n_buckets", 0) < 3:
             return None
         return v.finding(self, [deviation_reason(dev), *risky_context(v)], dev.z)
 

@@ -10,6 +10,9 @@ from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
 from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
 
+EXTREME_PEAK_MULTIPLE = 10
+"""A value ten times the principal's own past peak is medium even without other context."""
+
 
 def risky_context(v: Verdict) -> list[Reason]:
     """Circumstances that turn a volume deviation into a likely incident."""
@@ -38,7 +41,8 @@ def _volume(d: WindowDetection, v: Verdict, features: tuple[str, ...]) -> Findin
     if not devs:
         return None
     context = risky_context(v)
-    severity = "high" if len(context) >= 2 else "medium" if context else "low"
+    extreme = [x for x in devs if x.observed >= EXTREME_PEAK_MULTIPLE * max(x.baseline_peak, 1)]
+    severity = ("high" if len(context) >= 2 else "medium" if context or extreme else "low")
     score = max(x.z for x in devs) + 2 * len(context)
     return v.finding(d, [deviation_reason(x) for x in devs] + context, score, severity)
 

@@ -78,11 +78,23 @@ def normalise_role(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace(ROLE_PATH, "${1}${2}")
 
 
+SERVICE_ROLE = r":role/(aws-service-role/|AWSServiceRole)"
+"""Service-linked roles: names AWS reserves for its own services (Config, Access Analyzer…)."""
+
+
 def principal_key() -> pl.Expr:
-    """Who a baseline is kept for: the role (not the session), the user, the service."""
+    """Who a baseline is kept for: the role (not the session), the user, the service.
+
+    IAM Identity Center (SSO) roles are shared by people: there the session name (the
+    person) is kept, so each person's habits are learned on their own.
+    """
     anonymous = (pl.col("principal_type") == "Anonymous") | (pl.col("account_id") == "anonymous")
+    sso = pl.col("session_issuer_arn").str.contains(":role/.*AWSReservedSSO_").fill_null(False)
     return (
         pl.when(anonymous).then(pl.lit("anonymous"))
+        .when(sso & pl.col("session_name").is_not_null())
+        .then(normalise_role(pl.col("session_issuer_arn")) + pl.lit("/")
+              + pl.col("session_name"))
         .when((pl.col("principal_type") == "AWSService") & pl.col("invoked_by").is_not_null())
         .then(pl.lit("service:") + pl.col("invoked_by"))
         .otherwise(normalise_role(pl.coalesce("session_issuer_arn", "principal_arn",
@@ -111,24 +123,29 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
     ip = pl.col("source_ip")
     is_ipv4 = ip.str.contains(_IPV4).fill_null(False)
     is_ipv6 = ip.str.contains(":").fill_null(False) & ~ip.str.contains(r"[g-zG-Z]").fill_null(True)
-    ours = list(settings.our_accounts)
-    known_org = bool(ours)
+    known_org = bool(settings.our_accounts)
     event_name = pl.col("event_name")
     denied = (pl.col("error_code").is_in(DENIED_CODES) | (pl.col("http_status") == 403))
+    presigned = (pl.col("auth_method") == "QueryString").fill_null(False)
+    ours = list(settings.our_accounts | settings.partner_accounts)
     return df.with_columns(
         principal=principal_key(),
         op_class=event_name.replace_strict(OP_CLASSES, default="other", return_dtype=pl.String),
         is_recon=event_name.is_in(RECON).fill_null(False),
         is_aws_service=(
             (pl.col("principal_type") == "AWSService")
-            | pl.col("session_issuer_arn").str.contains(":role/aws-service-role/")
+            | pl.col("session_issuer_arn").str.contains(SERVICE_ROLE)
+            | pl.col("principal_arn").str.contains(r":assumed-role/AWSServiceRole")
             | ip.str.ends_with(".amazonaws.com") | (ip == "AWS Internal")
         ).fill_null(False),
         is_public_ip=(
             (is_ipv4 & ~ip.str.contains(_PRIVATE_V4).fill_null(False))
             | (is_ipv6 & ~ip.str.contains(r"(?i)^(fc|fd|fe80|::1)").fill_null(False))
         ),
-        ip_prefix=pl.when(is_ipv4).then(ip.str.replace(r"\.\d+$", ".0/24"))
+        # A presigned URL is used by whoever holds it (a browser), not by the principal that
+        # signed it: its address says nothing about where the principal's code runs.
+        ip_prefix=pl.when(presigned).then(None)
+        .when(is_ipv4).then(ip.str.replace(r"\.\d+$", ".0/24"))
         .when(is_ipv6).then(ip.str.extract(r"^([0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F]*)", 1)
                             + pl.lit("::/48")),
         agent_family=agent_family(),

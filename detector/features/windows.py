@@ -34,7 +34,7 @@ COUNTS: dict[str, pl.Expr] = {
     "bytes_in": pl.col("bytes_in").fill_null(0).sum(),
     "n_errors": pl.col("is_error").sum(),
     "n_denied": pl.col("is_denied").sum(),
-    "n_public_ip": pl.col("is_public_ip").sum(),
+    "n_public_ip": (pl.col("is_public_ip") & ~pl.col("is_presigned")).sum(),
     "n_no_vpce": (pl.col("vpc_endpoint_id").is_null() & (pl.col("source") == "cloudtrail")
                   & pl.col("op_class").is_in(["read", "write", "list", "delete"])).sum(),
     "n_foreign_vpce": pl.col("is_foreign_vpce").sum(),
