@@ -73,14 +73,14 @@ def floor_access(root: Path) -> dict[str, float]:
             "events_per_second": lines / seconds}
 
 
-def backfill(source: Path, workers: int, out: Path) -> dict[str, float]:
+def backfill(source: Path, workers: int, out: Path, detect: bool = False) -> dict[str, float]:
     name = source.parent.name
-    lake = out / f"lake-{name}-{workers}"
+    lake = out / f"lake-{name}-{workers}{'-detect' if detect else ''}"
     shutil.rmtree(lake, ignore_errors=True)
     summary = out / f"summary-{name}-{workers}.json"
     cmd = [str(Path(sys.executable).with_name("detector")), "backfill", str(source),
-           "--lake", str(lake), "--no-detect", "--no-progress", "--workers", str(workers),
-           "--summary", str(summary)]
+           "--lake", str(lake), "--no-progress", "--workers", str(workers),
+           "--summary", str(summary), *([] if detect else ["--no-detect"])]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -128,7 +128,9 @@ def main() -> None:
         base = floor(root)
         one = backfill(root, 1, args.out)
         two = backfill(root, 2, args.out)
-        rows.append({"set": label, "floor": base, "workers_1": one, "workers_2": two})
+        detect = backfill(root, 1, args.out, detect=True)
+        rows.append({"set": label, "floor": base, "workers_1": one, "workers_2": two,
+                     "detect_1": detect})
         print(f"{label}: floor {base['events_per_second']:,.0f}/s, 1 worker "
               f"{one['events_per_second']:,.0f}/s, 2 workers {two['events_per_second']:,.0f}/s",
               file=sys.stderr)
@@ -141,17 +143,19 @@ def main() -> None:
 def markdown(results: dict) -> str:
     lines = [
         "| input | events | files | floor events/s | backfill 1 process events/s "
-        "(× floor) | peak RSS | backfill 2 workers events/s (× floor) | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "(× floor) | peak RSS | backfill 2 workers events/s (× floor) | peak RSS "
+        "| with detection, 1 process events/s (× ingest-only) | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results["rows"]:
-        f, a, b = r["floor"], r["workers_1"], r["workers_2"]
+        f, a, b, d = r["floor"], r["workers_1"], r["workers_2"], r["detect_1"]
         base = f["events_per_second"]
-        one, two = a["events_per_second"], b["events_per_second"]
+        one, two, det = a["events_per_second"], b["events_per_second"], d["events_per_second"]
         lines.append(
             f"| {r['set']} | {a['events']:,} | {f['files']:,} | {base:,.0f} "
             f"| {one:,.0f} ({one / base:.2f}×) | {a['peak_rss_mb']:,.0f} MB "
-            f"| {two:,.0f} ({two / base:.2f}×) | {b['peak_rss_mb']:,.0f} MB |"
+            f"| {two:,.0f} ({two / base:.2f}×) | {b['peak_rss_mb']:,.0f} MB "
+            f"| {det:,.0f} ({det / one:.2f}×) | {d['peak_rss_mb']:,.0f} MB |"
         )
     return "\n".join(lines)
 

@@ -32,7 +32,7 @@ from detector.summary import BatchStats, RunSummary
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_MB = 32
+DEFAULT_BATCH_MB = 16
 GZIP_EXPANSION = 10
 """Gzipped logs count this many times their size toward a batch: memory holds them unzipped."""
 
@@ -86,6 +86,7 @@ def backfill(specs: Sequence[str], options: IngestOptions,
         summary.add(stats)
         progress.advance(stats.objects_read + stats.objects_failed, files.events,
                          stats.bytes_read)
+        del events  # before the next batch is parsed: one batch in memory at a time
     if detection is not None:
         final = BatchFiles(new_batch_id(), [])
         final.files = detection.finish(final.batch)

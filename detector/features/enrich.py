@@ -116,8 +116,19 @@ def agent_family() -> pl.Expr:
     )
 
 
+UNUSED_BY_DETECTION = (
+    "additional_event_data", "request_uri", "referrer", "extra_fields", "origin_object",
+    "origin_index", "host_header", "total_time_ms", "turnaround_time_ms", "acl_required",
+    "source_region", "bucket_owner", "access_point_arn", "access_key_id", "error_message",
+    "object_size", "signature_version", "event_type",
+)
+"""Columns no detection reads: not copied into the detection frame (memory per batch)."""
+
+
 def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """Canonical events plus the derived columns every detection and feature reads."""
+    if isinstance(events, pa.Table):
+        events = events.drop_columns([c for c in UNUSED_BY_DETECTION if c in events.schema.names])
     df = events if isinstance(events, pl.DataFrame) else pl.from_arrow(events)
     assert isinstance(df, pl.DataFrame)
     ip = pl.col("source_ip")

@@ -185,7 +185,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     global _CONNECTION
     if _CONNECTION is None:
         # One thread: parallelism comes from worker processes (--workers), not from here.
-        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "512MB"})
+        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
     return _CONNECTION
 
 
