@@ -81,10 +81,11 @@ class RareTime(WindowDetection):
             return None
         total = sum(p.hours)
         hours = [(w["hour"] + d) % 24 for d in (-1, 0, 1)]
-        if sum(p.hours[h] for h in hours) > 0.005 * total:
-            return None
+        hour_share = sum(p.hours[h] for h in hours) / max(total, 1)
         weekday_share = p.weekdays[w["weekday"] - 1] / max(sum(p.weekdays), 1)
-        if weekday_share >= 0.05:  # a late evening on a working day is not enough
+        # A rare hour on a working day (a late evening) is not enough, nor a day off alone:
+        # both at once is time this principal has never worked.
+        if not (hour_share <= 0.02 and weekday_share < 0.01):
             return None
         severity = "medium"
         return v.finding(self, [Reason("hour", f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",

@@ -58,11 +58,15 @@ DISTINCT: dict[str, str] = {
 """Distinct-value features: partial windows merge by set union; ``n_<name>`` is the size."""
 
 KEY = ("principal", "window_start")
+UNKNOWN_PRINCIPAL = "(unknown)"
 
 
 def partial_windows(enriched: pl.DataFrame, minutes: int) -> pl.DataFrame:
     """Reduce a batch to one row per (principal, window) with counts and distinct lists."""
-    df = enriched.filter(pl.col("event_time").is_not_null() & pl.col("principal").is_not_null())
+    # No time: no window to put it in (rules still see the event). No principal: counted
+    # under "(unknown)", so that a burst of unattributable requests is still a window.
+    df = enriched.filter(pl.col("event_time").is_not_null()).with_columns(
+        pl.col("principal").fill_null(UNKNOWN_PRINCIPAL))
     if df.is_empty():
         return empty_partials()
     return (
