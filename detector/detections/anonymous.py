@@ -38,8 +38,8 @@ class AnonymousAccess(EventRule):
     severity = "medium"
     capabilities = ("C19",)
     attack = ("T1530", "T1619")
-    dedup_by = ("bucket", "source_ip")
-    dedup_window = timedelta(hours=6)
+    dedup_by = ("bucket",)
+    dedup_window = timedelta(hours=24)
     runbook = ("Find what makes the bucket public (policy, ACL, Block Public Access off); if it "
                "is meant to be public add it to buckets.website, otherwise close it and list "
                "what the anonymous sources read.")
