@@ -187,8 +187,9 @@ def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
 def _demo(args: argparse.Namespace, console: Console) -> int:
     logs: Path = args.logs
     sources = [str(logs / d) for d in SAMPLE_SUBDIRS if (logs / d).is_dir()]
-    if args.config is None and (logs / "detector.toml").is_file():
-        args.config = logs / "detector.toml"
+    for name in ("demo.toml", "detector.toml"):
+        if args.config is None and (logs / name).is_file():
+            args.config = logs / name
     if not sources:
         raise UsageError(f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
                          "regenerate them with: make sample-logs")

@@ -14,6 +14,9 @@ RARE_HOUR_HISTORY = 50
 """Windows of history before an hour of the week can be called rare ..."""
 RARE_HOUR_AGE = timedelta(days=7)
 """... and a week of it, so that every weekday has been seen."""
+NEVER_DAY_HISTORY = timedelta(days=10)
+"""Ten days (every weekday seen, most twice) without a given weekday make "never works
+that day" a habit."""
 
 
 def automation(v: Verdict) -> bool:
@@ -83,9 +86,13 @@ class RareTime(WindowDetection):
         hours = [(w["hour"] + d) % 24 for d in (-1, 0, 1)]
         hour_share = sum(p.hours[h] for h in hours) / max(total, 1)
         weekday_share = p.weekdays[w["weekday"] - 1] / max(sum(p.weekdays), 1)
-        # A rare hour on a working day (a late evening) is not enough, nor a day off alone:
-        # both at once is time this principal has never worked.
-        if not (hour_share <= 0.02 and weekday_share < 0.01):
+        # A rare hour on a working day (a late evening) is not enough. Time this principal
+        # never works is a weekday it has not worked in ten days or more, at an hour it
+        # rarely works; or a weekday and an hour that are both rare.
+        never_this_day = weekday_share == 0 and \
+            w["window_start"] - p.first_seen >= NEVER_DAY_HISTORY
+        if not ((never_this_day and hour_share <= 0.05)
+                or (hour_share <= 0.02 and weekday_share < 0.01)):
             return None
         severity = "medium"
         return v.finding(self, [Reason("hour", f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",
