@@ -34,6 +34,14 @@ from detector.summary import RunSummary
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
+DEMO_NEXT = (
+    "The bundled sample is one ordinary day. To watch the detector catch attacks, generate the "
+    "labelled 16-day world (27 attacks, 6 benign traps) and score it:\n"
+    "  python3 sample_logs/generate.py --out /tmp/eval --scenarios\n"
+    "  detector backfill /tmp/eval/AWSLogs /tmp/eval/s3-access-logs --lake /tmp/eval-lake "
+    "--config /tmp/eval/detector.toml --alerts /tmp/eval/alerts.jsonl\n"
+    "  detector evaluate /tmp/eval/labels.json /tmp/eval/alerts.jsonl --lake /tmp/eval-lake"
+)
 
 
 def _day(text: str) -> date:
@@ -196,11 +204,13 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
     if args.lake is not None:
         summary = _run(args, sources, args.lake, console)
         render_findings(args.lake, console)
+        console.print(DEMO_NEXT, markup=False, highlight=False)
         return summary.exit_code
     with tempfile.TemporaryDirectory(prefix="detector-demo-") as tmp:
         summary = _run(args, sources, Path(tmp), console)
         render_findings(Path(tmp), console)
-        return summary.exit_code
+    console.print(DEMO_NEXT, markup=False, highlight=False)
+    return summary.exit_code
 
 
 def _evaluate(args: argparse.Namespace, console: Console) -> int:
