@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,13 +24,21 @@ from detector.detections import active
 from detector.detections.base import Detection, EventRule, Finding
 from detector.detections.sequence import ExfiltrateThenDestroy
 from detector.detections.silence import StreamWatch, TelemetrySilence
+from detector.detections.volume import MassDelete, PresignedAbuse, ReadVolume, WriteBurst
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import SERVICE_ROLE, enrich
-from detector.features.windows import WindowAggregator
+from detector.features.windows import (
+    BUCKET_FEATURES,
+    BUCKET_SEPARATOR,
+    WindowAggregator,
+    bucket_view,
+)
 from detector.scoring.model import ModelSpec, Scorer
 from detector.scoring.state import DetectorState
 
 log = logging.getLogger(__name__)
+
+VOLUME_DETECTIONS = (ReadVolume, WriteBurst, MassDelete, PresignedAbuse)
 
 
 @dataclass
@@ -53,6 +61,9 @@ class Engine:
         self.state = state or DetectorState(model_name=spec.name)
         if self.state.scorer is None:
             self.state.scorer = Scorer(spec)
+        if self.state.bucket_scorer is None:
+            self.state.bucket_scorer = Scorer(replace(spec, floors={
+                f: v for f, v in spec.floors.items() if f in BUCKET_FEATURES}))
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
         self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
@@ -64,6 +75,10 @@ class Engine:
             self.state.streams = StreamWatch()
         self.windows = WindowAggregator(settings.window_minutes,
                                         timedelta(minutes=settings.lateness_minutes))
+        self.bucket_windows = WindowAggregator(settings.window_minutes,
+                                               timedelta(minutes=settings.lateness_minutes))
+        self.volume_detections = [d for d in self.window_detections
+                                  if isinstance(d, VOLUME_DETECTIONS)]
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
 
@@ -77,8 +92,10 @@ class Engine:
         for rule in self.rules:  # a rule fires as its event arrives: detected at its time
             out += self._raise(rule, rule.findings(df, self.settings), None)
         self.windows.add(df)
+        self.bucket_windows.add(bucket_view(df))
         self.state.streams.add(df)
         out += self._score(self.windows.close())
+        out += self._score_buckets(self.bucket_windows.close())
         if self.silence is not None:
             out += self._raise(self.silence, self.silence.check(self.state.streams,
                                                                  self.windows.watermark), None)
@@ -87,6 +104,7 @@ class Engine:
     def flush(self) -> list[Alert]:
         """Close every open window (end of a backfill, or shutdown)."""
         alerts = self._score(self.windows.close(flush=True))
+        alerts += self._score_buckets(self.bucket_windows.close(flush=True))
         if self.state.profiles:
             newest = max(p.last_seen for p in self.state.profiles.values())
             self.state.expire(newest, self.spec.expiry_days, self.spec.idle_days)
@@ -113,6 +131,31 @@ class Engine:
                 if finding is not None:
                     out += self._raise(d, [finding], detected_at)
             self.state.profile(principal, w["window_start"]).learn(w)
+        return out
+
+    def _score_buckets(self, closed: pl.DataFrame) -> list[Alert]:
+        """Volume per principal×bucket against its own baseline; volume detections only."""
+        scorer = self.state.bucket_scorer
+        assert scorer is not None
+        out: list[Alert] = []
+        for w in closed.iter_rows(named=True):
+            principal, _, bucket = w["principal"].partition(BUCKET_SEPARATOR)
+            if _allowlisted(principal, self.settings):
+                continue
+            x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
+            deviations = scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x)
+            if not deviations:
+                continue
+            for dev in deviations:
+                dev.scope = bucket
+            verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"),
+                              {**w, "buckets": [bucket]}, deviations, {},
+                              self.state.profiles.get(principal))
+            detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
+            for d in self.volume_detections:
+                finding = d.check(verdict, self.settings)
+                if finding is not None:
+                    out += self._raise(d, [finding], detected_at)
         return out
 
     def _raise(self, d: Detection, findings: list[Finding], detected_at: Any) -> list[Alert]:

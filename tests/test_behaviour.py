@@ -157,3 +157,22 @@ def test_silent_stream_is_reported_once() -> None:
     assert [f.principal for f in found] == ["s3_access:acme-b"]
     assert "then nothing since" in found[0].reasons[0].text
     assert silence.check(watch, watermark + timedelta(hours=1)) == []
+
+
+def test_spike_on_one_small_bucket_is_seen_per_bucket() -> None:
+    """Bucket B's reads jump 30x while the principal's total barely moves."""
+    engine = Engine(SETTINGS, load_model_spec("default"))
+    for day in range(3):
+        base = START + timedelta(days=day)
+        engine.process(table(
+            [reads(base + timedelta(minutes=5 * w), 1500, bucket="acme-big") for w in range(288)]
+            + [reads(base + timedelta(minutes=5 * w, seconds=30), 10, bucket="acme-small",
+                     tag="s") for w in range(288)]))
+    t0 = START + timedelta(days=3, hours=1)
+    alerts = engine.process(table([reads(t0, 1500, bucket="acme-big"),
+                                   reads(t0, 400, bucket="acme-small", tag="x")]))
+    alerts += engine.process(table([reads(t0 + timedelta(minutes=30), 10)]))
+    volume = [a for a in alerts if a.detection == "read_volume_anomaly"]
+    assert volume, [a.detection for a in alerts]
+    texts = [r["text"] for a in volume for r in a.reasons]
+    assert any("on acme-small" in t for t in texts), texts

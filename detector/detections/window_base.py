@@ -62,8 +62,10 @@ def deviation_reason(dev: Deviation) -> Reason:
     """"bytes_out 4.1 GB vs typical 120 MB (peak 300 MB)" — in words, with the baseline."""
     fmt = human_bytes if dev.feature.startswith("bytes") else human_count
     who = "peers" if dev.peer else "this principal"
-    text = (f"{dev.feature} {fmt(dev.observed)} vs typical {fmt(dev.baseline_typical)} "
-            f"and peak {fmt(dev.baseline_peak)} for {who} ({dev.z:.1f} sd)")
+    where = f" on {dev.scope}" if dev.scope else ""
+    text = (f"{dev.feature}{where} {fmt(dev.observed)} vs typical "
+            f"{fmt(dev.baseline_typical)} and peak {fmt(dev.baseline_peak)} for {who}"
+            f"{where} ({dev.z:.1f} sd)")
     return Reason(dev.feature, fmt(dev.observed),
                   f"typical {fmt(dev.baseline_typical)}, peak {fmt(dev.baseline_peak)}", text)
 

@@ -116,6 +116,20 @@ def _explode(column: str) -> pl.Expr:
     return pl.col(column).list.explode(keep_nulls=False, empty_as_null=False)
 
 
+BUCKET_SEPARATOR = " | "
+BUCKET_FEATURES = ("n_read", "bytes_out", "n_write", "n_delete", "n_keys")
+"""Volume features kept per principal×bucket too: a spike on one small bucket can hide in
+a principal's large total."""
+
+
+def bucket_view(enriched: pl.DataFrame) -> pl.DataFrame:
+    """Data events keyed by principal×bucket, for the per-bucket windows."""
+    return enriched.filter(
+        pl.col("bucket").is_not_null() & pl.col("op_class").is_in(["read", "write", "delete"])
+    ).with_columns(principal=pl.col("principal").fill_null(UNKNOWN_PRINCIPAL)
+                   + pl.lit(BUCKET_SEPARATOR) + pl.col("bucket"))
+
+
 def finalize(windows: pl.DataFrame) -> pl.DataFrame:
     """Closed windows as model input: distinct lists become counts; time-of-week added."""
     return windows.with_columns(

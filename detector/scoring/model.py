@@ -131,6 +131,8 @@ class Deviation:
     baseline_typical: float
     baseline_peak: float
     peer: bool
+    scope: str = ""
+    """What the baseline is of, beyond the principal (a bucket, for per-bucket windows)."""
 
 
 class Scorer:

@@ -83,6 +83,8 @@ class DetectorState:
     """Per principal/bucket: when each attack phase was last alerted (correlation C24)."""
     streams: Any = None
     """Hourly volume per log stream (telemetry silence C27)."""
+    bucket_scorer: Scorer | None = None
+    """Baselines of volume per principal×bucket."""
 
     def profile(self, principal: str, t: datetime) -> Profile:
         p = self.profiles.get(principal)
