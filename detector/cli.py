@@ -35,8 +35,9 @@ from detector.summary import RunSummary
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
 DEMO_NEXT = (
-    "The bundled sample is one ordinary day. To watch the detector catch attacks, generate the "
-    "labelled 16-day world (27 attacks, 6 benign traps) and score it:\n"
+    "The bundled sample is one day with five attacks in its last hours (sample_logs/README.md). "
+    "For the full picture, generate the labelled 16-day world (27 attacks, 6 benign traps) "
+    "and score it:\n"
     "  python3 sample_logs/generate.py --out /tmp/eval --scenarios\n"
     "  detector backfill /tmp/eval/AWSLogs /tmp/eval/s3-access-logs --lake /tmp/eval-lake "
     "--config /tmp/eval/detector.toml --alerts /tmp/eval/alerts.jsonl\n"

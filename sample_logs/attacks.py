@@ -686,6 +686,21 @@ def s19(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 # --------------------------------------------------------------------------- destruction
 
 
+def copy_out(B: Build, t: int, o: Origin, p: Prefix, k: str, dst: Bucket) -> Req:
+    """A server-side CopyObject of ``k`` into ``dst`` (a foreign account's bucket) as
+    ``acme/<k>``: our trail records it, our source bucket logs the read of the same request."""
+    b = p.bucket
+    r = B.s3(t, o, "CopyObject", dst, f"acme/{k}", extra=k,
+             params={"x-amz-copy-source": f"{b.name}/{k}"},
+             resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{k}"}])
+    r.account = o[0].account  # delivered to the caller's account; the bucket is theirs
+    src = g.s3(B.ctx, B.a, t, o, Item(0, "CopySourceGet"), "CopySourceGet", b, key=k,
+               size=g.obj_size(B.ctx, p), extra=f"{dst.name}/acme/{k}")
+    src.rid = r.rid  # the source bucket logs the same request
+    B.out.append(src)
+    return r
+
+
 @attack("s20-exfil-encrypt-destroy", "C09 C10 C20 C21 C22 C23 C24 C25", "orders-api",
         "{tue} 01:00-04:20: ransomware run from an orders-api instance (its role, private IP, "
         "VPC endpoint and SDK) against acme-data-prod: lists every partition (01:00), downloads "
@@ -714,14 +729,7 @@ def s20(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     t = env.at("tue", "02:25")  # 3. out to the foreign bucket: server-side copies, uploads
     out = [(px["curated"], k) for k in cur] + [(px["partner"], k) for k in exp]
     for tt, (p, k) in zip(B.spread(t, t + 1500, len(out)), out, strict=True):
-        r = B.s3(tt, o, "CopyObject", dst, f"acme/{k}", extra=k,
-                 params={"x-amz-copy-source": f"{b.name}/{k}"},
-                 resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{k}"}])
-        r.account = o[0].account  # delivered to the caller's account; the bucket is theirs
-        src = g.s3(ctx, a, tt, o, Item(0, "CopySourceGet"), "CopySourceGet", b, key=k,
-                   size=g.obj_size(ctx, p), extra=f"{dst.name}/acme/{k}")
-        src.rid = r.rid  # the source bucket logs the same request
-        B.out.append(src)
+        copy_out(B, tt, o, p, k, dst)
     for tt, k in zip(B.spread(t + 60, t + 1500, 60), ctx.rng.sample(raw, 60), strict=True):
         r = B.s3(tt, o, "PutObject", dst, f"acme/{k}", size=g.obj_size(ctx, px["raw"]))
         r.account = o[0].account
@@ -897,6 +905,116 @@ def s32(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
           region=W1)
     B.api(t + 335, o, gd, "DeleteDetector", ag, {"detectorId": det})
     return B.out
+
+
+# ------------------------------------------------------------------ the bundled demo day
+
+
+@dataclass(slots=True)
+class DemoEnv(Env):
+    """The default one-day estate seen as an ``Env``; ``shift`` moves a reused plan's times
+    (written for the scenario world's attack days) into the evening of the bundled day."""
+
+    shift: int = 0
+
+    def at(self, day: str | int, hhmm: str, sec: int = 0) -> int:
+        return Env.at(self, day, hhmm, sec) + self.shift
+
+
+@dataclass(frozen=True, slots=True)
+class DemoAttack:
+    id: str  # the MANIFEST label; reused plans keep their scenario id
+    capabilities: tuple[str, ...]
+    base: str  # the default world's actor whose identity is used
+    plan: PlanFn
+    at: str  # HH:MM on the bundled day where the plan's first request falls
+    planned_at: str  # the HH:MM its plan is written for (on a scenario attack day)
+    description: str
+
+
+def demo_exfil_copy(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
+    """s20's copy-out step alone: a few server-side copies into the attacker's bucket."""
+    B, t = Build(ctx, a, env), env.at("tue", "02:25", 11)
+    p = env.prefixes["partner"]
+    o = B.who("orders-api", t, p.bucket)
+    B.ls(t, o, p.bucket, "exports/partner/")
+    for i, k in enumerate(ctx.rng.sample(p.pool, 4)):
+        copy_out(B, t + 40 + 23 * i, o, p, k, env.foreign)
+    return B.out
+
+
+ALICE, BOB = "alice@acme.example (SSO)", "bob.ops (IAM user)"
+DEMO_ATTACKS = (
+    DemoAttack("s01-cloudtrail-stop", ("C01",), BOB, s01, "20:12", "10:12",
+               "bob.ops's key, off hours: DescribeTrails, UpdateTrail, StopLogging and "
+               "DeleteTrail on the prod account's own trails"),
+    DemoAttack("s26-sensitive-keys", ("C26",), ALICE, s26, "20:40", "19:30",
+               "alice's session reads credential files (.aws/credentials, id_rsa, .env, .pem) "
+               "in acme-analytics-scratch-eu, then the two decoy objects of acme-data-prod"),
+    DemoAttack("s06-public-exposure", ("C06", "C08"), ALICE, s06, "21:20", "14:20",
+               "alice's session makes acme-app-uploads public: Block Public Access off (bucket "
+               "and account), ACLs on, bucket policy Principal \"*\", AllUsers READ, "
+               "public-read object ACLs"),
+    DemoAttack("s20-copy-to-foreign-bucket", ("C25",), "orders-api", demo_exfil_copy, "22:10",
+               "02:25", "an orders-api instance lists exports/partner/ of acme-data-prod and "
+               f"copies four objects server-side into {sw.EXFIL_BUCKET} of account {FOREIGN} "
+               "(s20's copy-out step)"),
+    DemoAttack("s32-detector-blinding", ("C32",), ALICE, s32, "23:05", "10:05",
+               "alice's session in the security account: GuardDuty CreateIPSet, "
+               "UpdateThreatIntelSet (off), an Access Analyzer archive rule, DisableMacie, "
+               "UpdateDetector (off) and DeleteDetector"),
+)
+# the scenario world's personas that the reused plans name, played by default-world actors
+DEMO_STAND_INS = {"dave@acme.example (SSO)": ALICE, "carol@acme.example (SSO)": ALICE,
+                  "alice@acme.example (new office)": ALICE}  # fmt: skip
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = map(int, hhmm.split(":"))
+    return h * 60 + m
+
+
+DEMO_FROM = "20:00"  # the demo attacks are planned here, so benign traffic before is unchanged
+
+
+def demo_attacks(world: g.World, seed: int, start: int) -> tuple[dict[str, dict[str, Any]],
+                                                                  Callable[[], list[Req]]]:
+    """``DEMO_ATTACKS`` in the default one-day world: what MANIFEST.json says of each (counts
+    are added later) and a function that plans them all. Call it at ``DEMO_FROM``, when the
+    established actors have their sessions of the day: plans draw on their own randomness and
+    the attacks are no actors of ``world``, so the run's random stream is untouched until
+    then."""
+    actors = {a.name: a for a in world.actors}
+    for persona, actor in DEMO_STAND_INS.items():
+        actors[persona] = actors[actor]
+    px = sw.find_prefixes(world)
+    px["secrets"] = sw.fixed(px["scratch"].bucket, 3e3, [
+        "home/bob/.aws/credentials", "home/bob/.ssh/id_rsa", "deploy/orders-api/.env",
+        "certs/wildcard.acme.example.pem"])  # fmt: skip
+    px["decoys"] = sw.fixed(world.buckets["acme-data-prod"], 2e5, [  # in sw.DECOYS
+        "finance/payroll/2026/payroll-export-full.csv",
+        "admin/break-glass/root-account-mfa-recovery.txt"])  # fmt: skip
+    foreign = sw.bucket(sw.EXFIL_BUCKET, FOREIGN, E1, True, False, "Default_SSE_S3")
+    env = DemoEnv(start, 1, world, Ctx(f"{seed}:demo-world"), px, actors, {}, foreign)
+    env.slots = {"sat": 0, "sun": 0, "mon": 0, "tue": 0}
+    info = {d.id: {"kind": "attack", "capabilities": list(d.capabilities), "actor": d.base,
+                   "description": d.description} for d in DEMO_ATTACKS}  # fmt: skip
+
+    def plan_all() -> list[Req]:
+        out: list[Req] = []
+        for d in DEMO_ATTACKS:
+            base = actors[d.base]
+            a = Actor(f"attack {d.id}", 0, base.profile, base.who, base.agent, scaled=False,
+                      label=d.id, state=base.state)  # base's sessions: stolen, not new
+            env.shift = 60 * (_minutes(d.at) - _minutes(d.planned_at))
+            reqs = d.plan(Ctx(f"{seed}:demo:{d.id}"), a, env)
+            for r in reqs:
+                r.actor = a
+            out += reqs
+        env.shift = 0
+        return sorted(out, key=lambda r: r.t)
+
+    return info, plan_all
 
 
 CAPABILITIES = tuple(f"C{i:02d}" for i in range(1, 33))

@@ -12,7 +12,9 @@ layout. A labelled attack scenario is one more ``Actor`` (own activity, ``scaled
     python3 sample_logs/generate.py --out /tmp/eval --scenarios   # labelled 16-day world
 
 ``--scenarios`` loads ``scenarios.py`` beside this file (benign habits over weeks, traps and
-attacks, labels); the default run never imports it and its output does not change.
+attacks, labels). The default run imports it too, for ``attacks.DEMO_ATTACKS``: five of those
+attack plans moved to the evening of the first day (MANIFEST.json ``attacks``); with
+``--no-attacks`` it never imports it and writes benign traffic only.
 """
 
 from __future__ import annotations
@@ -1140,6 +1142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--large-files", type=int, default=0, metavar="N",
                     help="~N records/lines per file, not the real delivery cadence")
     ap.add_argument("--no-digest", action="store_true", help="skip the CloudTrail digest file")
+    ap.add_argument("--no-attacks", action="store_true",
+                    help="only benign traffic (by default the first day ends with a few attacks)")
     ap.add_argument("--scenarios", action="store_true",
                     help="the labelled evaluation world: benign weeks, traps, attacks, labels.json")
     args = ap.parse_args(argv)  # fmt: skip
@@ -1160,6 +1164,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     scales = calibrate(args.seed, start, args.days, args.cloudtrail_events, args.access_lines,
                        build)  # fmt: skip
     world, ctx = build(args.seed, start), Ctx(f"{args.seed}:main")
+    demo, attacks, queue, plan_at = None, {}, [], -1  # the default world's attacks
+    if not scen and not args.no_attacks:
+        demo = load_scenarios()
+        attacks, plan_attacks = demo.attacks.demo_attacks(world, args.seed, start)
+        h, m = map(int, demo.attacks.DEMO_FROM.split(":"))
+        plan_at = start + h * HOUR + m * 60
     for owned in ("AWSLogs", "s3-access-logs"):  # only what this script owns
         shutil.rmtree(out / owned, ignore_errors=True)
     for owned_file in ("MANIFEST.json", *SCENARIO_FILES):
@@ -1168,11 +1178,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     end = start + args.days * DAY
     alw = AccessLogWriter(out, Ctx(f"{args.seed}:al-files"), args.large_files, end)
     both, labels = 0, {}
-    tracker = scen.Tracker() if scen else None
+    tracker = scen.Tracker() if scen else demo.Tracker() if demo else None
     mutes = world.mutes
 
     def write(t0: int, batch: list[Req]) -> None:
-        nonlocal both
+        nonlocal both, queue
+        if demo and t0 == plan_at:
+            queue = plan_attacks()
+        if queue and queue[0].t < t0 + SLICE:
+            n = next((i for i, r in enumerate(queue) if r.t >= t0 + SLICE), len(queue))
+            batch, queue = sorted(batch + queue[:n], key=lambda r: r.t), queue[n:]
         for r in batch:
             ct, lines = render(ctx, r)
             if lines and mutes and r.bucket and any(  # logging off: S3 delivers nothing
@@ -1215,6 +1230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = ""
     if scen and tracker is not None:
         manifest["scenarios"], summary = scen.write_outputs(out, world, tracker, start, args.days)
+    elif attacks and tracker is not None:
+        for label, info in attacks.items():
+            t = tracker.by.get(label, {"ct": 0, "al": 0, "first": start, "last": start})
+            info.update(start=demo.iso(t["first"]), end=demo.iso(t["last"]),
+                        cloudtrail_records=t["ct"], access_log_lines=t["al"])
+        manifest["attacks"] = attacks
+        n_ct = sum(a["cloudtrail_records"] for a in attacks.values())
+        n_al = sum(a["access_log_lines"] for a in attacks.values())
+        summary = f"; attacks: {len(attacks)} ({n_ct} CloudTrail records, {n_al} access-log lines)"
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     print(
         f"wrote {ctw.files + alw.files} files, {ct_records} CloudTrail records ({ct_files} files), "
