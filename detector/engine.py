@@ -76,7 +76,8 @@ class Engine:
         self.windows = WindowAggregator(settings.window_minutes,
                                         timedelta(minutes=settings.lateness_minutes))
         self.bucket_windows = WindowAggregator(settings.window_minutes,
-                                               timedelta(minutes=settings.lateness_minutes))
+                                               timedelta(minutes=settings.lateness_minutes),
+                                               {"keys": "key"})
         self.volume_detections = [d for d in self.window_detections
                                   if isinstance(d, VOLUME_DETECTIONS)]
         self.book = AlertBook(self.state.alerts_seen)

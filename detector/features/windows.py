@@ -61,21 +61,22 @@ KEY = ("principal", "window_start")
 UNKNOWN_PRINCIPAL = "(unknown)"
 
 
-def partial_windows(enriched: pl.DataFrame, minutes: int) -> pl.DataFrame:
+def partial_windows(enriched: pl.DataFrame, minutes: int,
+                    distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
     """Reduce a batch to one row per (principal, window) with counts and distinct lists."""
     # No time: no window to put it in (rules still see the event). No principal: counted
     # under "(unknown)", so that a burst of unattributable requests is still a window.
     df = enriched.filter(pl.col("event_time").is_not_null()).with_columns(
         pl.col("principal").fill_null(UNKNOWN_PRINCIPAL))
     if df.is_empty():
-        return empty_partials()
+        return empty_partials(distinct)
     return (
         df.with_columns(window_start=pl.col("event_time").dt.truncate(f"{minutes}m"))
         .group_by(*KEY)
         .agg(
             *(expr.cast(pl.Int64).alias(name) for name, expr in COUNTS.items()),
             *(pl.col(col).drop_nulls().unique().head(DISTINCT_CAP).alias(name)
-              for name, col in DISTINCT.items()),
+              for name, col in distinct.items()),
             pl.col("account_id").drop_nulls().first().alias("account_id"),
             pl.col("principal_type").drop_nulls().first().alias("principal_type"),
             pl.col("event_time").min().alias("first_seen"),
@@ -85,11 +86,11 @@ def partial_windows(enriched: pl.DataFrame, minutes: int) -> pl.DataFrame:
     )
 
 
-def empty_partials() -> pl.DataFrame:
+def empty_partials(distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {
         "principal": pl.String(), "window_start": pl.Datetime("us", "UTC"),
         **{n: pl.Int64() for n in COUNTS},
-        **{n: pl.List(pl.String()) for n in DISTINCT},
+        **{n: pl.List(pl.String()) for n in distinct},
         "account_id": pl.String(), "principal_type": pl.String(),
         "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
         "evidence": pl.List(pl.String()),
@@ -97,13 +98,13 @@ def empty_partials() -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def merge(partials: pl.DataFrame) -> pl.DataFrame:
+def merge(partials: pl.DataFrame, distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
     """Combine partial rows of the same (principal, window)."""
     if partials.is_empty():
         return partials
     return partials.group_by(*KEY).agg(
         *(pl.col(n).sum() for n in COUNTS),
-        *(_explode(n).unique().head(DISTINCT_CAP) for n in DISTINCT),
+        *(_explode(n).unique().head(DISTINCT_CAP) for n in distinct),
         pl.col("account_id").drop_nulls().first(),
         pl.col("principal_type").drop_nulls().first(),
         pl.col("first_seen").min(),
@@ -130,10 +131,10 @@ def bucket_view(enriched: pl.DataFrame) -> pl.DataFrame:
                    + pl.lit(BUCKET_SEPARATOR) + pl.col("bucket"))
 
 
-def finalize(windows: pl.DataFrame) -> pl.DataFrame:
+def finalize(windows: pl.DataFrame, distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
     """Closed windows as model input: distinct lists become counts; time-of-week added."""
     return windows.with_columns(
-        *(pl.col(n).list.len().alias(f"n_{n}") for n in DISTINCT),
+        *(pl.col(n).list.len().alias(f"n_{n}") for n in distinct),
         hour=pl.col("window_start").dt.hour(),
         weekday=pl.col("window_start").dt.weekday(),
     ).sort("window_start", "principal")
@@ -145,6 +146,8 @@ class WindowAggregator:
 
     minutes: int = 5
     lateness: timedelta = timedelta(minutes=15)
+    distinct: dict[str, str] = field(default_factory=lambda: dict(DISTINCT))
+    """Which distinct-value features to keep (per-bucket windows need only keys)."""
     open: pl.DataFrame = field(default_factory=empty_partials)
     newest: dict[str, datetime] = field(default_factory=dict)
     """Newest event time seen per source: the watermark follows the slowest one."""
@@ -155,10 +158,13 @@ class WindowAggregator:
         ):
             if newest is not None and (source not in self.newest or newest > self.newest[source]):
                 self.newest[source] = newest
-        partial = partial_windows(enriched, self.minutes)
+        partial = partial_windows(enriched, self.minutes, self.distinct)
         if partial.is_empty():
             return
-        self.open = merge(pl.concat([self.open, partial], how="vertical_relaxed"))
+        if self.open.is_empty() and self.open.width != partial.width:
+            self.open = empty_partials(self.distinct)
+        self.open = merge(pl.concat([self.open, partial], how="vertical_relaxed"),
+                          self.distinct)
 
     @property
     def watermark(self) -> datetime | None:
@@ -169,14 +175,14 @@ class WindowAggregator:
     def close(self, flush: bool = False) -> pl.DataFrame:
         """Remove and return the windows that can no longer change (all of them on flush)."""
         if self.open.is_empty():
-            return finalize(self.open)
+            return finalize(empty_partials(self.distinct), self.distinct)
         if flush:
-            done, self.open = self.open, empty_partials()
-            return finalize(done)
+            done, self.open = self.open, empty_partials(self.distinct)
+            return finalize(done, self.distinct)
         mark = self.watermark
         if mark is None:
-            return finalize(empty_partials())
+            return finalize(empty_partials(self.distinct), self.distinct)
         ends = pl.col("window_start") + timedelta(minutes=self.minutes)
         done = self.open.filter(ends <= mark)
         self.open = self.open.filter(ends > mark)
-        return finalize(done)
+        return finalize(done, self.distinct)
