@@ -5,24 +5,15 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 from detector.config import Settings
 from detector.detections.base import REGISTRY, Detection
 from detector.errors import UsageError
-
-_loaded = False
+from detector.plugins import import_all
 
 
 def load_all() -> dict[str, Detection]:
     """Import every family module so that each registers its detections."""
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if mod.name != "base" and not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
+    import_all(__name__, __path__)
     return REGISTRY
 
 

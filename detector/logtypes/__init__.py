@@ -7,9 +7,7 @@ out), then by a sniff of its first bytes, never by trying parsers in turn.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import pkgutil
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -23,23 +21,16 @@ from detector.logtypes.base import (
     Reject,
     unwrap,
 )
+from detector.plugins import import_all
 
 __all__ = ["REGISTRY", "LogType", "ParseResult", "Reject", "load_all", "parse_blobs", "route"]
 
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
-_loaded = False
-
-
 def load_all() -> dict[str, LogType]:
     """Import every log-type module here so that each registers itself."""
-    global _loaded
-    if not _loaded:
-        for mod in pkgutil.iter_modules(__path__):
-            if mod.name != "base" and not mod.name.startswith("_"):
-                importlib.import_module(f"{__name__}.{mod.name}")
-        _loaded = True
+    import_all(__name__, __path__)
     return REGISTRY
 
 
