@@ -122,15 +122,10 @@ class Engine:
             x = {f: float(w.get(f) or 0) for f in self.spec.features}
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
             deviations = scorer.score(principal, peer, x)
-            verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"), w,
-                              deviations, profile.news(w) if profile else {}, profile)
-            detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
-            for d in self.window_detections:
-                if _allowlisted(principal, self.settings):
-                    break
-                finding = d.check(verdict, self.settings)
-                if finding is not None:
-                    out += self._raise(d, [finding], detected_at)
+            if not _allowlisted(principal, self.settings):
+                verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"), w,
+                                  deviations, profile.news(w) if profile else {}, profile)
+                out += self._judge(verdict, self.window_detections)
             self.state.profile(principal, w["window_start"]).learn(w)
         return out
 
@@ -152,11 +147,18 @@ class Engine:
             verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"),
                               {**w, "buckets": [bucket]}, deviations, {},
                               self.state.profiles.get(principal))
-            detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
-            for d in self.volume_detections:
-                finding = d.check(verdict, self.settings)
-                if finding is not None:
-                    out += self._raise(d, [finding], detected_at)
+            out += self._judge(verdict, self.volume_detections)
+        return out
+
+    def _judge(self, verdict: Verdict, detections: list[WindowDetection]) -> list[Alert]:
+        """Ask each detection about one scored window; raise what they find."""
+        detected_at = verdict.window["window_start"] + timedelta(
+            minutes=self.settings.window_minutes)
+        out: list[Alert] = []
+        for d in detections:
+            finding = d.check(verdict, self.settings)
+            if finding is not None:
+                out += self._raise(d, [finding], detected_at)
         return out
 
     def _raise(self, d: Detection, findings: list[Finding], detected_at: Any) -> list[Alert]:

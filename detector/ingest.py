@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -101,21 +102,11 @@ def plan(fresh: list[tuple[str, int, ObjectRef]], budget: int) -> list[tuple[str
     Detection windows close on a watermark that follows the slowest source, so feeding the
     sources day by day keeps CloudTrail and access logs of the same hours together.
     """
-    fresh.sort(key=lambda item: (key_time(item[2].key)[:10], item[1], key_time(item[2].key),
-                                 item[2].key))
+    timed = sorted(((key_time(ref.key), order, spec, ref) for spec, order, ref in fresh),
+                   key=lambda t: (t[0][:10], t[1], t[0], t[3].key))
     work: list[tuple[str, list[ObjectRef]]] = []
-    day_of = {id(ref): key_time(ref.key)[:10] for _, _, ref in fresh}
-    run: list[ObjectRef] = []
-    run_key: tuple[str, str] | None = None
-    for spec, _, ref in fresh:
-        key = (spec, day_of[id(ref)])
-        if run and key != run_key:
-            work.extend((run_key[0], b) for b in batches(run, budget))  # type: ignore[index]
-            run = []
-        run.append(ref)
-        run_key = key
-    if run and run_key is not None:
-        work.extend((run_key[0], b) for b in batches(run, budget))
+    for (_, spec), run in groupby(timed, key=lambda t: (t[0][:10], t[2])):
+        work.extend((spec, b) for b in batches([t[3] for t in run], budget))
     return work
 
 

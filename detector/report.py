@@ -136,8 +136,9 @@ def _short(principal: str | None) -> str:
 def render_evaluation(r: dict[str, Any], console: Console) -> None:
     """Per-scenario detection, then recall and false alerts."""
     for s in r["scenarios"]:
-        mark = "detected" if s["detected"] else "MISSED" if s["kind"] == "attack" else "quiet"
-        if s["kind"] == "trap":
+        if s["kind"] == "attack":
+            mark = "detected" if s["detected"] else "MISSED"
+        else:
             mark = "quiet" if s["best_severity"] is None else f"alerted ({s['best_severity']})"
         ttd = f"{s['time_to_detect_s'] / 60:.0f} min" if s["time_to_detect_s"] is not None \
             else "-"

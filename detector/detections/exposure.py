@@ -113,10 +113,7 @@ class _Exposure(EventRule):
         raise NotImplementedError
 
     def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
-        events = events.filter(_NAME.is_in(list(self.events_of)))  # cheap pre-filter
-        if events.is_empty():
-            return []
-        out = super().findings(events, settings)
+        out = super().findings(events, settings)  # pre-filters by events_of
         for f in out:
             if f.buckets and set(f.buckets) <= settings.website_buckets:
                 f.severity = "medium"
