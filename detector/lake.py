@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -71,19 +72,25 @@ class BatchFiles:
     files: list[str] = field(default_factory=list)
     events: int = 0
     rejects: int = 0
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    """Stream positions (e.g. Kinesis sequence numbers) committed with this batch."""
+    flush: bool = False
+    """The batch closed every open detection window (end of a backfill)."""
 
     def manifest_line(self) -> str:
-        return json.dumps(
-            {
-                "batch": self.batch,
-                "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "objects": [{"uri": o.uri, "etag": o.etag, "size": o.size} for o in self.objects],
-                "files": self.files,
-                "events": self.events,
-                "rejects": self.rejects,
-            },
-            separators=(",", ":"),
-        )
+        entry: dict[str, Any] = {
+            "batch": self.batch,
+            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "objects": [{"uri": o.uri, "etag": o.etag, "size": o.size} for o in self.objects],
+            "files": self.files,
+            "events": self.events,
+            "rejects": self.rejects,
+        }
+        if self.checkpoint:
+            entry["checkpoint"] = self.checkpoint
+        if self.flush:
+            entry["flush"] = True
+        return json.dumps(entry, separators=(",", ":"))
 
 
 def new_batch_id() -> str:
@@ -125,6 +132,11 @@ class Lake:
                 seen.add(ObjectRef(o["uri"], "", int(o["size"]), o.get("etag")).identity)
         return seen, batches
 
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """Every committed batch's ``checkpoint``, in commit order (for stream sources)."""
+        return [e["checkpoint"] for e in self._manifest_entries()  # type: ignore[misc]
+                if isinstance(e.get("checkpoint"), dict)]
+
     def remove_uncommitted(self, committed_batches: set[str]) -> int:
         """Delete files of batches with no manifest line (a crash before commit)."""
         removed = 0
@@ -145,7 +157,7 @@ class Lake:
     def commit(self, files: BatchFiles) -> None:
         """Append the batch's manifest line and fsync it: from here on the batch exists."""
         if self._run_file is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             self._run_file = self.root / MANIFEST / f"run-{stamp}-{os.getpid()}.jsonl"
         with self._run_file.open("a", encoding="utf-8") as fh:
             fh.write(files.manifest_line() + "\n")
