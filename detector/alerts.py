@@ -57,6 +57,8 @@ class Alert:
     runbook: str
     count: int = 1
     dedup_key: list[str] = field(default_factory=list)
+    hunt: str = ""
+    """A ready ``detector hunt`` command that lists the alert's evidence events."""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
@@ -154,6 +156,7 @@ ALERT_SCHEMA = pa.schema([
     ("reasons", pa.list_(pa.struct([("feature", pa.string()), ("observed", pa.string()),
                                     ("baseline", pa.string()), ("text", pa.string())]))),
     ("runbook", pa.string()), ("count", pa.int64()), ("dedup_key", pa.list_(pa.string())),
+    ("hunt", pa.string()),
 ])
 
 

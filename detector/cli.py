@@ -22,6 +22,7 @@ from detector.alerts import write_jsonl
 from detector.detect import DetectionRun, DetectOptions
 from detector.errors import DetectorError, UsageError
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
+from detector.lake import Lake
 from detector.progress import RunProgress
 from detector.report import (
     alert_counts,
@@ -122,9 +123,9 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
                    "threat-intel IP files, allowlists (see README)")
     p.add_argument("--model", default="default",
                    help="model definition: a name in models/ or a .toml path (default: default)")
-    p.add_argument("--state", type=Path, metavar="FILE",
-                   help="state checkpoint (default: <lake>/state/detector.state); a later run "
-                   "continues from it")
+    p.add_argument("--state", metavar="FILE",
+                   help="state checkpoint, a file or s3://bucket/key (default: "
+                   "<lake>/state/detector.state); a later run continues from it")
     p.add_argument("--alerts", metavar="FILE",
                    help="also write this run's alerts as JSON lines to FILE (- for stdout)")
 
@@ -177,7 +178,8 @@ def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
                             batch_bytes=args.batch_mb << 20)
     detection = None
     if not getattr(args, "no_detect", False):
-        detection = DetectionRun.open(lake, DetectOptions(args.config, args.model, args.state))
+        detection = DetectionRun.open(Lake(lake), DetectOptions(args.config, args.model,
+                                                                args.state))
     with RunProgress(enabled=not args.no_progress) as progress:
         summary = backfill(sources, options, progress, detection)
     if detection is not None:

@@ -1,80 +1,170 @@
-"""Detection during a run, at the I/O edge: settings, model and state in, alerts out.
+"""Detection during a run, at the I/O edge: settings, model and state in; alerts out.
 
-Per batch, in event-time order: the engine's new alerts are written to
-``<lake>/alerts/part-<batch>.parquet`` and the state checkpoint is saved, both before the
-caller commits the batch to the manifest. A crash before the commit re-processes the batch
-on restart; the saved state's alert ids keep it from alerting twice.
+The order of a batch, for backfill and tail alike:
+
+1. ``on_batch``: the engine detects on the batch's events; its new alerts go to
+   ``<lake>/alerts/part-<batch>.parquet`` and the windows it closed to
+   ``<lake>/features/part-<batch>.parquet``; the caller adds these files to the batch.
+2. The caller commits the batch (manifest line). Alerts are now durable: the outbox.
+3. ``committed``: the new alerts go to the sinks' outbox, and the state checkpoint is saved
+   when ``checkpoint_seconds`` have passed. The checkpoint names the last batch it includes.
+
+On open, committed batches after the checkpoint's batch are replayed from the lake into the
+engine (their alerts are already in the lake and are not raised again), so a crash at any
+point loses no window and a checkpoint interval costs only replay time, never correctness.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from detector.alerts import Alert, write_parquet
 from detector.config import Settings, load_settings
 from detector.engine import Engine
+from detector.lake import ALERTS, EVENTS, FEATURES, Lake
+from detector.schema import EVENT_SCHEMA
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import load, save
 
 log = logging.getLogger(__name__)
 
-ALERTS = "alerts"
 STATE_FILE = "state/detector.state"
+DEFAULT_CHECKPOINT_SECONDS = 60.0
 
 
 @dataclass
 class DetectOptions:
     config: Path | None = None
     model: str = "default"
-    state: Path | None = None
-    """Checkpoint file; default ``<lake>/state/detector.state``."""
+    state: str | None = None
+    """Checkpoint file or ``s3://`` object; default ``<lake>/state/detector.state``."""
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    """Save the state at most this often (and always at the end); 0 saves every batch."""
+
+
+class Outbox:
+    """What detection hands committed alerts to (the sinks' delivery); a no-op by default."""
+
+    def submit(self, alerts: list[dict[str, Any]]) -> None:
+        return None
 
 
 @dataclass
 class DetectionRun:
     """One run's detection: engine, where alerts and state go, and what it raised."""
 
-    lake: Path
+    lake: Lake
     settings: Settings
     spec: ModelSpec
-    state_path: Path
+    state_path: str
     engine: Engine
+    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    outbox: Outbox = field(default_factory=Outbox)
+    hunt_command: Callable[[str], str] | None = None
+    """Turns an alert id into the command that shows its evidence (set on each alert)."""
     raised: list[Alert] = field(default_factory=list)
+    replayed_batches: int = 0
+    _pending: list[Alert] = field(default_factory=list)
+    _saved_at: float = 0.0
 
     @classmethod
-    def open(cls, lake: Path, options: DetectOptions) -> DetectionRun:
-        """Load and validate everything before any data is read (fail fast)."""
+    def open(cls, lake: Lake, options: DetectOptions) -> DetectionRun:
+        """Load and validate everything, then catch up with the lake (fail fast)."""
         settings = load_settings(options.config)
         spec = load_model_spec(options.model)
-        state_path = options.state or lake / STATE_FILE
+        state_path = options.state or str(lake.root / STATE_FILE)
         state = load(state_path, spec.name)
         engine = Engine(settings, spec, state)
-        return cls(lake, settings, spec, state_path, engine)
+        run = cls(lake, settings, spec, state_path, engine, options.checkpoint_seconds,
+                  _saved_at=time.monotonic())
+        run.catch_up()
+        return run
+
+    def catch_up(self) -> int:
+        """Replay committed batches newer than the checkpoint (a crash between the two)."""
+        through = self.engine.state.through_batch
+        if through is None:
+            return 0
+        entries = list(self.lake.entries())
+        names = [str(e["batch"]) for e in entries]
+        if through not in names:
+            log.warning("state checkpoint %s names batch %s, which this lake has not "
+                        "committed: nothing replayed", self.state_path, through)
+            return 0
+        for entry in entries[names.index(through) + 1:]:
+            if entry.get("flush"):
+                self.engine.flush()
+            else:
+                files = [self.lake.root / str(f) for f in entry.get("files", ())
+                         if str(f).startswith(EVENTS + "/")]
+                if files:
+                    self.engine.process(pa.concat_tables(
+                        [pq.read_table(f, schema=EVENT_SCHEMA) for f in files]))
+            self.engine.take_closed()
+            self.engine.state.through_batch = str(entry["batch"])
+            self.replayed_batches += 1
+        if self.replayed_batches:
+            log.info("replayed %d committed batch(es) newer than the state checkpoint",
+                     self.replayed_batches)
+            self.checkpoint()
+        return self.replayed_batches
 
     def on_batch(self, batch: str, events: pa.Table) -> list[str]:
         """Detect on one batch; returns the files written (to commit with the batch)."""
-        new = self.engine.process(events)
-        return self._emit(batch, new)
+        return self._emit(batch, self.engine.process(events))
 
     def finish(self, batch: str) -> list[str]:
-        """Close every open window at the end of a run."""
+        """Close every open window (end of a backfill, or ``tail --until-idle``)."""
         return self._emit(batch, self.engine.flush())
+
+    def committed(self, batch: str) -> None:
+        """The batch is in the manifest: deliver its alerts; checkpoint when it is time."""
+        self.engine.state.through_batch = batch
+        if self._pending:
+            self.outbox.submit([alert_dict(a) for a in self._pending])
+            self._pending = []
+        if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
+            self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """Save the state now (after every commit it includes)."""
+        save(self.engine.state, self.state_path)
+        self._saved_at = time.monotonic()
 
     def _emit(self, batch: str, new: list[Alert]) -> list[str]:
         files = []
         if new:
+            if self.hunt_command is not None:
+                for a in new:
+                    a.hunt = self.hunt_command(a.alert_id)
             rel = f"{ALERTS}/part-{batch}.parquet"
-            write_parquet(new, self.lake / rel)
+            write_parquet(new, self.lake.root / rel)
             files.append(rel)
             self.raised.extend(new)
-        save(self.engine.state, self.state_path)
+            self._pending.extend(new)
+        closed = self.engine.take_closed()
+        if closed is not None:
+            rel = f"{FEATURES}/part-{batch}.parquet"
+            path = self.lake.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(closed.to_arrow(), path, compression="zstd")
+            files.append(rel)
         return files
 
     def alerts(self) -> list[Alert]:
         """This run's alerts in their merged, final form."""
         raised = {a.alert_id for a in self.raised}
         return [a for a in self.engine.book.sorted() if a.alert_id in raised]
+
+
+def alert_dict(alert: Alert) -> dict[str, Any]:
+    """An alert as sinks receive it (the JSON of ``--alerts``)."""
+    return asdict(alert)

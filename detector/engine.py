@@ -21,6 +21,7 @@ import pyarrow as pa
 from detector.alerts import Alert, AlertBook
 from detector.config import Settings
 from detector.detections import active
+from detector.errors import UsageError
 from detector.detections.base import Detection, EventRule, Finding
 from detector.detections.sequence import ExfiltrateThenDestroy
 from detector.detections.silence import StreamWatch, TelemetrySilence
@@ -73,11 +74,20 @@ class Engine:
                             None)
         if self.state.streams is None:
             self.state.streams = StreamWatch()
-        self.windows = WindowAggregator(settings.window_minutes,
-                                        timedelta(minutes=settings.lateness_minutes))
-        self.bucket_windows = WindowAggregator(settings.window_minutes,
-                                               timedelta(minutes=settings.lateness_minutes),
-                                               {"keys": "key"})
+        lateness = timedelta(minutes=settings.lateness_minutes)
+        if self.state.windows is None:
+            self.state.windows = WindowAggregator(settings.window_minutes, lateness)
+            self.state.bucket_windows = WindowAggregator(settings.window_minutes, lateness,
+                                                         {"keys": "key"})
+        elif self.state.windows.minutes != settings.window_minutes:
+            raise UsageError(f"the state's open windows are {self.state.windows.minutes} "
+                             f"minutes wide but the settings say {settings.window_minutes}; "
+                             "keep the window size or start from a new --state")
+        self.windows: WindowAggregator = self.state.windows
+        self.bucket_windows: WindowAggregator = self.state.bucket_windows
+        self.windows.lateness = self.bucket_windows.lateness = lateness
+        self.closed: list[pl.DataFrame] = []
+        """Principal windows closed since the caller last took them (the features table)."""
         self.volume_detections = [d for d in self.window_detections
                                   if isinstance(d, VOLUME_DETECTIONS)]
         self.book = AlertBook(self.state.alerts_seen)
@@ -111,9 +121,16 @@ class Engine:
             self.state.expire(newest, self.spec.expiry_days, self.spec.idle_days)
         return alerts
 
+    def take_closed(self) -> pl.DataFrame | None:
+        """Principal windows closed since the last call, with their features (or None)."""
+        closed = [c for c in self.closed if not c.is_empty()]
+        self.closed = []
+        return pl.concat(closed, how="diagonal_relaxed") if closed else None
+
     def _score(self, closed: pl.DataFrame) -> list[Alert]:
         scorer = self.state.scorer
         assert scorer is not None
+        self.closed.append(closed)
         out: list[Alert] = []
         for w in closed.iter_rows(named=True):
             self.stats.windows += 1

@@ -84,14 +84,18 @@ def backfill(specs: Sequence[str], options: IngestOptions,
                 events = lake.read_batch_events(files)
             files.files += detection.on_batch(files.batch, events)
         lake.commit(files)
+        if detection is not None:
+            detection.committed(files.batch)
         summary.add(stats)
         progress.advance(stats.objects_read + stats.objects_failed, files.events,
                          stats.bytes_read)
         del events  # before the next batch is parsed: one batch in memory at a time
     if detection is not None:
-        final = BatchFiles(new_batch_id(), [])
+        final = BatchFiles(new_batch_id(), [], flush=True)
         final.files = detection.finish(final.batch)
         lake.commit(final)
+        detection.committed(final.batch)
+        detection.checkpoint()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -180,4 +184,4 @@ def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
     stats.skipped.update(result.skipped)
     read = [b.ref for b in blobs]
     files = Lake(lake_root).write_batch(new_batch_id(), read, result.events, rejects)
-    return files, stats, (result.events if keep_events else None)
+    return files, stats, (files.events_in_file_order() if keep_events else None)

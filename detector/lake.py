@@ -4,6 +4,8 @@ Layout::
 
     <lake>/events/source=<source>/date=<YYYY-MM-DD>/part-<batch>-<n>.parquet   (zstd)
     <lake>/quarantine/date=<YYYY-MM-DD>/part-<batch>.parquet
+    <lake>/alerts/part-<batch>.parquet            alerts raised while detecting the batch
+    <lake>/features/part-<batch>.parquet          principal windows closed by the batch
     <lake>/_manifest/run-<start>-<pid>.jsonl    one line per committed batch
 
 A batch's files are written first (each atomically, by rename); the manifest line that
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 EVENTS = "events"
 QUARANTINE = "quarantine"
 ALERTS = "alerts"
+FEATURES = "features"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
 DICTIONARY_COLUMNS = frozenset({
@@ -76,6 +79,18 @@ class BatchFiles:
     """Stream positions (e.g. Kinesis sequence numbers) committed with this batch."""
     flush: bool = False
     """The batch closed every open detection window (end of a backfill)."""
+    parts: list[pa.Table] = field(default_factory=list, repr=False)
+    """The events as written, file by file (not pickled back from workers)."""
+
+    def events_in_file_order(self) -> pa.Table | None:
+        """The batch's events in the order a read-back gives: detection sees the same rows
+        whether it runs now, in a worker's parent, or in a replay after a restart."""
+        if not self.parts:
+            return None if self.events else EVENT_SCHEMA.empty_table()
+        return pa.concat_tables(self.parts) if len(self.parts) > 1 else self.parts[0]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "parts": []}
 
     def manifest_line(self) -> str:
         entry: dict[str, Any] = {
@@ -112,7 +127,16 @@ class Lake:
         self._run_file: Path | None = None
 
     # --- manifest -------------------------------------------------------------------
-    def _manifest_entries(self) -> Iterable[dict[str, object]]:
+    def entries(self) -> Iterable[dict[str, Any]]:
+        """Committed batches' manifest entries, in commit order."""
+        return self._manifest_entries()
+
+    def committed_files(self, sub: str) -> list[Path]:
+        """Committed files under ``sub`` (e.g. ``alerts``), in commit order."""
+        return [self.root / str(f) for e in self._manifest_entries()
+                for f in e.get("files", ()) if str(f).startswith(sub + "/")]
+
+    def _manifest_entries(self) -> Iterable[dict[str, Any]]:
         for path in sorted((self.root / MANIFEST).glob("*.jsonl")):
             with path.open("r", encoding="utf-8") as fh:
                 for n, line in enumerate(fh, 1):
@@ -128,19 +152,19 @@ class Lake:
         batches: set[str] = set()
         for entry in self._manifest_entries():
             batches.add(str(entry["batch"]))
-            for o in entry.get("objects", ()):  # type: ignore[union-attr]
+            for o in entry.get("objects", ()):
                 seen.add(ObjectRef(o["uri"], "", int(o["size"]), o.get("etag")).identity)
         return seen, batches
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every committed batch's ``checkpoint``, in commit order (for stream sources)."""
-        return [e["checkpoint"] for e in self._manifest_entries()  # type: ignore[misc]
+        return [e["checkpoint"] for e in self._manifest_entries()
                 if isinstance(e.get("checkpoint"), dict)]
 
     def remove_uncommitted(self, committed_batches: set[str]) -> int:
         """Delete files of batches with no manifest line (a crash before commit)."""
         removed = 0
-        for sub in (EVENTS, QUARANTINE, ALERTS):
+        for sub in (EVENTS, QUARANTINE, ALERTS, FEATURES):
             for path in (self.root / sub).rglob("*"):
                 if path.name.endswith(".tmp"):
                     path.unlink(missing_ok=True)
@@ -179,6 +203,7 @@ class Lake:
             rel = f"{EVENTS}/source={source}/date={day}/part-{batch}-{len(out.files)}.parquet"
             self._write(rel, part)
             out.files.append(rel)
+            out.parts.append(part)
         if rejects:
             day = datetime.now(UTC).strftime("%Y-%m-%d")
             rel = f"{QUARANTINE}/date={day}/part-{batch}.parquet"

@@ -6,8 +6,8 @@ and how often it comes through a VPC endpoint or from a public address. Entries 
 ``expiry_days`` are forgotten and principals idle for ``idle_days`` are dropped, so memory
 is bounded by active principals.
 
-``save``/``load`` checkpoint profiles and model baselines together in one versioned file,
-written atomically. A file from another version, or a damaged one, is an error that names
+``save``/``load`` checkpoint profiles, model baselines and open windows together in one
+versioned file, written atomically (a local file, or an ``s3://`` object). A file from another version, or a damaged one, is an error that names
 the file: it is never silently replaced by an empty state.
 """
 
@@ -21,10 +21,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from detector.errors import UsageError
+from detector.errors import DetectorError, UsageError
 from detector.scoring.model import Scorer
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 MAGIC = b"S3DETECTOR-STATE"
 NEWNESS_KINDS = ("buckets", "ip_prefixes", "agents", "vpces", "operations")
 
@@ -72,7 +72,7 @@ class Profile:
 
 @dataclass
 class DetectorState:
-    """Everything that must survive a restart: profiles and model baselines."""
+    """Everything that must survive a restart: profiles, baselines and open windows."""
 
     model_name: str
     profiles: dict[str, Profile] = field(default_factory=dict)
@@ -85,6 +85,12 @@ class DetectorState:
     """Hourly volume per log stream (telemetry silence C27)."""
     bucket_scorer: Scorer | None = None
     """Baselines of volume per principal×bucket."""
+    windows: Any = None
+    """Open per-principal windows (a ``WindowAggregator``): a restart continues them."""
+    bucket_windows: Any = None
+    """Open per-principal×bucket windows."""
+    through_batch: str | None = None
+    """The last committed lake batch this state includes; later batches are replayed."""
 
     def profile(self, principal: str, t: datetime) -> Profile:
         p = self.profiles.get(principal)
@@ -103,24 +109,57 @@ class DetectorState:
         self.alerts_seen = {k: t for k, t in self.alerts_seen.items() if now - t <= idle}
 
 
-def save(state: DetectorState, path: Path) -> None:
+def save(state: DetectorState, location: str | Path) -> None:
     """Write a checkpoint atomically: header, version, checksum, payload."""
     payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest().encode()
+    _write(location, MAGIC + b" %d " % STATE_VERSION + digest + b"\n" + payload)
+
+
+def _write(location: str | Path, blob: bytes) -> None:
+    """A local file (fsync + rename) or an S3 object (one PUT is atomic)."""
+    if str(location).startswith("s3://"):
+        from detector.sources.s3 import s3_client, split_s3_uri
+
+        bucket, key = split_s3_uri(str(location))
+        try:
+            s3_client().put_object(Bucket=bucket, Key=key, Body=blob)
+        except Exception as exc:  # botocore's errors: one message, the run decides
+            raise DetectorError(f"{location}: cannot save the state checkpoint: {exc}") from exc
+        return
+    path = Path(location)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
-        fh.write(MAGIC + b" %d " % STATE_VERSION + digest + b"\n" + payload)
+        fh.write(blob)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
 
 
-def load(path: Path, model_name: str) -> DetectorState | None:
-    """The checkpoint at ``path`` (None when there is none yet); errors name the file."""
+def _read(location: str | Path) -> bytes | None:
+    if str(location).startswith("s3://"):
+        from botocore.exceptions import ClientError
+
+        from detector.sources.s3 import classify, s3_client, split_s3_uri
+
+        bucket, key = split_s3_uri(str(location))
+        try:
+            return bytes(s3_client().get_object(Bucket=bucket, Key=key)["Body"].read())
+        except ClientError as exc:
+            if classify(exc) == "object_missing":
+                return None
+            raise DetectorError(f"{location}: cannot read the state checkpoint: {exc}") from exc
     try:
-        blob = path.read_bytes()
+        return Path(location).read_bytes()
     except FileNotFoundError:
+        return None
+
+
+def load(path: str | Path, model_name: str) -> DetectorState | None:
+    """The checkpoint at ``path`` (None when there is none yet); errors name the file."""
+    blob = _read(path)
+    if blob is None:
         return None
     head, _, payload = blob.partition(b"\n")
     parts = head.split(b" ")
