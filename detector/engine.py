@@ -21,12 +21,12 @@ import pyarrow as pa
 from detector.alerts import Alert, AlertBook
 from detector.config import Settings
 from detector.detections import active
-from detector.errors import UsageError
 from detector.detections.base import Detection, EventRule, Finding
 from detector.detections.sequence import ExfiltrateThenDestroy
 from detector.detections.silence import StreamWatch, TelemetrySilence
 from detector.detections.volume import MassDelete, PresignedAbuse, ReadVolume, WriteBurst
 from detector.detections.window_base import Verdict, WindowDetection
+from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
 from detector.features.windows import (
     BUCKET_FEATURES,

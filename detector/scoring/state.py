@@ -7,8 +7,9 @@ and how often it comes through a VPC endpoint or from a public address. Entries 
 is bounded by active principals.
 
 ``save``/``load`` checkpoint profiles, model baselines and open windows together in one
-versioned file, written atomically (a local file, or an ``s3://`` object). A file from another version, or a damaged one, is an error that names
-the file: it is never silently replaced by an empty state.
+versioned file, written atomically (a local file, or an ``s3://`` object). A file from
+another version, or a damaged one, is an error that names the file: it is never silently
+replaced by an empty state.
 """
 
 from __future__ import annotations

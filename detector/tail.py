@@ -1,0 +1,276 @@
+"""The continuous tail: a stream source → the same parse, lake and detection as backfill.
+
+For each unit of work the source hands over: skip objects already in the lake (notifications
+are delivered at least once), parse the blobs, write the batch, detect, commit the batch with
+the source's checkpoint, hand the new alerts to the outbox, and only then ``ack`` (delete the
+queue messages / advance the shard positions). A failure before the commit ``release``s the
+work, so the source delivers it again; a crash anywhere loses nothing (uncommitted files are
+removed on restart and the input comes again) and repeats no alert (deterministic ids, the
+state checkpoint and the replay of batches committed after it).
+
+SIGTERM and SIGINT finish the batch in hand, save the state, give the sinks a few seconds to
+deliver, and exit 0. ``until_idle`` makes a tail that stops by itself once no input has come
+for that many seconds, closing every window first (as backfill does at its end).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+import pyarrow.compute as pc
+
+from detector.detect import DetectionRun
+from detector.errors import UsageError
+from detector.lake import BatchFiles, Lake, new_batch_id
+from detector.logtypes import parse_blobs
+from detector.metrics import Metrics
+from detector.sources.stream import StreamSource, Work
+from detector.summary import BatchStats, RunSummary
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DEDUP_HOURS = 24.0
+RETRY_BACKOFF_MAX = 30.0
+
+
+@dataclass
+class TailOptions:
+    lake: Path
+    until_idle: float | None = None
+    """Stop (after closing every window) when nothing came for this many seconds."""
+    status_seconds: float = 30.0
+    """Log a status line this often (0: never)."""
+    dedup_hours: float = DEFAULT_DEDUP_HOURS
+    """Remember objects committed this long ago, to skip re-delivered notifications."""
+    drain_seconds: float = 10.0
+    """On shutdown, how long the sinks get to deliver what is queued."""
+
+
+@dataclass
+class RecentObjects:
+    """Identities of objects committed recently, bounded by age (not by the lake's size).
+
+    SQS redelivers a message within its retention period at most; a day covers redelivery
+    after crashes and visibility timeouts while keeping memory proportional to the rate.
+    """
+
+    horizon: timedelta
+    _order: deque[tuple[float, bytes]] = field(default_factory=deque)
+    _seen: set[bytes] = field(default_factory=set)
+
+    @staticmethod
+    def _digest(identity: str) -> bytes:
+        return hashlib.blake2b(identity.encode(), digest_size=16).digest()
+
+    def __contains__(self, identity: str) -> bool:
+        return self._digest(identity) in self._seen
+
+    def add(self, identity: str, at: float | None = None) -> None:
+        d = self._digest(identity)
+        if d not in self._seen:
+            self._seen.add(d)
+            self._order.append((at if at is not None else time.time(), d))
+
+    def expire(self, now: float | None = None) -> None:
+        cutoff = (now if now is not None else time.time()) - self.horizon.total_seconds()
+        while self._order and self._order[0][0] < cutoff:
+            self._seen.discard(self._order.popleft()[1])
+
+
+class Tail:
+    """One tail process over one stream source."""
+
+    def __init__(self, source: StreamSource, options: TailOptions,
+                 detection: DetectionRun | None, metrics: Metrics | None = None) -> None:
+        self.source = source
+        self.options = options
+        self.detection = detection
+        self.metrics = metrics or Metrics()
+        self.summary = RunSummary(sources=[source.name], lake=str(options.lake))
+        self.stop = threading.Event()
+        self.lake = Lake(options.lake)
+        self.recent = RecentObjects(timedelta(hours=options.dedup_hours))
+        self._failures = 0
+
+    # --- lifecycle ------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: finish the batch in hand, checkpoint, exit cleanly."""
+        def handler(signum: int, _frame: FrameType | None) -> None:
+            log.warning("%s received: finishing the batch in hand, then stopping",
+                        signal.Signals(signum).name)
+            self.stop.set()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self) -> RunSummary:
+        started = time.perf_counter()
+        self._recover()
+        idle_since = time.monotonic()
+        status_at = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                work = self.source.poll()
+                now = time.monotonic()
+                if work is not None:
+                    idle_since = now
+                    self._process(work)
+                elif self.options.until_idle is not None and \
+                        now - idle_since >= self.options.until_idle:
+                    log.info("%s: idle for %.0f s: closing windows and stopping",
+                             self.source.name, self.options.until_idle)
+                    self._flush()
+                    break
+                if self.options.status_seconds and now - status_at >= self.options.status_seconds:
+                    status_at = now
+                    self._status()
+        finally:
+            self._shutdown()
+        self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    def _recover(self) -> None:
+        _, committed = self.lake.committed()
+        self.lake.remove_uncommitted(committed)
+        horizon = time.time() - self.recent.horizon.total_seconds()
+        for entry in self.lake.entries():
+            at = _epoch(str(entry.get("committed_at", "")))
+            if at >= horizon:
+                for o in entry.get("objects", ()):
+                    self.recent.add(f"{o['uri']}|{o.get('etag') or ''}|{o['size']}", at)
+        self.source.resume(self.lake.checkpoints())
+
+    def _shutdown(self) -> None:
+        if self.detection is not None:
+            self.detection.checkpoint()
+            outbox = self.detection.outbox
+            drain = getattr(outbox, "drain", None)
+            if drain is not None and not drain(self.options.drain_seconds):
+                log.warning("sinks still have alerts queued at shutdown; they are in the lake "
+                            "and are delivered on the next start")
+        self.source.close()
+        self._status()
+
+    # --- one unit of work -----------------------------------------------------------
+    def _process(self, work: Work) -> None:
+        batch = new_batch_id()
+        alerts_before = len(self.detection.raised) if self.detection else 0
+        try:
+            files, stats = self._write(batch, work)
+            if self.detection is not None:
+                events = files.events_in_file_order()
+                if events is None:
+                    events = self.lake.read_batch_events(files)
+                files.files += self.detection.on_batch(batch, events)
+            self.lake.commit(files)
+        except UsageError:
+            work.release()
+            raise
+        except Exception:
+            work.release()
+            self._failures += 1
+            self.metrics.failures.inc()
+            pause = min(RETRY_BACKOFF_MAX, 2.0 ** min(self._failures, 5))
+            log.exception("%s: batch failed before commit; its input will come again "
+                          "(retrying in %.0f s)", self.source.name, pause)
+            self.stop.wait(pause)
+            return
+        self._failures = 0
+        if self.detection is not None:
+            self.detection.committed(batch)
+        work.ack()
+        self._count(work, files, stats, alerts_before)
+
+    def _write(self, batch: str, work: Work) -> tuple[BatchFiles, BatchStats]:
+        stats = BatchStats()
+        fresh = []
+        for blob in work.blobs:
+            if blob.ref.identity in self.recent:
+                self.metrics.duplicates.inc()
+                stats.skipped["already_ingested"] += 1
+            else:
+                fresh.append(blob)
+        objects = [b.ref for b in fresh] if work.blobs else list(work.objects)
+        result = parse_blobs(fresh)
+        rejects = work.rejects + result.rejects
+        stats.objects_read = len(fresh)
+        stats.bytes_read = sum(len(b.data) for b in fresh)
+        stats.count_events(result.events)
+        stats.count_rejects(rejects)
+        stats.skipped.update(result.skipped)
+        files = self.lake.write_batch(batch, objects, result.events, rejects)
+        files.checkpoint = work.checkpoint
+        return files, stats
+
+    def _flush(self) -> None:
+        if self.detection is None:
+            return
+        before = len(self.detection.raised)
+        final = BatchFiles(new_batch_id(), [], flush=True)
+        final.files = self.detection.finish(final.batch)
+        self.lake.commit(final)
+        self.detection.committed(final.batch)
+        for a in self.detection.raised[before:]:
+            self.metrics.alerts.labels(severity=a.severity).inc()
+
+    # --- accounting -----------------------------------------------------------------
+    def _count(self, work: Work, files: BatchFiles, stats: BatchStats,
+               alerts_before: int) -> None:
+        now = time.time()
+        for o in files.objects:
+            self.recent.add(o.identity, now)
+        self.recent.expire(now)
+        self.summary.add(stats)
+        m = self.metrics
+        m.batches.inc()
+        m.messages.inc(work.messages)
+        m.objects.inc(stats.objects_read)
+        for reason, n in stats.rejects.items():
+            m.rejects.labels(reason=reason).inc(n)
+        by_source: dict[str, int] = {}
+        for (source, _), n in stats.events.items():
+            by_source[source] = by_source.get(source, 0) + n
+        m.saw_events(by_source, _newest(files))
+        if work.received:
+            m.latency.observe(max(0.0, now - work.received))
+        if self.detection is not None:
+            for a in self.detection.raised[alerts_before:]:
+                m.alerts.labels(severity=a.severity).inc()
+
+    def _status(self) -> None:
+        for measure, value in self.source.lag().items():
+            self.metrics.source_lag.labels(measure=measure).set(value)
+        pending = getattr(self.detection.outbox, "pending", None) if self.detection else None
+        if pending is not None:
+            for sink, n in pending().items():
+                self.metrics.pending.labels(sink=sink).set(n)
+        line = self.metrics.status_line(self.source.name)
+        log.info(line, extra={"status": self.metrics.snapshot()})
+
+
+def _newest(files: BatchFiles) -> datetime | None:
+    newest = None
+    for part in files.parts:
+        if part.num_rows:
+            t = pc.max(part.column("event_time")).as_py()
+            if t is not None and (newest is None or t > newest):
+                newest = t
+    return newest
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+
+
