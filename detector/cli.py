@@ -2,6 +2,7 @@
 
     detector backfill SOURCE... --lake DIR     ingest local folders or s3:// prefixes
     detector demo                              backfill the bundled sample_logs/
+    detector hunt --lake LAKE QUERY|NAME      SQL or a saved hunt over the lake (DuckDB)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from detector import __version__
 from detector.alerts import write_jsonl
 from detector.detect import DetectionRun, DetectOptions
 from detector.errors import DetectorError, UsageError
+from detector.hunt import command as hunt_command
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
 from detector.lake import Lake
 from detector.progress import RunProgress
@@ -114,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lake", type=Path, help="count benign events in this lake")
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
+    hunt_command.add_parser(sub)
     return parser
 
 
@@ -156,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args, console)
         if args.command == "evaluate":
             return _evaluate(args, console)
+        if args.command == "hunt":
+            return hunt_command.run(args, console)
     except UsageError as exc:
         print(f"detector: error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,385 @@
+"""A read-only DuckDB connection with views over a lake's committed files.
+
+Views (each over the files that a manifest line committed, never a glob, so a batch being
+written is invisible until it commits):
+
+* ``events``     the canonical events, with ``source`` and ``date`` from the partition path
+  (a filter on them skips whole files), plus ``principal``: the key alerts and baselines
+  use (the role, not the session; SSO roles per person; ``anonymous``; ``service:<name>``);
+* ``requests``   ``events`` with each S3 request once: an access-log line is dropped when
+  CloudTrail has the same ``request_id`` (sums of bytes or counts do not double);
+* ``alerts``, ``quarantine``, and ``features`` when the lake has persisted window features.
+
+Read-only, three ways: only single SELECT (or EXPLAIN SELECT) statements run; DuckDB may
+touch no file but the committed ones (``allowed_paths``, ``enable_external_access=false``);
+and the configuration is locked so neither can be switched back.
+
+For ``s3://bucket/prefix`` lakes, the manifests are read with boto3 and DuckDB reads the
+Parquet files through the httpfs extension shipped by the ``duckdb-ext-httpfs`` package
+(loaded from disk: nothing is downloaded), with credentials, region and endpoint
+(``AWS_ENDPOINT_URL_S3``/``AWS_ENDPOINT_URL``) from the standard AWS chain.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import duckdb
+import pyarrow as pa
+
+from detector.errors import DetectorError, LakeError, UsageError
+from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "_manifest"
+TABLES = ("events", "features", "alerts", "quarantine")
+"""Top-level lake folders that become views of the same name."""
+
+ROLE_PATH = r"(:role/)(?:[^/]+/)*([^/]+)$"
+PRINCIPAL_SQL = rf"""CASE
+    WHEN principal_type = 'Anonymous' OR account_id = 'anonymous' THEN 'anonymous'
+    WHEN regexp_matches(session_issuer_arn, ':role/.*AWSReservedSSO_')
+         AND session_name IS NOT NULL
+      THEN regexp_replace(session_issuer_arn, '{ROLE_PATH}', '\1\2') || '/' || session_name
+    WHEN principal_type = 'AWSService' AND invoked_by IS NOT NULL THEN 'service:' || invoked_by
+    ELSE regexp_replace(coalesce(session_issuer_arn, principal_arn, invoked_by, principal_id),
+                        '{ROLE_PATH}', '\1\2')
+  END"""
+"""``detector.features.enrich.principal_key`` in SQL (a test keeps the two equal)."""
+
+MACROS = (
+    r"""CREATE MACRO is_public_ip(ip) AS coalesce(
+    (regexp_matches(ip, '^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$')
+     AND NOT regexp_matches(ip, '^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|127\.|'
+                                || '169\.254\.|100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\.|0\.)'))
+    OR (contains(ip, ':') AND NOT regexp_matches(ip, '[g-zG-Z]')
+        AND NOT regexp_matches(lower(ip), '^(fc|fd|fe80|::1$|::$)')), false)""",
+)
+"""Helpers for hunts: ``is_public_ip(source_ip)`` (IPv4/IPv6 outside private ranges;
+AWS service names such as ``s3.amazonaws.com`` are not addresses)."""
+
+REQUESTS_SQL = """CREATE VIEW requests AS
+SELECT * FROM events WHERE source IS DISTINCT FROM 's3_access'
+UNION ALL
+SELECT * FROM events a WHERE a.source = 's3_access' AND (a.request_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM events c WHERE c.source = 'cloudtrail' AND c.request_id = a.request_id))"""
+
+
+class QueryError(UsageError):
+    """The query cannot run: a syntax or name error, a refused statement, a bad parameter."""
+
+
+def one_line(exc: BaseException) -> str:
+    """DuckDB's message without its multi-line context."""
+    text = str(exc).strip().splitlines()
+    return text[0].strip() if text else type(exc).__name__
+
+
+@dataclass
+class LakeFiles:
+    """The committed files of a lake, by top-level folder, as paths DuckDB can open."""
+
+    root: str
+    tables: dict[str, list[str]] = field(default_factory=dict)
+    batches: int = 0
+
+    @property
+    def is_s3(self) -> bool:
+        return self.root.startswith("s3://")
+
+
+def _entries(lines: Iterable[str], where: str) -> Iterator[dict[str, object]]:
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            log.warning("%s:%d: torn manifest line ignored (uncommitted batch)", where, n)
+            continue
+        if isinstance(entry, dict):
+            yield entry
+
+
+def _collect(root: str, entries: Iterable[dict[str, object]]) -> LakeFiles:
+    files = LakeFiles(root)
+    seen: set[str] = set()
+    for entry in entries:
+        files.batches += 1
+        for rel in entry.get("files") or ():  # type: ignore[union-attr]
+            rel = str(rel)
+            table = rel.split("/", 1)[0]
+            if table in TABLES and rel.endswith(".parquet") and rel not in seen:
+                seen.add(rel)
+                files.tables.setdefault(table, []).append(f"{root}/{rel}")
+    return files
+
+
+def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
+    root = Path(lake).expanduser()
+    if not root.is_dir():
+        raise LakeError(f"{lake}: no lake here (not a directory)")
+    manifests = sorted((root / MANIFEST).glob("*.jsonl"))
+    if not manifests:
+        raise LakeError(f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl); "
+                        "write one with: detector backfill SOURCE --lake DIR")
+
+    def lines() -> Iterator[dict[str, object]]:
+        for path in manifests:
+            with path.open("r", encoding="utf-8") as fh:
+                yield from _entries(fh, str(path))
+
+    files = _collect(str(root.resolve()), lines())
+    for table, paths in files.tables.items():
+        present = [p for p in paths if os.path.exists(p)]
+        if len(present) < len(paths):
+            log.warning("%s: %d committed %s file(s) are missing; querying the rest",
+                        lake, len(paths) - len(present), table)
+        files.tables[table] = present
+    return files
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    if parts.scheme != "s3" or not parts.netloc:
+        raise UsageError(f"{uri}: not an s3://bucket/prefix address")
+    return parts.netloc, parts.path.strip("/")
+
+
+def s3_files(lake: str) -> LakeFiles:
+    import boto3
+    import botocore.exceptions
+
+    bucket, prefix = split_s3(lake)
+    root = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    manifest_prefix = f"{prefix}/{MANIFEST}/" if prefix else f"{MANIFEST}/"
+    client = boto3.session.Session().client("s3")
+    try:
+        keys = sorted(
+            o["Key"]
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=bucket, Prefix=manifest_prefix)
+            for o in page.get("Contents", ()) if o["Key"].endswith(".jsonl")
+        )
+        texts = [(k, client.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8"))
+                 for k in keys]
+    except botocore.exceptions.ClientError as exc:
+        err = exc.response.get("Error", {})
+        raise LakeError(f"{lake}: cannot read the lake's manifest: "
+                        f"{err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")) from None
+    except (botocore.exceptions.BotoCoreError, UnicodeDecodeError) as exc:
+        raise LakeError(f"{lake}: cannot read the lake's manifest: {exc}") from None
+    if not texts:
+        raise LakeError(f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl)")
+    return _collect(root, (e for k, text in texts
+                           for e in _entries(text.splitlines(), f"s3://{bucket}/{k}")))
+
+
+def lake_files(lake: str) -> LakeFiles:
+    files = s3_files(lake) if str(lake).startswith("s3://") else local_files(lake)
+    if not any(files.tables.values()):
+        raise LakeError(f"{lake}: the lake is empty (no committed files yet)")
+    return files
+
+
+# --- DuckDB ----------------------------------------------------------------------------
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_list(paths: list[str]) -> str:
+    return "[" + ", ".join(_quote(p) for p in paths) + "]"
+
+
+def _empty_view(conn: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema,
+                extra: str = "") -> None:
+    rel = conn.from_arrow(schema.empty_table())
+    cols = ", ".join(f'NULL::{t} AS "{c}"' for c, t in zip(rel.columns, rel.dtypes, strict=True))
+    conn.execute(f"CREATE VIEW {name} AS SELECT {cols}{extra} WHERE false")
+
+
+def _parquet_view(conn: duckdb.DuckDBPyConnection, name: str, paths: list[str],
+                  extra: str = "") -> None:
+    hive = any("=" in p.rsplit("/", 2)[-2] for p in paths)
+    options = f"hive_partitioning = {str(hive).lower()}, union_by_name = true"
+    star = "*"
+    if any("/date=" in p for p in paths):
+        # Read as text so that ``date=unknown`` (no event time) becomes NULL, not an error;
+        # filters on the cast still prune files.
+        options += ", hive_types = {'date': 'VARCHAR'}"
+        star = "* REPLACE (TRY_CAST(date AS DATE) AS date)"
+    conn.execute(f"CREATE VIEW {name} AS SELECT {star}{extra} "
+                 f"FROM read_parquet({_file_list(paths)}, {options})")
+
+
+def _alert_schema() -> pa.Schema:
+    from detector.alerts import ALERT_SCHEMA
+
+    return ALERT_SCHEMA
+
+
+def httpfs_extension() -> Path:
+    """The httpfs extension file that the ``duckdb-ext-httpfs`` wheel installed."""
+    want = f"v{duckdb.__version__}/"
+    try:
+        dist = importlib.metadata.distribution("duckdb-ext-httpfs")
+    except importlib.metadata.PackageNotFoundError:
+        dist = None
+    for f in (dist.files or []) if dist else []:
+        if f.name == "httpfs.duckdb_extension" and want in str(f):
+            path = Path(str(dist.locate_file(f)))  # type: ignore[union-attr]
+            if path.is_file():
+                return path
+    version = duckdb.__version__
+    raise LakeError(f"s3:// lakes need DuckDB's httpfs extension for DuckDB {version}: "
+                    f"pip install 'duckdb-ext-httpfs=={version}.*'")
+
+
+def _s3_secret(conn: duckdb.DuckDBPyConnection) -> None:
+    """A DuckDB S3 secret from boto3's chain; nothing of it is logged or printed."""
+    import boto3
+
+    session = boto3.session.Session()
+    opts = {"REGION": session.region_name or "us-east-1"}
+    creds = session.get_credentials()
+    if creds is not None:
+        frozen = creds.get_frozen_credentials()
+        opts["KEY_ID"] = frozen.access_key
+        opts["SECRET"] = frozen.secret_key
+        if frozen.token:
+            opts["SESSION_TOKEN"] = frozen.token
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    extra = ""
+    if endpoint:
+        parts = urlsplit(endpoint if "://" in endpoint else f"https://{endpoint}")
+        opts["ENDPOINT"] = parts.netloc
+        opts["URL_STYLE"] = "path"
+        extra = f", USE_SSL {'true' if parts.scheme == 'https' else 'false'}"
+    body = ", ".join(f"{k} {_quote(v)}" for k, v in opts.items())
+    try:
+        conn.execute(f"CREATE SECRET hunt_lake (TYPE s3, {body}{extra})")
+    except duckdb.Error:
+        raise LakeError("could not configure DuckDB's S3 access from the AWS "
+                        "configuration") from None
+
+
+def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the lake's views, locked read-only."""
+    lake = os.fspath(lake)
+    files = lake_files(lake)
+    conn = duckdb.connect(config={"autoinstall_known_extensions": False,
+                                  "autoload_known_extensions": False})
+    try:
+        if files.is_s3:
+            conn.execute(f"LOAD {_quote(str(httpfs_extension()))}")
+            _s3_secret(conn)
+        events = files.tables.get("events")
+        if events:
+            _parquet_view(conn, "events", events, f", {PRINCIPAL_SQL} AS principal")
+        else:
+            _empty_view(conn, "events", EVENT_SCHEMA,
+                        ", NULL::DATE AS date, NULL::VARCHAR AS principal")
+        conn.execute(REQUESTS_SQL)
+        for macro in MACROS:
+            conn.execute(macro)
+        for name, schema in (("alerts", _alert_schema()), ("quarantine", QUARANTINE_SCHEMA)):
+            if files.tables.get(name):
+                _parquet_view(conn, name, files.tables[name])
+            else:
+                _empty_view(conn, name, schema)
+        if files.tables.get("features"):
+            _parquet_view(conn, "features", files.tables["features"])
+        allowed = [p for paths in files.tables.values() for p in paths]
+        conn.execute(f"SET allowed_paths = {_file_list(allowed)}")
+        conn.execute("SET parquet_metadata_cache = true")
+        conn.execute("SET enable_external_access = false")
+        conn.execute("SET lock_configuration = true")
+    except duckdb.Error as exc:
+        conn.close()
+        raise LakeError(f"{lake}: cannot open the lake: {one_line(exc)}") from None
+    return conn
+
+
+# --- the read-only guard ---------------------------------------------------------------
+_EXPLAIN = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?", re.IGNORECASE)
+
+
+def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
+    """The one SELECT statement in ``sql`` (trailing ``;`` dropped), or a ``QueryError``."""
+    try:
+        statements = conn.extract_statements(sql)
+    except duckdb.Error as exc:
+        raise QueryError(one_line(exc)) from None
+    if not statements:
+        raise QueryError("no query given")
+    if len(statements) > 1:
+        raise QueryError("one query at a time, please (found "
+                         f"{len(statements)} statements)")
+    statement = statements[0]
+    kind = statement.type
+    if kind == duckdb.StatementType.EXPLAIN:
+        inner = _EXPLAIN.sub("", statement.query, count=1)
+        if inner == statement.query:
+            raise QueryError("refused: only EXPLAIN [ANALYZE] SELECT is allowed")
+        check_query(conn, inner)
+    elif kind != duckdb.StatementType.SELECT:
+        raise QueryError(f"refused: {kind.name} statements are not allowed; hunting is "
+                         "read-only (SELECT queries over the lake's views)")
+    return statement.query
+
+
+def execute(conn: duckdb.DuckDBPyConnection, sql: str,
+            params: dict[str, object] | None = None,
+            batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+    """Check, then run ``sql`` with ``$name`` parameters bound (never pasted into the SQL),
+    streaming the result; errors become one-line ``QueryError``/``DetectorError``."""
+    query = check_query(conn, sql)
+    with _errors():
+        reader = conn.execute(query, params or None).fetch_record_batch(batch_rows)
+    any_rows = False
+    while True:
+        with _errors():
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+        any_rows = True
+        yield batch
+    if not any_rows:  # no rows: one empty batch still carries the columns
+        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+
+
+def run_query(conn: duckdb.DuckDBPyConnection, sql: str,
+              params: dict[str, object] | None = None) -> pa.Table:
+    """The whole result of ``sql`` as one Arrow table (see ``execute``)."""
+    query = check_query(conn, sql)
+    with _errors():
+        return conn.execute(query, params or None).fetch_arrow_table()
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
+            duckdb.InvalidInputException) as exc:
+        raise QueryError(one_line(exc)) from None
+    except duckdb.PermissionException as exc:
+        raise QueryError(f"refused: {one_line(exc)}") from None
+    except duckdb.Error as exc:
+        raise DetectorError(f"query failed: {one_line(exc)}") from None
+
+
+def table_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name").fetchall()]
