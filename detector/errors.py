@@ -3,7 +3,9 @@
     DetectorError
     ├── UsageError        bad command line or configuration: exit 2 before any work
     ├── SourceError       a log object could not be listed or read (counted, quarantined)
-    └── LakeError         the lake cannot be written or its manifest is corrupt: stop
+    ├── LakeError         the lake cannot be written or its manifest is corrupt: stop
+    └── DeliveryError     a sink could not deliver an alert (the outbox retries or
+                          dead-letters it; it never reaches the pipeline)
 
 Bad *input* is never an exception that reaches the pipeline: log types turn it into
 ``Reject`` values that go to quarantine, and the run goes on.
@@ -32,3 +34,19 @@ class SourceError(DetectorError):
 
 class LakeError(DetectorError):
     """The lake is unusable (unwritable, or a manifest that cannot be read)."""
+
+
+class DeliveryError(DetectorError):
+    """A sink could not deliver an alert.
+
+    ``retryable`` tells the outbox whether trying again can help (throttling, a 5xx, a
+    dropped connection) or not (a deleted topic, a revoked webhook): the first is retried with
+    backoff, at the earliest after ``retry_after`` seconds when the service said so; the second
+    is dead-lettered. ``reason`` is safe to log: it never holds a webhook URL or a credential.
+    """
+
+    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+        self.retry_after = retry_after
