@@ -147,3 +147,63 @@ def access_line(i: int, key: str = "k/file.txt", requester: str | None = None) -
 
 CT_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/02/"
 ACCESS_KEY = "s3-access-logs/data/"
+
+
+# --- a local stand-in for Slack's incoming-webhook endpoint --------------------------------
+class SlackReceiver:
+    """An HTTP server on 127.0.0.1 that records every POST and answers as scripted.
+
+    ``script`` holds (status, headers) answers used in turn; once it is empty every request
+    gets ``default`` (200 ``ok`` unless changed), so ``receiver.default = 500`` is an outage.
+    """
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, Any]] = []
+        self.script: list[tuple[int, dict[str, str]]] = []
+        self.default = 200
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    status, headers = (receiver.script.pop(0) if receiver.script
+                                       else (receiver.default, {}))
+                    receiver.requests.append({"at": time.monotonic(), "path": self.path,
+                                              "headers": dict(self.headers), "body": body,
+                                              "status": status})
+                answer = b"ok" if status < 300 else b"error_from_receiver"
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def delivered(self) -> list[dict[str, Any]]:
+        """JSON bodies of the requests that were answered 2xx."""
+        with self.lock:
+            return [json.loads(r["body"]) for r in self.requests if r["status"] < 300]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack_receiver() -> Iterator[SlackReceiver]:
+    receiver = SlackReceiver()
+    yield receiver
+    receiver.stop()
