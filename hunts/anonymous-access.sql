@@ -11,7 +11,7 @@ SELECT
   user_agent,
   coalesce(error_code, CAST(http_status AS VARCHAR)) AS result,
   count(*) AS requests,
-  sum(coalesce(bytes_out, 0)) AS bytes_out,
+  sum(coalesce(bytes_out, 0))::BIGINT AS bytes_out,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   list(DISTINCT key ORDER BY key)[1:5] AS sample_keys

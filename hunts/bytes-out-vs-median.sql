@@ -7,7 +7,7 @@
 -- param: top (int, default 20): how many rows to return
 -- Each request counts once (the requests view), so CloudTrail and access logs do not double.
 WITH daily AS (
-  SELECT principal, date AS day, sum(bytes_out) AS bytes_out, count(*) AS requests
+  SELECT principal, date AS day, sum(bytes_out)::BIGINT AS bytes_out, count(*) AS requests
   FROM requests
   WHERE date BETWEEN coalesce(CAST($since AS DATE) - 7, DATE '0001-01-01')
                  AND coalesce($until, DATE '9999-12-31')

@@ -12,8 +12,8 @@ SELECT
   bucket_account_id,
   list(DISTINCT event_name ORDER BY event_name) AS operations,
   count(*) AS requests,
-  sum(coalesce(bytes_out, 0)) AS bytes_out,
-  sum(coalesce(bytes_in, 0)) AS bytes_in,
+  sum(coalesce(bytes_out, 0))::BIGINT AS bytes_out,
+  sum(coalesce(bytes_in, 0))::BIGINT AS bytes_in,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen
 FROM events

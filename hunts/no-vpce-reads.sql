@@ -12,7 +12,7 @@ SELECT
   source_ip,
   vpc_endpoint_id,
   count(*) AS reads,
-  sum(coalesce(bytes_out, 0)) AS bytes_out,
+  sum(coalesce(bytes_out, 0))::BIGINT AS bytes_out,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   any_value(user_agent) AS user_agent

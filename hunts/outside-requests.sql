@@ -34,7 +34,7 @@ SELECT
   vpc_endpoint_id,
   count(*) AS requests,
   list(DISTINCT bucket ORDER BY bucket) FILTER (WHERE bucket IS NOT NULL) AS buckets,
-  list(DISTINCT coalesce(event_name, operation) ORDER BY ALL) AS operations,
+  list_sort(list(DISTINCT coalesce(event_name, operation))) AS operations,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen
 FROM tagged

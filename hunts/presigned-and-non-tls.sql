@@ -22,8 +22,8 @@ SELECT
   bucket,
   source_ip,
   count(*) AS requests,
-  list(DISTINCT coalesce(event_name, operation) ORDER BY ALL) AS operations,
-  sum(coalesce(bytes_out, 0)) AS bytes_out,
+  list_sort(list(DISTINCT coalesce(event_name, operation))) AS operations,
+  sum(coalesce(bytes_out, 0))::BIGINT AS bytes_out,
   min(event_time) AS first_seen,
   max(event_time) AS last_seen,
   any_value(user_agent) AS user_agent

@@ -4,13 +4,20 @@
 -- param: principal (text): a principal as alerts name it (role ARN, user ARN, anonymous), or a principal_arn, session_issuer_arn or access_key_id
 -- param: since (date, optional): first day (UTC) to look at
 -- param: until (date, optional): last day (UTC) to look at
-WITH mine AS (
+WITH ct AS (
   SELECT * FROM events
-  WHERE date BETWEEN coalesce($since, DATE '0001-01-01') AND coalesce($until, DATE '9999-12-31')
+  WHERE source = 'cloudtrail'
+    AND date BETWEEN coalesce($since, DATE '0001-01-01') AND coalesce($until, DATE '9999-12-31')
     AND $principal::VARCHAR IN (principal, principal_arn, session_issuer_arn, access_key_id)
 ),
-ct AS (SELECT * FROM mine WHERE source = 'cloudtrail'),
-sal AS (SELECT * FROM mine WHERE source = 's3_access')
+sal AS (
+  -- access-log lines name no access key: those of the principal's CloudTrail requests too
+  SELECT * FROM events
+  WHERE source = 's3_access'
+    AND date BETWEEN coalesce($since, DATE '0001-01-01') AND coalesce($until, DATE '9999-12-31')
+    AND ($principal::VARCHAR IN (principal, principal_arn, session_issuer_arn)
+         OR request_id IN (SELECT request_id FROM ct))
+)
 SELECT
   coalesce(ct.event_time, sal.event_time) AS event_time,
   coalesce(ct.event_name, sal.event_name) AS event_name,

@@ -38,8 +38,8 @@ def plain(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Decimal):
-        return str(value)
+    if isinstance(value, Decimal):  # DuckDB's HUGEINT sums arrive as decimal(38, 0)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
         return [plain(v) for v in value]
     if isinstance(value, dict):
@@ -74,7 +74,7 @@ def render_table(batches: Iterable[pa.RecordBatch], console: Console, *, limit: 
     shown = TABLE_ROWS if limit is None else limit
     table: Table | None = None
     total = 0
-    for batch in batches:
+    for batch in _capped(batches, limit):
         if table is None:
             table = Table(title=title, show_edge=False, header_style="bold")
             for name, typ in zip(batch.schema.names, batch.schema.types, strict=True):
@@ -85,8 +85,6 @@ def render_table(batches: Iterable[pa.RecordBatch], console: Console, *, limit: 
             for row in batch.slice(0, shown - total).to_pylist():
                 table.add_row(*(_short(_table_cell(v)) for v in row.values()))
         total += batch.num_rows
-        if limit is not None and total >= limit:
-            break
     if table is None:
         console.print("(no rows)" if title is None else f"{title}: no rows",
                       markup=False, highlight=False)
