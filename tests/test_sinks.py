@@ -338,6 +338,20 @@ def test_sns_long_title_is_accepted(aws: str) -> None:
     assert len(envelope["Subject"]) <= 100
 
 
+def test_sns_fifo_topic_drops_a_resent_alert(aws: str) -> None:
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="alerts.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alerts.fifo",
+                                 Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sink = parse_sink_spec(f"sns={topic}")
+    sink.send(make_alert())
+    sink.send(make_alert())          # a re-send after a crash: deduplicated by alert_id
+    assert len(_received(sqs, queue_url)) == 1
+
+
 def test_sns_missing_topic_is_not_retryable(aws: str) -> None:
     sink = SnsSink("arn:aws:sns:us-east-1:123456789012:no-such-topic")
     with pytest.raises(DeliveryError) as err:
@@ -498,6 +512,30 @@ def test_torn_journal_line_is_survived(tmp_path: Path) -> None:
     assert jsonl_ids(path) == [make_alert(1)["alert_id"], make_alert(2)["alert_id"]]
     assert all(json.loads(line) for line in journal.read_text().splitlines()[:1])
     assert json.loads(journal.read_text().splitlines()[-1])["status"] == "delivered"
+
+
+def test_concurrent_submits_deliver_each_alert_once(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "a.jsonl"
+    alerts = [make_alert(i) for i in range(400)]
+    chunks = [alerts[j:j + 10] for j in range(0, 400, 10)]
+
+    def submit_all(outbox: Outbox, reverse: bool) -> None:
+        for chunk in reversed(chunks) if reverse else chunks:
+            outbox.submit(chunk)
+
+    with Outbox(tmp_path / "_delivery", [(JsonlSink(str(path)), Route())]) as outbox:
+        outbox.start([])
+        threads = [threading.Thread(target=submit_all, args=(outbox, n % 2 == 1))
+                   for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert outbox.drain(10)
+    ids = jsonl_ids(path)
+    assert len(ids) == 400 and set(ids) == {a["alert_id"] for a in alerts}
 
 
 def test_outbox_contract_errors(tmp_path: Path) -> None:

@@ -297,7 +297,10 @@ class Outbox:
         """Recover: queue committed alerts a known sink has not had; new sinks skip them."""
         if self._started:
             raise RuntimeError("Outbox.start called twice")
-        self.root.mkdir(parents=True, exist_ok=True)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LakeError(f"cannot create {self.root}: {exc.strerror or exc}") from exc
         for alert in committed:
             _id(alert)
         self._started = True

@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import logging
 import re
 import time
 import urllib.error
@@ -30,6 +31,8 @@ from typing import Any
 
 from detector.errors import DeliveryError, UsageError
 from detector.sinks.base import Sink, digest, register
+
+log = logging.getLogger(__name__)
 
 HEADER_MAX = 150
 TEXT_MAX = 3000
@@ -111,6 +114,8 @@ def plain(value: Any, limit: int) -> str:
 
 
 def _values(items: Any, shown: int, each: int) -> str:
+    if isinstance(items, str):
+        items = [items]
     values = [v for v in (items or []) if v not in (None, "")]
     text = ", ".join(inline_code(v, each) for v in values[:shown])
     if len(values) > shown:
@@ -274,6 +279,9 @@ class SlackSink(Sink):
             raise UsageError(problem) from None
         if parts.scheme not in ("http", "https") or not host:
             raise UsageError(problem)
+        if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("sink slack: the webhook is plain http; its URL is a credential and "
+                        "travels in clear text")
         self._url = value
         h = digest(value)
         self.target_id = f"slack-{h}"
