@@ -280,6 +280,7 @@ def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect(config={"autoinstall_known_extensions": False,
                                   "autoload_known_extensions": False})
     try:
+        conn.execute("SET enable_progress_bar = false")
         if files.is_s3:
             conn.execute(f"LOAD {_quote(str(httpfs_extension()))}")
             _s3_secret(conn)
