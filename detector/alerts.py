@@ -182,3 +182,15 @@ def write_jsonl(alerts: list[Alert], target: str) -> None:
 def write_parquet(alerts: list[Alert], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(alerts_table(alerts), path, compression="zstd")
+
+
+def read_alert_dicts(paths: list[Path]) -> list[dict[str, Any]]:
+    """Alerts written to the lake, as sinks receive them (times as ISO strings with Z)."""
+    out: list[dict[str, Any]] = []
+    for path in paths:
+        for row in pq.read_table(path).to_pylist():
+            for k in ("first_seen", "last_seen", "detected_at"):
+                row[k] = _iso(row.get(k))
+            row.setdefault("hunt", "")
+            out.append(row)
+    return out

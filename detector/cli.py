@@ -1,8 +1,12 @@
 """The ``detector`` command: thin argument handling over the library.
 
     detector backfill SOURCE... --lake DIR     ingest local folders or s3:// prefixes
+    detector tail sqs --queue-url URL ...      follow S3 notifications on a queue
+    detector tail kinesis --stream NAME ...    follow CloudTrail events on a stream
+    detector run PIPELINE.toml                 run a pipeline file (pipelines/)
     detector demo                              backfill the bundled sample_logs/
     detector hunt --lake LAKE QUERY|NAME      SQL or a saved hunt over the lake (DuckDB)
+    detector evaluate LABELS ALERTS            score alerts against labelled scenarios
 """
 
 from __future__ import annotations
@@ -20,11 +24,12 @@ from rich.console import Console
 
 from detector import __version__
 from detector.alerts import write_jsonl
-from detector.detect import DetectionRun, DetectOptions
+from detector.detect import DEFAULT_CHECKPOINT_SECONDS
 from detector.errors import DetectorError, UsageError
 from detector.hunt import command as hunt_command
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
 from detector.lake import Lake
+from detector.pipeline import Pipeline, SinkSpec, load_pipeline, parse_timestamp, validate
 from detector.progress import RunProgress
 from detector.report import (
     alert_counts,
@@ -33,10 +38,14 @@ from detector.report import (
     render_findings,
     render_summary,
 )
+from detector.runner import close_detection, open_detection
+from detector.sinks import parse_sink_spec
 from detector.summary import RunSummary
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
+DRAIN_SECONDS = 30.0
+"""How long a backfill waits at its end for the sinks to deliver its alerts."""
 DEMO_NEXT = (
     "The bundled sample is one day with five attacks in its last hours (sample_logs/README.md). "
     "For the full picture, generate the labelled 16-day world (27 attacks, 6 benign traps) "
@@ -71,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"detector {__version__}")
     parser.add_argument("--log-level", default="WARNING",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging level on stderr (default: WARNING)")
+                        help="logging level on stderr (default: WARNING; tail: INFO)")
+    parser.add_argument("--log-format", default="text", choices=["text", "json"],
+                        help="log lines as text or as JSON objects (default: text)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     bf = sub.add_parser(
@@ -93,6 +104,77 @@ def build_parser() -> argparse.ArgumentParser:
     bf.add_argument("--no-detect", action="store_true",
                     help="ingest only: write the lake and skip detection")
     _add_detect_options(bf)
+    _add_sink_options(bf)
+
+    tail = sub.add_parser(
+        "tail", help="run continuously on a queue of S3 notifications or a Kinesis stream",
+        description="Follow new log objects (SQS) or CloudTrail events (Kinesis) as they "
+        "arrive, with the same parsing, lake and detection as backfill. The state and the "
+        "stream positions are checkpointed in the lake; SIGTERM/SIGINT finish the batch in "
+        "hand, checkpoint and exit 0; a restart continues where it stopped, losing no event "
+        "and repeating no alert. Exit status: 0 when stopped by a signal or --until-idle, "
+        "2 on a usage error, 1 when the source cannot be reached.",
+    )
+    tail_sub = tail.add_subparsers(dest="stream_kind", required=True, metavar="SOURCE")
+    sqs = tail_sub.add_parser(
+        "sqs", help="S3 event notifications (direct, via SNS, CloudTrail's, EventBridge's)",
+        description="Long-poll an SQS queue of notifications that log objects landed: S3 "
+        "event notifications (direct or wrapped in SNS), CloudTrail's SNS notification, "
+        "EventBridge 'Object Created' events; s3:TestEvent is ignored. Objects are fetched "
+        "from S3; a message is deleted only after its events are committed to the lake and "
+        "its alerts are queued for the sinks. Poison messages and missing objects are "
+        "quarantined and deleted; objects that cannot be read are retried until the "
+        "queue's redrive policy (or --max-receives) gives up on them.",
+    )
+    sqs.add_argument("--queue-url", required=True, help="the queue's URL")
+    sqs.add_argument("--wait", type=int, default=20, metavar="SECONDS",
+                     help="long-poll wait, 0-20 (default: 20)")
+    sqs.add_argument("--batch-messages", type=_positive, default=100, metavar="N",
+                     help="messages taken per batch at most (default: 100)")
+    sqs.add_argument("--visibility-timeout", type=_positive, metavar="SECONDS",
+                     help="visibility timeout for received messages (default: the queue's); "
+                     "extended while a batch is worked on")
+    sqs.add_argument("--max-receives", type=_positive, default=5, metavar="N",
+                     help="without a redrive policy, quarantine and delete a message that "
+                     "failed this many times (default: 5)")
+    kin = tail_sub.add_parser(
+        "kinesis", help="CloudTrail events as EventBridge envelopes or CloudWatch Logs payloads",
+        description="Read every shard of a Kinesis data stream (following splits and "
+        "merges, parents before children). Records are EventBridge envelopes of CloudTrail "
+        "events or gzipped CloudWatch Logs subscription payloads. Shard positions are "
+        "committed with each batch; a restart continues after them. --from applies to the "
+        "first start only (no committed position for the stream); later, a shard without a "
+        "position (a new one) is read from its start, so nothing that arrived while the "
+        "tail was down is skipped.",
+    )
+    kin.add_argument("--stream", required=True, help="stream name or ARN")
+    kin.add_argument("--from", dest="start", choices=["trim-horizon", "latest", "timestamp"],
+                     default="trim-horizon",
+                     help="where the first start begins (default: trim-horizon)")
+    kin.add_argument("--timestamp", dest="start_timestamp", metavar="ISO8601",
+                     help="with --from timestamp: the first arrival time to read")
+    for p in (sqs, kin):
+        p.add_argument("--lake", type=Path, required=True, help="lake directory")
+        p.add_argument("--until-idle", type=float, metavar="SECONDS",
+                       help="stop once nothing has arrived for this long, closing every "
+                       "window first (batch jobs, tests); default: run until signalled")
+        p.add_argument("--no-detect", action="store_true",
+                       help="ingest only: write the lake and skip detection")
+        _add_detect_options(p)
+        _add_sink_options(p)
+        _add_ops_options(p)
+
+    run = sub.add_parser(
+        "run", help="run a pipeline file (see pipelines/)",
+        description="Run a pipeline definition: a backfill over S3 prefixes or local "
+        "folders, an SQS tail or a Kinesis tail, with its lake, detection settings, sinks "
+        "(routed by severity and detection) and metrics. Secrets such as Slack webhook URLs "
+        "come from the environment (env:VAR) or a file (file:/path), never from the file.",
+    )
+    run.add_argument("pipeline", type=Path, metavar="PIPELINE", help="a pipeline .toml file")
+    run.add_argument("--until-idle", type=float, metavar="SECONDS",
+                     help="tails: stop once nothing has arrived for this long")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser(
         "demo", help="backfill the bundled sample_logs/ and show what was found",
@@ -133,6 +215,28 @@ def _add_detect_options(p: argparse.ArgumentParser) -> None:
                    help="also write this run's alerts as JSON lines to FILE (- for stdout)")
 
 
+def _add_sink_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sink", action="append", default=[], metavar="KIND=VALUE",
+                   help="send alerts to slack=<webhook URL | env:VAR | file:PATH>, "
+                   "sns=<topic ARN> or jsonl=<path or ->; repeatable. Delivery is durable "
+                   "(queued in <lake>/_delivery/, retried, never blocking the pipeline)")
+    p.add_argument("--min-severity", default="low",
+                   choices=["low", "medium", "high", "critical"],
+                   help="send only alerts of at least this severity to --sink (default: low)")
+    p.add_argument("--checkpoint-seconds", type=float, default=DEFAULT_CHECKPOINT_SECONDS,
+                   metavar="SECONDS",
+                   help="save the detection state at most this often, and at the end "
+                   f"(default: {DEFAULT_CHECKPOINT_SECONDS:g}); batches committed after the "
+                   "last checkpoint are replayed from the lake on restart")
+
+
+def _add_ops_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--metrics-port", type=_positive, metavar="PORT",
+                   help="expose Prometheus metrics on 127.0.0.1:PORT/metrics")
+    p.add_argument("--status-seconds", type=float, default=30.0, metavar="SECONDS",
+                   help="log a status line this often (default: 30; 0 for never)")
+
+
 def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
     p.add_argument("--lake", type=Path, required=lake_required,
                    help="lake directory (created if missing)")
@@ -149,12 +253,15 @@ def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    _setup_logging(args)
     console = Console()
     try:
         if args.command == "backfill":
             return _backfill(args, args.sources, args.lake, console)
+        if args.command == "tail":
+            return _tail(_pipeline_from_args(args), console, args.alerts)
+        if args.command == "run":
+            return _run_file(args, console)
         if args.command == "demo":
             return _demo(args, console)
         if args.command == "evaluate":
@@ -171,6 +278,59 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = args.log_level
+    if args.command in ("tail", "run") and "--log-level" not in sys.argv[1:]:
+        level = "INFO"  # a long-running process: its status lines are INFO
+    handler = logging.StreamHandler(sys.stderr)
+    if args.log_format == "json":
+        from detector.metrics import JsonLogFormatter
+
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
+                                               "%(message)s" if args.command in ("tail", "run")
+                                               else "%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) -> Pipeline:
+    """The command line's pipeline (the same structure a pipeline file gives)."""
+    kind = "backfill" if args.command in ("backfill", "demo") else args.stream_kind
+    p = Pipeline(
+        kind=kind, lake=args.lake, sources=list(sources),
+        since=getattr(args, "since", None), until=getattr(args, "until", None),
+        workers=getattr(args, "workers", 1),
+        batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
+        queue_url=getattr(args, "queue_url", None), wait_seconds=getattr(args, "wait", 20),
+        batch_messages=getattr(args, "batch_messages", 100),
+        max_receives=getattr(args, "max_receives", 5),
+        visibility_timeout=getattr(args, "visibility_timeout", None),
+        stream=getattr(args, "stream", None), start=getattr(args, "start", "trim-horizon"),
+        start_timestamp=parse_timestamp(args.start_timestamp, "--timestamp")
+        if getattr(args, "start_timestamp", None) else None,
+        detect=not getattr(args, "no_detect", False), config=args.config, model=args.model,
+        state=args.state,
+        checkpoint_seconds=getattr(args, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS),
+        sinks=[_sink_spec(s, getattr(args, "min_severity", "low"))
+               for s in getattr(args, "sink", [])],
+        metrics_port=getattr(args, "metrics_port", None),
+        status_seconds=getattr(args, "status_seconds", 30.0),
+        until_idle=getattr(args, "until_idle", None), log_format=args.log_format,
+    )
+    validate(p, "command line")
+    return p
+
+
+def _sink_spec(text: str, min_severity: str) -> SinkSpec:
+    kind, sep, value = text.partition("=")
+    if not sep:
+        parse_sink_spec(text)  # raises the one clear error for a malformed spec
+    return SinkSpec(kind.strip().lower(), value, min_severity)
+
+
 def _backfill(args: argparse.Namespace, sources: Sequence[str], lake: Path,
               console: Console) -> int:
     return _run(args, sources, lake, console).exit_code
@@ -178,26 +338,65 @@ def _backfill(args: argparse.Namespace, sources: Sequence[str], lake: Path,
 
 def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
          console: Console) -> RunSummary:
-    options = IngestOptions(lake=lake, since=getattr(args, "since", None),
-                            until=getattr(args, "until", None), workers=args.workers,
-                            batch_bytes=args.batch_mb << 20)
-    detection = None
-    if not getattr(args, "no_detect", False):
-        detection = DetectionRun.open(Lake(lake), DetectOptions(args.config, args.model,
-                                                                args.state))
-    with RunProgress(enabled=not args.no_progress) as progress:
-        summary = backfill(sources, options, progress, detection)
+    args.lake = lake
+    pipeline = _pipeline_from_args(args, sources)
+    return _run_backfill(pipeline, console, not args.no_progress, args.alerts, args.summary)
+
+
+def _run_backfill(p: Pipeline, console: Console, progress_bar: bool,
+                  alerts_file: str | None = None, summary_file: Path | None = None
+                  ) -> RunSummary:
+    options = IngestOptions(lake=p.lake, since=p.since, until=p.until, workers=p.workers,
+                            batch_bytes=p.batch_mb << 20)
+    detection = open_detection(p, Lake(p.lake))
+    try:
+        with RunProgress(enabled=progress_bar) as progress:
+            summary = backfill(p.sources, options, progress, detection)
+    finally:
+        delivery = close_detection(detection, DRAIN_SECONDS)
     if detection is not None:
         alerts = detection.alerts()
         summary.alerts = alert_counts(alerts)
-        if args.alerts:
-            write_jsonl(alerts, args.alerts)
+        if alerts_file:
+            write_jsonl(alerts, alerts_file)
     render_summary(summary, console)
     if detection is not None:
         render_alerts(detection.alerts(), console)
-    if args.summary:
-        summary.write_json(args.summary)
+    _report_delivery(delivery)
+    if summary_file:
+        summary.write_json(summary_file)
     return summary
+
+
+def _report_delivery(status: dict[str, dict[str, object]]) -> None:
+    for sink in status.values():
+        if sink["pending"] or sink["dead_lettered"]:
+            print(f"detector: sink {sink['label']}: {sink['delivered']} delivered, "
+                  f"{sink['pending']} still queued (sent on the next run), "
+                  f"{sink['dead_lettered']} dead-lettered", file=sys.stderr)
+
+
+def _tail(p: Pipeline, console: Console, alerts_file: str | None = None) -> int:
+    from detector.runner import run_tail
+
+    summary, metrics, alerts = run_tail(p)
+    if alerts_file:
+        write_jsonl(alerts, alerts_file)
+    render_summary(summary, console)
+    console.print(metrics.status_line("tail"), markup=False, highlight=False)
+    return 0
+
+
+def _run_file(args: argparse.Namespace, console: Console) -> int:
+    p = load_pipeline(args.pipeline)
+    if args.until_idle is not None:
+        p.until_idle = args.until_idle
+    if p.log_format == "json" and args.log_format != "json":
+        args.log_format = "json"
+        _setup_logging(args)
+    if p.kind == "backfill":
+        return _run_backfill(p, console, not args.no_progress).exit_code
+    return _tail(p, console)
 
 
 def _demo(args: argparse.Namespace, console: Console) -> int:

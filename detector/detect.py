@@ -37,6 +37,8 @@ from detector.scoring.state import load, save
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state/detector.state"
+START = ""
+"""``through_batch`` of a state begun on an empty lake: every batch is newer than it."""
 DEFAULT_CHECKPOINT_SECONDS = 60.0
 
 
@@ -85,6 +87,12 @@ class DetectionRun:
         engine = Engine(settings, spec, state)
         run = cls(lake, settings, spec, state_path, engine, options.checkpoint_seconds,
                   _saved_at=time.monotonic())
+        if state is None:
+            # A new state starts at the lake's present end; saving that at once means a crash
+            # before the first interval checkpoint replays this run's batches, not none.
+            engine.state.through_batch = next(
+                (str(e["batch"]) for e in reversed(list(lake.entries()))), START)
+            run.checkpoint()
         run.catch_up()
         return run
 
@@ -95,11 +103,12 @@ class DetectionRun:
             return 0
         entries = list(self.lake.entries())
         names = [str(e["batch"]) for e in entries]
-        if through not in names:
+        if through != START and through not in names:
             log.warning("state checkpoint %s names batch %s, which this lake has not "
                         "committed: nothing replayed", self.state_path, through)
             return 0
-        for entry in entries[names.index(through) + 1:]:
+        first = 0 if through == START else names.index(through) + 1
+        for entry in entries[first:]:
             if entry.get("flush"):
                 self.engine.flush()
             else:

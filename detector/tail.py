@@ -28,6 +28,7 @@ from types import FrameType
 
 import pyarrow.compute as pc
 
+from detector import failpoints
 from detector.detect import DetectionRun
 from detector.errors import UsageError
 from detector.lake import BatchFiles, Lake, new_batch_id
@@ -171,6 +172,7 @@ class Tail:
                 if events is None:
                     events = self.lake.read_batch_events(files)
                 files.files += self.detection.on_batch(batch, events)
+            failpoints.hit("tail.before_commit")
             self.lake.commit(files)
         except UsageError:
             work.release()
@@ -185,9 +187,11 @@ class Tail:
             self.stop.wait(pause)
             return
         self._failures = 0
+        failpoints.hit("tail.after_commit")
         if self.detection is not None:
             self.detection.committed(batch)
         work.ack()
+        failpoints.hit("tail.after_ack")
         self._count(work, files, stats, alerts_before)
 
     def _write(self, batch: str, work: Work) -> tuple[BatchFiles, BatchStats]:
@@ -199,7 +203,7 @@ class Tail:
                 stats.skipped["already_ingested"] += 1
             else:
                 fresh.append(blob)
-        objects = [b.ref for b in fresh] if work.blobs else list(work.objects)
+        objects = [o for o in work.objects if o.identity not in self.recent]
         result = parse_blobs(fresh)
         rejects = work.rejects + result.rejects
         stats.objects_read = len(fresh)

@@ -475,17 +475,14 @@ def test_lag_reports_the_slowest_shard() -> None:
     assert src.lag() == {"millis_behind_latest": 5000.0, "shards": 2.0}
 
 
-def test_envelopes_that_would_sniff_as_cloudwatch_logs_still_parse_as_envelopes() -> None:
+def test_envelopes_with_cloudwatch_like_fields_still_parse_as_envelopes() -> None:
     tricky = envelope(1, requestParameters={"logEvents": [], "bucketName": "data"})
     records = [{"SequenceNumber": str(n), "Data": data}
                for n, data in enumerate([tricky, envelope(2), b'{"detail-type": "x", broken'])]
-    lines = b"\n".join(r["Data"] for r in records[:2])
     blobs, rejects = pack(STREAM, "shardId-000000000000", records)
     (blob,) = blobs
-    assert route(Content(blob, lines)).name == "cloudwatch_logs"  # type: ignore[union-attr]
-    assert blob.data.startswith(b"[")
+    assert route(Content(blob, blob.data)).name == "eventbridge"  # type: ignore[union-attr]
     result = parse_blobs(blobs)
     assert result.events.column("request_id").to_pylist() == [
         "REQ0000000000001", "REQ0000000000002"]
-    assert [(r.reason, r.origin_object) for r in rejects] == [
-        ("invalid_json", f"kinesis://{STREAM}/shardId-000000000000/2")]
+    assert [r.reason for r in rejects + result.rejects] == ["invalid_json"]

@@ -31,7 +31,10 @@ class Payload(msgspec.Struct):
 
 
 _PAYLOAD = msgspec.json.Decoder(Payload)
-_HEAD = re.compile(rb'"(messageType|logEvents)"\s*:')
+_HEAD = re.compile(rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"'
+                   rb'\s*:')
+"""A payload's first key is one of its own: a CloudTrail record or EventBridge envelope that
+merely contains a ``messageType`` field further on is not one."""
 _BOUNDARY = re.compile(rb"\}\s*\{\s*\"messageType\"")
 
 
@@ -44,7 +47,7 @@ class CloudWatchLogsCloudTrail(LogType):
     priority = 5
 
     def sniff(self, head: bytes) -> bool:
-        return head[:1] == b"{" and _HEAD.search(head) is not None
+        return _HEAD.match(head) is not None
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
         raw = RawRecords()

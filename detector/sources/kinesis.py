@@ -30,15 +30,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import msgspec
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from isal import igzip
 
 from detector.blob import Blob, ObjectRef
 from detector.errors import SourceError, UsageError
-from detector.logtypes import route
-from detector.logtypes.base import GZIP_MAGIC, Content, Reject
+from detector.logtypes.base import GZIP_MAGIC, Reject
 from detector.sources.stream import Work
 
 log = logging.getLogger(__name__)
@@ -124,14 +122,7 @@ def pack(stream: str, shard: str, records: list[dict[str, Any]]) -> tuple[list[B
     if payloads:
         blobs.append(_blob(stream, shard, payloads, "json", b"\n"))
     if envelopes:
-        blob = _blob(stream, shard, envelopes, "jsonl", b"\n")
-        lt = route(Content(blob, blob.data))
-        if lt is None or lt.name != "eventbridge":
-            array, bad = _envelope_array(stream, shard, envelopes)
-            blobs += [array] if array else []
-            rejects += bad
-        else:
-            blobs.append(blob)
+        blobs.append(_blob(stream, shard, envelopes, "jsonl", b"\n"))
     return blobs, rejects
 
 
@@ -141,30 +132,6 @@ def _blob(stream: str, shard: str, parts: list[tuple[str, bytes]], ext: str,
     data = sep.join(body for _, body in parts)
     return Blob(ObjectRef(f"kinesis://{stream}/{shard}/{span}", f"kinesis/{shard}/{span}.{ext}",
                           len(data)), data)
-
-
-def _envelope_array(stream: str, shard: str,
-                    envelopes: list[tuple[str, bytes]]) -> tuple[Blob | None, list[Reject]]:
-    """Envelopes as a JSON array, which routes to EventBridge whatever its first bytes hold.
-
-    For when JSON lines would be sniffed as CloudWatch Logs (a ``"logEvents"`` key early in a
-    CloudTrail record). An array fails as a whole on one bad record, so bad records are
-    rejected here, one by one.
-    """
-    good: list[tuple[str, bytes]] = []
-    bad: list[Reject] = []
-    for seq, body in envelopes:
-        try:
-            msgspec.json.decode(body, type=msgspec.Raw)
-            good.append((seq, body))
-        except msgspec.DecodeError as exc:
-            bad.append(Reject(f"kinesis://{stream}/{shard}/{seq}", "invalid_json", str(exc),
-                              body, source="cloudtrail").capped())
-    if not good:
-        return None, bad
-    good[0] = (good[0][0], b"[" + good[0][1])
-    good[-1] = (good[-1][0], good[-1][1] + b"]")
-    return _blob(stream, shard, good, "json", b","), bad
 
 
 @dataclass

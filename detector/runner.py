@@ -1,0 +1,101 @@
+"""Builds a run from a ``Pipeline``: detection with its sinks, the stream source, the tail.
+
+The I/O edge where the pieces meet; the CLI and ``detector run`` both come through here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from detector.alerts import Alert, read_alert_dicts
+from detector.detect import DetectionRun, DetectOptions
+from detector.errors import UsageError
+from detector.hunt import evidence_hunt_command
+from detector.lake import ALERTS, Lake
+from detector.metrics import Metrics
+from detector.pipeline import Pipeline
+from detector.report import alert_counts
+from detector.sinks import Outbox, Route, make_sink
+from detector.sources.stream import StreamSource
+from detector.summary import RunSummary
+from detector.tail import Tail, TailOptions
+
+log = logging.getLogger(__name__)
+
+DELIVERY = "_delivery"
+
+
+def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
+    """Detection for the pipeline (None when switched off), its outbox started."""
+    if not p.detect:
+        return None
+    sinks = [(make_sink(s.kind, s.value), Route(s.min_severity,
+                                                tuple(s.include) if s.include else None,
+                                                tuple(s.exclude)))
+             for s in p.sinks]
+    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state,
+                                                p.checkpoint_seconds))
+    known = {d.id for d in run.engine.detections}
+    for n, (_, route) in enumerate(sinks):
+        route.check(known, f"sink {n + 1}")
+    lake_name = str(p.lake)
+    run.hunt_command = lambda alert_id: evidence_hunt_command(alert_id, lake_name)
+    if sinks:
+        outbox = Outbox(lake.root / DELIVERY, sinks)
+        outbox.start(read_alert_dicts(lake.committed_files(ALERTS)))
+        run.outbox = outbox
+    return run
+
+
+def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str, Any]:
+    """Give the sinks ``drain_seconds`` to deliver, then stop them; what is left is in the
+    lake and goes out on the next start."""
+    close = getattr(run.outbox, "close", None) if run else None
+    if run is None or close is None:
+        return {}
+    outbox: Outbox = run.outbox  # type: ignore[assignment]
+    if not outbox.drain(drain_seconds):
+        log.warning("sinks still have alerts queued; they are in the lake and are delivered "
+                    "on the next start: %s", outbox.pending())
+    status = outbox.status()
+    outbox.close()
+    return status
+
+
+def open_stream(p: Pipeline) -> StreamSource:
+    if p.kind == "sqs":
+        from detector.sources.sqs import SqsSource
+
+        assert p.queue_url is not None
+        return SqsSource(p.queue_url, wait=p.wait_seconds, batch_messages=p.batch_messages,
+                         visibility_timeout=p.visibility_timeout, max_receives=p.max_receives)
+    if p.kind == "kinesis":
+        from detector.sources.kinesis import KinesisSource
+
+        assert p.stream is not None
+        return KinesisSource(p.stream, start=p.start, at_timestamp=p.start_timestamp,
+                             wait=min(float(p.wait_seconds), 1.0))
+    raise UsageError(f"{p.kind} is not a stream source")
+
+
+def run_tail(p: Pipeline, drain_seconds: float = 10.0
+             ) -> tuple[RunSummary, Metrics, list[Alert]]:
+    """Tail a queue or stream until stopped (signal) or idle for ``until_idle`` seconds."""
+    metrics = Metrics()
+    if p.metrics_port:
+        metrics.serve(p.metrics_port)
+    lake = Lake(p.lake)
+    source = open_stream(p)
+    detection = open_detection(p, lake)
+    tail = Tail(source, TailOptions(p.lake, until_idle=p.until_idle,
+                                    status_seconds=p.status_seconds,
+                                    drain_seconds=drain_seconds), detection, metrics)
+    tail.install_signal_handlers()
+    try:
+        summary = tail.run()
+    finally:
+        close_detection(detection, 0.0)
+    alerts = detection.alerts() if detection is not None else []
+    summary.alerts = alert_counts(alerts)
+    return summary, metrics, alerts
