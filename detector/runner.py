@@ -10,6 +10,7 @@ from typing import Any
 
 from detector.alerts import Alert, read_alert_dicts
 from detector.detect import DetectionRun, DetectOptions
+from detector.detections import load_all
 from detector.errors import UsageError
 from detector.hunt import evidence_hunt_command
 from detector.lake import ALERTS, Lake
@@ -34,11 +35,11 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
                                                 tuple(s.include) if s.include else None,
                                                 tuple(s.exclude)))
              for s in p.sinks]
-    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state,
-                                                p.checkpoint_seconds))
-    known = {d.id for d in run.engine.detections}
+    known = load_all()
     for n, (_, route) in enumerate(sinks):
         route.check(known, f"sink {n + 1}")
+    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state,
+                                                p.checkpoint_seconds))
     lake_name = str(p.lake)
     run.hunt_command = lambda alert_id: evidence_hunt_command(alert_id, lake_name)
     if sinks:

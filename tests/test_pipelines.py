@@ -1,0 +1,103 @@
+"""Pipeline files: the bundled definitions load, and bad ones fail with the file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from detector.cli import main
+from detector.detections import load_all
+from detector.errors import UsageError
+from detector.pipeline import load_pipeline
+from detector.sinks import Route
+
+PIPELINES = sorted((REPO / "pipelines").glob("*.toml"))
+
+
+def test_the_three_ways_to_run_are_bundled() -> None:
+    kinds = {load_pipeline(p).kind for p in PIPELINES}
+    assert kinds == {"backfill", "sqs", "kinesis"}
+
+
+@pytest.mark.parametrize("path", PIPELINES, ids=lambda p: p.name)
+def test_bundled_pipelines_are_valid(path: Path) -> None:
+    p = load_pipeline(path)
+    assert p.sinks, "every bundled pipeline shows how alerts leave"
+    for s in p.sinks:
+        route = Route(s.min_severity, tuple(s.include) if s.include else None,
+                      tuple(s.exclude))
+        route.check(load_all(), path.name)
+        if s.kind == "slack":
+            assert s.value.startswith(("env:", "file:"))
+
+
+BASE = """
+[source]
+kind = "sqs"
+queue_url = "https://sqs.us-east-1.amazonaws.com/1/q"
+[lake]
+path = "/tmp/lake"
+"""
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('[[sinks]]\nkind = "slack"\nvalue = "https://hooks.slack.com/services/T/B/x"\n',
+     "must not be in the pipeline file"),
+    ("[run]\nmetrics_prot = 9108\n", "metrics_prot"),
+    ('[detect]\nenabled = false\n[[sinks]]\nkind = "jsonl"\nvalue = "-"\n',
+     "sinks need detection"),
+])
+def test_bad_pipeline_files_name_the_problem(tmp_path: Path, extra: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE + extra)
+    with pytest.raises(UsageError, match=message) as err:
+        load_pipeline(path)
+    assert str(path) in str(err.value)
+
+
+def test_wrong_source_kind_and_missing_queue(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE.replace('"sqs"', '"ftp"'))
+    with pytest.raises(UsageError, match="'ftp' is not one of backfill, sqs, kinesis"):
+        load_pipeline(path)
+    path.write_text(BASE.replace('queue_url = "https://sqs.us-east-1.amazonaws.com/1/q"\n', ""))
+    with pytest.raises(UsageError, match="needs queue_url"):
+        load_pipeline(path)
+
+
+def test_run_reports_a_bad_file_in_one_line(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[source\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("detector: error:") and "not valid TOML" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_backfill_pipeline_runs_on_local_folders(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    sample = REPO / "sample_logs"
+    path = tmp_path / "p.toml"
+    out = tmp_path / "alerts.jsonl"
+    path.write_text(f"""
+[source]
+kind = "backfill"
+paths = ["{sample / 'AWSLogs'}", "{sample / 's3-access-logs'}"]
+[lake]
+path = "{tmp_path / 'lake'}"
+[detect]
+config = "{sample / 'demo.toml'}"
+[[sinks]]
+kind = "jsonl"
+value = "{out}"
+min_severity = "high"
+""")
+    assert main(["run", str(path), "--no-progress"]) == 0
+    import json
+
+    alerts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert alerts and {a["severity"] for a in alerts} <= {"high", "critical"}
+    assert all(a["hunt"].startswith("detector hunt alert-evidence") for a in alerts)
