@@ -379,3 +379,36 @@ def test_sigterm_drains_and_checkpoints(aws: str, tmp_path: Path) -> None:
     assert proc.returncode == 0, err[-3000:]
     assert "SIGTERM received" in err
     assert (lake / "state" / "detector.state").is_file()
+
+
+def test_redrive_policy_is_left_to_sqs(aws: str) -> None:
+    """With a dead-letter queue configured, a failing message is not deleted by us: SQS moves
+    it to the DLQ after maxReceiveCount receives (2 here)."""
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="dead-letters")["QueueUrl"]
+    _, queue = notified_bucket(visibility=1, redrive_to=dlq)
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(
+        {"s3Bucket": "no-such-bucket-here", "s3ObjectKey": ["x.json.gz"]}))
+    source = SqsSource(queue, wait=1, max_receives=1)
+    try:
+        assert source.redrive_max == 2
+        for _ in range(3):
+            for w in drain_works(source, polls=1):
+                assert not w.rejects  # never quarantined by us: the DLQ is the quarantine
+                w.ack()
+            time.sleep(1.2)
+        moved = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+        assert len(moved) == 1 and "no-such-bucket-here" in moved[0]["Body"]
+    finally:
+        source.close()
+
+
+def test_state_checkpoint_on_s3(aws: str, tmp_path: Path) -> None:
+    from detector.scoring.state import DetectorState, load, save
+
+    boto3.client("s3").create_bucket(Bucket="state")
+    location = "s3://state/s3-detector/detector.state"
+    assert load(location, "default") is None
+    save(DetectorState(model_name="default", through_batch="b1"), location)
+    loaded = load(location, "default")
+    assert loaded is not None and loaded.through_batch == "b1"
