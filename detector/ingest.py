@@ -53,6 +53,7 @@ def backfill(specs: Sequence[str], options: IngestOptions,
     """Ingest every object under ``specs`` into the lake (and detect); return what happened."""
     started = time.perf_counter()
     lake = Lake(options.lake)
+    lake.lock()
     seen, committed_batches = lake.committed()
     lake.remove_uncommitted(committed_batches)
     summary = RunSummary(sources=list(specs), lake=str(options.lake))

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 import pyarrow as pa
@@ -125,6 +125,23 @@ class Lake:
         except OSError as exc:
             raise LakeError(f"{root}: cannot create the lake: {exc}") from exc
         self._run_file: Path | None = None
+        self._lock_file: IO[str] | None = None
+
+    def lock(self) -> None:
+        """Hold the lake for this process: one writer at a time (released at exit).
+
+        A second backfill or tail on the same lake would interleave manifests and state
+        checkpoints; it fails at once instead, naming the lake.
+        """
+        import fcntl
+
+        self._lock_file = (self.root / ".lock").open("a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock_file.close()
+            raise LakeError(f"{self.root}: another detector process is writing this lake"
+                            ) from None
 
     # --- manifest -------------------------------------------------------------------
     def entries(self) -> Iterable[dict[str, Any]]:

@@ -140,6 +140,7 @@ class Tail:
         return self.summary
 
     def _recover(self) -> None:
+        self.lake.lock()
         _, committed = self.lake.committed()
         self.lake.remove_uncommitted(committed)
         horizon = time.time() - self.recent.horizon.total_seconds()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 from conftest import CT_KEY, access_line, ct_record, trail_file
 
 from detector.ingest import IngestOptions, backfill
@@ -90,3 +91,12 @@ def test_schema_doc_matches_code() -> None:
     assert (REPO / "docs" / "schema.md").read_text() == render_markdown(), (
         "docs/schema.md is stale: python -m detector.schema > docs/schema.md"
     )
+
+
+def test_one_writer_per_lake(tmp_path: Path) -> None:
+    from detector.errors import LakeError
+
+    first = Lake(tmp_path / "lake")
+    first.lock()
+    with pytest.raises(LakeError, match="another detector process is writing this lake"):
+        Lake(tmp_path / "lake").lock()
