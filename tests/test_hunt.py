@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -249,11 +250,26 @@ EXPECTED_NAMES = (
 
 
 def test_evidence_hunt_command_runs(lake: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = shlex.split(evidence_hunt_command(ALERT_ID, lake))
-    assert argv[:3] == ["detector", "hunt", "alert-evidence"]
-    assert main([*argv[1:], "--format", "json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["request_id"] for r in rows] == [request_id(27), request_id(27), request_id(52)]
+    for command in (evidence_hunt_command(ALERT_ID, lake),
+                    evidence_hunt_command(ALERT_ID, lake, T("10:06"), T("14:01"))):
+        argv = shlex.split(command)
+        assert argv[:3] == ["detector", "hunt", "alert-evidence"]
+        assert main([*argv[1:], "--format", "json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [r["request_id"] for r in rows] == [request_id(27), request_id(27),
+                                                   request_id(52)]
+    assert "since=2026-11-02 --param until=2026-11-02" in command
+
+
+def test_evidence_hunt_reads_only_the_alert_days(lake: Path) -> None:
+    saved = get_hunt("alert-evidence")
+    conn = connect(lake)
+    plan = run_query(conn, "EXPLAIN ANALYZE " + saved.sql, saved.bind(
+        {"alert_id": ALERT_ID, "since": "2026-11-02", "until": "2026-11-02"}))
+    text = plan.column(1)[0].as_py()
+    # only the 2 files of 2026-11-02 (of 10) in each scan of events
+    assert set(re.findall(r"Total Files Read:[\s│]*(\d+)", text)) == {"2"}
+    conn.close()
 
 
 # --- the views ---------------------------------------------------------------------------

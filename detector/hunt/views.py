@@ -46,14 +46,21 @@ TABLES = ("events", "features", "alerts", "quarantine")
 """Top-level lake folders that become views of the same name."""
 
 ROLE_PATH = r"(:role/)(?:[^/]+/)*([^/]+)$"
-PRINCIPAL_SQL = rf"""CASE
+
+
+def _strip_role_path(arn: str) -> str:
+    # LIKE first: the regular expression runs only on ARNs of roles with a path.
+    return (f"(CASE WHEN {arn} LIKE '%:role/%/%' "
+            f"THEN regexp_replace({arn}, '{ROLE_PATH}', '\\1\\2') ELSE {arn} END)")
+
+
+PRINCIPAL_SQL = f"""CASE
     WHEN principal_type = 'Anonymous' OR account_id = 'anonymous' THEN 'anonymous'
-    WHEN regexp_matches(session_issuer_arn, ':role/.*AWSReservedSSO_')
-         AND session_name IS NOT NULL
-      THEN regexp_replace(session_issuer_arn, '{ROLE_PATH}', '\1\2') || '/' || session_name
+    WHEN session_name IS NOT NULL AND contains(session_issuer_arn, ':role/')
+         AND contains(session_issuer_arn, 'AWSReservedSSO_')
+      THEN {_strip_role_path('session_issuer_arn')} || '/' || session_name
     WHEN principal_type = 'AWSService' AND invoked_by IS NOT NULL THEN 'service:' || invoked_by
-    ELSE regexp_replace(coalesce(session_issuer_arn, principal_arn, invoked_by, principal_id),
-                        '{ROLE_PATH}', '\1\2')
+    ELSE {_strip_role_path('coalesce(session_issuer_arn, principal_arn, invoked_by, principal_id)')}
   END"""
 """``detector.features.enrich.principal_key`` in SQL (a test keeps the two equal)."""
 
