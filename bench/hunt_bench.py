@@ -140,11 +140,12 @@ def _add_alert(lake: Path, target: Any) -> None:
 
     conn = connect(lake)
     rows = conn.execute(
-        "SELECT principal, event_id, event_time FROM events WHERE event_name = 'GetObject' "
-        "AND event_id LIKE '%-3' AND principal LIKE '%role/%' ORDER BY event_time LIMIT 20"
+        "SELECT principal, event_id, strftime(event_time, '%Y-%m-%dT%H:%M:%SZ') FROM events "
+        "WHERE event_name = 'GetObject' AND event_id LIKE '%-3' AND principal LIKE '%role/%' "
+        "ORDER BY event_time LIMIT 20"
     ).fetchall()
     conn.close()
-    iso = [r[2].astimezone(UTC).isoformat().replace("+00:00", "Z") for r in rows]
+    iso = [r[2] for r in rows]
     alert = Alert(
         alert_id=ALERT_ID, detection="bench", capabilities=[], attack=[], title="bench",
         severity="high", score=1.0, principal=rows[0][0], account_id=None,
@@ -312,7 +313,7 @@ def raw_connection(raw: Path, alert_table: pa.Table) -> duckdb.DuckDBPyConnectio
 
 
 # --- timing ---------------------------------------------------------------------------------
-def params_for(last_day: date) -> dict[str, dict[str, str]]:
+def params_for(last_day: date, alert_days: tuple[str, str]) -> dict[str, dict[str, str]]:
     week = (last_day - timedelta(days=WEEK * 4 - 1)).isoformat()
     return {
         "first-seen-pairs": {"since": (last_day - timedelta(days=WEEK - 1)).isoformat()},
@@ -320,7 +321,9 @@ def params_for(last_day: date) -> dict[str, dict[str, str]]:
                                "since": week,
                                "until": (date.fromisoformat(week)
                                          + timedelta(days=WEEK - 1)).isoformat()},
-        "alert-evidence": {"alert_id": ALERT_ID},
+        # as the command each alert carries (evidence_hunt_command) gives them
+        "alert-evidence": {"alert_id": ALERT_ID, "since": alert_days[0],
+                           "until": alert_days[1]},
     }
 
 
@@ -350,7 +353,9 @@ def main() -> None:
     events, last = conn.execute("SELECT count(*), max(date) FROM events").fetchone()
     parquet_bytes = sum(p.stat().st_size for p in (lake / "events").rglob("*.parquet"))
     hunts = {n: h for n, h in load_hunts().items() if not args.only or n in args.only}
-    given = params_for(last)
+    alert_days = conn.execute("SELECT strftime(first_seen, '%Y-%m-%d'), "
+                              "strftime(last_seen, '%Y-%m-%d') FROM alerts").fetchone()
+    given = params_for(last, alert_days)
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "duckdb": duckdb.__version__, "platform": platform.platform()},

@@ -345,6 +345,19 @@ def test_principal_sql_matches_enrich() -> None:
     assert got == expected
 
 
+def test_is_public_ip(lake: Path) -> None:
+    cases = {"8.8.8.8": True, "172.32.1.1": True, "2001:db8::1": True, "10.1.2.3": False,
+             "172.20.1.1": False, "192.168.0.1": False, "100.64.0.1": False,
+             "169.254.1.1": False, "fd00::1": False, "FE80::1": False, "::1": False,
+             "s3.amazonaws.com": False, "AWS Internal": False, "1.2.3": False,
+             "1.2.3.4.5": False}
+    conn = connect(lake)
+    got = {ip: run_query(conn, "SELECT is_public_ip($ip) AS p", {"ip": ip}).to_pylist()[0]["p"]
+           for ip in cases}
+    assert got == cases
+    conn.close()
+
+
 # --- read-only ---------------------------------------------------------------------------
 @pytest.mark.parametrize("sql", [
     "COPY (SELECT * FROM events) TO '{lake}/events/stolen.parquet' (FORMAT parquet)",
