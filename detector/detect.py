@@ -73,6 +73,10 @@ class DetectionRun:
     hunt_command: Callable[[str], str] | None = None
     """Turns an alert id into the command that shows its evidence (set on each alert)."""
     raised: list[Alert] = field(default_factory=list)
+    max_raised: int | None = None
+    """Keep at most this many raised alerts in memory (a long-running tail); None: all."""
+    last_new: list[Alert] = field(default_factory=list)
+    """The alerts the latest batch raised (for counting)."""
     replayed_batches: int = 0
     _pending: list[Alert] = field(default_factory=list)
     _saved_at: float = 0.0
@@ -140,6 +144,12 @@ class DetectionRun:
         if self._pending:
             self.outbox.submit([alert_dict(a) for a in self._pending])
             self._pending = []
+        if self.max_raised is not None and len(self.raised) > self.max_raised:
+            # Old alerts leave memory; their ids stay in the state, so they never repeat.
+            dropped = self.raised[:len(self.raised) - self.max_raised]
+            del self.raised[:len(dropped)]
+            for a in dropped:
+                self.engine.book.alerts.pop(a.alert_id, None)
         if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
             self.checkpoint()
 
@@ -150,6 +160,7 @@ class DetectionRun:
 
     def _emit(self, batch: str, new: list[Alert]) -> list[str]:
         files = []
+        self.last_new = new
         if new:
             if self.hunt_command is not None:
                 for a in new:

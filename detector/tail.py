@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DEDUP_HOURS = 24.0
 RETRY_BACKOFF_MAX = 30.0
+MAX_ALERTS_IN_MEMORY = 10_000
+"""A tail keeps this many recent alerts in memory for merging and the final report."""
 
 
 @dataclass
@@ -100,6 +102,8 @@ class Tail:
         self.stop = threading.Event()
         self.lake = Lake(options.lake)
         self.recent = RecentObjects(timedelta(hours=options.dedup_hours))
+        if detection is not None and detection.max_raised is None:
+            detection.max_raised = MAX_ALERTS_IN_MEMORY
         self._failures = 0
 
     # --- lifecycle ------------------------------------------------------------------
@@ -165,7 +169,6 @@ class Tail:
     # --- one unit of work -----------------------------------------------------------
     def _process(self, work: Work) -> None:
         batch = new_batch_id()
-        alerts_before = len(self.detection.raised) if self.detection else 0
         try:
             files, stats = self._write(batch, work)
             if self.detection is not None:
@@ -193,7 +196,7 @@ class Tail:
             self.detection.committed(batch)
         work.ack()
         failpoints.hit("tail.after_ack")
-        self._count(work, files, stats, alerts_before)
+        self._count(work, files, stats)
 
     def _write(self, batch: str, work: Work) -> tuple[BatchFiles, BatchStats]:
         stats = BatchStats()
@@ -219,17 +222,15 @@ class Tail:
     def _flush(self) -> None:
         if self.detection is None:
             return
-        before = len(self.detection.raised)
         final = BatchFiles(new_batch_id(), [], flush=True)
         final.files = self.detection.finish(final.batch)
         self.lake.commit(final)
         self.detection.committed(final.batch)
-        for a in self.detection.raised[before:]:
+        for a in self.detection.last_new:
             self.metrics.alerts.labels(severity=a.severity).inc()
 
     # --- accounting -----------------------------------------------------------------
-    def _count(self, work: Work, files: BatchFiles, stats: BatchStats,
-               alerts_before: int) -> None:
+    def _count(self, work: Work, files: BatchFiles, stats: BatchStats) -> None:
         now = time.time()
         for o in files.objects:
             self.recent.add(o.identity, now)
@@ -248,7 +249,7 @@ class Tail:
         if work.received:
             m.latency.observe(max(0.0, now - work.received))
         if self.detection is not None:
-            for a in self.detection.raised[alerts_before:]:
+            for a in self.detection.last_new:
                 m.alerts.labels(severity=a.severity).inc()
 
     def _status(self) -> None:

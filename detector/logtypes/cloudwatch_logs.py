@@ -31,8 +31,8 @@ class Payload(msgspec.Struct):
 
 
 _PAYLOAD = msgspec.json.Decoder(Payload)
-_HEAD = re.compile(rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters|logEvents)"'
-                   rb'\s*:')
+_HEAD = re.compile(rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters'
+                   rb'|logEvents)"\s*:')
 """A payload's first key is one of its own: a CloudTrail record or EventBridge envelope that
 merely contains a ``messageType`` field further on is not one."""
 _BOUNDARY = re.compile(rb"\}\s*\{\s*\"messageType\"")
