@@ -74,3 +74,19 @@ def test_s3_bad_lakes(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["hunt", "--lake", "s3://", "SELECT 1"]) == 2
     assert "not an s3://bucket/prefix" in capsys.readouterr().err
     assert "testing" not in err  # no credential in any message
+
+
+def test_missing_httpfs_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from detector.errors import LakeError
+    from detector.hunt import views
+
+    assert views.httpfs_extension().is_file()  # the installed wheel's, never a download
+
+    def missing(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(views.importlib.metadata, "distribution", missing)
+    with pytest.raises(LakeError, match="pip install 'duckdb-ext-httpfs=="):
+        views.httpfs_extension()
