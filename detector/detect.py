@@ -70,8 +70,8 @@ class DetectionRun:
     engine: Engine
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     outbox: Outbox = field(default_factory=Outbox)
-    hunt_command: Callable[[str], str] | None = None
-    """Turns an alert id into the command that shows its evidence (set on each alert)."""
+    hunt_command: Callable[[Alert], str] | None = None
+    """Gives an alert the command that shows its evidence (set on each new alert)."""
     raised: list[Alert] = field(default_factory=list)
     max_raised: int | None = None
     """Keep at most this many raised alerts in memory (a long-running tail); None: all."""
@@ -164,7 +164,7 @@ class DetectionRun:
         if new:
             if self.hunt_command is not None:
                 for a in new:
-                    a.hunt = self.hunt_command(a.alert_id)
+                    a.hunt = self.hunt_command(a)
             rel = f"{ALERTS}/part-{batch}.parquet"
             write_parquet(new, self.lake.root / rel)
             files.append(rel)

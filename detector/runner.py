@@ -6,6 +6,7 @@ The I/O edge where the pieces meet; the CLI and ``detector run`` both come throu
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from detector.alerts import Alert, read_alert_dicts
@@ -40,13 +41,19 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
         route.check(known, f"sink {n + 1}")
     run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state,
                                                 p.checkpoint_seconds))
-    lake_name = str(p.lake)
-    run.hunt_command = lambda alert_id: evidence_hunt_command(alert_id, lake_name)
+    run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
         outbox = Outbox(lake.root / DELIVERY, sinks)
         outbox.start(read_alert_dicts(lake.committed_files(ALERTS)))
         run.outbox = outbox
     return run
+
+
+def alert_hunt_command(alert: Alert, lake: str) -> str:
+    """The evidence hunt over the alert's days, with a day to spare for findings merged
+    into it later (a dedup window can cross midnight)."""
+    last = datetime.fromisoformat(alert.last_seen.replace("Z", "+00:00")) + timedelta(days=1)
+    return evidence_hunt_command(alert.alert_id, lake, alert.first_seen or None, last)
 
 
 def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str, Any]:

@@ -101,3 +101,15 @@ min_severity = "high"
     alerts = [json.loads(line) for line in out.read_text().splitlines()]
     assert alerts and {a["severity"] for a in alerts} <= {"high", "critical"}
     assert all(a["hunt"].startswith("detector hunt alert-evidence") for a in alerts)
+
+    # Each alert's hunt command, run as given, lists its evidence events.
+    import shlex
+
+    capsys.readouterr()
+    for alert in alerts:
+        argv = shlex.split(alert["hunt"])
+        assert argv[:2] == ["detector", "hunt"]
+        assert main([*argv[1:], "--format", "json"]) == 0
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        found = {r.get("event_id") for r in rows} | {r.get("request_id") for r in rows}
+        assert set(alert["evidence_event_ids"]) <= found, alert["detection"]
