@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-hunt sample-logs clean
+.PHONY: demo test lint bench bench-hunt bench-tail sample-logs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -29,6 +29,9 @@ bench: $(STAMP)
 
 bench-hunt: $(STAMP)
 	$(BIN)/python bench/hunt_bench.py
+
+bench-tail: $(STAMP)
+	$(BIN)/python bench/tail_bench.py
 
 sample-logs: $(STAMP)
 	$(BIN)/python sample_logs/generate.py --out sample_logs
