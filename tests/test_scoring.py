@@ -86,7 +86,7 @@ def test_state_save_restore_gives_same_scores(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("damage", "message"), [
     (lambda b: b"garbage", "bad header"),
-    (lambda b: b.replace(b"S3DETECTOR-STATE 2 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
+    (lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
     (lambda b: b[:-10] + b"0123456789", "damaged"),
 ])
 def test_bad_checkpoints_fail_loudly(tmp_path: Path, damage, message: str) -> None:

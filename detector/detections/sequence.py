@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+import msgspec
 
 from detector.alerts import Alert
 from detector.detections.base import Detection, Finding, Reason, register
@@ -25,6 +28,20 @@ class Phases:
     """When each phase was last seen for one principal or bucket, with its alert ids."""
 
     seen: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def to_state(self) -> PhasesState:
+        return PhasesState(dict(self.seen))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_state(cls, state: PhasesState) -> Phases:
+        return cls(dict(state.seen))
+
+
+class PhasesState(msgspec.Struct, forbid_unknown_fields=True):
+    """``Phases`` in a checkpoint: phase → [time it was last seen, alert id]."""
+
+    seen: dict[Literal["exfil", "destroy", "note"],
+               tuple[Annotated[datetime, msgspec.Meta(tz=True)], str]]
 
 
 def _time(a: Alert) -> datetime:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Annotated
 
+import msgspec
 import polars as pl
 
 from detector.detections.base import Detection, Finding, Reason, register
@@ -51,6 +53,39 @@ class StreamWatch:
                 s.hours_with_events += 1
                 s.last_hour = hour
             s.events += n
+
+    def to_state(self) -> StreamWatchState:
+        return StreamWatchState({name: StreamState(s.first_hour, s.last_hour,
+                                                   s.hours_with_events, s.events, s.alerted_for)
+                                 for name, s in self.streams.items()})
+
+    @classmethod
+    def from_state(cls, state: StreamWatchState) -> StreamWatch:
+        for name, s in state.streams.items():
+            if s.last_hour < s.first_hour:
+                raise ValueError(f"streams[{name!r}]: last_hour is before first_hour")
+        return cls({name: Stream(s.first_hour, s.last_hour, s.hours_with_events, s.events,
+                                 s.alerted_for) for name, s in state.streams.items()})
+
+
+Hour = Annotated[datetime, msgspec.Meta(tz=True)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class StreamState(msgspec.Struct, forbid_unknown_fields=True):
+    """One log stream's hourly volume in a checkpoint (see ``Stream``)."""
+
+    first_hour: Hour
+    last_hour: Hour
+    hours_with_events: Count
+    events: Count
+    alerted_for: Hour | None
+    """The silence already alerted (its start), so it is not raised twice."""
+
+
+class StreamWatchState(msgspec.Struct, forbid_unknown_fields=True):
+    streams: dict[str, StreamState]
+    """By stream: ``cloudtrail:<account>:<region>`` or ``s3_access:<bucket>``."""
 
 
 @register

@@ -16,8 +16,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Annotated
 
+import msgspec
 import polars as pl
+import pyarrow as pa
 
 DISTINCT_CAP = 5000
 """Distinct values kept per open window and feature; the count saturates here."""
@@ -88,15 +91,19 @@ def partial_windows(enriched: pl.DataFrame, minutes: int,
 
 
 def empty_partials(distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
-    schema: dict[str, pl.DataType] = {
+    return pl.DataFrame(schema=partials_schema(distinct))
+
+
+def partials_schema(distinct: dict[str, str] = DISTINCT) -> pl.Schema:
+    """The columns of partial (and open) windows."""
+    return pl.Schema({
         "principal": pl.String(), "window_start": pl.Datetime("us", "UTC"),
         **{n: pl.Int64() for n in COUNTS},
         **{n: pl.List(pl.String()) for n in distinct},
         "account_id": pl.String(), "principal_type": pl.String(),
         "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
         "evidence": pl.List(pl.String()),
-    }
-    return pl.DataFrame(schema=schema)
+    })
 
 
 def merge(partials: pl.DataFrame, distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
@@ -187,6 +194,69 @@ class WindowAggregator:
         done = self.open.filter(ends <= mark)
         self.open = compact(self.open.filter(ends > mark))
         return finalize(done, self.distinct)
+
+    def to_state(self) -> WindowsState:
+        buffer = io.BytesIO()
+        if self.open.is_empty():  # it may still have the default distinct columns: see add
+            empty_partials(self.distinct).write_ipc_stream(buffer)
+        else:  # zstd shrinks lists of keys several times
+            self.open.write_ipc_stream(buffer, compression="zstd")
+        return WindowsState(minutes=self.minutes, lateness=self.lateness,
+                            distinct=dict(self.distinct), open=buffer.getvalue(),
+                            newest=dict(self.newest))
+
+    @classmethod
+    def from_state(cls, state: WindowsState) -> WindowAggregator:
+        """Open windows from a checkpoint; the table is checked against the partials schema.
+
+        Raises ValueError naming the field when the state is not one this code could save."""
+        for name, column in state.distinct.items():
+            if DISTINCT.get(name) != column:
+                raise ValueError(f"distinct: unknown feature {name!r}: {column!r}")
+        if state.lateness < timedelta(0):
+            raise ValueError("lateness: negative")
+        expected = partials_schema(state.distinct)
+        try:
+            table = pa.ipc.open_stream(state.open).read_all()
+            table.validate(full=True)
+        except (pa.ArrowException, ValueError) as exc:
+            raise ValueError(f"open: not an Arrow IPC stream: {exc}") from None
+        frame = pl.from_arrow(table)
+        if not isinstance(frame, pl.DataFrame):
+            raise ValueError(f"open: a {type(frame).__name__}, not a table")
+        if frame.schema != expected:
+            difference = _difference(frame.schema, expected)
+            raise ValueError(f"open: not the open windows' schema ({difference})")
+        if any(frame[k].null_count() for k in KEY):
+            raise ValueError("open: null principal or window_start")
+        return cls(minutes=state.minutes, lateness=state.lateness, distinct=dict(state.distinct),
+                   open=frame, newest=dict(state.newest))
+
+
+def _difference(got: pl.Schema, expected: pl.Schema) -> str:
+    missing = [c for c in expected if c not in got]
+    extra = [c for c in got if c not in expected]
+    typed = [f"{c} is {got[c]}, not {t}" for c, t in expected.items()
+             if c in got and got[c] != t]
+    parts = [*(["missing " + ", ".join(missing)] if missing else []),
+             *(["unexpected " + ", ".join(extra)] if extra else []), *typed]
+    return "; ".join(parts) or "columns out of order"
+
+
+class WindowsState(msgspec.Struct, forbid_unknown_fields=True):
+    """A ``WindowAggregator`` in a checkpoint (docs/state.md)."""
+
+    minutes: Annotated[int, msgspec.Meta(ge=1)]
+    """Window width."""
+    lateness: timedelta
+    """Allowed lateness (ISO 8601 duration); the run's settings replace it on load."""
+    distinct: dict[str, str]
+    """Distinct-value features kept (name → event column), a subset of ``DISTINCT``."""
+    open: bytes
+    """The open partial windows: an Arrow IPC stream (base64 in JSON; zstd buffers unless
+    empty) whose schema is ``partials_schema(distinct)``."""
+    newest: dict[str, Annotated[datetime, msgspec.Meta(tz=True)]]
+    """Newest event time seen per source (the watermark follows the slowest)."""
 
 
 def compact(frame: pl.DataFrame) -> pl.DataFrame:

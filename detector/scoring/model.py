@@ -1,13 +1,13 @@
-"""Online baselines of window features, one per principal, with river statistics.
+"""Online baselines of window features, one per principal, computed as river computes them.
 
 The estimator ``ew_log_zscore`` follows river's contract (``learn_one``/``score_one`` on a
 dict of features). Per feature it keeps an exponentially weighted mean and variance of
-``log1p(value)`` (river ``stats.EWMean``/``EWVar``), so "10× usual" is a distance, not a raw
-number. It also keeps a slowly decaying past peak, so a job that always bursts at night is
-judged against its own bursts. A window deviates on a feature when all three hold:
+``log1p(value)``, so "10× usual" is a distance, not a raw number. It also keeps a slowly
+decaying past peak, so a job that always bursts at night is judged against its own bursts.
+A window deviates on a feature when all three hold:
 
 * its z-score is above the calibrated threshold. That threshold is a quantile of every
-  z-score seen (river ``stats.Quantile``), never below ``score_floor``;
+  z-score seen (the P² estimator), never below ``score_floor``;
 * the value is above the feature's absolute floor;
 * the value is more than ``peak_factor`` × the principal's past peak.
 
@@ -15,18 +15,27 @@ Cold start: until a principal has ``warmup_windows`` windows, it is scored again
 group (same account and principal type), so a new role is judged by roles like it.
 Windows that deviate are not learned from (the ``QuantileFilter`` idea), so an attack cannot
 teach the baseline that it is normal.
+
+The statistics are ``detector.scoring.ewstats``: they follow river's recurrences for
+``stats.EWMean``, ``stats.EWVar`` and ``stats.Quantile`` exactly and are checked against river
+by tests, but keep their state in plain fields, so a checkpoint stores numbers, not river
+objects (docs/state.md). ``to_state``/``from_state`` convert a baseline or a scorer; the
+model's parameters are not part of that state: they come from the model definition.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from river import stats
+import msgspec
 
 from detector.errors import UsageError
+from detector.scoring.ewstats import EWMean, EWVar, Finite, Quantile, QuantileState
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
@@ -97,8 +106,9 @@ class LogZBaseline:
         self.features = features
         self.fading_factor = fading_factor
         self.peak_decay = peak_decay
-        self.mean = {f: stats.EWMean(fading_factor) for f in features}
-        self.var = {f: stats.EWVar(fading_factor) for f in features}
+        self.var = {f: EWVar(fading_factor) for f in features}
+        self.mean = {f: v.mean for f, v in self.var.items()}
+        """The variance's own EW mean (river's ``EWVar`` keeps one too): one mean, not two."""
         self.peak = dict.fromkeys(features, 0.0)
         self.n = 0
 
@@ -116,11 +126,49 @@ class LogZBaseline:
     def learn_one(self, x: dict[str, float]) -> None:
         for f in self.features:
             raw = max(x.get(f, 0.0), 0.0)
-            v = math.log1p(raw)
-            self.mean[f].update(v)
-            self.var[f].update(v)
+            self.var[f].update(math.log1p(raw))  # and so the mean
             self.peak[f] = max(raw, self.peak[f] * self.peak_decay)
         self.n += 1
+
+    def to_state(self) -> BaselineState:
+        return BaselineState(n=self.n, mean={f: v.mean.mean for f, v in self.var.items()},
+                             sq_mean={f: v.sq_mean.mean for f, v in self.var.items()},
+                             peak={f: float(p) for f, p in self.peak.items()})
+
+    @classmethod
+    def from_state(cls, state: BaselineState, features: tuple[str, ...], fading_factor: float,
+                   peak_decay: float) -> LogZBaseline:
+        """A baseline from its checkpoint state; its features must be exactly ``features``.
+
+        Every feature learns from every window, so each running mean has had its first value
+        exactly when ``n > 0``."""
+        for name, part in (("mean", state.mean), ("sq_mean", state.sq_mean),
+                           ("peak", state.peak)):
+            if tuple(part) != features:
+                raise ValueError(f"{name}: features {list(part)}, expected {list(features)}")
+        base = cls((), fading_factor, peak_decay)
+        started = state.n > 0
+        base.features = features
+        base.var = {f: EWVar(fading_factor, EWMean(fading_factor, m, started),
+                             EWMean(fading_factor, state.sq_mean[f], started))
+                    for f, m in state.mean.items()}
+        base.mean = {f: v.mean for f, v in base.var.items()}
+        base.peak = dict(state.peak)
+        base.n = state.n
+        return base
+
+
+class BaselineState(msgspec.Struct, forbid_unknown_fields=True):
+    """A ``LogZBaseline`` in a checkpoint: statistics of ``log1p(value)`` per feature."""
+
+    n: Annotated[int, msgspec.Meta(ge=0)]
+    """Windows learned."""
+    mean: dict[str, Finite]
+    """Per feature, the EW mean of ``log1p(value)``."""
+    sq_mean: dict[str, Finite]
+    """Per feature, the EW mean of ``log1p(value)²``: the variance is ``sq_mean - mean²``."""
+    peak: dict[str, Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]]
+    """Per feature, the decaying past peak of the raw value."""
 
 
 @dataclass
@@ -142,8 +190,40 @@ class Scorer:
         self.spec = spec
         self.principals: dict[str, LogZBaseline] = {}
         self.peers: dict[str, LogZBaseline] = {}
-        self.quantile = stats.Quantile(spec.score_quantile)
+        self.quantile = Quantile(spec.score_quantile)
         self.scored = 0
+
+    def to_state(self) -> ScorerState:
+        return ScorerState(
+            features=list(self.spec.features),
+            principals={k: b.to_state() for k, b in self.principals.items()},
+            peers={k: b.to_state() for k, b in self.peers.items()},
+            quantile=self.quantile.to_state(), scored=self.scored)
+
+    @classmethod
+    def from_state(cls, state: ScorerState, spec: ModelSpec) -> Scorer:
+        """A scorer from its checkpoint state, with ``spec``'s parameters.
+
+        The features must be the spec's, in its order: a checkpoint made with another feature
+        list cannot be continued (ValueError, which the loader turns into a refusal)."""
+        if tuple(state.features) != spec.features:
+            raise ValueError(f"features: {state.features}, but model {spec.name!r} scores "
+                             f"{list(spec.features)}")
+        scorer = cls(spec)
+        args = (spec.features, spec.fading_factor, spec.peak_decay)
+        for into, part, name in ((scorer.principals, state.principals, "principals"),
+                                 (scorer.peers, state.peers, "peers")):
+            for key, base in part.items():
+                try:
+                    into[key] = LogZBaseline.from_state(base, *args)
+                except ValueError as exc:
+                    raise ValueError(f"{name}[{key!r}].{exc}") from None
+        try:
+            scorer.quantile = Quantile.from_state(state.quantile, spec.score_quantile)
+        except ValueError as exc:
+            raise ValueError(f"quantile.{exc}") from None
+        scorer.scored = state.scored
+        return scorer
 
     def _new(self) -> LogZBaseline:
         return LogZBaseline(self.spec.features, self.spec.fading_factor, self.spec.peak_decay)
@@ -179,3 +259,18 @@ class Scorer:
                 group = self.peers[peer] = self._new()
             group.learn_one(x)
         return deviations
+
+
+class ScorerState(msgspec.Struct, forbid_unknown_fields=True):
+    """A ``Scorer`` in a checkpoint (its ``ModelSpec`` is not: it comes from models/)."""
+
+    features: list[str]
+    """The features scored, in order: a checkpoint is refused by a model scoring others."""
+    principals: dict[str, BaselineState]
+    """Each principal's own baseline."""
+    peers: dict[str, BaselineState]
+    """Each peer group's baseline (account and principal type), for cold start."""
+    quantile: QuantileState
+    """The running quantile of z-scores that calibrates the threshold."""
+    scored: Annotated[int, msgspec.Meta(ge=0)]
+    """Windows scored (the calibrated threshold is used from 100 on)."""

@@ -7,26 +7,38 @@ and how often it comes through a VPC endpoint or from a public address. Entries 
 is bounded by active principals.
 
 ``save``/``load`` checkpoint profiles, model baselines and open windows together in one
-versioned file, written atomically (a local file, or an ``s3://`` object). A file from
-another version, or a damaged one, is an error that names the file: it is never silently
-replaced by an empty state.
+versioned file, written atomically (a local file, or an ``s3://`` object): a header line
+``S3DETECTOR-STATE 3 <sha256 of the body>``, then a JSON document (``Checkpoint``, a tree of
+``msgspec.Struct``, one per stateful thing; open windows inside it are Arrow IPC streams).
+Loading decodes into those types, so every field is checked by type, then checks values the
+types cannot (feature names, the window table's schema); nothing in the file is executed.
+docs/state.md documents every field. A file from another version or model, or a damaged
+one, is refused with a message that names the file: never silently replaced by an empty
+state. Version-2 checkpoints were pickles and are refused unread.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
+
+from detector.detections.sequence import Phases, PhasesState
+from detector.detections.silence import StreamWatch, StreamWatchState
 from detector.errors import DetectorError, UsageError
-from detector.scoring.model import Scorer
+from detector.features.windows import BUCKET_FEATURES, WindowAggregator, WindowsState
+from detector.scoring.ewstats import Finite
+from detector.scoring.model import ModelSpec, Scorer, ScorerState, load_model_spec
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 MAGIC = b"S3DETECTOR-STATE"
+PICKLE_VERSIONS = (1, 2)
+"""Versions whose body was a pickle: refused without being read (unpickling runs code)."""
 NEWNESS_KINDS = ("buckets", "ip_prefixes", "agents", "vpces", "operations")
 
 
@@ -38,7 +50,8 @@ class Profile:
     last_seen: datetime
     windows: int = 0
     seen: dict[str, dict[str, datetime]] = field(
-        default_factory=lambda: {k: {} for k in NEWNESS_KINDS})
+        default_factory=lambda: {k: {} for k in NEWNESS_KINDS}
+    )
     hours: list[int] = field(default_factory=lambda: [0] * 24)
     weekdays: list[int] = field(default_factory=lambda: [0] * 7)
     vpce_share: float = 0.0
@@ -46,8 +59,9 @@ class Profile:
 
     def news(self, window: dict[str, Any]) -> dict[str, list[str]]:
         """Values in this window the principal has not used before (within expiry)."""
-        return {k: [v for v in (window.get(k) or ()) if v not in self.seen[k]]
-                for k in NEWNESS_KINDS}
+        return {
+            k: [v for v in (window.get(k) or ()) if v not in self.seen[k]] for k in NEWNESS_KINDS
+        }
 
     def learn(self, window: dict[str, Any], fading: float = 0.05) -> None:
         t: datetime = window["window_start"]
@@ -56,8 +70,13 @@ class Profile:
                 self.seen[k][v] = t
         self.hours[window["hour"]] += 1
         self.weekdays[window["weekday"] - 1] += 1
-        data = max(window.get("n_read", 0) + window.get("n_write", 0)
-                   + window.get("n_list", 0) + window.get("n_delete", 0), 0)
+        data = max(
+            window.get("n_read", 0)
+            + window.get("n_write", 0)
+            + window.get("n_list", 0)
+            + window.get("n_delete", 0),
+            0,
+        )
         if data:
             with_vpce = 1.0 - window.get("n_no_vpce", 0) / data
             self.vpce_share += fading * (min(max(with_vpce, 0.0), 1.0) - self.vpce_share)
@@ -70,6 +89,56 @@ class Profile:
         for k in NEWNESS_KINDS:
             self.seen[k] = {v: t for v, t in self.seen[k].items() if now - t <= after}
 
+    def to_state(self) -> ProfileState:
+        return ProfileState(
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            windows=self.windows,
+            seen={k: dict(v) for k, v in self.seen.items()},
+            hours=list(self.hours),
+            weekdays=list(self.weekdays),
+            vpce_share=self.vpce_share,
+            public_share=self.public_share,
+        )
+
+    @classmethod
+    def from_state(cls, state: ProfileState) -> Profile:
+        if set(state.seen) != set(NEWNESS_KINDS):
+            raise ValueError(f"seen: kinds {sorted(state.seen)}, expected {sorted(NEWNESS_KINDS)}")
+        return cls(
+            first_seen=state.first_seen,
+            last_seen=state.last_seen,
+            windows=state.windows,
+            seen={k: dict(v) for k, v in state.seen.items()},
+            hours=list(state.hours),
+            weekdays=list(state.weekdays),
+            vpce_share=state.vpce_share,
+            public_share=state.public_share,
+        )
+
+
+Time = Annotated[datetime, msgspec.Meta(tz=True)]
+Count = Annotated[int, msgspec.Meta(ge=0)]
+
+
+class ProfileState(msgspec.Struct, forbid_unknown_fields=True):
+    """A ``Profile`` in a checkpoint."""
+
+    first_seen: Time
+    last_seen: Time
+    windows: Count
+    """Windows learned."""
+    seen: dict[str, dict[str, Time]]
+    """Per newness kind (``NEWNESS_KINDS``): value → when last seen."""
+    hours: Annotated[list[Count], msgspec.Meta(min_length=24, max_length=24)]
+    """Windows learned per hour of day (UTC)."""
+    weekdays: Annotated[list[Count], msgspec.Meta(min_length=7, max_length=7)]
+    """Windows learned per weekday, Monday first."""
+    vpce_share: Finite
+    """Faded share of data requests that came through a VPC endpoint."""
+    public_share: Finite
+    """Faded share of events from a public address."""
+
 
 @dataclass
 class DetectorState:
@@ -80,15 +149,15 @@ class DetectorState:
     scorer: Scorer | None = None
     alerts_seen: dict[str, datetime] = field(default_factory=dict)
     """Alert ids already emitted, with their window end: no duplicates after a restart."""
-    sequences: dict[str, Any] = field(default_factory=dict)
+    sequences: dict[str, Phases] = field(default_factory=dict)
     """Per principal/bucket: when each attack phase was last alerted (correlation C24)."""
-    streams: Any = None
+    streams: StreamWatch | None = None
     """Hourly volume per log stream (telemetry silence C27)."""
     bucket_scorer: Scorer | None = None
     """Baselines of volume per principal×bucket."""
-    windows: Any = None
+    windows: WindowAggregator | None = None
     """Open per-principal windows (a ``WindowAggregator``): a restart continues them."""
-    bucket_windows: Any = None
+    bucket_windows: WindowAggregator | None = None
     """Open per-principal×bucket windows."""
     through_batch: str | None = None
     """The last committed lake batch this state includes; later batches are replayed."""
@@ -103,18 +172,74 @@ class DetectorState:
         idle = timedelta(days=idle_days)
         self.profiles = {k: p for k, p in self.profiles.items() if now - p.last_seen <= idle}
         if self.scorer is not None:
-            self.scorer.principals = {k: v for k, v in self.scorer.principals.items()
-                                      if k in self.profiles}
+            self.scorer.principals = {
+                k: v for k, v in self.scorer.principals.items() if k in self.profiles
+            }
         for p in self.profiles.values():
             p.expire(now, timedelta(days=expiry_days))
         self.alerts_seen = {k: t for k, t in self.alerts_seen.items() if now - t <= idle}
 
 
+class Checkpoint(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of a version-3 checkpoint: everything ``DetectorState`` holds (docs/state.md).
+
+    The model's parameters are not here, only what decides whether a checkpoint can be
+    continued: the model's name, and the features each scorer scores.
+    """
+
+    model: str
+    """The model's name (``name`` in its models/ file)."""
+    through_batch: str | None
+    """The last committed lake batch included; later ones are replayed on open."""
+    profiles: dict[str, ProfileState]
+    scorer: ScorerState | None
+    """Baselines of principal windows."""
+    bucket_scorer: ScorerState | None
+    """Baselines of principal×bucket windows (the volume features only)."""
+    alerts_seen: dict[str, Time]
+    """Alert id → its window end: alerts already raised."""
+    sequences: dict[str, PhasesState]
+    """``principal:<p>`` or ``bucket:<b>`` → attack phases seen (C24)."""
+    streams: StreamWatchState | None
+    """Hourly volume per log stream (C27)."""
+    windows: WindowsState | None
+    """Open principal windows."""
+    bucket_windows: WindowsState | None
+    """Open principal×bucket windows."""
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Checkpoint)
+
+
 def save(state: DetectorState, location: str | Path) -> None:
-    """Write a checkpoint atomically: header, version, checksum, payload."""
-    payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    digest = hashlib.sha256(payload).hexdigest().encode()
-    _write(location, MAGIC + b" %d " % STATE_VERSION + digest + b"\n" + payload)
+    """Write a checkpoint atomically: header (magic, version, checksum), then the body."""
+    body = _ENCODER.encode(_to_checkpoint(state))
+    digest = hashlib.sha256(body).hexdigest().encode()
+    _write(location, MAGIC + b" %d " % STATE_VERSION + digest + b"\n" + body)
+
+
+def _to_checkpoint(state: DetectorState) -> Checkpoint:
+    def opt(x: Any) -> Any:
+        return None if x is None else x.to_state()
+
+    return Checkpoint(
+        model=state.model_name,
+        through_batch=state.through_batch,
+        profiles={k: p.to_state() for k, p in state.profiles.items()},
+        scorer=opt(state.scorer),
+        bucket_scorer=opt(state.bucket_scorer),
+        alerts_seen=dict(state.alerts_seen),
+        sequences={k: p.to_state() for k, p in state.sequences.items()},
+        streams=opt(state.streams),
+        windows=opt(state.windows),
+        bucket_windows=opt(state.bucket_windows),
+    )
+
+
+def bucket_spec(spec: ModelSpec) -> ModelSpec:
+    """The model of per-bucket windows: the same parameters, the volume features only."""
+    return replace(spec, floors={f: v for f, v in spec.floors.items() if f in BUCKET_FEATURES})
 
 
 def _write(location: str | Path, blob: bytes) -> None:
@@ -157,26 +282,122 @@ def _read(location: str | Path) -> bytes | None:
         return None
 
 
-def load(path: str | Path, model_name: str) -> DetectorState | None:
-    """The checkpoint at ``path`` (None when there is none yet); errors name the file."""
+def load(path: str | Path, model: ModelSpec | str) -> DetectorState | None:
+    """The checkpoint at ``path`` (None when there is none yet); refusals name the file.
+
+    ``model`` is the run's model, or its name (then read from models/ if the checkpoint
+    holds baselines): its parameters apply to the baselines loaded.
+    """
     blob = _read(path)
     if blob is None:
         return None
-    head, _, payload = blob.partition(b"\n")
+    name = model if isinstance(model, str) else model.name
+    move_away = "restore a backup or move it away to start from scratch"
+    head, newline, body = blob.partition(b"\n")
     parts = head.split(b" ")
-    if len(parts) != 3 or parts[0] != MAGIC:
-        raise UsageError(f"{path}: not a detector state checkpoint (bad header); move it "
-                         "away to start from scratch")
-    if parts[1] != str(STATE_VERSION).encode():
-        raise UsageError(f"{path}: state version {parts[1].decode()} but this detector "
-                         f"reads version {STATE_VERSION}; move it away to start from scratch")
-    if hashlib.sha256(payload).hexdigest().encode() != parts[2]:
-        raise UsageError(f"{path}: state checkpoint is damaged (checksum mismatch); restore "
-                         "a backup or move it away to start from scratch")
-    state = pickle.loads(payload)
-    if not isinstance(state, DetectorState):
-        raise UsageError(f"{path}: unexpected content in state checkpoint")
-    if state.model_name != model_name:
-        raise UsageError(f"{path}: checkpoint was made with model {state.model_name!r}, "
-                         f"not {model_name!r}; use --model {state.model_name} or a new --state")
-    return state
+    if not newline or len(parts) != 3 or parts[0] != MAGIC or not parts[1].isdigit():
+        raise UsageError(
+            f"{path}: not a detector state checkpoint (bad header); move it "
+            "away to start from scratch"
+        )
+    version = int(parts[1])
+    if version in PICKLE_VERSIONS:
+        raise UsageError(
+            f"{path}: a version-{version} state checkpoint, which was a pickle; it is not read: "
+            "the checkpoint format changed because unpickling a file can run code. Move the "
+            "file away and re-baseline: the next run starts a new state and learns again "
+            "(the lake, its events and alerts are kept)"
+        )
+    if version != STATE_VERSION:
+        raise UsageError(
+            f"{path}: state version {version} but this detector reads version "
+            f"{STATE_VERSION}; use the detector that wrote it, or move it away "
+            "to start from scratch"
+        )
+    if hashlib.sha256(body).hexdigest().encode() != parts[2]:
+        raise UsageError(f"{path}: state checkpoint is damaged (checksum mismatch); {move_away}")
+    try:
+        doc = _DECODER.decode(body)
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"{path}: state checkpoint is damaged ({exc}); {move_away}") from None
+    if doc.model != name:
+        raise UsageError(
+            f"{path}: checkpoint was made with model {doc.model!r}, "
+            f"not {name!r}; use --model {doc.model} or a new --state"
+        )
+    spec = None
+    if doc.scorer is not None or doc.bucket_scorer is not None:
+        spec = load_model_spec(model) if isinstance(model, str) else model
+        _check_features(path, spec, doc)
+    try:
+        return _from_checkpoint(doc, spec)
+    except _FieldError as exc:
+        raise UsageError(f"{path}: state checkpoint is damaged ({exc}); {move_away}") from None
+
+
+def _check_features(path: str | Path, spec: ModelSpec, doc: Checkpoint) -> None:
+    for label, scorer, want in (
+        ("", doc.scorer, spec),
+        ("per-bucket ", doc.bucket_scorer, bucket_spec(spec)),
+    ):
+        if scorer is not None and tuple(scorer.features) != want.features:
+            raise UsageError(
+                f"{path}: checkpoint's {label}baselines score features "
+                f"{', '.join(scorer.features)} but model {spec.name!r} scores "
+                f"{', '.join(want.features)}; run with the model it was made with, or move "
+                "the file away and re-baseline"
+            )
+
+
+class _FieldError(ValueError):
+    """A value the schema's types allow but the detector cannot use, with its path."""
+
+
+def _from_checkpoint(doc: Checkpoint, spec: ModelSpec | None) -> DetectorState:
+    def convert(where: str, make: Any, *args: Any) -> Any:
+        """``make(*args)``; its ValueError says ``<path below where>: <problem>``."""
+        try:
+            return make(*args)
+        except ValueError as exc:
+            below, _, problem = str(exc).partition(": ")
+            raise _FieldError(f"{problem} - at `$.{where}.{below}`") from None
+
+    profiles = {
+        k: convert(f"profiles[{k!r}]", Profile.from_state, p) for k, p in doc.profiles.items()
+    }
+    scorer = bucket_scorer = None
+    if spec is not None:
+        if doc.scorer is not None:
+            scorer = convert("scorer", Scorer.from_state, doc.scorer, spec)
+        if doc.bucket_scorer is not None:
+            bucket_scorer = convert(
+                "bucket_scorer", Scorer.from_state, doc.bucket_scorer, bucket_spec(spec)
+            )
+    windows = bucket_windows = None
+    if doc.windows is not None:
+        windows = convert("windows", WindowAggregator.from_state, doc.windows)
+    if doc.bucket_windows is not None:
+        bucket_windows = convert("bucket_windows", WindowAggregator.from_state, doc.bucket_windows)
+    if (windows is None) != (bucket_windows is None):
+        raise _FieldError("windows and bucket_windows go together - at `$.windows`")
+    if (
+        windows is not None
+        and bucket_windows is not None
+        and windows.minutes != bucket_windows.minutes
+    ):
+        raise _FieldError("not the principal windows' width - at `$.bucket_windows.minutes`")
+    streams = None
+    if doc.streams is not None:
+        streams = convert("streams", StreamWatch.from_state, doc.streams)
+    return DetectorState(
+        model_name=doc.model,
+        profiles=profiles,
+        scorer=scorer,
+        alerts_seen=doc.alerts_seen,
+        sequences={k: Phases.from_state(p) for k, p in doc.sequences.items()},
+        streams=streams,
+        bucket_scorer=bucket_scorer,
+        windows=windows,
+        bucket_windows=bucket_windows,
+        through_batch=doc.through_batch,
+    )
