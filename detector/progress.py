@@ -10,6 +10,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from detector.terminal import visible
+
 log = logging.getLogger(__name__)
 LOG_EVERY_SECONDS = 10.0
 
@@ -32,7 +34,8 @@ class RunProgress:
         if self.live:
             self._bar = Progress(
                 TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files"), TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                TextColumn("files"), TextColumn("{task.fields[stats]}", markup=False),
+                TimeElapsedColumn(),
                 console=self.console, transient=False,
             )
             self._bar.__enter__()
@@ -60,4 +63,5 @@ class RunProgress:
             self._bar.update(self._task, completed=self.objects, stats=stats)
         elif self.enabled and time.perf_counter() - self._last_log >= LOG_EVERY_SECONDS:
             self._last_log = time.perf_counter()
-            print(f"ingest: {self.objects:,}/{self.total:,} files  {stats}", file=sys.stderr)
+            print(visible(f"ingest: {self.objects:,}/{self.total:,} files  {stats}"),
+                  file=sys.stderr)

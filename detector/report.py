@@ -9,11 +9,13 @@ from typing import Any
 import polars as pl
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from detector.alerts import Alert
 from detector.detections.base import severity_rank
 from detector.lake import read_events
 from detector.summary import RunSummary
+from detector.terminal import safe_text, say, visible
 
 TOP_TYPES = 12
 
@@ -21,28 +23,29 @@ TOP_TYPES = 12
 def render_summary(summary: RunSummary, console: Console) -> None:
     d = summary.to_dict()
     objects = d["objects"]
-    console.print(
-        f"[bold]backfill[/bold] {d['events']['total']:,} events from {objects['read']:,} "
+    console.print(Text.assemble(
+        ("backfill", "bold"),
+        f" {d['events']['total']:,} events from {objects['read']:,} "
         f"objects ({d['bytes_read'] / 1e6:,.1f} MB) in {d['seconds']:.2f}s: "
         f"{d['events_per_second']:,.0f} events/s, {d['mb_per_second']:,.1f} MB/s"
-    )
-    console.print(
+    ))
+    say(console,
         f"objects: {objects['listed']:,} listed, {objects['already_ingested']:,} already in "
         f"the lake, {objects['out_of_range']:,} outside --since/--until, "
-        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}"
-    )
+        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}")
     events = Table(title="events by source and type", show_edge=False)
     for col in ("source", "event", "count"):
         events.add_column(col, justify="right" if col == "count" else "left")
     for source, types in d["events"]["by_source_and_type"].items():
         ranked = sorted(types.items(), key=lambda kv: -kv[1])
         for name, n in ranked[:TOP_TYPES]:
-            events.add_row(source, name, f"{n:,}")
+            events.add_row(safe_text(source), safe_text(name), f"{n:,}")
         if len(ranked) > TOP_TYPES:
             rest = sum(n for _, n in ranked[TOP_TYPES:])
-            events.add_row(source, f"({len(ranked) - TOP_TYPES} more types)", f"{rest:,}")
-        events.add_row(f"[bold]{source}[/bold]", "[bold]total[/bold]",
-                       f"[bold]{d['events']['by_source'][source]:,}[/bold]")
+            events.add_row(safe_text(source), f"({len(ranked) - TOP_TYPES} more types)",
+                           f"{rest:,}")
+        events.add_row(safe_text(source, "bold"), Text("total", "bold"),
+                       Text(f"{d['events']['by_source'][source]:,}", "bold"))
     if d["events"]["total"]:
         console.print(events)
     if d["rejects"]:
@@ -50,14 +53,14 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         for col in ("reason", "rejects", "events lost", "of unknown size"):
             rejects.add_column(col, justify="left" if col == "reason" else "right")
         for reason, r in d["rejects"].items():
-            rejects.add_row(reason, f"{r['rejects']:,}", f"{r['records']:,}",
+            rejects.add_row(safe_text(reason), f"{r['rejects']:,}", f"{r['records']:,}",
                             f"{r['of_unknown_size']:,}")
         console.print(rejects)
     else:
         console.print("rejects: none")
     for err in d["source_errors"]:
-        console.print(f"[red]source error:[/red] {err}", markup=True, highlight=False)
-    console.print(f"lake: {summary.lake}")
+        console.print(Text.assemble(("source error:", "red"), " ", safe_text(err)))
+    say(console, f"lake: {summary.lake}")
 
 
 def render_findings(lake: Path, console: Console) -> None:
@@ -89,7 +92,7 @@ def render_findings(lake: Path, console: Console) -> None:
     for col in top.columns:
         table.add_column(col)
     for row in top.iter_rows():
-        table.add_row(*[str(v) for v in row])
+        table.add_row(*[safe_text(v) for v in row])
     console.print(table)
     console.print("(no VPCE %: share of the principal's CloudTrail S3 events that did not come "
                   "through a VPC endpoint)")
@@ -116,13 +119,13 @@ def render_alerts(alerts: list[Alert], console: Console, limit: int = 25) -> Non
         console.print("alerts: none")
         return
     ranked = sorted(alerts, key=lambda a: (-severity_rank(a.severity), a.first_seen))
-    console.print(f"[bold]alerts ({len(alerts)})[/bold]")
+    console.print(Text(f"alerts ({len(alerts)})", "bold"))
     for a in ranked[:limit]:
         why = "; ".join(r["text"] for r in a.reasons[:2]) or a.title
         merged = f" ×{a.count}" if a.count > 1 else ""
-        console.print(f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
-                      f"{_short(a.principal)}", markup=False, highlight=False)
-        console.print(f"{'':8} {why[:300]}", markup=False, highlight=False)
+        say(console, f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
+                     f"{_short(a.principal)}")
+        say(console, f"{'':8} {visible(why)[:300]}")
     if len(ranked) > limit:
         console.print(f"(+{len(ranked) - limit} more; --alerts FILE writes them all)")
 
@@ -142,18 +145,17 @@ def render_evaluation(r: dict[str, Any], console: Console) -> None:
             mark = "quiet" if s["best_severity"] is None else f"alerted ({s['best_severity']})"
         ttd = f"{s['time_to_detect_s'] / 60:.0f} min" if s["time_to_detect_s"] is not None \
             else "-"
-        console.print(f"{s['kind']:6} {s['id']:38} {','.join(s['capabilities']):22} "
-                      f"{mark:18} ttd {ttd:>8}  {', '.join(s['detections'])[:60]}",
-                      markup=False, highlight=False)
-    console.print(
+        say(console, f"{s['kind']:6} {s['id']:38} {','.join(s['capabilities']):22} "
+                     f"{mark:18} ttd {ttd:>8}  {visible(', '.join(s['detections']))[:60]}")
+    say(console,
         f"recall {r['detected']}/{r['attacks']} = {r['recall']:.0%}; missed capabilities: "
         f"{', '.join(r['capabilities_missed']) or 'none'}; median time to detect "
-        f"{(r['median_time_to_detect_s'] or 0) / 60:.0f} min", markup=False)
-    console.print(
+        f"{(r['median_time_to_detect_s'] or 0) / 60:.0f} min")
+    say(console,
         f"false alerts {r['false_alerts']} ({r['false_alerts_by_severity'] or 'none'}), "
         f"{r['false_alerts_medium_or_higher']} at medium or higher; "
         f"{r['false_alerts_per_million_benign_events']} per million benign events "
-        f"({r['benign_events']:,} benign events)", markup=False)
+        f"({r['benign_events']:,} benign events)")
     for a in r["false_alert_samples"][:10]:
-        console.print(f"  false: {a['severity']:8} {a['detection']:30} {a['principal']}: "
-                      f"{a['why'][:100]}", markup=False, highlight=False)
+        say(console, f"  false: {a['severity']:8} {a['detection']:30} {a['principal']}: "
+                     f"{visible(a['why'])[:100]}")

@@ -17,9 +17,11 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from detector.errors import UsageError
 from detector.hunt.saved import HUNTS_DIR, NAME, get_hunt, load_hunts, parse_params
+from detector.terminal import PipeConsole, safe_text, say, visible
 
 DESCRIPTION = (
     "Query the lake with DuckDB (in-process, read-only). Views: events (canonical events, "
@@ -28,12 +30,14 @@ DESCRIPTION = (
     "has the same request_id), alerts, quarantine, and features when the lake has them; "
     "macro is_public_ip(ip). QUERY is one SELECT statement, or the NAME of a saved hunt "
     f"({HUNTS_DIR}/NAME.sql, see --list) with its parameters given as --param key=value and "
-    "bound as SQL parameters ($key in ad-hoc SQL too). Only committed files are read; "
-    "statements other than SELECT and any file access outside the lake are refused. "
+    "bound as SQL parameters ($key in ad-hoc SQL too). Only committed files inside the lake "
+    "are read; statements other than SELECT, any file access outside the lake, and functions "
+    "that show settings, secrets or the environment are refused. "
     "--lake is a directory or s3://bucket/prefix (standard AWS configuration; "
     "AWS_ENDPOINT_URL for S3-compatible endpoints). Exit status: 0 on success, 1 when the "
     "lake cannot be read or the query fails while running, 2 on a usage error (bad SQL, "
-    "refused statement, unknown hunt, missing or bad parameter)."
+    "refused statement, unknown hunt, missing or bad parameter), 141 when the reader of the "
+    "output goes away (a closed pipe, e.g. | head)."
 )
 
 
@@ -94,6 +98,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError("--lake DIR or --lake s3://bucket/prefix is required")
     _check_output(args.output, args.lake)
 
+    from detector.hunt.output import TABLE_BATCH_ROWS, write
     from detector.hunt.views import connect, execute
 
     conn = connect(args.lake)
@@ -102,16 +107,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
             from detector.hunt.shell import Shell
 
             return Shell(conn, console).loop()
-        batches = execute(conn, sql, params)
         if args.format == "table" and args.output is None:
+            batches = execute(conn, sql, params, batch_rows=TABLE_BATCH_ROWS)
             render_table_to(console, batches, args.limit, title)
         else:
-            from detector.hunt.output import write
-
+            batches = execute(conn, sql, params)
             fmt = "csv" if args.format == "table" else args.format
             rows = write(batches, fmt, args.output, limit=args.limit)
             if args.output is not None:
-                print(f"{rows:,} rows written to {args.output}", file=sys.stderr)
+                print(visible(f"{rows:,} rows written to {args.output}"), file=sys.stderr)
+        batches.close()
     finally:
         conn.close()
     return 0
@@ -122,33 +127,33 @@ def render_table_to(console: Console, batches: Any, limit: int | None,
     from detector.hunt.output import render_table
 
     if not console.is_terminal and console.width < 200:
-        console = Console(width=200, file=console.file)
+        console = PipeConsole(width=200, file=console.file)
     render_table(batches, console, limit=limit, title=title)
 
 
 def _check_output(output: Path | None, lake: str) -> None:
+    """Refuse an output inside the lake, links followed (a symlink into the lake included)."""
     if output is None or lake.startswith("s3://"):
         return
-    target = Path(os.path.abspath(output))
-    root = Path(os.path.abspath(lake))
+    target = Path(os.path.abspath(output)).resolve()
+    root = Path(os.path.abspath(lake)).resolve()
     if target == root or root in target.parents:
-        raise UsageError(f"--output {output}: inside the lake; hunting never writes to the "
-                         "lake, choose a file outside it")
+        raise UsageError(visible(f"--output {output}: inside the lake; hunting never writes "
+                                 "to the lake, choose a file outside it"))
 
 
 def render_hunt_list(console: Console) -> None:
     hunts = load_hunts()
-    table = Table(title=f"saved hunts ({HUNTS_DIR})", show_edge=False, header_style="bold")
+    table = Table(title=safe_text(f"saved hunts ({HUNTS_DIR})"), show_edge=False,
+                  header_style="bold")
     table.add_column("hunt", no_wrap=True)
     table.add_column("title")
     table.add_column("parameters")
     for hunt in hunts.values():
-        params = "\n".join(
-            f"{p.name}: {p.type}" + ("" if p.required else
-                                     f" = {p.default}" if p.default else " (optional)")
+        params = Text("\n").join(
+            safe_text(f"{p.name}: {p.type}" + ("" if p.required else
+                                               f" = {p.default}" if p.default else " (optional)"))
             for p in hunt.params)
-        table.add_row(hunt.name, hunt.title, params or "-")
+        table.add_row(safe_text(hunt.name), safe_text(hunt.title), params or Text("-"))
     console.print(table)
-    console.print(
-        "run one: detector hunt NAME --lake LAKE --param key=value ...", markup=False,
-        highlight=False)
+    say(console, "run one: detector hunt NAME --lake LAKE --param key=value ...")

@@ -1,7 +1,9 @@
 """``detector hunt --shell``: a small SQL prompt over the same read-only views.
 
 A statement runs when a line ends with ``;``; dot commands run at once. Errors print one
-line and the session goes on; end of input (Ctrl-D) or ``.quit`` ends it.
+line and the session goes on; end of input (Ctrl-D) or ``.quit`` ends it. Results and
+errors can carry log data: they are shown through ``detector.terminal`` (control characters
+escaped, no markup).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import duckdb
 from rich.console import Console
 
 from detector.errors import DetectorError
-from detector.hunt.output import render_table
+from detector.hunt.output import TABLE_BATCH_ROWS, render_table
 from detector.hunt.saved import get_hunt, load_hunts, parse_params
 from detector.hunt.views import execute, table_names
+from detector.terminal import say, visible
 
 HELP = """SQL ending with ';' runs (one SELECT at a time, read-only).
 .tables              the views
@@ -37,8 +40,8 @@ class Shell:
 
     def loop(self) -> int:
         if self.interactive:
-            self.console.print("detector hunt shell: views " + ", ".join(table_names(self.conn))
-                               + "; .help for commands", markup=False, highlight=False)
+            say(self.console, "detector hunt shell: views " + ", ".join(table_names(self.conn))
+                + "; .help for commands")
         buffer: list[str] = []
         while True:
             try:
@@ -65,11 +68,13 @@ class Shell:
 
     def _do(self, sql: str, params: dict[str, object] | None = None,
             title: str | None = None) -> None:
+        batches = execute(self.conn, sql, params, batch_rows=TABLE_BATCH_ROWS)
         try:
-            render_table(execute(self.conn, sql, params), self.console, limit=None,
-                         title=title)
+            render_table(batches, self.console, limit=None, title=title)
         except DetectorError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _error(exc)
+        finally:
+            batches.close()
 
     def _dot(self, line: str) -> bool:
         """Run a dot command; False to leave the shell."""
@@ -80,30 +85,33 @@ class Shell:
         if command == ".help":
             self.console.print(HELP, markup=False, highlight=False)
         elif command == ".tables":
-            self.console.print("  ".join(table_names(self.conn)), markup=False,
-                               highlight=False)
+            say(self.console, "  ".join(table_names(self.conn)))
         elif command == ".schema" and rest:
             if rest not in table_names(self.conn):
-                print(f"error: no view named {rest!r} (.tables)", file=sys.stderr)
+                _error(f"no view named {rest!r} (.tables)")
             else:
                 self._do(f'DESCRIBE "{rest}"')
         elif command == ".hunts":
             for hunt in load_hunts().values():
-                self.console.print(f"{hunt.usage()}\n    {hunt.title}", markup=False,
-                                   highlight=False)
+                say(self.console, hunt.usage())
+                say(self.console, f"    {hunt.title}")
         elif command == ".run" and rest:
             try:
                 name, *pairs = shlex.split(rest)
             except ValueError as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                _error(exc)
                 return True
             try:
                 hunt = get_hunt(name)
                 params = hunt.bind(parse_params(pairs))
             except DetectorError as exc:
-                print(f"error: {exc}", file=sys.stderr)
+                _error(exc)
             else:
                 self._do(hunt.sql, params, hunt.title)
         else:
-            print(f"error: unknown command {line!r} (.help)", file=sys.stderr)
+            _error(f"unknown command {line!r} (.help)")
         return True
+
+
+def _error(message: object) -> None:
+    print(f"error: {visible(message)}", file=sys.stderr)

@@ -12,7 +12,17 @@ written is invisible until it commits):
 
 Read-only, three ways: only single SELECT (or EXPLAIN SELECT) statements run; DuckDB may
 touch no file but the committed ones (``allowed_paths``, ``enable_external_access=false``);
-and the configuration is locked so neither can be switched back.
+and the configuration is locked so neither can be switched back. A committed file must lie
+inside the lake: a manifest line naming ``..``, an absolute path or a glob, or (local lakes)
+a file whose real path is elsewhere (a symlink out) is skipped with a warning.
+
+No credential is readable from SQL: the httpfs extension copies ``AWS_*`` variables into its
+``s3_*`` settings when loaded, so those are blanked (the S3 secret is what DuckDB uses), and a
+query calling a function or view that shows settings, secrets, variables or logs, or that
+runs SQL from a string (``current_setting``, ``duckdb_settings``, ``pg_settings``,
+``duckdb_secrets``, ``query``…; ``refused_names``) is refused. The check walks DuckDB's own
+parse tree (``json_serialize_sql``), so case, quoting, schemas, subqueries and CTEs do not
+hide a call.
 
 For ``s3://bucket/prefix`` lakes, the manifests are read with boto3 and DuckDB reads the
 Parquet files through the httpfs extension shipped by the ``duckdb-ext-httpfs`` package
@@ -22,6 +32,7 @@ Parquet files through the httpfs extension shipped by the ``duckdb-ext-httpfs`` 
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import json
 import logging
@@ -38,6 +49,7 @@ import pyarrow as pa
 
 from detector.errors import DetectorError, LakeError, UsageError
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from detector.terminal import visible
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +104,10 @@ class QueryError(UsageError):
 
 
 def one_line(exc: BaseException) -> str:
-    """DuckDB's message without its multi-line context."""
+    """DuckDB's message without its multi-line context (it may quote log data: control
+    characters are escaped)."""
     text = str(exc).strip().splitlines()
-    return text[0].strip() if text else type(exc).__name__
+    return visible(text[0].strip()) if text else type(exc).__name__
 
 
 @dataclass
@@ -123,6 +136,16 @@ def _entries(lines: Iterable[str], where: str) -> Iterator[dict[str, object]]:
             yield entry
 
 
+_GLOB = re.compile(r"[*?\[\]{}]")
+
+
+def _confined(rel: str) -> bool:
+    """A manifest's relative path that can only name a file inside the lake: no absolute
+    path, no ``.``/``..`` or empty segment, no glob character (DuckDB expands globs)."""
+    return (not rel.startswith("/") and not _GLOB.search(rel)
+            and all(part not in ("", ".", "..") for part in rel.split("/")))
+
+
 def _collect(root: str, entries: Iterable[dict[str, object]]) -> LakeFiles:
     files = LakeFiles(root)
     seen: set[str] = set()
@@ -130,6 +153,10 @@ def _collect(root: str, entries: Iterable[dict[str, object]]) -> LakeFiles:
         files.batches += 1
         for rel in entry.get("files") or ():  # type: ignore[union-attr]
             rel = str(rel)
+            if not _confined(rel):
+                log.warning("%s: the manifest names %s, which is not a file inside the lake; "
+                            "skipped", root, rel)
+                continue
             table = rel.split("/", 1)[0]
             if table in TABLES and rel.endswith(".parquet") and rel not in seen:
                 seen.add(rel)
@@ -152,11 +179,19 @@ def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
                 yield from _entries(fh, str(path))
 
     files = _collect(str(root.resolve()), lines())
+    real_root = os.path.realpath(root) + os.sep
     for table, paths in files.tables.items():
-        present = [p for p in paths if os.path.exists(p)]
-        if len(present) < len(paths):
+        inside = []
+        for path in paths:
+            if os.path.realpath(path).startswith(real_root):
+                inside.append(path)
+            else:
+                log.warning("%s: committed file %s leads outside the lake (a symbolic link?); "
+                            "skipped", lake, path)
+        present = [p for p in inside if os.path.exists(p)]
+        if len(present) < len(inside):
             log.warning("%s: %d committed %s file(s) are missing; querying the rest",
-                        lake, len(paths) - len(present), table)
+                        lake, len(inside) - len(present), table)
         files.tables[table] = present
     return files
 
@@ -257,6 +292,11 @@ def httpfs_extension() -> Path:
                     f"pip install 'duckdb-ext-httpfs=={version}.*'")
 
 
+S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
+"""httpfs fills these from ``AWS_*`` variables when it loads; blanked once the secret exists
+(DuckDB takes a matching secret before them), so no query can read them."""
+
+
 def _s3_secret(conn: duckdb.DuckDBPyConnection) -> None:
     """A DuckDB S3 secret from boto3's chain; nothing of it is logged or printed."""
     import boto3
@@ -296,6 +336,8 @@ def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
         if files.is_s3:
             conn.execute(f"LOAD {_quote(str(httpfs_extension()))}")
             _s3_secret(conn)
+            for setting in S3_CREDENTIAL_SETTINGS:
+                conn.execute(f"SET {setting} = ''")
         events = files.tables.get("events")
         if events:
             _parquet_view(conn, "events", events, f", {PRINCIPAL_SQL} AS principal")
@@ -326,6 +368,81 @@ def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
 # --- the read-only guard ---------------------------------------------------------------
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?", re.IGNORECASE)
 
+REFUSED_FUNCTIONS = frozenset({
+    # settings (the s3_* credentials among them), secrets, variables
+    "current_setting", "duckdb_settings", "duckdb_secrets", "which_secret",
+    "duckdb_variables", "getvariable", "getenv",
+    # SQL run from a string, out of the guard's sight
+    "query", "query_table", "json_execute_serialized_sql",
+    # DuckDB's own logs (HTTP requests among them) and the switches that fill them
+    "duckdb_logs", "duckdb_log_contexts", "enable_logging", "disable_logging",
+    "truncate_duckdb_logs", "write_log",
+})
+"""Refused wherever they appear in a query. ``refused_names`` adds DuckDB's own views and
+macros built on them (``pg_settings``, ``histogram_values``…)."""
+
+
+@functools.cache
+def refused_names() -> tuple[frozenset[str], frozenset[str]]:
+    """(names refused as tables, views or table functions; names refused as functions).
+
+    DuckDB's internal views and macros are read from its catalog, so a view or macro
+    that calls a refused function (``pg_settings`` is ``duckdb_settings()``) is refused too,
+    at any depth, in whatever DuckDB version is installed. An aggregate that shares a name
+    with a refused table macro (``histogram``) stays usable.
+    """
+    tables, scalars = set(REFUSED_FUNCTIONS), set(REFUSED_FUNCTIONS)
+    with duckdb.connect() as conn:
+        defs = conn.execute(
+            "SELECT lower(view_name), 'table', sql FROM duckdb_views() WHERE internal "
+            "UNION ALL SELECT lower(function_name), CASE function_type WHEN 'table_macro' "
+            "THEN 'table' ELSE 'scalar' END, macro_definition FROM duckdb_functions() "
+            "WHERE macro_definition IS NOT NULL").fetchall()
+    grown = True
+    while grown:
+        grown = False
+        names = "|".join(re.escape(n) for n in sorted(tables | scalars))
+        uses = re.compile(rf"\b(?:{names})\s*\(|\b(?:from|join)\s+(?:\w+\.)*(?:{names})\b")
+        for name, kind, sql in defs:
+            refused = tables if kind == "table" else scalars
+            if name not in refused and uses.search(sql.lower()):
+                refused.add(name)
+                grown = True
+    return frozenset(tables), frozenset(scalars)
+
+
+def _named(tree: object) -> Iterator[tuple[bool, str]]:
+    """(as a table?, name) for every function call and table name in a parse tree."""
+    stack: list[tuple[object, bool]] = [(tree, False)]
+    while stack:
+        node, as_table = stack.pop()
+        if isinstance(node, list):
+            stack.extend((n, False) for n in node)
+        elif isinstance(node, dict):
+            if isinstance(node.get("function_name"), str):
+                yield as_table, node["function_name"].lower()
+            if isinstance(node.get("table_name"), str) and node["table_name"]:
+                yield True, node["table_name"].lower()
+            table_function = node.get("type") == "TABLE_FUNCTION"
+            stack.extend((v, table_function and k == "function") for k, v in node.items())
+
+
+def _check_names(conn: duckdb.DuckDBPyConnection, query: str) -> None:
+    """Refuse a query that names a refused function, table function or view."""
+    try:
+        text = conn.execute("SELECT json_serialize_sql($1)", [query]).fetchone()
+        tree = json.loads(text[0]) if text else {"error": True}
+    except (duckdb.Error, json.JSONDecodeError) as exc:
+        raise QueryError(f"refused: the query could not be checked: {one_line(exc)}") from None
+    if tree.get("error"):
+        raise QueryError("refused: the query could not be checked: "
+                         f"{visible(tree.get('error_message', 'unknown error'))}")
+    tables, scalars = refused_names()
+    for as_table, name in _named(tree):
+        if name in (tables if as_table else scalars):
+            raise QueryError(f"refused: {name} is not available in hunts (it shows settings, "
+                             "secrets, logs or runs SQL from text)")
+
 
 def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
     """The one SELECT statement in ``sql`` (trailing ``;`` dropped), or a ``QueryError``."""
@@ -348,6 +465,8 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
     elif kind != duckdb.StatementType.SELECT:
         raise QueryError(f"refused: {kind.name} statements are not allowed; hunting is "
                          "read-only (SELECT queries over the lake's views)")
+    else:
+        _check_names(conn, statement.query)
     return statement.query
 
 
@@ -360,16 +479,19 @@ def execute(conn: duckdb.DuckDBPyConnection, sql: str,
     with _errors():
         reader = conn.execute(query, params or None).fetch_record_batch(batch_rows)
     any_rows = False
-    while True:
-        with _errors():
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
-        any_rows = True
-        yield batch
-    if not any_rows:  # no rows: one empty batch still carries the columns
-        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+    try:
+        while True:
+            with _errors():
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    break
+            any_rows = True
+            yield batch
+        if not any_rows:  # no rows: one empty batch still carries the columns
+            yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+    finally:
+        reader.close()  # a reader stopped early (a table's first rows) computes no more
 
 
 def run_query(conn: duckdb.DuckDBPyConnection, sql: str,
