@@ -22,10 +22,15 @@ class ObjectRef:
 
 @dataclass(frozen=True)
 class Blob:
-    """A fetched log object. ``key`` is the object key (or relative path) used for routing."""
+    """A fetched log object. ``key`` is the object key (or relative path) used for routing.
+
+    ``oversize`` is set (to the object's real size) when the object is larger than the
+    per-object cap: only its first bytes were read, into ``data``, for the quarantine.
+    """
 
     ref: ObjectRef
     data: bytes
+    oversize: int | None = None
 
     @property
     def uri(self) -> str:

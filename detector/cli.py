@@ -12,8 +12,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -24,11 +27,14 @@ from rich.console import Console
 
 from detector import __version__
 from detector.alerts import write_jsonl
+from detector.aws import NO_REGION
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
-from detector.errors import DetectorError, UsageError
+from detector.errors import DetectorError, InfrastructureError, UsageError
 from detector.hunt import command as hunt_command
 from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
+from detector.interrupts import StopRequest
 from detector.lake import Lake
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 from detector.pipeline import Pipeline, SinkSpec, load_pipeline, parse_timestamp, validate
 from detector.progress import RunProgress
 from detector.report import (
@@ -38,9 +44,10 @@ from detector.report import (
     render_findings,
     render_summary,
 )
-from detector.runner import close_detection, open_detection
+from detector.runner import close_detection, open_detection, preflight
 from detector.sinks import parse_sink_spec
 from detector.summary import RunSummary
+from detector.terminal import PipeConsole, SafeLogFormatter, visible
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
@@ -83,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="logging level on stderr (default: WARNING; tail: INFO)")
     parser.add_argument("--log-format", default="text", choices=["text", "json"],
                         help="log lines as text or as JSON objects (default: text)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     bf = sub.add_parser(
         "backfill", help="ingest log objects from local paths or s3:// prefixes into the lake",
@@ -92,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(standard AWS configuration; AWS_ENDPOINT_URL for S3-compatible endpoints), parse "
         "them into the canonical schema, write the Parquet lake, and detect (rules on events, "
         "per-principal baselines on windows; --no-detect to skip). Re-running skips objects "
-        "already ingested; detection state carries over between runs. Exit status: 0 on "
-        "success (rejects are reported, not fatal), 1 when nothing could be processed, 2 on a "
-        "usage error.",
+        "already ingested; detection state carries over between runs. Ctrl-C finishes the "
+        "batch in hand (twice: abandons it). Exit status: 0 on success (rejects are "
+        "reported, not fatal), 1 when nothing could be processed, 2 on a usage error, 3 when "
+        "our own machine failed (disk full, I/O error: the rest is read again next time), "
+        "130 after Ctrl-C.",
     )
     bf.add_argument("sources", nargs="+", metavar="SOURCE",
                     help="local file or folder (recursive), or s3://bucket/prefix")
@@ -112,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
         "arrive, with the same parsing, lake and detection as backfill. The state and the "
         "stream positions are checkpointed in the lake; SIGTERM/SIGINT finish the batch in "
         "hand, checkpoint and exit 0; a restart continues where it stopped, losing no event "
-        "and repeating no alert. Exit status: 0 when stopped by a signal or --until-idle, "
-        "2 on a usage error, 1 when the source cannot be reached.",
+        "and repeating no alert. Exit status: 0 when stopped by SIGTERM or --until-idle, "
+        "130 after Ctrl-C, 2 on a usage error, 1 when the source cannot be reached.",
     )
     tail_sub = tail.add_subparsers(dest="stream_kind", required=True, metavar="SOURCE")
     sqs = tail_sub.add_parser(
@@ -163,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_detect_options(p)
         _add_sink_options(p)
         _add_ops_options(p)
+        _add_max_object_option(p)
 
     run = sub.add_parser(
         "run", help="run a pipeline file (see pipelines/)",
@@ -230,6 +240,14 @@ def _add_sink_options(p: argparse.ArgumentParser) -> None:
                    "last checkpoint are replayed from the lake on restart")
 
 
+def _add_max_object_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-object-mb", type=_positive, default=DEFAULT_MAX_OBJECT_MB,
+                   metavar="MB",
+                   help="largest log object read, in MB once decompressed (default: "
+                   f"{DEFAULT_MAX_OBJECT_MB}); a larger one, or a gzip that inflates past it, "
+                   "is quarantined (object_too_large, decompression_bomb) unread")
+
+
 def _add_ops_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics-port", type=_positive, metavar="PORT",
                    help="expose Prometheus metrics on 127.0.0.1:PORT/metrics")
@@ -245,6 +263,7 @@ def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
     p.add_argument("--batch-mb", type=_positive, default=DEFAULT_BATCH_MB,
                    help=f"target batch size in MB, gzip counted unzipped "
                    f"(default: {DEFAULT_BATCH_MB}); bounds memory")
+    _add_max_object_option(p)
     p.add_argument("--summary", type=Path, metavar="FILE",
                    help="also write the run summary as JSON to FILE")
     p.add_argument("--no-progress", action="store_true", help="no progress bar or status lines")
@@ -253,29 +272,74 @@ def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args)
-    console = Console()
-    try:
-        if args.command == "backfill":
-            return _backfill(args, args.sources, args.lake, console)
-        if args.command == "tail":
-            return _tail(_pipeline_from_args(args), console, args.alerts)
-        if args.command == "run":
-            return _run_file(args, console)
-        if args.command == "demo":
-            return _demo(args, console)
-        if args.command == "evaluate":
-            return _evaluate(args, console)
-        if args.command == "hunt":
-            return hunt_command.run(args, console)
-    except UsageError as exc:
-        print(f"detector: error: {exc}", file=sys.stderr)
+    if args.command is None:
+        parser.print_help()
         return 2
-    except DetectorError as exc:
-        print(f"detector: {exc}", file=sys.stderr)
-        return 1
+    _setup_logging(args)
+    console = PipeConsole()
+    try:
+        try:
+            if args.command == "backfill":
+                return _backfill(args, args.sources, args.lake, console)
+            if args.command == "tail":
+                return _tail(_pipeline_from_args(args), console, args.alerts)
+            if args.command == "run":
+                return _run_file(args, console)
+            if args.command == "demo":
+                return _demo(args, console)
+            if args.command == "evaluate":
+                return _evaluate(args, console)
+            if args.command == "hunt":
+                return hunt_command.run(args, console)
+        except UsageError as exc:
+            print(f"detector: error: {visible(exc)}", file=sys.stderr)
+            return 2
+        except InfrastructureError as exc:
+            print(f"detector: stopped: {visible(exc)}", file=sys.stderr)
+            return 3
+        except DetectorError as exc:
+            print(f"detector: {visible(exc)}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("detector: interrupted; the batch in hand was abandoned (nothing of it is "
+                  "committed) and is read again on the next run", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            aws = aws_problem(exc)
+            if aws is None:
+                raise
+            print(f"detector: {visible(aws[1])}", file=sys.stderr)
+            return aws[0]
+        finally:
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        # The reader went away (``| head``). Python's documented pattern: point stdout at
+        # devnull so the final flush cannot fail again; exit 128 + SIGPIPE, quietly.
+        with contextlib.suppress(OSError, ValueError):  # ValueError: no real stdout (tests)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+_AWS_SETUP = {
+    "NoRegionError": NO_REGION,
+    "NoCredentialsError": "no AWS credentials: use an instance or task role, AWS_PROFILE, or "
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "PartialCredentialsError": "incomplete AWS credentials",
+    "ProfileNotFound": "the AWS profile named by AWS_PROFILE does not exist",
+}
+
+
+def aws_problem(exc: BaseException) -> tuple[int, str] | None:
+    """An AWS SDK error as (exit status, one line): configuration is a usage error (2), an
+    endpoint that cannot be reached a failure (1); None for anything else."""
+    if not type(exc).__module__.startswith("botocore"):
+        return None
+    name = type(exc).__name__
+    if name in _AWS_SETUP:
+        return 2, f"error: {_AWS_SETUP[name]}"
+    return 1, f"AWS: {exc}"
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -288,9 +352,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
         handler.setFormatter(JsonLogFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: "
-                                               "%(message)s" if args.command in ("tail", "run")
-                                               else "%(levelname)s %(name)s: %(message)s"))
+        # log arguments are often log data (URIs, keys, server messages): controls escaped
+        handler.setFormatter(SafeLogFormatter("%(asctime)s %(levelname)s %(name)s: "
+                                              "%(message)s" if args.command in ("tail", "run")
+                                              else "%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -304,6 +369,7 @@ def _pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) -
         since=getattr(args, "since", None), until=getattr(args, "until", None),
         workers=getattr(args, "workers", 1),
         batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
+        max_object_mb=getattr(args, "max_object_mb", DEFAULT_MAX_OBJECT_MB),
         queue_url=getattr(args, "queue_url", None), wait_seconds=getattr(args, "wait", 20),
         batch_messages=getattr(args, "batch_messages", 100),
         max_receives=getattr(args, "max_receives", 5),
@@ -347,25 +413,41 @@ def _run_backfill(p: Pipeline, console: Console, progress_bar: bool,
                   alerts_file: str | None = None, summary_file: Path | None = None
                   ) -> RunSummary:
     options = IngestOptions(lake=p.lake, since=p.since, until=p.until, workers=p.workers,
-                            batch_bytes=p.batch_mb << 20)
+                            batch_bytes=p.batch_mb << 20, max_object_bytes=p.max_object_mb << 20)
+    preflight(p)
     detection = open_detection(p, Lake(p.lake))
+    stop = StopRequest().install()
     try:
         with RunProgress(enabled=progress_bar) as progress:
-            summary = backfill(p.sources, options, progress, detection)
+            summary = backfill(p.sources, options, progress, detection, stop)
     finally:
+        stop.uninstall()
         delivery = close_detection(detection, DRAIN_SECONDS)
     if detection is not None:
         alerts = detection.alerts()
         summary.alerts = alert_counts(alerts)
+        summary.detection_errors = dict(detection.engine.stats.errors)
         if alerts_file:
             write_jsonl(alerts, alerts_file)
+    if summary_file:
+        summary.write_json(summary_file)
     render_summary(summary, console)
     if detection is not None:
         render_alerts(detection.alerts(), console)
     _report_delivery(delivery)
-    if summary_file:
-        summary.write_json(summary_file)
+    _report_stop(summary)
     return summary
+
+
+def _report_stop(summary: RunSummary) -> None:
+    """One line on stderr when the run ended early, saying what happens to the rest."""
+    if summary.interrupted:
+        print(f"detector: interrupted; {summary.objects_not_ingested:,} object(s) not "
+              "ingested are read on the next run", file=sys.stderr)
+    elif summary.stopped:
+        print(f"detector: stopped: {visible(summary.stopped)}; "
+              f"{summary.objects_not_ingested:,} object(s) not ingested are read again on the "
+              "next run", file=sys.stderr)
 
 
 def _report_delivery(status: dict[str, dict[str, object]]) -> None:
@@ -384,7 +466,7 @@ def _tail(p: Pipeline, console: Console, alerts_file: str | None = None) -> int:
         write_jsonl(alerts, alerts_file)
     render_summary(summary, console)
     console.print(metrics.status_line("tail"), markup=False, highlight=False)
-    return 0
+    return 128 + signal.SIGINT if summary.interrupted == signal.SIGINT else 0
 
 
 def _run_file(args: argparse.Namespace, console: Console) -> int:

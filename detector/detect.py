@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from detector.alerts import Alert, write_parquet
 from detector.config import Settings, load_settings
 from detector.engine import Engine
+from detector.errors import infrastructure
 from detector.lake import ALERTS, EVENTS, FEATURES, Lake
 from detector.schema import EVENT_SCHEMA
 from detector.scoring.model import ModelSpec, load_model_spec
@@ -80,6 +81,9 @@ class DetectionRun:
     replayed_batches: int = 0
     _pending: list[Alert] = field(default_factory=list)
     _saved_at: float = 0.0
+    _uncommitted: str | None = None
+    """A batch the engine has seen but the lake has not committed: the engine's state is
+    ahead of the lake, so it must not be checkpointed (``reset`` puts it back)."""
 
     @classmethod
     def open(cls, lake: Lake, options: DetectOptions) -> DetectionRun:
@@ -87,18 +91,41 @@ class DetectionRun:
         settings = load_settings(options.config)
         spec = load_model_spec(options.model)
         state_path = options.state or str(lake.root / STATE_FILE)
-        state = load(state_path, spec.name)
-        engine = Engine(settings, spec, state)
-        run = cls(lake, settings, spec, state_path, engine, options.checkpoint_seconds,
-                  _saved_at=time.monotonic())
-        if state is None:
+        run = cls(lake, settings, spec, state_path, cls._engine(settings, spec, state_path),
+                  options.checkpoint_seconds, _saved_at=time.monotonic())
+        run._start()
+        return run
+
+    @staticmethod
+    def _engine(settings: Settings, spec: ModelSpec, state_path: str) -> Engine:
+        return Engine(settings, spec, load(state_path, spec))
+
+    @property
+    def uncommitted(self) -> str | None:
+        """The batch the engine has seen that the lake has not committed, if any."""
+        return self._uncommitted
+
+    def reset(self) -> None:
+        """Back to the last checkpoint plus the committed batches after it, dropping what an
+        uncommitted batch did to the engine (windows, baselines, alert ids): a retry of that
+        batch then runs on exactly the state a restart would have."""
+        log.warning("detection state rolled back to the last commit (%s)", self.state_path)
+        dropped = {id(a) for a in self._pending}
+        self.raised = [a for a in self.raised if id(a) not in dropped]
+        self.engine = self._engine(self.settings, self.spec, self.state_path)
+        self._pending, self.last_new, self._uncommitted = [], [], None
+        self.replayed_batches = 0
+        self._start()
+
+    def _start(self) -> None:
+        state = self.engine.state
+        if state.through_batch is None:
             # A new state starts at the lake's present end; saving that at once means a crash
             # before the first interval checkpoint replays this run's batches, not none.
-            engine.state.through_batch = next(
-                (str(e["batch"]) for e in reversed(list(lake.entries()))), START)
-            run.checkpoint()
-        run.catch_up()
-        return run
+            state.through_batch = next(
+                (str(e["batch"]) for e in reversed(list(self.lake.entries()))), START)
+            self.checkpoint()
+        self.catch_up()
 
     def catch_up(self) -> int:
         """Replay committed batches newer than the checkpoint (a crash between the two)."""
@@ -132,14 +159,17 @@ class DetectionRun:
 
     def on_batch(self, batch: str, events: pa.Table) -> list[str]:
         """Detect on one batch; returns the files written (to commit with the batch)."""
+        self._uncommitted = batch
         return self._emit(batch, self.engine.process(events))
 
     def finish(self, batch: str) -> list[str]:
         """Close every open window (end of a backfill, or ``tail --until-idle``)."""
+        self._uncommitted = batch
         return self._emit(batch, self.engine.flush())
 
     def committed(self, batch: str) -> None:
         """The batch is in the manifest: deliver its alerts; checkpoint when it is time."""
+        self._uncommitted = None
         self.engine.state.through_batch = batch
         if self._pending:
             self.outbox.submit([alert_dict(a) for a in self._pending])
@@ -154,35 +184,47 @@ class DetectionRun:
             self.checkpoint()
 
     def checkpoint(self) -> None:
-        """Save the state now (after every commit it includes)."""
-        save(self.engine.state, self.state_path)
+        """Save the state now (after every commit it includes; never ahead of the lake)."""
+        if self._uncommitted is not None:
+            log.warning("state not saved: it includes batch %s, which is not committed",
+                        self._uncommitted)
+            return
+        try:
+            save(self.engine.state, self.state_path)
+        except OSError as exc:
+            raise infrastructure(exc, f"saving the state checkpoint {self.state_path}") from exc
         self._saved_at = time.monotonic()
 
     def _emit(self, batch: str, new: list[Alert]) -> list[str]:
         files = []
         self.last_new = new
-        if new:
-            if self.hunt_command is not None:
-                for a in new:
-                    a.hunt = self.hunt_command(a)
-            rel = f"{ALERTS}/part-{batch}.parquet"
-            write_parquet(new, self.lake.root / rel)
-            files.append(rel)
-            self.raised.extend(new)
-            self._pending.extend(new)
+        if new and self.hunt_command is not None:
+            for a in new:
+                a.hunt = self.hunt_command(a)
+        self.raised.extend(new)
+        self._pending.extend(new)
         closed = self.engine.take_closed()
-        if closed is not None:
-            rel = f"{FEATURES}/part-{batch}.parquet"
-            path = self.lake.root / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(closed.to_arrow(), path, compression="zstd")
-            files.append(rel)
+        try:
+            if new:
+                rel = f"{ALERTS}/part-{batch}.parquet"
+                write_parquet(new, self.lake.root / rel)
+                files.append(rel)
+            if closed is not None:
+                rel = f"{FEATURES}/part-{batch}.parquet"
+                path = self.lake.root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                pq.write_table(closed.to_arrow(), path, compression="zstd")
+                files.append(rel)
+        except OSError as exc:
+            raise infrastructure(exc, f"writing the alerts or features of batch {batch}"
+                                 ) from exc
         return files
 
     def alerts(self) -> list[Alert]:
-        """This run's alerts in their merged, final form."""
-        raised = {a.alert_id for a in self.raised}
-        return [a for a in self.engine.book.sorted() if a.alert_id in raised]
+        """This run's alerts in their merged, final form (each raised alert is the book's own
+        object, which later findings merge into)."""
+        unique = {a.alert_id: a for a in self.raised}
+        return sorted(unique.values(), key=lambda a: (a.first_seen, a.alert_id))
 
 
 def alert_dict(alert: Alert) -> dict[str, Any]:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from detector.alerts import Alert, AlertBook
 from detector.config import Settings
@@ -29,13 +31,12 @@ from detector.detections.window_base import Verdict, WindowDetection
 from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
 from detector.features.windows import (
-    BUCKET_FEATURES,
     BUCKET_SEPARATOR,
     WindowAggregator,
     bucket_view,
 )
 from detector.scoring.model import ModelSpec, Scorer
-from detector.scoring.state import DetectorState
+from detector.scoring.state import DetectorState, bucket_spec
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,11 @@ class EngineStats:
     alerts: int = 0
     merged: int = 0
     by_detection: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    """Detections that raised, by id: counted and logged; the others ran on regardless."""
+    untimed: int = 0
+    """Events without a time, left out of detection (lakes written before they were
+    quarantined can hold some)."""
 
 
 class Engine:
@@ -63,8 +69,7 @@ class Engine:
         if self.state.scorer is None:
             self.state.scorer = Scorer(spec)
         if self.state.bucket_scorer is None:
-            self.state.bucket_scorer = Scorer(replace(spec, floors={
-                f: v for f, v in spec.floors.items() if f in BUCKET_FEATURES}))
+            self.state.bucket_scorer = Scorer(bucket_spec(spec))
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
         self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
@@ -97,20 +102,36 @@ class Engine:
         """Alerts newly raised by this batch (merges into open alerts are not repeated)."""
         if not events.num_rows:
             return []
+        timed = pc.is_valid(events.column("event_time"))
+        if not pc.all(timed).as_py():
+            self.stats.untimed += events.num_rows - pc.sum(timed).as_py()
+            events = events.filter(timed)
         df = enrich(events, self.settings)
         self.stats.events += df.height
         out = []
         for rule in self.rules:  # a rule fires as its event arrives: detected at its time
-            out += self._raise(rule, rule.findings(df, self.settings), None)
+            found = self._guarded(rule, [], rule.findings, df, self.settings)
+            out += self._raise(rule, found, None)
         self.windows.add(df)
         self.bucket_windows.add(bucket_view(df))
         self.state.streams.add(df)
         out += self._score(self.windows.close())
         out += self._score_buckets(self.bucket_windows.close())
         if self.silence is not None:
-            out += self._raise(self.silence, self.silence.check(self.state.streams,
-                                                                 self.windows.watermark), None)
+            out += self._raise(self.silence, self._guarded(
+                self.silence, [], self.silence.check, self.state.streams, self.windows.watermark),
+                None)
         return out
+
+    def _guarded(self, d: Detection, nothing: Any, check: Callable[..., Any], *args: Any) -> Any:
+        """``check(*args)``, or ``nothing`` when it raises: one detection's bug (or one input
+        it chokes on) must not cost the others, or the batch. Counted and logged."""
+        try:
+            return check(*args)
+        except Exception:
+            self.stats.errors[d.id] = self.stats.errors.get(d.id, 0) + 1
+            log.exception("detection %s failed on this batch; the other detections ran", d.id)
+            return nothing
 
     def flush(self) -> list[Alert]:
         """Close every open window (end of a backfill, or shutdown)."""
@@ -173,7 +194,7 @@ class Engine:
             minutes=self.settings.window_minutes)
         out: list[Alert] = []
         for d in detections:
-            finding = d.check(verdict, self.settings)
+            finding = self._guarded(d, None, d.check, verdict, self.settings)
             if finding is not None:
                 out += self._raise(d, [finding], detected_at)
         return out
@@ -182,8 +203,8 @@ class Engine:
         out = []
         for f in findings:
             self.stats.findings += 1
-            alert = self.book.add(d, f, detected_at if isinstance(detected_at, datetime)
-                                  else None)
+            alert = self._guarded(d, None, self.book.add, d, f, detected_at
+                                  if isinstance(detected_at, datetime) else None)
             if alert is None:
                 self.stats.merged += 1
                 continue
@@ -191,7 +212,8 @@ class Engine:
             self.stats.by_detection[d.id] = self.stats.by_detection.get(d.id, 0) + 1
             out.append(alert)
             if self.sequence is not None and d is not self.sequence:
-                chained = self.sequence.observe(alert, self.state.sequences)
+                chained = self._guarded(self.sequence, None, self.sequence.observe, alert,
+                                        self.state.sequences)
                 if chained is not None:
                     out += self._raise(self.sequence, [chained], detected_at)
         return out

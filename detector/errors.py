@@ -4,6 +4,9 @@
     ├── UsageError        bad command line or configuration: exit 2 before any work
     ├── SourceError       a log object could not be listed or read (counted, quarantined)
     ├── LakeError         the lake cannot be written or its manifest is corrupt: stop
+    ├── InfrastructureError  our own environment failed (disk full, I/O error, permissions
+    │                     on scratch space, out of memory): the batch is not committed and
+    │                     its input is read again later; never a reject of the input
     └── DeliveryError     a sink could not deliver an alert (the outbox retries or
                           dead-letters it; it never reaches the pipeline)
 
@@ -34,6 +37,26 @@ class SourceError(DetectorError):
 
 class LakeError(DetectorError):
     """The lake is unusable (unwritable, or a manifest that cannot be read)."""
+
+
+class InfrastructureError(DetectorError):
+    """Our own machine failed while working on input that may well be fine.
+
+    Disk full (``ENOSPC``), I/O errors, permissions on scratch space or the lake, memory:
+    none of these says anything about the log object, so it is never quarantined or marked
+    ingested. The batch in hand is abandoned uncommitted; backfill stops (exit status 3) and
+    the tail retries after a pause, so the same input is read again once the cause is fixed.
+    """
+
+
+def infrastructure(exc: BaseException, doing: str) -> InfrastructureError:
+    """An ``InfrastructureError`` naming what we were doing and the OS's own words."""
+    if isinstance(exc, MemoryError):
+        return InfrastructureError(f"{doing}: out of memory")
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return InfrastructureError(f"{doing}: {exc.strerror}{where}")
+    return InfrastructureError(f"{doing}: {type(exc).__name__}: {exc}")
 
 
 class DeliveryError(DetectorError):

@@ -3,12 +3,21 @@
 The parent lists objects, drops those out of the date range or already in the manifest, and
 cuts the rest into batches of bounded size. Each batch is fetched, parsed and written by a
 worker (this process, or one of ``workers`` processes); the parent commits each batch to the
-manifest as it completes. Memory is bounded by batch size times batches in flight.
+manifest as it completes. Memory is bounded by batch size times batches in flight, plus one
+object of at most ``max_object_bytes``.
+
+Failures: bad input is quarantined and the run goes on; a failure of our own machine (disk
+full, I/O or permission errors on scratch space or the lake, memory) stops the run with the
+batch in hand uncommitted, so its objects are read again next time (``RunSummary.stopped``,
+exit status 3). A stop request (Ctrl-C, SIGTERM) ends the run after the batch in hand.
+Workers die with the parent, whatever kills it, and ignore Ctrl-C (the parent decides).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -21,12 +30,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from detector.blob import Blob, ObjectRef
+from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
-from detector.errors import SourceError
+from detector.errors import InfrastructureError, LakeError, SourceError
+from detector.interrupts import StopRequest
 from detector.lake import BatchFiles, Lake, new_batch_id
 from detector.logtypes import parse_blobs
-from detector.logtypes.base import Reject
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB, Reject
 from detector.progress import RunProgress
+from detector.schema import empty_events
 from detector.sources import Source, open_source
 from detector.sources.keydates import in_range, key_time
 from detector.summary import BatchStats, RunSummary
@@ -45,11 +57,13 @@ class IngestOptions:
     until: date | None = None
     workers: int = 1
     batch_bytes: int = DEFAULT_BATCH_MB << 20
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20
 
 
 def backfill(specs: Sequence[str], options: IngestOptions,
              progress: RunProgress | None = None,
-             detection: DetectionRun | None = None) -> RunSummary:
+             detection: DetectionRun | None = None,
+             stop: StopRequest | None = None) -> RunSummary:
     """Ingest every object under ``specs`` into the lake (and detect); return what happened."""
     started = time.perf_counter()
     lake = Lake(options.lake)
@@ -58,47 +72,98 @@ def backfill(specs: Sequence[str], options: IngestOptions,
     lake.remove_uncommitted(committed_batches)
     summary = RunSummary(sources=list(specs), lake=str(options.lake))
     progress = progress or RunProgress(enabled=False)
+    stop = stop or StopRequest()
 
+    fresh, listing_rejects = _list(specs, options, seen, summary)
+    work = plan(fresh, options.batch_bytes)
+    progress.set_total(sum(len(b) for _, b in work))
+    ended = False
+    try:
+        if listing_rejects:
+            _commit_rejects(lake, listing_rejects, summary)
+        seen_events = SeenEvents(lake)
+        for files, stats, events in _run(work, options, stop):
+            checked = seen_events.check(files)
+            if checked.count:
+                stats.count_duplicates(checked.dropped)
+                events = files.events_in_file_order() if events is not None else None
+            if detection is not None:
+                if events is None:
+                    events = lake.read_batch_events(files)
+                files.files += detection.on_batch(files.batch, events)
+            lake.commit(files)
+            committed_batches.add(files.batch)
+            seen_events.confirm(checked)
+            if detection is not None:
+                detection.committed(files.batch)
+            summary.add(stats)
+            progress.advance(stats.objects_read + stats.objects_failed, files.events,
+                             stats.bytes_read)
+            del events  # before the next batch is parsed: one batch in memory at a time
+            if stop.is_set():
+                break
+        if stop.is_set():
+            summary.interrupted = stop.signum
+        elif detection is not None:
+            final = BatchFiles(new_batch_id(), [], flush=True)
+            final.files = detection.finish(final.batch)
+            lake.commit(final)
+            detection.committed(final.batch)
+        if detection is not None:
+            detection.checkpoint()
+        ended = True
+    except (InfrastructureError, LakeError) as exc:
+        summary.stopped = str(exc)
+        log.error("stopped: %s; what was committed is kept, the rest is read again on the "
+                  "next run", exc)
+    except KeyboardInterrupt:
+        summary.interrupted = signal.SIGINT
+        raise
+    finally:
+        summary.objects_not_ingested = sum(len(b) for _, b in work) - (
+            summary.totals.objects_read + summary.totals.objects_failed)
+        if not ended:
+            lake.remove_uncommitted(committed_batches)
+        summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _list(specs: Sequence[str], options: IngestOptions, seen: set[str],
+          summary: RunSummary) -> tuple[list[tuple[str, int, ObjectRef]], list[Reject]]:
+    """Fresh objects to read, in source order, and listing entries that are not objects."""
     fresh: list[tuple[str, int, ObjectRef]] = []
+    rejects: list[Reject] = []
     for order, spec in enumerate(specs):
         source = open_source(spec)
         try:
-            refs = list(source.list())
+            items = list(source.list())
         except SourceError as exc:
             summary.source_errors.append(str(exc))
             log.error("%s", exc)
             continue
-        summary.objects_listed += len(refs)
-        for ref in refs:
-            if not in_range(ref.key, options.since, options.until):
+        for item in items:
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            summary.objects_listed += 1
+            if not in_range(item.key, options.since, options.until):
                 summary.objects_out_of_range += 1
-            elif ref.identity in seen:
+            elif item.identity in seen:
                 summary.objects_already_ingested += 1
             else:
-                fresh.append((spec, order, ref))
-    work = plan(fresh, options.batch_bytes)
+                fresh.append((spec, order, item))
+    return fresh, rejects
 
-    progress.set_total(sum(len(b) for _, b in work))
-    for files, stats, events in _run(work, options):
-        if detection is not None:
-            if events is None:
-                events = lake.read_batch_events(files)
-            files.files += detection.on_batch(files.batch, events)
-        lake.commit(files)
-        if detection is not None:
-            detection.committed(files.batch)
-        summary.add(stats)
-        progress.advance(stats.objects_read + stats.objects_failed, files.events,
-                         stats.bytes_read)
-        del events  # before the next batch is parsed: one batch in memory at a time
-    if detection is not None:
-        final = BatchFiles(new_batch_id(), [], flush=True)
-        final.files = detection.finish(final.batch)
-        lake.commit(final)
-        detection.committed(final.batch)
-        detection.checkpoint()
-    summary.seconds = time.perf_counter() - started
-    return summary
+
+def _commit_rejects(lake: Lake, rejects: list[Reject], summary: RunSummary) -> None:
+    """Listing entries that are not log objects (FIFOs, broken links): quarantined, counted.
+
+    Not recorded as ingested: they are listed, and counted, again by every run."""
+    files = lake.write_batch(new_batch_id(), [], empty_events(), rejects)
+    lake.commit(files)
+    stats = BatchStats()
+    stats.count_rejects(rejects)
+    summary.add(stats)
 
 
 def plan(fresh: list[tuple[str, int, ObjectRef]], budget: int) -> list[tuple[str, list[ObjectRef]]]:
@@ -133,30 +198,71 @@ def batches(refs: Iterable[ObjectRef], budget: int) -> Iterator[list[ObjectRef]]
 BatchOutcome = tuple[BatchFiles, BatchStats, "pa.Table | None"]
 
 
-def _run(work: list[tuple[str, list[ObjectRef]]],
-         options: IngestOptions) -> Iterator[BatchOutcome]:
-    """Batch outcomes in plan order; in-process runs also hand back the events table."""
+def _run(work: list[tuple[str, list[ObjectRef]]], options: IngestOptions,
+         stop: StopRequest) -> Iterator[BatchOutcome]:
+    """Batch outcomes in plan order; in-process runs also hand back the events table.
+
+    No new batch starts once a stop is requested; on any exit the workers are stopped.
+    """
     if options.workers <= 1 or len(work) <= 1:
         for spec, refs in work:
-            yield process_batch(spec, refs, str(options.lake), keep_events=True)
+            if stop.is_set():
+                return
+            yield process_batch(spec, refs, str(options.lake), options.max_object_bytes,
+                                keep_events=True)
         return
     ctx = get_context("spawn")
-    with ProcessPoolExecutor(options.workers, mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(options.workers, mp_context=ctx, initializer=_worker_init,
+                               initargs=(os.getpid(),))
+    finished = False
+    try:
         pending: list[Future[BatchOutcome]] = []
         queue = iter(work)
         in_flight = options.workers + 1
         for spec, refs in queue:
-            pending.append(pool.submit(process_batch, spec, refs, str(options.lake)))
+            if stop.is_set():
+                break
+            pending.append(pool.submit(process_batch, spec, refs, str(options.lake),
+                                       options.max_object_bytes))
             if len(pending) >= in_flight:
                 yield pending.pop(0).result()
         for fut in pending:
+            if stop.is_set():
+                break
             yield fut.result()
+        finished = True
+    finally:
+        _stop_pool(pool, wait=finished)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, wait: bool) -> None:
+    """Shut the pool down; unless its work is done, kill its workers instead of waiting."""
+    if not wait:
+        # Python 3.11 has no public way to stop running tasks (3.14 adds kill_workers()).
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_init(parent: int) -> None:
+    """In each worker: die with the parent (even on SIGKILL), and leave Ctrl-C to it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: Linux only
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 _SOURCES: dict[str, Source] = {}
 
 
 def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
+                  max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
                   keep_events: bool = False) -> BatchOutcome:
     """Fetch, parse and write one batch (in any process); the caller commits it.
 
@@ -169,7 +275,7 @@ def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
     stats = BatchStats()
     blobs: list[Blob] = []
     fetch_rejects: list[Reject] = []
-    for item in source.fetch_many(refs):
+    for item in source.fetch_many(refs, max_object_bytes):
         if isinstance(item, SourceError):
             # Not recorded as ingested: a later run retries it (the object may come back).
             fetch_rejects.append(Reject(item.uri, item.reason, item.detail, records=None))
@@ -178,7 +284,7 @@ def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
             blobs.append(item)
             stats.objects_read += 1
             stats.bytes_read += len(item.data)
-    result = parse_blobs(blobs)
+    result = parse_blobs(blobs, max_object_bytes)
     rejects = fetch_rejects + result.rejects
     stats.count_events(result.events)
     stats.count_rejects(rejects)

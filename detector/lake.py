@@ -16,6 +16,7 @@ duplicates rows, and objects named in the manifest (by URI, ETag and size) are n
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -31,8 +32,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from detector import failpoints
 from detector.blob import ObjectRef
-from detector.errors import LakeError
+from detector.errors import LakeError, infrastructure
 from detector.logtypes.base import Reject
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
 
@@ -196,14 +198,38 @@ class Lake:
         return removed
 
     def commit(self, files: BatchFiles) -> None:
-        """Append the batch's manifest line and fsync it: from here on the batch exists."""
+        """Append the batch's manifest line and fsync it: from here on the batch exists.
+
+        If writing or syncing fails, the line is cut off again (so the batch is surely not
+        committed) and later commits go to a new manifest file, never after a torn line.
+        """
         if self._run_file is None:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             self._run_file = self.root / MANIFEST / f"run-{stamp}-{os.getpid()}.jsonl"
-        with self._run_file.open("a", encoding="utf-8") as fh:
-            fh.write(files.manifest_line() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        line = files.manifest_line() + "\n"
+        try:
+            with self._run_file.open("a", encoding="utf-8") as fh:
+                size = fh.tell()
+                try:
+                    failpoints.hit("lake.commit")
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                except OSError:
+                    self._run_file = None
+                    with contextlib.suppress(OSError):
+                        fh.truncate(size)
+                    raise
+        except OSError as exc:
+            raise infrastructure(exc, f"committing batch {files.batch} to {self.root}") from exc
+
+    def remove_files(self, files: BatchFiles) -> None:
+        """Delete the files of a batch that will not be committed (best effort: whatever is
+        left is removed when the lake is next opened)."""
+        for rel in files.files:
+            for path in (self.root / rel, self.root / (rel + ".tmp")):
+                with contextlib.suppress(OSError):
+                    path.unlink()
 
     def read_batch_events(self, files: BatchFiles) -> pa.Table:
         """The events a batch wrote, read back (for detection after a worker wrote them)."""
@@ -218,25 +244,32 @@ class Lake:
         out = BatchFiles(batch, list(objects), events=events.num_rows, rejects=len(rejects))
         for (source, day), part in partition_by_day(events):
             rel = f"{EVENTS}/source={source}/date={day}/part-{batch}-{len(out.files)}.parquet"
-            self._write(rel, part)
+            self.write_file(rel, part)
             out.files.append(rel)
             out.parts.append(part)
         if rejects:
             day = datetime.now(UTC).strftime("%Y-%m-%d")
             rel = f"{QUARANTINE}/date={day}/part-{batch}.parquet"
-            self._write(rel, quarantine_table(rejects))
+            self.write_file(rel, quarantine_table(rejects))
             out.files.append(rel)
         return out
 
-    def _write(self, rel: str, table: pa.Table) -> None:
+    def write_file(self, rel: str, table: pa.Table) -> None:
+        """Write (or rewrite) one file atomically; it is part of the lake once committed."""
         path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
         dictionary = [c for c in table.column_names if c in DICTIONARY_COLUMNS]
         stats = [c for c in table.column_names if c in STATISTICS_COLUMNS]
-        pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024,
-                       use_dictionary=dictionary, write_statistics=stats)
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            failpoints.hit("lake.write")
+            pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024,
+                           use_dictionary=dictionary, write_statistics=stats)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise infrastructure(exc, f"writing {rel} in the lake {self.root}") from exc
 
 
 def partition_by_day(events: pa.Table) -> list[tuple[tuple[str, str], pa.Table]]:

@@ -34,6 +34,12 @@ class Metrics:
                                   registry=r)
         self.events = Counter("detector_events", "Events written to the lake", ["source"],
                               registry=r)
+        self.duplicate_events = Counter(
+            "detector_duplicate_events", "Events dropped as copies of stored ones (CloudTrail "
+            "redelivery, overlapping trails), by source", ["source"], registry=r)
+        self.detection_errors = Counter(
+            "detector_detection_errors", "Detections that raised on a batch (the others ran)",
+            ["detection"], registry=r)
         self.rejects = Counter("detector_rejects", "Inputs quarantined, by reason", ["reason"],
                                registry=r)
         self.alerts = Counter("detector_alerts", "Alerts raised, by severity", ["severity"],

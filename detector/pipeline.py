@@ -42,6 +42,7 @@ import msgspec
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
 from detector.errors import UsageError
 from detector.ingest import DEFAULT_BATCH_MB
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 
 SOURCE_KINDS = ("backfill", "sqs", "kinesis")
 KINESIS_STARTS = ("trim-horizon", "latest", "timestamp")
@@ -68,6 +69,8 @@ class Pipeline:
     until: date | None = None
     workers: int = 1
     batch_mb: int = DEFAULT_BATCH_MB
+    max_object_mb: int = DEFAULT_MAX_OBJECT_MB
+    """Largest log object (decompressed) read; larger ones are quarantined."""
     queue_url: str | None = None
     wait_seconds: int = 20
     batch_messages: int = 100
@@ -96,6 +99,7 @@ class _Source(msgspec.Struct, forbid_unknown_fields=True):
     until: str | None = None
     workers: int = 1
     batch_mb: int = DEFAULT_BATCH_MB
+    max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     queue_url: str | None = None
     wait_seconds: int = 20
     batch_messages: int = 100
@@ -162,7 +166,8 @@ def load_pipeline(path: Path) -> Pipeline:
     pipeline = Pipeline(
         kind=src.kind, lake=Path(f.lake.path), sources=src.paths,
         since=_day(src.since, path, "source.since"), until=_day(src.until, path, "source.until"),
-        workers=src.workers, batch_mb=src.batch_mb, queue_url=src.queue_url,
+        workers=src.workers, batch_mb=src.batch_mb, max_object_mb=src.max_object_mb,
+        queue_url=src.queue_url,
         wait_seconds=src.wait_seconds, batch_messages=src.batch_messages,
         max_receives=src.max_receives, visibility_timeout=src.visibility_timeout,
         stream=src.stream, start=src.start,
@@ -206,6 +211,8 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: log_format must be text or json")
     if p.checkpoint_seconds < 0 or p.status_seconds < 0:
         raise UsageError(f"{where}: checkpoint_seconds and status_seconds must be >= 0")
+    if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1:
+        raise UsageError(f"{where}: workers, batch_mb and max_object_mb must be 1 or more")
 
 
 def parse_timestamp(text: str, where: str) -> datetime:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from detector.alerts import Alert, read_alert_dicts
+from detector.config import load_settings
 from detector.detect import DetectionRun, DetectOptions
 from detector.detections import load_all
 from detector.errors import UsageError
@@ -18,7 +19,10 @@ from detector.lake import ALERTS, Lake
 from detector.metrics import Metrics
 from detector.pipeline import Pipeline
 from detector.report import alert_counts
+from detector.scoring.model import load_model_spec
+from detector.scoring.state import load as load_state
 from detector.sinks import Outbox, Route, make_sink
+from detector.sources import open_source
 from detector.sources.stream import StreamSource
 from detector.summary import RunSummary
 from detector.tail import Tail, TailOptions
@@ -26,6 +30,26 @@ from detector.tail import Tail, TailOptions
 log = logging.getLogger(__name__)
 
 DELIVERY = "_delivery"
+
+
+def preflight(p: Pipeline) -> None:
+    """Everything that can be checked before anything is created on disk: sources, sinks and
+    their routes, settings, the model, an explicit state checkpoint. A mistake in any of
+    them stops the run here, with no lake folder made."""
+    if p.kind == "backfill":
+        for spec in p.sources:
+            open_source(spec)
+    if not p.detect:
+        return
+    known = load_all()
+    for n, s in enumerate(p.sinks):
+        make_sink(s.kind, s.value)
+        Route(s.min_severity, tuple(s.include) if s.include else None,
+              tuple(s.exclude)).check(known, f"sink {n + 1}")
+    load_settings(p.config)
+    spec = load_model_spec(p.model)
+    if p.state is not None:
+        load_state(p.state, spec)
 
 
 def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
@@ -77,28 +101,33 @@ def open_stream(p: Pipeline) -> StreamSource:
 
         assert p.queue_url is not None
         return SqsSource(p.queue_url, wait=p.wait_seconds, batch_messages=p.batch_messages,
-                         visibility_timeout=p.visibility_timeout, max_receives=p.max_receives)
+                         visibility_timeout=p.visibility_timeout, max_receives=p.max_receives,
+                         max_object_bytes=p.max_object_mb << 20)
     if p.kind == "kinesis":
         from detector.sources.kinesis import KinesisSource
 
         assert p.stream is not None
         return KinesisSource(p.stream, start=p.start, at_timestamp=p.start_timestamp,
-                             wait=min(float(p.wait_seconds), 1.0))
+                             wait=min(float(p.wait_seconds), 1.0),
+                             max_object_bytes=p.max_object_mb << 20)
     raise UsageError(f"{p.kind} is not a stream source")
 
 
 def run_tail(p: Pipeline, drain_seconds: float = 10.0
              ) -> tuple[RunSummary, Metrics, list[Alert]]:
     """Tail a queue or stream until stopped (signal) or idle for ``until_idle`` seconds."""
+    preflight(p)
+    source = open_stream(p)
     metrics = Metrics()
     if p.metrics_port:
         metrics.serve(p.metrics_port)
     lake = Lake(p.lake)
-    source = open_stream(p)
     detection = open_detection(p, lake)
     tail = Tail(source, TailOptions(p.lake, until_idle=p.until_idle,
                                     status_seconds=p.status_seconds,
-                                    drain_seconds=drain_seconds), detection, metrics)
+                                    drain_seconds=drain_seconds,
+                                    max_object_bytes=p.max_object_mb << 20),
+                detection, metrics)
     tail.install_signal_handlers()
     try:
         summary = tail.run()

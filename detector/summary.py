@@ -25,15 +25,26 @@ class BatchStats:
     rejected_records: Counter[str] = field(default_factory=Counter)
     unknown_size_rejects: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    duplicates: Counter[str] = field(default_factory=Counter)
+    """Events dropped as copies of events already stored (CloudTrail redelivery), by source."""
 
-    def count_events(self, events: pa.Table) -> None:
+    def count_events(self, events: pa.Table, sign: int = 1) -> None:
         if not events.num_rows:
             return
         counts = events.group_by(["source", "event_name"]).aggregate([("source", "count")])
         for src, name, n in zip(counts.column("source").to_pylist(),
                                 counts.column("event_name").to_pylist(),
                                 counts.column("source_count").to_pylist(), strict=True):
-            self.events[(src or "unknown", name or "(none)")] += n
+            self.events[(src or "unknown", name or "(none)")] += sign * n
+
+    def count_duplicates(self, dropped: pa.Table | None) -> None:
+        """Events counted as parsed that turned out to be copies: moved to ``duplicates``."""
+        if dropped is None or not dropped.num_rows:
+            return
+        self.count_events(dropped, sign=-1)
+        self.events = +self.events  # drop the zero counts
+        for src in dropped.column("source").to_pylist():
+            self.duplicates[src or "unknown"] += 1
 
     def count_rejects(self, rejects: list[Reject]) -> None:
         for r in rejects:
@@ -58,6 +69,14 @@ class RunSummary:
     totals: BatchStats = field(default_factory=BatchStats)
     source_errors: list[str] = field(default_factory=list)
     alerts: dict[str, Any] | None = None
+    stopped: str | None = None
+    """Why the run stopped early on a failure of our own (disk full...): exit status 3."""
+    interrupted: int | None = None
+    """The signal that stopped the run early (Ctrl-C: SIGINT): exit status 128 + it."""
+    objects_not_ingested: int = 0
+    """Objects planned but not committed (a stop or failure): read again on the next run."""
+    detection_errors: dict[str, int] = field(default_factory=dict)
+    """Detections that raised, by id, and how often (the others ran on regardless)."""
 
     def add(self, stats: BatchStats) -> None:
         t = self.totals
@@ -69,6 +88,7 @@ class RunSummary:
         t.rejected_records.update(stats.rejected_records)
         t.unknown_size_rejects.update(stats.unknown_size_rejects)
         t.skipped.update(stats.skipped)
+        t.duplicates.update(stats.duplicates)
         self.batches += 1
 
     @property
@@ -77,7 +97,12 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
-        """Non-zero only when nothing could be processed."""
+        """128 + signal when interrupted, 3 when our own machine failed, else non-zero only
+        when nothing could be processed."""
+        if self.interrupted:
+            return 128 + int(self.interrupted)
+        if self.stopped:
+            return 3
         if self.source_errors and not self.objects_listed:
             return 1
         if self.objects_listed == 0:
@@ -123,7 +148,12 @@ class RunSummary:
                 for reason, n in sorted(t.rejects.items())
             },
             "records_quarantined": sum(t.rejected_records.values()),
+            "duplicates": dict(t.duplicates),
             "source_errors": self.source_errors,
+            "stopped": self.stopped,
+            "interrupted": self.interrupted is not None,
+            "objects_not_ingested": self.objects_not_ingested,
+            "detection_errors": self.detection_errors,
             "alerts": self.alerts,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),

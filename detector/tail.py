@@ -18,21 +18,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import signal
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 
 import pyarrow.compute as pc
 
 from detector import failpoints
+from detector.dedup import Checked, SeenEvents
 from detector.detect import DetectionRun
-from detector.errors import UsageError
+from detector.errors import SourceError, UsageError
+from detector.interrupts import StopRequest
 from detector.lake import BatchFiles, Lake, new_batch_id
 from detector.logtypes import parse_blobs
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 from detector.metrics import Metrics
 from detector.sources.stream import StreamSource, Work
 from detector.summary import BatchStats, RunSummary
@@ -56,6 +57,8 @@ class TailOptions:
     """Remember objects committed this long ago, to skip re-delivered notifications."""
     drain_seconds: float = 10.0
     """On shutdown, how long the sinks get to deliver what is queued."""
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20
+    """Largest log object read (decompressed); larger ones are quarantined."""
 
 
 @dataclass
@@ -99,23 +102,21 @@ class Tail:
         self.detection = detection
         self.metrics = metrics or Metrics()
         self.summary = RunSummary(sources=[source.name], lake=str(options.lake))
-        self.stop = threading.Event()
+        self.stop = StopRequest()
         self.lake = Lake(options.lake)
         self.recent = RecentObjects(timedelta(hours=options.dedup_hours))
+        self.seen_events = SeenEvents(self.lake)
         if detection is not None and detection.max_raised is None:
             detection.max_raised = MAX_ALERTS_IN_MEMORY
         self._failures = 0
+        self._checked = Checked()
+        self._errors_seen: dict[str, int] = {}
 
     # --- lifecycle ------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT: finish the batch in hand, checkpoint, exit cleanly."""
-        def handler(signum: int, _frame: FrameType | None) -> None:
-            log.warning("%s received: finishing the batch in hand, then stopping",
-                        signal.Signals(signum).name)
-            self.stop.set()
-
-        signal.signal(signal.SIGTERM, handler)
-        signal.signal(signal.SIGINT, handler)
+        """SIGTERM/SIGINT: finish the batch in hand, checkpoint, exit cleanly (a second
+        one abandons the batch: nothing of it is committed or acknowledged)."""
+        self.stop.install()
 
     def run(self) -> RunSummary:
         started = time.perf_counter()
@@ -124,7 +125,7 @@ class Tail:
         status_at = time.monotonic()
         try:
             while not self.stop.is_set():
-                work = self.source.poll()
+                work = self._poll()
                 now = time.monotonic()
                 if work is not None:
                     idle_since = now
@@ -140,8 +141,28 @@ class Tail:
                     self._status()
         finally:
             self._shutdown()
+        if self.stop.signum == signal.SIGINT:
+            self.summary.interrupted = signal.SIGINT
+        if self.detection is not None:
+            self.summary.detection_errors = dict(self.detection.engine.stats.errors)
         self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    def _poll(self) -> Work | None:
+        """The source's next work; an unexpected failure (a network error, a bug) is logged
+        and retried after a pause, never the end of the tail. A source that cannot be
+        reached at all (``SourceError``: no such queue, access denied) ends it."""
+        try:
+            return self.source.poll()
+        except (SourceError, UsageError):
+            raise
+        except Exception:
+            self._failures += 1
+            self.metrics.failures.inc()
+            pause = min(RETRY_BACKOFF_MAX, 2.0 ** min(self._failures, 5))
+            log.exception("%s: polling failed; trying again in %.0f s", self.source.name, pause)
+            self.stop.wait(pause)
+            return None
 
     def _recover(self) -> None:
         self.lake.lock()
@@ -169,6 +190,7 @@ class Tail:
     # --- one unit of work -----------------------------------------------------------
     def _process(self, work: Work) -> None:
         batch = new_batch_id()
+        files: BatchFiles | None = None
         try:
             files, stats = self._write(batch, work)
             if self.detection is not None:
@@ -182,21 +204,32 @@ class Tail:
             work.release()
             raise
         except Exception:
-            work.release()
-            self._failures += 1
-            self.metrics.failures.inc()
-            pause = min(RETRY_BACKOFF_MAX, 2.0 ** min(self._failures, 5))
-            log.exception("%s: batch failed before commit; its input will come again "
-                          "(retrying in %.0f s)", self.source.name, pause)
-            self.stop.wait(pause)
+            self._failed(batch, work, files)
             return
         self._failures = 0
+        self.seen_events.confirm(self._checked)
         failpoints.hit("tail.after_commit")
         if self.detection is not None:
             self.detection.committed(batch)
         work.ack()
         failpoints.hit("tail.after_ack")
         self._count(work, files, stats)
+
+    def _failed(self, batch: str, work: Work, files: BatchFiles | None) -> None:
+        """Nothing of the batch is committed: remove what it wrote, put the engine back to
+        the last commit if it saw the batch, hand the input back, pause before the retry."""
+        log.exception("%s: batch failed before commit; its input will come again",
+                      self.source.name)
+        if files is not None:
+            self.lake.remove_files(files)
+        if self.detection is not None and self.detection.uncommitted is not None:
+            self.detection.reset()
+        work.release()
+        self._failures += 1
+        self.metrics.failures.inc()
+        pause = min(RETRY_BACKOFF_MAX, 2.0 ** min(self._failures, 5))
+        log.warning("%s: retrying in %.0f s", self.source.name, pause)
+        self.stop.wait(pause)
 
     def _write(self, batch: str, work: Work) -> tuple[BatchFiles, BatchStats]:
         stats = BatchStats()
@@ -208,7 +241,7 @@ class Tail:
             else:
                 fresh.append(blob)
         objects = [o for o in work.objects if o.identity not in self.recent]
-        result = parse_blobs(fresh)
+        result = parse_blobs(fresh, self.options.max_object_bytes)
         rejects = work.rejects + result.rejects
         stats.objects_read = len(fresh)
         stats.bytes_read = sum(len(b.data) for b in fresh)
@@ -217,6 +250,8 @@ class Tail:
         stats.skipped.update(result.skipped)
         files = self.lake.write_batch(batch, objects, result.events, rejects)
         files.checkpoint = work.checkpoint
+        self._checked = self.seen_events.check(files)
+        stats.count_duplicates(self._checked.dropped)
         return files, stats
 
     def _flush(self) -> None:
@@ -242,6 +277,14 @@ class Tail:
         m.objects.inc(stats.objects_read)
         for reason, n in stats.rejects.items():
             m.rejects.labels(reason=reason).inc(n)
+        for source, n in stats.duplicates.items():
+            m.duplicate_events.labels(source=source).inc(n)
+        if self.detection is not None:
+            errors = self.detection.engine.stats.errors
+            for detection, n in errors.items():
+                m.detection_errors.labels(detection=detection).inc(
+                    max(0, n - self._errors_seen.get(detection, 0)))
+            self._errors_seen = dict(errors)
         by_source: dict[str, int] = {}
         for (source, _), n in stats.events.items():
             by_source[source] = by_source.get(source, 0) + n

@@ -161,7 +161,6 @@ def world() -> tuple[list[dict[str, Any]], list[str]]:
         ct(43, at("12:40"), "DeleteObject", who=ETL, key="k/d3"),
         ct(44, at("13:10"), "DeleteObjects", who=ETL),
         ct(45, at("13:15"), "DeleteObject", who=APP, key="k/d5", error="AccessDenied"),
-        ct(60, None, "ListObjects", who=APP, vpce=(VPCE_OURS, OURS)),
     ]
     lines += [
         sal(23, at("10:02"), ETL, key="k/23", ip="203.0.113.9", ua="rclone/v1.65.0",
@@ -208,6 +207,26 @@ def add_alert(lake: Path) -> None:
     Lake(lake).commit(BatchFiles(batch, [], files=[rel]))
 
 
+def add_untimed_event(lake: Path) -> None:
+    """Event 60 without a time, committed as lakes written before ``bad_event_time`` held
+    such events (under ``date=unknown``): the views must still read them."""
+    import pyarrow as pa
+
+    from detector.blob import Blob, ObjectRef
+    from detector.lake import BatchFiles, Lake, new_batch_id
+    from detector.logtypes import parse_blobs
+
+    data = trail_file([ct(60, at("00:00"), "ListObjects", who=APP, vpce=(VPCE_OURS, OURS))])
+    key = CT_KEY + "legacy.json.gz"
+    events = parse_blobs([Blob(ObjectRef(key, key, len(data)), data)]).events
+    column = events.schema.get_field_index("event_time")
+    events = events.set_column(column, "event_time", pa.nulls(1, events.schema[column].type))
+    batch = new_batch_id()
+    rel = f"events/source=cloudtrail/date=unknown/part-{batch}-0.parquet"
+    Lake(lake).write_file(rel, events)
+    Lake(lake).commit(BatchFiles(batch, [], files=[rel]))
+
+
 def build_lake(root: Path) -> Path:
     from detector.cli import main
 
@@ -219,5 +238,6 @@ def build_lake(root: Path) -> Path:
     counts = json.loads(summary.read_text())["events"]["by_source"]
     records, lines = world()
     assert counts == {"cloudtrail": len(records), "s3_access": len(lines)}
+    add_untimed_event(lake)
     add_alert(lake)
     return lake

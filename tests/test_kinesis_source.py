@@ -479,7 +479,8 @@ def test_envelopes_with_cloudwatch_like_fields_still_parse_as_envelopes() -> Non
     tricky = envelope(1, requestParameters={"logEvents": [], "bucketName": "data"})
     records = [{"SequenceNumber": str(n), "Data": data}
                for n, data in enumerate([tricky, envelope(2), b'{"detail-type": "x", broken'])]
-    blobs, rejects = pack(STREAM, "shardId-000000000000", records)
+    blobs, rejects, taken = pack(STREAM, "shardId-000000000000", records)
+    assert taken == len(records)
     (blob,) = blobs
     assert route(Content(blob, blob.data)).name == "eventbridge"  # type: ignore[union-attr]
     result = parse_blobs(blobs)

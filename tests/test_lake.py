@@ -76,7 +76,7 @@ def test_two_workers_give_the_same_lake(tmp_path: Path) -> None:
     make_logs(tmp_path / "logs")
     for i in range(6):
         (tmp_path / "logs" / CT_KEY / f"more{i}.json.gz").write_bytes(
-            trail_file([ct_record(100 * i + j) for j in range(20)]))
+            trail_file([ct_record(1000 + 100 * i + j) for j in range(20)]))
     one = backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "l1", batch_bytes=1))
     two = backfill([str(tmp_path / "logs")],
                    IngestOptions(lake=tmp_path / "l2", workers=2, batch_bytes=1))

@@ -22,7 +22,7 @@ def put_logs(client: object, bucket: str, n_files: int = 3) -> int:
     n = 0
     for day in ("01", "02"):
         for f in range(n_files):
-            recs = [ct_record(f * 100 + i) for i in range(10)]
+            recs = [ct_record(int(day) * 1000 + f * 100 + i) for i in range(10)]
             key = f"{CT_KEY.replace('/02/', f'/{day}/')}f{f}.json.gz"
             client.put_object(Bucket=bucket, Key=key, Body=trail_file(recs))  # type: ignore[attr-defined]
             n += 10

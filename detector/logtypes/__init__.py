@@ -11,8 +11,11 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 
+from detector import failpoints
 from detector.blob import Blob
+from detector.errors import InfrastructureError, infrastructure
 from detector.logtypes.base import (
+    DEFAULT_MAX_OBJECT_MB,
     REGISTRY,
     SKIP_RULES,
     Content,
@@ -28,6 +31,11 @@ __all__ = ["REGISTRY", "LogType", "ParseResult", "Reject", "load_all", "parse_bl
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
+DEFAULT_CHUNK_BYTES = 16 << 20
+"""Decompressed bytes parsed at once: a batch of small objects is parsed in chunks of about
+this much, so memory follows this budget however well its objects compress."""
+
+
 def load_all() -> dict[str, LogType]:
     """Import every log-type module here so that each registers itself."""
     import_all(__name__, __path__)
@@ -61,50 +69,84 @@ def route(content: Content) -> LogType | None:
     return None
 
 
-def parse_blobs(blobs: Iterable[Blob]) -> ParseResult:
-    """Parse many log objects at once, grouped per log type so each parses in bulk."""
+def parse_blobs(blobs: Iterable[Blob], max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> ParseResult:
+    """Parse many log objects, grouped per log type so each parses in bulk.
+
+    Objects are decompressed one at a time (never past ``max_object_bytes``) and parsed in
+    chunks of about ``chunk_bytes`` decompressed bytes. Bad input becomes rejects; a failure
+    of our own machine (disk full, I/O error, out of memory) is an ``InfrastructureError``.
+    """
     load_all()
     result = ParseResult()
     groups: dict[str, list[Content]] = defaultdict(list)
+    held = 0
     for blob in blobs:
         reason = skip_reason(blob.key)
         if reason:
             result.skipped[reason] = result.skipped.get(reason, 0) + 1
             continue
-        content = unwrap(blob)
-        if not content.data.strip():
-            problem = content.problem
-            result.rejects.append(
-                problem or Reject(blob.uri, "empty_file", "object has no content", records=0)
-            )
-            continue
-        lt = route(content)
+        try:
+            failpoints.hit("parse.object")
+            content = unwrap(blob, max_object_bytes)
+        except MemoryError as exc:
+            raise infrastructure(exc, f"decompressing {blob.uri}") from exc
+        lt = _route_or_reject(content, result)
         if lt is None:
-            if content.problem is not None:
-                result.rejects.append(content.problem)
-            else:
-                result.rejects.append(
-                    Reject(blob.uri, "unknown_format",
-                           "not a known log format (by key or content)",
-                           content.data, records=None)
-                )
             continue
-        if content.problem is not None and content.problem.reason != "not_gzip":
-            p = content.problem
-            result.rejects.append(
-                Reject(p.origin_object, p.reason, p.detail + "; salvaged what decompressed",
-                       p.raw, None, None, lt.source)
-            )
         groups[lt.name].append(content)
-    for name, contents in groups.items():
-        result.merge(_parse_guarded(REGISTRY[name], contents))
+        held += len(content.data)
+        if held >= chunk_bytes:
+            _parse_groups(groups, result)
+            held = 0
+    _parse_groups(groups, result)
     return result
 
 
+def _route_or_reject(content: Content, result: ParseResult) -> LogType | None:
+    """The log type to parse ``content`` with, or None after recording why there is none."""
+    blob = content.blob
+    if not content.data.strip():
+        result.rejects.append(
+            content.problem or Reject(blob.uri, "empty_file", "object has no content", records=0)
+        )
+        return None
+    lt = route(content)
+    if lt is None:
+        result.rejects.append(content.problem or Reject(
+            blob.uri, "unknown_format", "not a known log format (by key or content)",
+            content.data, records=None))
+        return None
+    if content.problem is not None and content.problem.reason != "not_gzip":
+        p = content.problem
+        result.rejects.append(
+            Reject(p.origin_object, p.reason, p.detail + "; salvaged what decompressed",
+                   p.raw, None, None, lt.source)
+        )
+    return lt
+
+
+def _parse_groups(groups: dict[str, list[Content]], result: ParseResult) -> None:
+    for name, contents in groups.items():
+        result.merge(_parse_guarded(REGISTRY[name], contents))
+    groups.clear()
+
+
+_OURS = (OSError, MemoryError)
+"""Parsing is pure computation on bytes in memory; these can only be our machine failing."""
+
+
 def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
-    """A parser bug must not cost the batch: retry file by file, quarantine what still fails."""
+    """A parser bug must not cost the batch: retry file by file, quarantine what still fails.
+
+    Our own failures are not the input's: they abandon the batch as ``InfrastructureError``.
+    """
     try:
         return lt.parse(contents)
+    except InfrastructureError:
+        raise
+    except _OURS as exc:
+        raise infrastructure(exc, f"parsing {len(contents)} {lt.name} object(s)") from exc
     except Exception:
         log.exception("%s parser failed on a batch of %d objects; retrying one by one",
                       lt.name, len(contents))
@@ -112,6 +154,10 @@ def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
     for content in contents:
         try:
             result.merge(lt.parse([content]))
+        except InfrastructureError:
+            raise
+        except _OURS as exc:
+            raise infrastructure(exc, f"parsing {content.blob.uri}") from exc
         except Exception as exc:
             log.exception("%s parser failed on %s", lt.name, content.blob.uri)
             result.rejects.append(Reject(content.blob.uri, "parser_error",

@@ -9,7 +9,8 @@ uses it only for input the native tier could not read.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter
@@ -21,6 +22,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detector.logtypes._times import parse_event_times
 from detector.logtypes.base import Reject, normalise_tls
 from detector.schema import SOURCE_CLOUDTRAIL, conform
 
@@ -68,6 +70,7 @@ class Record(msgspec.Struct, gc=False):
 
     eventVersion: Text = None
     eventTime: Text = None
+    timestamp: Text = msgspec.field(default=None, name="@timestamp")
     eventID: Text = None
     requestID: Text = None
     eventName: Text = None
@@ -130,6 +133,10 @@ _RP_ARRAY = msgspec.json.Decoder(list[RequestParameters | str | list | float | b
 _AED_ARRAY = msgspec.json.Decoder(list[AdditionalEventData | str | list | float | bool | None])
 
 
+RawOf = Callable[[int], bytes]
+"""The raw text of the k-th record of one ``add`` (for a reject found later)."""
+
+
 @dataclass
 class RecordBatch:
     """Decoded records of many files, with where each came from."""
@@ -138,11 +145,24 @@ class RecordBatch:
     origins: list[str] = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    _raw_starts: list[int] = field(default_factory=list)
+    _raw_ofs: list[RawOf | None] = field(default_factory=list)
 
-    def add(self, records: Sequence[Record], origin: str, indices: Sequence[int]) -> None:
+    def add(self, records: Sequence[Record], origin: str, indices: Sequence[int],
+            raw_of: RawOf | None = None) -> None:
+        self._raw_starts.append(len(self.records))
+        self._raw_ofs.append(raw_of)
         self.records.extend(records)
         self.origins.extend(repeat(origin, len(records)))
         self.indices.extend(indices)
+
+    def raw(self, i: int) -> bytes:
+        """Record ``i``'s raw text as read (its typed fields re-encoded if not known)."""
+        seg = bisect_right(self._raw_starts, i) - 1
+        raw_of = self._raw_ofs[seg] if seg >= 0 else None
+        if raw_of is None:
+            return msgspec.json.encode(self.records[i])
+        return raw_of(i - self._raw_starts[seg])
 
     def reject(self, origin: str, reason: str, detail: str, raw: bytes,
                index: int | None = None, records: int | None = 1) -> None:
@@ -151,8 +171,10 @@ class RecordBatch:
         )
 
 
-BAD_BYTES = ("additionalEventData.bytesTransferredIn/Out is not a number; kept the event "
-             "with the value null")
+BAD_BYTES = ("additionalEventData.bytesTransferredIn/Out is not a number an int64 can hold; "
+             "kept the event with the value null")
+BAD_TIME = ("no usable event time: eventTime (or @timestamp) is missing, in no known form, "
+            "or before 2006 or in the future")
 
 
 def to_table(batch: RecordBatch) -> pa.Table:
@@ -180,11 +202,13 @@ def to_table(batch: RecordBatch) -> pa.Table:
     bytes_out, bad_out = _ints([a.bytesTransferredOut for a in aeds])
     bytes_in, bad_in = _ints([a.bytesTransferredIn for a in aeds])
     for i in sorted(set(bad_out) | set(bad_in)):
-        batch.reject(batch.origins[i], "bad_field_type", BAD_BYTES, bytes(aed_raw[i]),
+        batch.reject(batch.origins[i], "bad_field_type", BAD_BYTES, batch.raw(i),
                      batch.indices[i], records=0)
 
+    times = parse_event_times(pl.from_arrow(strs(recs, "eventTime")),  # type: ignore[arg-type]
+                              pl.from_arrow(strs(recs, "timestamp")))  # type: ignore[arg-type]
     cols: dict[str, pa.Array] = {
-        "event_time": strs(recs, "eventTime"),
+        "event_time": times.to_arrow(),
         "event_id": strs(recs, "eventID"),
         "request_id": strs(recs, "requestID"),
         "event_name": strs(recs, "eventName"),
@@ -242,9 +266,7 @@ def to_table(batch: RecordBatch) -> pa.Table:
     )
     out = df.select(
         pl.lit(SOURCE_CLOUDTRAIL).alias("source"),
-        pl.col("event_time").str.to_datetime(
-            "%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us", strict=False
-        ),
+        "event_time",
         "event_id", "request_id", "event_name", "event_source", "event_type", "aws_region",
         "principal_arn", "principal_type", "principal_id", "account_id",
         pl.coalesce("ui_user_name", "issuer_user_name").alias("user_name"),
@@ -266,6 +288,12 @@ def to_table(batch: RecordBatch) -> pa.Table:
         "request_parameters", "response_elements", "additional_event_data",
         "origin_object", "origin_index",
     )
+    untimed = times.is_null().arg_true().to_list()
+    for i in untimed:
+        batch.reject(batch.origins[i], "bad_event_time", BAD_TIME, batch.raw(i),
+                     batch.indices[i])
+    if untimed:
+        out = out.filter(pl.col("event_time").is_not_null())
     return conform(out.to_arrow())
 
 
@@ -359,11 +387,18 @@ def _ints(values: list[Any]) -> tuple[pa.Array, list[int]]:
             out.append(None)
             continue
         try:
-            out.append(int(float(v)) if not isinstance(v, bool) else None)
+            n = int(float(v)) if not isinstance(v, bool) else None
         except (TypeError, ValueError, OverflowError):
-            out.append(None)
+            n = None
+        if n is not None and not _INT64_MIN <= n <= _INT64_MAX:
+            n = None
+        if n is None and not isinstance(v, bool):
             bad.append(i)
+        out.append(n)
     return pa.array(out, pa.int64()), bad
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _raw_json(raws: list[msgspec.Raw]) -> pa.Array:

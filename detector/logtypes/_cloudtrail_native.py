@@ -12,22 +12,24 @@ msgspec tiers in ``_cloudtrail_records``, which reject exactly the records at fa
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detector.logtypes._times import parse_event_times
 from detector.schema import conform
+from detector.scratch import ScratchFiles
 
 log = logging.getLogger(__name__)
 
 _COLUMNS = {
     "eventVersion": "VARCHAR",
     "eventTime": "VARCHAR",
+    "@timestamp": "VARCHAR",
     "eventID": "VARCHAR",
     "requestID": "VARCHAR",
     "eventName": "VARCHAR",
@@ -63,6 +65,11 @@ _AED_FIELDS = ("bytesTransferredIn", "bytesTransferredOut", "SignatureVersion", 
                "AuthenticationMethod", "SSEApplied")
 
 
+def _bytes(field: str) -> str:
+    """A byte count as BIGINT: numbers and numeric text; null for text or an overflow."""
+    return f"TRY_CAST(TRY_CAST({field} AS DOUBLE) AS BIGINT)"
+
+
 def _shape(fields: tuple[str, ...]) -> str:
     """A json_transform shape: every wanted member as text, parsed once per record."""
     return "'{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}'"
@@ -71,7 +78,7 @@ def _shape(fields: tuple[str, ...]) -> str:
 _SELECT = f"""
 SELECT
   'cloudtrail' AS source,
-  try_strptime(eventTime, ['%Y-%m-%dT%H:%M:%SZ', '%Y-%m-%dT%H:%M:%S.%fZ']) AS event_time,
+  eventTime AS event_time, "@timestamp" AS _timestamp,
   eventID AS event_id, requestID AS request_id, eventName AS event_name,
   eventSource AS event_source, eventType AS event_type, awsRegion AS aws_region,
   userIdentity.arn AS principal_arn, userIdentity.type AS principal_type,
@@ -99,8 +106,8 @@ SELECT
   ) AS bucket_account_id,
   recipientAccountId AS recipient_account_id,
   errorCode AS error_code, errorMessage AS error_message,
-  TRY_CAST(TRY_CAST(aed.bytesTransferredOut AS DOUBLE) AS BIGINT) AS bytes_out,
-  TRY_CAST(TRY_CAST(aed.bytesTransferredIn AS DOUBLE) AS BIGINT) AS bytes_in,
+  {_bytes("aed.bytesTransferredOut")} AS bytes_out,
+  {_bytes("aed.bytesTransferredIn")} AS bytes_in,
   readOnly AS read_only, managementEvent AS management_event,
   eventCategory AS event_category,
   CASE WHEN COALESCE(rp."x-amz-server-side-encryption-customer-algorithm",
@@ -121,10 +128,9 @@ SELECT
   additionalEventData::VARCHAR AS additional_event_data,
   (eventVersion IS NULL AND eventTime IS NULL AND eventName IS NULL
    AND eventSource IS NULL AND eventID IS NULL) AS _not_a_record,
-  (aed.bytesTransferredOut IS NOT NULL
-     AND TRY_CAST(aed.bytesTransferredOut AS DOUBLE) IS NULL)
-  OR (aed.bytesTransferredIn IS NOT NULL
-     AND TRY_CAST(aed.bytesTransferredIn AS DOUBLE) IS NULL) AS _bad_bytes
+  (aed.bytesTransferredOut IS NOT NULL AND {_bytes("aed.bytesTransferredOut")} IS NULL)
+  OR (aed.bytesTransferredIn IS NOT NULL AND {_bytes("aed.bytesTransferredIn")} IS NULL)
+    AS _bad_bytes
 FROM (
   SELECT *,
     json_transform(requestParameters, {_shape(_RP_FIELDS)}) AS rp,
@@ -169,23 +175,25 @@ class NativeDecodeError(Exception):
 
 @dataclass
 class NativeResult:
-    """Canonical events, and the rows that are not records or have bad byte counts."""
+    """Canonical events, and the rows that are not records, have bad byte counts, or have
+    no usable event time (``event_time`` null there: the caller rejects them)."""
 
     events: pa.Table
     not_record: np.ndarray
     bad_bytes: np.ndarray
+    bad_time: np.ndarray
 
 
 _CONNECTION: duckdb.DuckDBPyConnection | None = None
-_SCRATCH = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-"""Scratch files live in memory where the OS offers it; DuckDB reads files, not buffers."""
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
     global _CONNECTION
     if _CONNECTION is None:
         # One thread: parallelism comes from worker processes (--workers), not from here.
-        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "256MB"})
+        # Scratch paths (/proc/self/fd/N) are reused with new content: never cache files.
+        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "256MB",
+                                             "enable_external_file_cache": False})
     return _CONNECTION
 
 
@@ -195,7 +203,7 @@ def records_to_table(records: RawRecords) -> NativeResult:
     if body.count(b"\n") != len(records.raws) - 1:
         # A pretty-printed record spans lines; put each record on one line.
         body = b"\n".join(r.replace(b"\r", b" ").replace(b"\n", b" ") for r in records.raws)
-    with _scratch_files([body]) as paths:
+    with ScratchFiles([body]) as paths:
         table = _query(paths, "newline_delimited", filenames=False)
     if table.num_rows != len(records.raws):
         raise NativeDecodeError(f"{table.num_rows} rows for {len(records.raws)} records")
@@ -206,7 +214,7 @@ def records_to_table(records: RawRecords) -> NativeResult:
 
 def arrays_to_table(files: list[tuple[str, memoryview]]) -> NativeResult:
     """Events from whole JSON arrays of records (trail files), one scratch file each."""
-    with _scratch_files([arr for _, arr in files]) as paths:
+    with ScratchFiles([arr for _, arr in files]) as paths:
         table = _query(paths, "array", filenames=True)
         names = table.column("filename").combine_chunks().dictionary_encode()
         by_path = {p: i for i, p in enumerate(paths)}
@@ -217,24 +225,6 @@ def arrays_to_table(files: list[tuple[str, memoryview]]) -> NativeResult:
     indices = np.arange(len(file_of_row)) - np.repeat(starts, run_lengths)
     origins = pc.take(pa.array([o for o, _ in files], pa.string()), pa.array(file_of_row))
     return _finish(table.drop_columns(["filename"]), origins, pa.array(indices))
-
-
-class _scratch_files:
-    def __init__(self, bodies: list[bytes | memoryview]) -> None:
-        self.bodies = bodies
-        self.paths: list[str] = []
-
-    def __enter__(self) -> list[str]:
-        for body in self.bodies:
-            fd, path = tempfile.mkstemp(prefix="detector-ct-", suffix=".json", dir=_SCRATCH)
-            self.paths.append(path)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(body)
-        return self.paths
-
-    def __exit__(self, *exc: object) -> None:
-        for path in self.paths:
-            os.unlink(path)
 
 
 def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
@@ -256,11 +246,15 @@ def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
 def _finish(table: pa.Table, origins: pa.Array, indices: pa.Array) -> NativeResult:
     not_record = table.column("_not_a_record").to_numpy(zero_copy_only=False)
     bad_bytes = table.column("_bad_bytes").fill_null(False).to_numpy(zero_copy_only=False)
-    table = table.drop_columns(["_not_a_record", "_bad_bytes"])
-    times = table.column("event_time").cast(pa.timestamp("us", tz="UTC"))
+    texts = pl.from_arrow(table.select(["event_time", "_timestamp"]))
+    assert isinstance(texts, pl.DataFrame)
+    times = parse_event_times(texts.get_column("event_time"), texts.get_column("_timestamp"))
+    bad_time = times.is_null().to_numpy() & ~not_record
+    table = table.drop_columns(["_not_a_record", "_bad_bytes", "_timestamp"])
     table = (
-        table.set_column(table.schema.get_field_index("event_time"), "event_time", times)
+        table.set_column(table.schema.get_field_index("event_time"), "event_time",
+                         times.to_arrow())
         .append_column("origin_object", origins)
         .append_column("origin_index", indices)
     )
-    return NativeResult(conform(table), not_record, bad_bytes)
+    return NativeResult(conform(table), not_record, bad_bytes, bad_time)

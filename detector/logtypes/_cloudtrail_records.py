@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from functools import cache
 
 import msgspec
 import numpy as np
@@ -24,6 +25,7 @@ import pyarrow as pa
 from detector.logtypes import _cloudtrail_native as native
 from detector.logtypes._cloudtrail_exact import (
     BAD_BYTES,
+    BAD_TIME,
     RAW_ARRAY,
     RECORD,
     RECORDS_ARRAY,
@@ -32,10 +34,13 @@ from detector.logtypes._cloudtrail_exact import (
     to_table,
 )
 from detector.logtypes._cloudtrail_native import NativeDecodeError, RawRecords
+from detector.logtypes._json_split import array_elements
 from detector.logtypes.base import ParseResult
 
-DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
-"""What decoding bad bytes can raise (msgspec reports invalid UTF-8 in strings as the last)."""
+DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError,
+                 RecursionError)
+"""What decoding bad bytes can raise (msgspec reports invalid UTF-8 in strings as the last,
+and JSON nested deeper than it recurses as the first)."""
 
 
 
@@ -71,7 +76,7 @@ def finish(batch: RecordBatch, records: RawRecords | None = None,
             positions = {(o, int(i)): n for n, (o, i) in enumerate(zip(
                 result.events.column("origin_object").to_pylist(),
                 result.events.column("origin_index").to_pylist(), strict=True))} \
-                if (result.not_record.any() or result.bad_bytes.any()) else {}
+                if (result.not_record | result.bad_bytes | result.bad_time).any() else {}
             tables.append(_accept_native(
                 batch, result, lambda origin, index: records.raws[positions[(origin, index)]]))
     if batch.records or not tables:
@@ -87,17 +92,28 @@ def _array_raws(arrays: Sequence[tuple[str, memoryview]]) -> Callable[[str, int]
 
     def raw_of(origin: str, index: int) -> bytes:
         if origin not in cache:
-            cache[origin] = RAW_ARRAY.decode(by_origin[origin])
+            cache[origin] = raw_elements(bytes(by_origin[origin]))
         return bytes(cache[origin][index])
 
     return raw_of
 
 
+def raw_elements(array: bytes) -> list[bytes]:
+    """The raw text of each element of a JSON array (however deeply nested)."""
+    try:
+        return [bytes(r) for r in RAW_ARRAY.decode(array)]
+    except RecursionError:
+        found = array_elements(array, array.index(b"["))
+        return [array[a:z] for a, z in found[0]] if found else []
+
+
 def _accept_native(batch: RecordBatch, result: native.NativeResult,
                    raw_of: Callable[[str, int], bytes]) -> pa.Table:
-    """Reject native rows that are not records; flag bad byte counts; keep the rest."""
+    """Reject native rows that are not records or have no usable time; flag bad byte
+    counts (the event is kept, the count null); keep the rest."""
     table = result.events
-    flagged = np.flatnonzero(result.not_record | result.bad_bytes)
+    dropped = result.not_record | result.bad_time
+    flagged = np.flatnonzero(dropped | result.bad_bytes)
     if len(flagged):
         origins = table.column("origin_object").take(pa.array(flagged)).to_pylist()
         positions = table.column("origin_index").take(pa.array(flagged)).to_pylist()
@@ -105,16 +121,19 @@ def _accept_native(batch: RecordBatch, result: native.NativeResult,
             if result.not_record[row]:
                 batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD,
                              raw_of(origin, index), index)
+            elif result.bad_time[row]:
+                batch.reject(origin, "bad_event_time", BAD_TIME, raw_of(origin, index), index)
             else:
                 batch.reject(origin, "bad_field_type", BAD_BYTES, raw_of(origin, index), index,
                              records=0)
-    if result.not_record.any():
-        table = table.filter(pa.array(~result.not_record))
+    if dropped.any():
+        table = table.filter(pa.array(~dropped))
     return table
 
 
 NOT_A_RECORD = ("JSON object has none of eventVersion, eventTime, eventName, eventSource, "
                 "eventID")
+TOO_DEEP = "record nested deeper than a JSON decoder recurses (about 1,000 levels)"
 
 
 def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0,
@@ -126,13 +145,13 @@ def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int 
     """
     try:
         records = RECORDS_ARRAY.decode(data)
-    except (msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         try:
-            raws = RAW_ARRAY.decode(data)
+            raws = raw_elements(data)
         except DECODE_ERRORS:
             salvage_array(batch, salvage_from or data, origin, first_index)
             return
-        decode_each(batch, [(first_index + i, bytes(r)) for i, r in enumerate(raws)], origin)
+        decode_each(batch, [(first_index + i, r) for i, r in enumerate(raws)], origin)
         return
     except msgspec.DecodeError:
         salvage_array(batch, salvage_from or data, origin, first_index)
@@ -148,14 +167,16 @@ def accept(batch: RecordBatch, records: Sequence[Record], origin: str, indices: 
     Any JSON object decodes (every field is optional); one with none of the identifying
     fields is some other document, e.g. a wrapper around a record.
     """
+    raws = cache(raws)
     if all(r.eventTime is not None for r in records):
-        batch.add(records, origin, indices)
+        batch.add(records, origin, indices, lambda k: raws()[k])
         return
     raw = raws()
     keep = [i for i, r in enumerate(records) if _is_record(r)]
     for i in sorted(set(range(len(records))) - set(keep)):
         batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD, raw[i], indices[i])
-    batch.add([records[i] for i in keep], origin, [indices[i] for i in keep])
+    batch.add([records[i] for i in keep], origin, [indices[i] for i in keep],
+              lambda k: raw[keep[k]])
 
 
 def _is_record(r: Record) -> bool:
@@ -178,6 +199,7 @@ def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: s
     """Decode records one at a time, rejecting each one that does not fit."""
     good: list[Record] = []
     idx: list[int] = []
+    good_raws: list[bytes] = []
     for i, raw in raws:
         if text_was_repaired and "\ufffd".encode() in raw:
             batch.reject(origin, "invalid_utf8", "record contains bytes that are not UTF-8",
@@ -185,6 +207,8 @@ def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: s
             continue
         try:
             record = RECORD.decode(raw)
+        except RecursionError:
+            batch.reject(origin, "too_deep", TOO_DEEP, raw, i)
         except msgspec.ValidationError as exc:
             batch.reject(origin, "bad_record_shape", str(exc), raw, i)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
@@ -194,9 +218,10 @@ def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: s
             if _is_record(record):
                 good.append(record)
                 idx.append(i)
+                good_raws.append(raw)
             else:
                 batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD, raw, i)
-    batch.add(good, origin, idx)
+    batch.add(good, origin, idx, good_raws.__getitem__)
 
 
 def _is_utf8(raw: bytes) -> bool:
@@ -239,14 +264,16 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
             break
         try:
             _, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             resume = _NEXT_RECORD.search(text, pos + 1)
             stop = resume.start() if resume else n
-            batch.reject(origin, "invalid_json",
-                         f"{exc.msg} at char {exc.pos} of the file; record {i} rejected"
+            deep = isinstance(exc, RecursionError)
+            what = TOO_DEEP if deep else f"{exc.msg} at char {exc.pos} of the file"
+            batch.reject(origin, "too_deep" if deep else "invalid_json",
+                         f"{what}; record {i} rejected"
                          + ("; reading resumed at the next record" if resume else
                             " with everything after it"),
-                         text[pos:stop].encode(), i, None)
+                         text[pos:stop].encode(), i, 1 if deep else None)
             if resume is None:
                 break
             pos, i = stop, i + 1

@@ -14,7 +14,7 @@ from typing import ClassVar, TypeVar
 
 import polars as pl
 import pyarrow as pa
-from isal import igzip
+from isal import isal_zlib
 
 from detector.blob import Blob
 from detector.schema import empty_events
@@ -23,6 +23,11 @@ RAW_CAP = 1 << 20
 """Rejected bytes kept in quarantine per reject; more is cut and the detail says so."""
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+DEFAULT_MAX_OBJECT_MB = 256
+"""The most one log object may hold once decompressed (``--max-object-mb``). Far above any
+CloudTrail or access-log object AWS writes; past it the object is a decompression bomb or
+not a log, and is quarantined rather than read into memory."""
 
 
 @dataclass(frozen=True)
@@ -116,34 +121,72 @@ def register(cls: _L) -> _L:
     return cls
 
 
-def unwrap(blob: Blob) -> Content:
-    """Decompress gzip (by magic bytes, not by name); keep what a truncated stream yields."""
+def unwrap(blob: Blob, cap: int = DEFAULT_MAX_OBJECT_MB << 20) -> Content:
+    """Decompress gzip (by magic bytes, not by name), never past ``cap`` bytes.
+
+    A truncated or damaged stream keeps what decompressed before the damage; a stream that
+    inflates past ``cap`` (a decompression bomb) keeps nothing and is rejected with both sizes.
+    """
     data = blob.data
+    if blob.oversize is not None:
+        return Content(blob, b"", _file_reject(
+            blob, "object_too_large", f"{blob.oversize:,} bytes, over the {_mib(cap)} "
+            "per-object cap (--max-object-mb); only its first bytes are kept here"))
     if data[:2] != GZIP_MAGIC:
         if blob.key.endswith(".gz") and data:
             return Content(blob, data, _file_reject(blob, "not_gzip",
                                                      "named .gz but is not gzip data"))
         return Content(blob, data)
-    try:
-        return Content(blob, igzip.decompress(data))
-    except (EOFError, OSError, zlib.error) as exc:
-        partial = _salvage_gzip(data)
-        return Content(blob, partial, _file_reject(blob, "truncated_gzip", str(exc)))
+    inflated = inflate(data, cap)
+    if inflated.reason is None:
+        return Content(blob, inflated.data)
+    return Content(blob, inflated.data, _file_reject(blob, inflated.reason, inflated.detail))
 
 
-def _salvage_gzip(data: bytes) -> bytes:
-    """Everything a damaged gzip stream decompresses to before the damage."""
+@dataclass(frozen=True)
+class Inflated:
+    """What a gzip stream decompressed to, and why it stopped early if it did."""
+
+    data: bytes
+    reason: str | None = None
+    detail: str = ""
+
+
+def inflate(data: bytes, cap: int) -> Inflated:
+    """Every gzip member of ``data``, streamed with at most ``cap + 1`` bytes of output.
+
+    ``decompression_bomb``: the output passed ``cap`` (nothing is kept: the object is not
+    a log). ``truncated_gzip``: the stream is cut short or damaged (what came before is kept).
+    """
     out: list[bytes] = []
-    while data:
-        d = zlib.decompressobj(wbits=31)
+    total = 0
+    rest = data
+    while rest:
+        d = isal_zlib.decompressobj(wbits=31)
         try:
-            out.append(d.decompress(data))
-        except zlib.error:
-            break
+            chunk = d.decompress(rest, cap + 1 - total)
+        except (isal_zlib.error, zlib.error) as exc:
+            return Inflated(b"".join(out), "truncated_gzip", str(exc))
+        total += len(chunk)
+        if total > cap:
+            return Inflated(b"", "decompression_bomb",
+                            f"{len(data):,} compressed bytes inflate past the {_mib(cap)} "
+                            "per-object cap (--max-object-mb); stopped there")
+        out.append(chunk)
         if not d.eof:
+            return Inflated(b"".join(out), "truncated_gzip",
+                            "compressed stream ended before its end marker")
+        rest = d.unused_data
+        if rest[:2] != GZIP_MAGIC and rest.strip(b"\x00"):
+            return Inflated(b"".join(out), "truncated_gzip",
+                            f"{len(rest):,} bytes after the last gzip member are not gzip")
+        if rest[:2] != GZIP_MAGIC:
             break
-        data = d.unused_data
-    return b"".join(out)
+    return Inflated(out[0] if len(out) == 1 else b"".join(out))
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.0f} MiB"
 
 
 def _file_reject(blob: Blob, reason: str, detail: str) -> Reject:

@@ -14,6 +14,7 @@ import msgspec
 
 from detector.logtypes import _cloudtrail_records as ctr
 from detector.logtypes._cloudtrail_native import RawRecords
+from detector.logtypes._json_split import array_elements
 from detector.logtypes.base import Content, LogType, ParseResult, register, skip_rule
 from detector.schema import SOURCE_CLOUDTRAIL
 
@@ -101,6 +102,9 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
         decoder = ctr.RAW_ARRAY if stripped.startswith(b"[") else _TRAIL_FILE
         try:
             decoded = decoder.decode(stripped)
+        except RecursionError:
+            _split_deep(raw, batch, stripped, origin)
+            return
         except ctr.DECODE_ERRORS:
             ctr.salvage_array(batch, stripped, origin)
             return
@@ -113,3 +117,19 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
         return
     batch.reject(origin, "no_records", "JSON without a Records array or CloudTrail records",
                  data, None, None)
+
+
+def _split_deep(raw: RawRecords, batch: ctr.RecordBatch, data: bytes, origin: str) -> None:
+    """A file too deep for msgspec to skip through: cut its Records array by structure, so
+    only the deep record is at risk (the native tier reads it; the exact one rejects it)."""
+    head = _TRAIL_PREFIX.match(data)
+    found = array_elements(data, head.end() - 1 if head else 0)
+    if found is None:
+        ctr.salvage_array(batch, data, origin)
+        return
+    spans, end = found
+    raw.extend(origin, [(i, data[a:z]) for i, (a, z) in enumerate(spans)])
+    rest = data[end:].strip()
+    if rest not in (b"", b"}") and not (head and rest.startswith(b"}")):
+        batch.reject(origin, "invalid_json", "unexpected bytes after the Records array",
+                     rest, None, None)

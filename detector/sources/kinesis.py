@@ -24,19 +24,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from isal import igzip
 
+from detector import aws
 from detector.blob import Blob, ObjectRef
 from detector.errors import SourceError, UsageError
-from detector.logtypes.base import GZIP_MAGIC, Reject
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB, GZIP_MAGIC, Reject, inflate
 from detector.sources.stream import Work
 
 log = logging.getLogger(__name__)
@@ -60,7 +58,7 @@ _PAYLOAD_START = re.compile(rb'^\{\s*"messageType"\s*:')
 def kinesis_client() -> Any:
     """A Kinesis client from the standard AWS configuration, retrying throttles adaptively."""
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"})
-    return boto3.session.Session().client("kinesis", config=config)
+    return aws.client("kinesis", config)
 
 
 def _later(a: str | None, b: str | None) -> bool:
@@ -83,29 +81,41 @@ def record_shape(payload: bytes) -> str | None:
     return "cloudwatch_logs" if cwl else None
 
 
-def pack(stream: str, shard: str, records: list[dict[str, Any]]) -> tuple[list[Blob], list[Reject]]:
-    """One shard's records of a pass → blobs to parse in bulk, and a reject per bad record.
+def pack(stream: str, shard: str, records: list[dict[str, Any]],
+         max_bytes: int = DEFAULT_MAX_OBJECT_MB << 20, budget: int | None = None,
+         ) -> tuple[list[Blob], list[Reject], int]:
+    """One shard's records of a pass → blobs to parse in bulk, a reject per bad record, and
+    how many records were taken: they stop before the decompressed total passes ``budget``
+    (at least one is always taken), so a pass holds a bounded amount whatever records hold.
 
-    Gzipped records are decompressed here, one by one, so that a damaged record costs only
-    itself. Envelopes become one JSON-lines blob and CloudWatch Logs payloads one blob of
-    payloads back to back (the log types split both per record); a payload whose keys do not
-    start with ``messageType`` cannot be split from its neighbours and gets a blob of its own.
+    Gzipped records are decompressed here, one by one and never past ``max_bytes``, so that a
+    damaged record or a decompression bomb costs only itself. Envelopes become one JSON-lines
+    blob and CloudWatch Logs payloads one blob of payloads back to back (the log types split
+    both per record); a payload whose keys do not start with ``messageType`` cannot be split
+    from its neighbours and gets a blob of its own. A record of any other shape is rejected
+    on its own, whatever it holds.
     """
     envelopes: list[tuple[str, bytes]] = []
     payloads: list[tuple[str, bytes]] = []
     blobs: list[Blob] = []
     rejects: list[Reject] = []
+    held = taken = 0
     for rec in records:
-        seq, data = str(rec["SequenceNumber"]), bytes(rec["Data"])
+        seq, data = str(rec.get("SequenceNumber")), bytes(rec.get("Data") or b"")
         origin = f"kinesis://{stream}/{shard}/{seq}"
         body = data
         if data[:2] == GZIP_MAGIC:
-            try:
-                body = igzip.decompress(data)
-            except (EOFError, OSError, zlib.error) as exc:
-                rejects.append(Reject(origin, "truncated_gzip", f"Kinesis record: {exc}", data,
-                                      records=None).capped())
+            inflated = inflate(data, max_bytes)
+            if inflated.reason is not None:
+                rejects.append(Reject(origin, inflated.reason, f"Kinesis record: "
+                                      f"{inflated.detail}", data, records=None).capped())
+                taken += 1
                 continue
+            body = inflated.data
+        if budget is not None and taken and held + len(body) > budget:
+            break
+        held += len(body)
+        taken += 1
         body = body.strip().removeprefix(_BOM).lstrip()
         shape = record_shape(body)
         if shape == "eventbridge":
@@ -123,7 +133,7 @@ def pack(stream: str, shard: str, records: list[dict[str, Any]]) -> tuple[list[B
         blobs.append(_blob(stream, shard, payloads, "json", b"\n"))
     if envelopes:
         blobs.append(_blob(stream, shard, envelopes, "jsonl", b"\n"))
-    return blobs, rejects
+    return blobs, rejects, taken
 
 
 def _blob(stream: str, shard: str, parts: list[tuple[str, bytes]], ext: str,
@@ -162,6 +172,8 @@ class KinesisSource:
     'kinesis:trail'
     """
 
+    pass_bytes: int = 64 << 20
+    """Decompressed bytes one pass takes at most (records past it wait for the next pass)."""
     pass_interval: float = 0.2
     """Shortest time between passes: GetRecords allows 5 calls/s per shard, for all readers."""
     throttle_backoff: float = 1.0
@@ -170,7 +182,8 @@ class KinesisSource:
     def __init__(self, stream: str, start: str = "trim-horizon",
                  at_timestamp: datetime | None = None, client: Any | None = None,
                  max_records: int = 10_000, wait: float = 1.0,
-                 list_interval: float = 30.0) -> None:
+                 list_interval: float = 30.0,
+                 max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20) -> None:
         if start not in STARTS:
             raise UsageError(f"--from {start}: expected one of {', '.join(STARTS)}")
         if (start == "timestamp") != (at_timestamp is not None):
@@ -194,6 +207,7 @@ class KinesisSource:
             at_timestamp = at_timestamp.replace(tzinfo=UTC)
         self.at_timestamp = at_timestamp
         self.max_records = max_records
+        self.max_object_bytes = max_object_bytes
         self.wait = wait
         self.list_interval = list_interval
         self._owns_client = client is None
@@ -235,8 +249,9 @@ class KinesisSource:
         blobs: list[Blob] = []
         rejects: list[Reject] = []
         read, ended, arrivals = 0, False, []
+        held = 0
         for shard_id in self._readable():
-            if read >= self.max_records:
+            if read >= self.max_records or held >= self.pass_bytes:
                 break
             resp = self._get_records(shard_id, min(GET_RECORDS_LIMIT, self.max_records - read))
             st = self._shards.get(shard_id)
@@ -244,16 +259,24 @@ class KinesisSource:
                 continue
             records = resp.get("Records") or []
             st.behind = int(resp.get("MillisBehindLatest") or 0)
+            taken = len(records)
             if records:
-                more_blobs, more_rejects = pack(self.stream, shard_id, records)
+                more_blobs, more_rejects, taken = pack(
+                    self.stream, shard_id, records, self.max_object_bytes,
+                    self.pass_bytes - held)
+                records = records[:taken]
                 blobs += more_blobs
                 rejects += more_rejects
+                held += sum(len(b.data) for b in more_blobs)
                 read += len(records)
                 if st.committed is None and st.first is None:
                     st.first = str(records[0]["SequenceNumber"])
                 st.position = str(records[-1]["SequenceNumber"])
                 arrivals.append(min(_epoch(r.get("ApproximateArrivalTimestamp"))
                                     for r in records))
+            if taken < len(resp.get("Records") or []):
+                st.iterator = None  # over the pass budget: the rest comes next pass
+                continue
             st.iterator = resp.get("NextShardIterator")
             if st.iterator is None:
                 log.info("%s: %s read to its end (resharded)", self.name, shard_id)

@@ -16,6 +16,7 @@ CloudTrail's notification carries the key as is.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_plus
@@ -44,12 +45,33 @@ class Notice:
 
 
 def parse_notification(body: str | bytes) -> Notice:
-    """The objects a queue message names; ``NotificationError`` when it is not one."""
+    """The objects a queue message names; ``NotificationError`` when it is not one.
+
+    Whatever the body holds (any shape, depth, type or encoding), nothing else is raised:
+    a message of an unexpected shape is poison for the quarantine, never a crash.
+    """
     try:
-        doc = json.loads(body)
+        return _parse(_loads(body), depth=0)
+    except NotificationError:
+        raise
+    except Exception as exc:
+        raise NotificationError("poison_message", "notification of an unexpected shape "
+                                f"({type(exc).__name__}: {exc})") from None
+
+
+def _loads(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise NotificationError("poison_message", "JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise NotificationError("poison_message", f"message body is not JSON: {exc}") from None
-    return _parse(doc, depth=0)
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (a field of the wrong type is as
+    good as missing; ``_ref`` then says what is lacking)."""
+    return value if isinstance(value, dict) else {}
 
 
 def _parse(doc: Any, depth: int) -> Notice:
@@ -60,11 +82,7 @@ def _parse(doc: Any, depth: int) -> Notice:
             raise NotificationError("poison_message", "SNS envelopes nested too deeply")
         message = doc["Message"]
         if isinstance(message, str):
-            try:
-                message = json.loads(message)
-            except ValueError:
-                raise NotificationError("poison_message",
-                                        "SNS Message is not JSON") from None
+            message = _loads(message)
         return _parse(message, depth + 1)
     if doc.get("Event") == "s3:TestEvent":
         return Notice(ignored=["s3:TestEvent"])
@@ -79,9 +97,21 @@ def _parse(doc: Any, depth: int) -> Notice:
                             f"(top-level keys: {', '.join(sorted(map(str, doc))[:8])})")
 
 
+_BUCKET = re.compile(r"[A-Za-z0-9._\-]{3,255}")
+"""S3 bucket names: 3-63 lower-case letters, digits, dots and hyphens today; legacy
+us-east-1 buckets may also have capitals and underscores, up to 255 characters."""
+MAX_KEY_BYTES = 1024
+"""S3's longest object key, in UTF-8 bytes."""
+
+
 def _ref(bucket: Any, key: Any, size: Any = 0, etag: Any = None) -> ObjectRef:
     if not isinstance(bucket, str) or not bucket or not isinstance(key, str) or not key:
         raise NotificationError("poison_message", "notification lacks a bucket name or key")
+    if not _BUCKET.fullmatch(bucket):
+        raise NotificationError("poison_message", "notification names no valid S3 bucket")
+    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise NotificationError("poison_message", f"object key longer than S3 allows "
+                                f"({MAX_KEY_BYTES} bytes)")
     try:
         n = int(size or 0)
     except (TypeError, ValueError):
@@ -100,8 +130,8 @@ def _s3_event(records: list[Any]) -> Notice:
             notice.ignored.append(name or "unnamed event")
             continue
         s3 = r["s3"]
-        bucket = (s3.get("bucket") or {}).get("name")
-        obj = s3.get("object") or {}
+        bucket = _obj(s3.get("bucket")).get("name")
+        obj = _obj(s3.get("object"))
         key = obj.get("key")
         notice.objects.append(_ref(bucket, unquote_plus(key) if isinstance(key, str) else key,
                                    obj.get("size"), obj.get("eTag")))
@@ -119,10 +149,10 @@ def _cloudtrail(doc: dict[str, Any]) -> Notice:
 
 def _eventbridge(doc: dict[str, Any]) -> Notice:
     if doc["detail-type"] != "Object Created":
-        return Notice(ignored=[str(doc["detail-type"])])
-    detail = doc.get("detail") or {}
-    bucket = (detail.get("bucket") or {}).get("name")
-    obj = detail.get("object") or {}
+        return Notice(ignored=[str(doc["detail-type"])[:100]])
+    detail = _obj(doc.get("detail"))
+    bucket = _obj(detail.get("bucket")).get("name")
+    obj = _obj(detail.get("object"))
     key = obj.get("key")
     return Notice(objects=[_ref(bucket, unquote_plus(key) if isinstance(key, str) else key,
                                 obj.get("size"), obj.get("etag"))])

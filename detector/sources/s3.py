@@ -11,12 +11,13 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from detector import aws
 from detector.blob import Blob, ObjectRef
 from detector.errors import SourceError, UsageError
+from detector.logtypes.base import RAW_CAP
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def s3_client() -> Any:
     """An S3 client from the standard AWS configuration, with retries for throttling."""
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"},
                     max_pool_connections=DOWNLOAD_THREADS * 2)
-    return boto3.session.Session().client("s3", config=config)
+    return aws.client("s3", config)
 
 
 def classify(exc: Exception) -> str:
@@ -73,14 +74,30 @@ class S3Source:
         except (ClientError, BotoCoreError) as exc:
             raise SourceError(self.spec, classify(exc), f"listing failed: {exc}") from exc
 
-    def fetch(self, ref: ObjectRef) -> Blob | SourceError:
-        bucket, key = split_s3_uri(ref.uri)
-        try:
-            body = self.client.get_object(Bucket=bucket, Key=key)["Body"]
-            return Blob(ref, body.read())
-        except (ClientError, BotoCoreError) as exc:
-            return SourceError(ref.uri, classify(exc), str(exc))
+    def fetch(self, ref: ObjectRef, max_bytes: int | None = None) -> Blob | SourceError:
+        return get_object(self.client, ref, max_bytes)
 
-    def fetch_many(self, refs: Iterable[ObjectRef]) -> Iterator[Blob | SourceError]:
+    def fetch_many(self, refs: Iterable[ObjectRef],
+                   max_bytes: int | None = None) -> Iterator[Blob | SourceError]:
         with ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="s3-get") as pool:
-            yield from pool.map(self.fetch, refs)
+            yield from pool.map(lambda ref: self.fetch(ref, max_bytes), refs)
+
+
+def get_object(client: Any, ref: ObjectRef, max_bytes: int | None = None) -> Blob | SourceError:
+    """The object with the ETag and size S3 reports (so identities match however it was
+    found); only its first bytes when it is larger than ``max_bytes``."""
+    bucket, key = split_s3_uri(ref.uri)
+    try:
+        resp = client.get_object(Bucket=bucket, Key=key)
+        body = resp["Body"]
+        size = int(resp.get("ContentLength") or 0)
+        etag = str(resp.get("ETag", "")).strip('"') or ref.etag
+        got = ObjectRef(ref.uri, ref.key, size, etag) if size else ref
+        if max_bytes is not None and size > max_bytes:
+            head = body.read(RAW_CAP)
+            body.close()
+            return Blob(got, head, oversize=size)
+        data = body.read()
+        return Blob(ObjectRef(ref.uri, ref.key, len(data), etag), data)
+    except (ClientError, BotoCoreError) as exc:
+        return SourceError(ref.uri, classify(exc), str(exc))

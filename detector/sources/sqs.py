@@ -28,15 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from detector import aws
 from detector.blob import Blob, ObjectRef
 from detector.errors import SourceError, UsageError
-from detector.logtypes.base import Reject
+from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB, Reject
 from detector.sources.notifications import NotificationError, parse_notification
-from detector.sources.s3 import DOWNLOAD_THREADS, classify, s3_client, split_s3_uri
+from detector.sources.s3 import DOWNLOAD_THREADS, get_object, s3_client
 from detector.sources.stream import Work
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ DEFAULT_MAX_RECEIVES = 5
 def sqs_client() -> Any:
     """An SQS client from the standard AWS configuration (AWS_ENDPOINT_URL, profiles)."""
     config = Config(retries={"max_attempts": 8, "mode": "adaptive"})
-    return boto3.session.Session().client("sqs", config=config)
+    return aws.client("sqs", config)
 
 
 @dataclass
@@ -70,7 +70,8 @@ class SqsSource:
     def __init__(self, queue_url: str, wait: int = 20, batch_messages: int = 100,
                  visibility_timeout: int | None = None,
                  max_receives: int = DEFAULT_MAX_RECEIVES,
-                 client: Any | None = None, s3: Any | None = None) -> None:
+                 client: Any | None = None, s3: Any | None = None,
+                 max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20) -> None:
         if not queue_url.startswith(("https://", "http://")):
             raise UsageError(f"{queue_url}: expected a queue URL (https://sqs.REGION."
                              "amazonaws.com/ACCOUNT/NAME)")
@@ -79,6 +80,9 @@ class SqsSource:
         self.wait = max(0, min(wait, 20))
         self.batch_messages = max(1, batch_messages)
         self.max_receives = max_receives
+        self.max_object_bytes = max_object_bytes
+        self._suspects: list[_Message] = []
+        """Messages delivered again, waiting to be worked on one at a time."""
         self.client = client or sqs_client()
         self.s3 = s3 or s3_client()
         try:
@@ -103,11 +107,29 @@ class SqsSource:
         """Nothing to resume: the queue keeps undeleted messages, the manifest dedups."""
 
     def poll(self) -> Work | None:
+        """The next unit of work: received messages, or one retried message on its own.
+
+        A message SQS delivers again (its batch failed, or it killed the process) is worked
+        on alone, so a poison object costs only its own message; past ``max_receives`` it is
+        quarantined without being read again (with a redrive policy SQS dead-letters it).
+        """
+        if self._suspects:
+            return self._work([self._suspects.pop(0)])
         messages = self._receive()
-        if not messages:
-            return None
+        fresh = [m for m in messages if m.receives <= 1]
+        self._suspects += [m for m in messages if m.receives > 1]
+        if fresh:
+            return self._work(fresh)
+        return self._work([self._suspects.pop(0)]) if self._suspects else None
+
+    def _work(self, messages: list[_Message]) -> Work:
         work = Work(messages=len(messages), received=min(m.sent for m in messages))
         for m in messages:
+            if self._gave_up(m, m.receives - 1):
+                work.rejects.append(self._reject(
+                    m, "repeated_failure", f"received {m.receives} times without being "
+                    f"committed (more than --max-receives {self.max_receives}); not read again"))
+                continue
             try:
                 notice = parse_notification(m.body)
             except NotificationError as exc:
@@ -125,7 +147,7 @@ class SqsSource:
                     work.rejects.append(Reject(got.uri, got.reason, got.detail, records=None))
                 else:
                     m.retry = True
-            if m.retry and self._gave_up(m):
+            if m.retry and self._gave_up(m, m.receives):
                 m.retry = False
                 work.rejects.append(self._reject(
                     m, "repeated_failure",
@@ -190,19 +212,13 @@ class SqsSource:
         return out
 
     def _fetch(self, ref: ObjectRef) -> Blob | SourceError:
-        """The object, with the ETag and size S3 reports (so identities match backfill's)."""
-        bucket, key = split_s3_uri(ref.uri)
-        try:
-            resp = self.s3.get_object(Bucket=bucket, Key=key)
-            data = resp["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
-            return SourceError(ref.uri, classify(exc), str(exc))
-        etag = str(resp.get("ETag", "")).strip('"') or ref.etag
-        return Blob(ObjectRef(ref.uri, key, len(data), etag), data)
+        """The object, with the ETag and size S3 reports (so identities match backfill's);
+        only its head when it is over the per-object cap (it is then quarantined)."""
+        return get_object(self.s3, ref, self.max_object_bytes)
 
-    def _gave_up(self, m: _Message) -> bool:
+    def _gave_up(self, m: _Message, failures: int) -> bool:
         """Past the retry budget: with a redrive policy SQS dead-letters it; else we do."""
-        return self.redrive_max is None and m.receives >= self.max_receives
+        return self.redrive_max is None and failures >= self.max_receives
 
     def _reject(self, m: _Message, reason: str, detail: str) -> Reject:
         return Reject(f"{self.name}/{m.message_id}", reason, detail, records=None,

@@ -91,11 +91,16 @@ def _int(v: Any) -> int | None:
     return int(float(v))
 
 
-def _time(v: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(v).astimezone(UTC)
-    except (TypeError, ValueError):
-        return None  # "ThisIsAWrongEventTime" in the AWS library's MissField file
+def _time(v: Any, fallback: Any = None) -> datetime | None:
+    """eventTime, else Logstash's ``@timestamp`` (OTRF exports); None when neither parses
+    ("ThisIsAWrongEventTime" in the AWS library's MissField file): such a record has no
+    place in event-time windows and is quarantined as ``bad_event_time``."""
+    for text in (v, fallback):
+        try:
+            return datetime.fromisoformat(text).astimezone(UTC)
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 def _bucket_account(rec: Json, bucket: str | None) -> str | None:
@@ -131,7 +136,7 @@ def expected_columns(rec: Json) -> Row:
     tls_version = _str(tls.get("tlsVersion"))
     row: Row = {
         "source": "cloudtrail",
-        "event_time": _time(rec.get("eventTime")),
+        "event_time": _time(rec.get("eventTime"), rec.get("@timestamp")),
         "event_id": rec.get("eventID"),
         "request_id": rec.get("requestID"),
         "event_name": rec.get("eventName"),
@@ -309,7 +314,7 @@ def test_jsonl_literals() -> None:
     assert ssec["sse"] == "SSE-C"
     assert ssec["vpc_endpoint_id"] == "vpce-1a2b3c4d"
     otrf = rows[jsonl_uri(20)]  # OTRF export: no eventTime (Logstash's @timestamp instead)
-    assert otrf["event_time"] is None
+    assert otrf["event_time"] == datetime(2020, 9, 14, 1, 0, 33, tzinfo=UTC)
     assert otrf["bytes_out"] == 500  # JSON 500.0
     assert otrf["bucket_account_id"] == "123456789123"
     assert otrf["session_issuer_arn"] == (
@@ -429,10 +434,15 @@ LIBRARY_UNKNOWN_FIELDS = {
     ids=lambda p: p.name,
 )
 def test_library_file_counts(path: Path, tier: str) -> None:
+    """Every record is an event, but those with no usable time (deliberately: see
+    tests/golden/README.md), which are quarantined as ``bad_event_time``, one each."""
     records = json.loads(path.read_text())["Records"]
+    untimed = [i for i, r in enumerate(records)
+               if _time(r.get("eventTime"), r.get("@timestamp")) is None]
     result = parse_path(path, tier)
-    assert result.rejects == []
-    assert result.events.num_rows == len(records)
+    assert [(r.reason, r.origin_index, r.records) for r in result.rejects] == [
+        ("bad_event_time", i, 1) for i in untimed]
+    assert result.events.num_rows == len(records) - len(untimed)
 
 
 @pytest.mark.parametrize("tier", TIERS)
@@ -472,21 +482,26 @@ def test_library_gzip_equals_plain() -> None:
     )
 
 
-def test_library_all_null_record_kept() -> None:
+def test_library_all_null_record_is_quarantined_for_its_time() -> None:
+    """Record 0 has eventVersion "1.1" and every other field null, so no time: quarantined
+    with its raw text; the other records are kept."""
     result = parse_path(LIBRARY / "SerializerAllFieldsNull.json")
-    assert result.rejects == []
+    (reject,) = result.rejects
+    assert (reject.reason, reject.origin_index) == ("bad_event_time", 0)
+    assert json.loads(reject.raw)["eventVersion"] == "1.1"
     rows = rows_by_index(result)
-    first = rows[0]  # eventVersion "1.1" and every other field null
-    non_null = {k for k, v in first.items() if v is not None}
-    assert non_null == {"source", "origin_object", "origin_index"}
+    assert 0 not in rows
     assert rows[1]["event_name"] == "eventName2"
 
 
-def test_library_wrong_event_time_is_null_not_rejected() -> None:
-    """MissField record 4 has eventTime "ThisIsAWrongEventTime": kept, time null."""
-    rows = rows_by_index(parse_path(LIBRARY / "SerializerTestFileMissField.json"))
-    assert rows[3]["event_time"] is None
-    assert rows[3]["event_name"] == "eventName4"
+def test_library_wrong_event_time_is_quarantined() -> None:
+    """MissField record 4 has eventTime "ThisIsAWrongEventTime": quarantined, raw kept."""
+    result = parse_path(LIBRARY / "SerializerTestFileMissField.json")
+    (reject,) = result.rejects
+    assert (reject.reason, reject.origin_index) == ("bad_event_time", 3)
+    assert b"ThisIsAWrongEventTime" in reject.raw
+    rows = rows_by_index(result)
+    assert 3 not in rows
     assert rows[2]["principal_arn"] is None  # userIdentity without type/arn
 
 
