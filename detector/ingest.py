@@ -151,6 +151,7 @@ def _list(specs: Sequence[str], options: IngestOptions, seen: set[str],
             elif item.identity in seen:
                 summary.objects_already_ingested += 1
             else:
+                seen.add(item.identity)  # a source given twice, or nested in another
                 fresh.append((spec, order, item))
     return fresh, rejects
 

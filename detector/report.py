@@ -58,6 +58,13 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         console.print(rejects)
     else:
         console.print("rejects: none")
+    if d["duplicates"]:
+        copies = ", ".join(f"{n:,} {src}" for src, n in sorted(d["duplicates"].items()))
+        say(console, f"duplicates: {copies} event(s) already stored (redelivered), stored once")
+    if d["detection_errors"]:
+        failed = ", ".join(f"{k} ×{n}" for k, n in sorted(d["detection_errors"].items()))
+        console.print(Text.assemble(("detections that raised", "red"), " (the others ran; "
+                                     "see the log): ", safe_text(failed)))
     for err in d["source_errors"]:
         console.print(Text.assemble(("source error:", "red"), " ", safe_text(err)))
     say(console, f"lake: {summary.lake}")

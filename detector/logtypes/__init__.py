@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 
 from detector import failpoints
 from detector.blob import Blob
@@ -31,6 +32,7 @@ __all__ = ["REGISTRY", "LogType", "ParseResult", "Reject", "load_all", "parse_bl
 log = logging.getLogger(__name__)
 
 SNIFF_BYTES = 4096
+BOM = b"\xef\xbb\xbf"
 DEFAULT_CHUNK_BYTES = 16 << 20
 """Decompressed bytes parsed at once: a batch of small objects is parsed in chunks of about
 this much, so memory follows this budget however well its objects compress."""
@@ -91,6 +93,8 @@ def parse_blobs(blobs: Iterable[Blob], max_object_bytes: int = DEFAULT_MAX_OBJEC
             content = unwrap(blob, max_object_bytes)
         except MemoryError as exc:
             raise infrastructure(exc, f"decompressing {blob.uri}") from exc
+        if content.data.startswith(BOM):  # every parser, and line numbers, start after it
+            content = replace(content, data=content.data[len(BOM):])
         lt = _route_or_reject(content, result)
         if lt is None:
             continue

@@ -8,6 +8,7 @@ uses it only for input the native tier could not read.
 
 from __future__ import annotations
 
+import codecs
 import json
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
@@ -187,6 +188,21 @@ def to_table(batch: RecordBatch) -> pa.Table:
     def strs(objs: Sequence[Any], attr: str) -> pa.Array:
         return _strings(list(map(attrgetter(attr), objs)))
 
+    rps, res, aeds = _screen_sides(batch)
+    times = parse_event_times(pl.from_arrow(strs(recs, "eventTime")),  # type: ignore[arg-type]
+                              pl.from_arrow(strs(recs, "timestamp")))  # type: ignore[arg-type]
+    for i in times.is_null().arg_true().to_list():
+        if rps[i] is not None:
+            batch.reject(batch.origins[i], "bad_event_time", BAD_TIME, batch.raw(i),
+                         batch.indices[i])
+            rps[i] = None
+    keep = [i for i, rp in enumerate(rps) if rp is not None]
+    if len(keep) < n:
+        recs = [recs[i] for i in keep]
+        rps, res, aeds = [rps[i] for i in keep], [res[i] for i in keep], [aeds[i] for i in keep]
+        times = times.gather(keep)
+    origins = [batch.origins[i] for i in keep]
+    indices = [batch.indices[i] for i in keep]
     uis = [r.userIdentity or _EMPTY_UI for r in recs]
     issuers = [
         (u.sessionContext.sessionIssuer if u.sessionContext else None) or _EMPTY_ISSUER
@@ -196,17 +212,13 @@ def to_table(batch: RecordBatch) -> pa.Table:
     rp_raw = list(map(attrgetter("requestParameters"), recs))
     re_raw = list(map(attrgetter("responseElements"), recs))
     aed_raw = list(map(attrgetter("additionalEventData"), recs))
-    rps = _decode_side(_RP_ARRAY, rp_raw, RequestParameters, _EMPTY_RP)
-    res = _decode_side(_RP_ARRAY, re_raw, RequestParameters, _EMPTY_RP)
-    aeds = _decode_side(_AED_ARRAY, aed_raw, AdditionalEventData, _EMPTY_AED)
     bytes_out, bad_out = _ints([a.bytesTransferredOut for a in aeds])
     bytes_in, bad_in = _ints([a.bytesTransferredIn for a in aeds])
-    for i in sorted(set(bad_out) | set(bad_in)):
+    for j in sorted(set(bad_out) | set(bad_in)):
+        i = keep[j]
         batch.reject(batch.origins[i], "bad_field_type", BAD_BYTES, batch.raw(i),
                      batch.indices[i], records=0)
 
-    times = parse_event_times(pl.from_arrow(strs(recs, "eventTime")),  # type: ignore[arg-type]
-                              pl.from_arrow(strs(recs, "timestamp")))  # type: ignore[arg-type]
     cols: dict[str, pa.Array] = {
         "event_time": times.to_arrow(),
         "event_id": strs(recs, "eventID"),
@@ -256,8 +268,8 @@ def to_table(batch: RecordBatch) -> pa.Table:
         "request_parameters": _raw_json(rp_raw),
         "response_elements": _raw_json(re_raw),
         "additional_event_data": _raw_json(aed_raw),
-        "origin_object": pa.array(batch.origins, pa.string()),
-        "origin_index": pa.array(batch.indices, pa.int64()),
+        "origin_object": pa.array(origins, pa.string()),
+        "origin_index": pa.array(indices, pa.int64()),
     }
     df = pl.from_arrow(pa.table(cols))
     assert isinstance(df, pl.DataFrame)
@@ -288,12 +300,6 @@ def to_table(batch: RecordBatch) -> pa.Table:
         "request_parameters", "response_elements", "additional_event_data",
         "origin_object", "origin_index",
     )
-    untimed = times.is_null().arg_true().to_list()
-    for i in untimed:
-        batch.reject(batch.origins[i], "bad_event_time", BAD_TIME, batch.raw(i),
-                     batch.indices[i])
-    if untimed:
-        out = out.filter(pl.col("event_time").is_not_null())
     return conform(out.to_arrow())
 
 
@@ -325,15 +331,13 @@ def _bucket_accounts(recs: Sequence[Record], buckets: pl.Series) -> pl.Series:
     flat = list(chain.from_iterable(lists))
     if not flat:
         return pl.Series("bucket_account_id", [None] * len(recs), dtype=pl.String)
-    res = pl.DataFrame(
-        {
-            "row": np.repeat(np.arange(len(recs)), lens),
-            "type": list(map(attrgetter("type"), flat)),
-            "arn": list(map(attrgetter("ARN"), flat)),
-            "acct": list(map(attrgetter("accountId"), flat)),
-        },
-        schema={"row": pl.Int64, "type": pl.String, "arn": pl.String, "acct": pl.String},
-    )
+    res = pl.from_arrow(pa.table({  # numbers where text belongs read as their text
+        "row": np.repeat(np.arange(len(recs)), lens),
+        "type": _strings(list(map(attrgetter("type"), flat))),
+        "arn": _strings(list(map(attrgetter("ARN"), flat))),
+        "acct": _strings(list(map(attrgetter("accountId"), flat))),
+    }))
+    assert isinstance(res, pl.DataFrame)
     wanted = pl.DataFrame({"row": np.arange(len(recs)), "bucket": buckets})
     best = (
         res.filter((pl.col("type") == "AWS::S3::Bucket") & pl.col("acct").is_not_null())
@@ -351,11 +355,56 @@ def _bucket_accounts(recs: Sequence[Record], buckets: pl.Series) -> pl.Series:
     )
 
 
-def _decode_side(decoder: msgspec.json.Decoder, raws: list[msgspec.Raw], typ: type,
-                 empty: Any) -> list[Any]:
-    """Decode many raw sub-objects in one call; anything not an object reads as empty."""
-    values = decoder.decode(b"[" + b",".join(raws) + b"]")
-    return [v if type(v) is typ else empty for v in values]
+def _screen_sides(batch: RecordBatch) -> tuple[list[Any], list[Any], list[Any]]:
+    """requestParameters, responseElements and additionalEventData decoded, per record.
+
+    They are kept raw (``msgspec.Raw``) while records decode, so nothing has checked them
+    yet: a record whose raw sub-object is not UTF-8, or holds what msgspec cannot decode (a
+    number out of range), is rejected here, alone; its entries come back as None.
+    """
+    sides = [(_RP_ARRAY, "requestParameters", RequestParameters, _EMPTY_RP),
+             (_RP_ARRAY, "responseElements", RequestParameters, _EMPTY_RP),
+             (_AED_ARRAY, "additionalEventData", AdditionalEventData, _EMPTY_AED)]
+    out: list[list[Any]] = []
+    bad: dict[int, tuple[str, str]] = {}
+    for decoder, name, typ, empty in sides:
+        raws = [getattr(r, name) for r in batch.records]
+        try:
+            values = decoder.decode(b"[" + b",".join(raws) + b"]")
+            _utf8(b"".join(raws))
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
+                RecursionError):
+            values = []
+            for i, raw in enumerate(raws):
+                try:
+                    _utf8(raw)
+                    values.append(decoder.decode(b"[" + raw + b"]")[0])
+                except UnicodeDecodeError:
+                    bad.setdefault(i, ("invalid_utf8", f"{name} holds bytes that are not UTF-8"))
+                    values.append(None)
+                except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+                    bad.setdefault(i, ("invalid_utf8" if not _is_text(raw) else
+                                       "bad_record_shape", f"{name}: {exc}"))
+                    values.append(None)
+        out.append([v if type(v) is typ else empty for v in values])
+    for i, (reason, detail) in sorted(bad.items()):
+        batch.reject(batch.origins[i], reason, detail, batch.raw(i), batch.indices[i])
+        out[0][i] = None
+    return out[0], out[1], out[2]
+
+
+def _utf8(raw: bytes) -> None:
+    """Raise UnicodeDecodeError unless ``raw`` is UTF-8 (JSON strings may not be anything
+    else, but ``msgspec.Raw`` keeps bytes unchecked)."""
+    codecs.utf_8_decode(raw, "strict", True)
+
+
+def _is_text(raw: bytes) -> bool:
+    try:
+        _utf8(raw)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _strings(values: list[Any]) -> pa.Array:

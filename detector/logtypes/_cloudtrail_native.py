@@ -234,6 +234,11 @@ def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
                           "filename=true").replace("AS _bad_bytes", "AS _bad_bytes, filename")
     try:
         return _connection().execute(sql, [paths]).fetch_arrow_table()
+    except UnicodeDecodeError as exc:
+        # DuckDB quoted the bad record in its message and cut it inside a character.
+        raise NativeDecodeError(f"DuckDB rejected a record: {exc.reason}") from exc
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt from None  # Ctrl-C pressed twice: abandon, do not fall back
     except duckdb.Error as exc:
         # Bad data is expected (the exact tier will reject it precisely); anything else,
         # such as running out of memory, is ours to fix and must not hide as a slow path.

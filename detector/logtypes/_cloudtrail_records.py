@@ -104,7 +104,7 @@ def raw_elements(array: bytes) -> list[bytes]:
         return [bytes(r) for r in RAW_ARRAY.decode(array)]
     except RecursionError:
         found = array_elements(array, array.index(b"["))
-        return [array[a:z] for a, z in found[0]] if found else []
+        return [array[a:z] for a, z in found.spans] if found else []
 
 
 def _accept_native(batch: RecordBatch, result: native.NativeResult,
@@ -189,6 +189,8 @@ def decode_lines(batch: RecordBatch, lines: Sequence[tuple[int, bytes]], origin:
     try:
         records = RECORDS_ARRAY.decode(b"[" + b",".join(ln for _, ln in lines) + b"]")
     except DECODE_ERRORS:
+        records = []
+    if len(records) != len(lines):  # a bad line, or one that is not exactly one record
         decode_each(batch, lines, origin)
         return
     accept(batch, records, origin, [i for i, _ in lines], lambda: [ln for _, ln in lines])
@@ -235,18 +237,62 @@ def _is_utf8(raw: bytes) -> bool:
 _NEXT_RECORD = re.compile(r'\{\s*"eventVersion"\s*:')
 """Where a record begins (AWS writes eventVersion first): how salvage resynchronises."""
 
-_ARRAY_START = re.compile(r'"Records"\s*:\s*\[|^\s*\[')
+_ARRAY_START = re.compile(rb'"Records"\s*:\s*\[|^\s*\[')
+_ARRAY_START_TEXT = re.compile(r'"Records"\s*:\s*\[|^\s*\[')
+_RECORDS_HEAD = re.compile(rb'\{\s*"Records"\s*:')
+_NEXT_ARRAY = re.compile(rb'\s*(?:\{\s*"Records"\s*:\s*)?\[')
+"""Where a concatenated file's next document begins: a bare array, or a trail file's."""
+
+
+def split_array(batch: RecordBatch, data: bytes, origin: str
+                ) -> list[tuple[int, bytes]] | None:
+    """The elements of a file's records array(s), cut by structure, whatever they hold, and
+    every byte accounted for: bytes after the array that are not another array (Firehose
+    concatenates trail files) are rejected. None when the brackets do not balance (a
+    missing one, or a file cut short): only salvage by resynchronising can help then."""
+    items: list[tuple[int, bytes]] = []
+    pos = 0
+    while True:
+        m = _ARRAY_START.search(data) if pos == 0 else _NEXT_ARRAY.match(data, pos)
+        if m is None:
+            if not items:
+                batch.reject(origin, "no_records", "no Records array in this JSON", data,
+                             None, None)
+            return items
+        found = array_elements(data, m.end() - 1)
+        if found is None or not found.closed:  # a bracket missing, or the file cut short
+            return None
+        items += [(len(items) + k, data[a:z]) for k, (a, z) in enumerate(found.spans)]
+        rest = data[found.end:].lstrip()
+        if b'"Records"' in m.group(0):  # {"Records": [...]} closes with its brace
+            rest = rest.removeprefix(b"}").lstrip()
+        if not rest:
+            return items
+        if not (rest.startswith(b"[") or _RECORDS_HEAD.match(rest)):
+            batch.reject(origin, "invalid_json", "unexpected bytes after the Records array",
+                         rest, None, None)
+            return items
+        pos = len(data) - len(rest)
 
 
 def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0) -> None:
-    """Keep every complete record before the damage; reject the damaged rest as one piece."""
+    """Keep every record of a file that does not decode as a whole, rejecting each bad one.
+
+    Cut by structure first (exact: each element is judged alone and keeps its index). Only
+    when the brackets are broken too does reading resume at the next ``{"eventVersion":``
+    after the damage; the damaged stretch is then one reject of unknown size.
+    """
+    items = split_array(batch, data, origin) if first_index == 0 else None
+    if items is not None:
+        decode_each(batch, items, origin)
+        return
     repaired = False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("utf-8", errors="replace")
         repaired = True
-    m = _ARRAY_START.search(text)
+    m = _ARRAY_START_TEXT.search(text)
     if m is None:
         batch.reject(origin, "no_records", "no Records array in this JSON", data, None, None)
         return
@@ -261,6 +307,10 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
                          b"", None, None)
             break
         if text[pos] == "]":
+            rest = text[pos + 1:].strip().removeprefix("}").strip()
+            if rest:
+                batch.reject(origin, "invalid_json", "unexpected bytes after the Records "
+                             "array", rest.encode(), None, None)
             break
         try:
             _, end = decoder.raw_decode(text, pos)
@@ -281,5 +331,3 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
         raws.append((i, text[pos:end].encode()))
         pos, i = end, i + 1
     decode_each(batch, raws, origin, text_was_repaired=repaired)
-
-

@@ -11,6 +11,8 @@ It checks structure only: whether each element is valid JSON is for its decoder 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 _QUOTE, _BACKSLASH = ord('"'), ord("\\")
@@ -19,13 +21,25 @@ _OPEN[[ord("{"), ord("[")]] = 1
 _CLOSE = np.zeros(256, np.int8)
 _CLOSE[[ord("}"), ord("]")]] = 1
 _COMMA = ord(",")
+_CLOSE_ARRAY = ord("]")
+_PAIRS = {ord("{"): ord("}"), ord("["): ord("]")}
 _SPACE = b" \t\r\n"
 
 
-def array_elements(data: bytes, start: int) -> tuple[list[tuple[int, int]], int] | None:
-    """Spans of the elements of the array whose ``[`` is at ``data[start]``, and where the
-    array ends (``len(data)`` when it is cut short, the last element then running to the
-    end). None when the bytes there are not an array or a bracket inside it is unbalanced."""
+@dataclass(frozen=True)
+class ArraySpans:
+    """The elements of one JSON array: their (start, end) offsets, where the array ends, and
+    whether it closed (when it did not, the file ended inside it and the last element runs
+    to the end of the data)."""
+
+    spans: list[tuple[int, int]]
+    end: int
+    closed: bool
+
+
+def array_elements(data: bytes, start: int) -> ArraySpans | None:
+    """The elements of the array whose ``[`` is at ``data[start]``; None when the bytes
+    there are not an array or a closing bracket inside it has no opening one."""
     if data[start:start + 1] != b"[":
         return None
     b = np.frombuffer(data, np.uint8)[start:]
@@ -34,8 +48,8 @@ def array_elements(data: bytes, start: int) -> tuple[list[tuple[int, int]], int]
     closing = np.flatnonzero(depth == 0)
     closed = bool(closing.size)
     end = int(closing[0]) + 1 if closed else len(b)
-    if depth[:end].min() < 0:
-        return None
+    if depth[:end].min() < 0 or (closed and b[end - 1] != _CLOSE_ARRAY):
+        return None  # brackets of the wrong kind: one is missing somewhere
     commas = np.flatnonzero((b[:end] == _COMMA) & (outside[:end] == 1) & (depth[:end] == 1))
     lows = [1, *(commas + 1).tolist()]
     highs = [*commas.tolist(), end - 1 if closed else end]
@@ -45,8 +59,12 @@ def array_elements(data: bytes, start: int) -> tuple[list[tuple[int, int]], int]
         stripped = piece.lstrip(_SPACE)
         if stripped.strip(_SPACE):
             first = start + lo + len(piece) - len(stripped)
-            spans.append((first, first + len(stripped.rstrip(_SPACE))))
-    return spans, start + end
+            last = first + len(stripped.rstrip(_SPACE))
+            cut_short = not closed and hi == highs[-1]
+            if not cut_short and _PAIRS.get(data[first], data[last - 1]) != data[last - 1]:
+                return None  # an element opened with one kind of bracket, closed with another
+            spans.append((first, last))
+    return ArraySpans(spans, start + end, closed)
 
 
 def _outside_strings(b: np.ndarray) -> np.ndarray:

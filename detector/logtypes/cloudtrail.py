@@ -14,12 +14,13 @@ import msgspec
 
 from detector.logtypes import _cloudtrail_records as ctr
 from detector.logtypes._cloudtrail_native import RawRecords
-from detector.logtypes._json_split import array_elements
 from detector.logtypes.base import Content, LogType, ParseResult, register, skip_rule
 from detector.schema import SOURCE_CLOUDTRAIL
 
 _TRAIL_KEY = re.compile(r"(^|/)CloudTrail/[^/]+/\d{4}/\d{2}/\d{2}/")
 _RECORD_KEYS = (b'"eventVersion"', b'"eventTime"', b'"eventSource"', b'"userIdentity"')
+_LINE_KEYS = (*_RECORD_KEYS, b'"@timestamp"', b'"eventID"', b'"eventName"')
+"""A lone line holding one of these is a record (a one-event export), not stray JSON."""
 _RECORDS_HEAD = re.compile(rb'^\{\s*"Records"\s*:')
 
 
@@ -111,8 +112,9 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
         records = decoded if isinstance(decoded, list) else decoded.Records
         raw.extend(origin, list(enumerate(map(bytes, records))))
         return
-    lines = [(i, ln) for i, ln in enumerate(stripped.split(b"\n")) if ln.strip()]
-    if len(lines) > 1 or (lines and b'"eventTime"' in lines[0][1]):
+    # JSON lines, numbered from the top of the object (blank lines count as lines)
+    lines = [(i, ln) for i, ln in enumerate(data.split(b"\n")) if ln.strip()]
+    if len(lines) > 1 or (lines and any(k in lines[0][1] for k in _LINE_KEYS)):
         raw.extend(origin, lines)
         return
     batch.reject(origin, "no_records", "JSON without a Records array or CloudTrail records",
@@ -122,14 +124,8 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
 def _split_deep(raw: RawRecords, batch: ctr.RecordBatch, data: bytes, origin: str) -> None:
     """A file too deep for msgspec to skip through: cut its Records array by structure, so
     only the deep record is at risk (the native tier reads it; the exact one rejects it)."""
-    head = _TRAIL_PREFIX.match(data)
-    found = array_elements(data, head.end() - 1 if head else 0)
-    if found is None:
+    items = ctr.split_array(batch, data, origin)
+    if items is None:
         ctr.salvage_array(batch, data, origin)
-        return
-    spans, end = found
-    raw.extend(origin, [(i, data[a:z]) for i, (a, z) in enumerate(spans)])
-    rest = data[end:].strip()
-    if rest not in (b"", b"}") and not (head and rest.startswith(b"}")):
-        batch.reject(origin, "invalid_json", "unexpected bytes after the Records array",
-                     rest, None, None)
+    else:
+        raw.extend(origin, items)

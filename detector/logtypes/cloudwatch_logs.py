@@ -82,7 +82,14 @@ def _decode(raw: RawRecords, batch: ctr.RecordBatch, content: Content) -> int:
         if payload.messageType == "CONTROL_MESSAGE":
             skipped += 1
             continue
-        lines = [(offset + i, ev.message.encode()) for i, ev in enumerate(payload.logEvents)]
-        offset += len(lines)
+        lines = []
+        for i, ev in enumerate(payload.logEvents):
+            message = ev.message.encode("utf-8", "surrogatepass")
+            if message.strip():
+                lines.append((offset + i, message))
+            else:
+                batch.reject(origin, "not_cloudtrail_record", "empty log event message",
+                             message, offset + i)
+        offset += len(payload.logEvents)
         raw.extend(origin, lines)
     return skipped

@@ -60,15 +60,19 @@ class EventBridgeCloudTrail(LogType):
 
 def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -> None:
     origin = content.blob.uri
-    data = content.data.strip()
+    data = content.data
     items: list[tuple[int, bytes]]
-    if data.startswith(b"["):
+    if data.lstrip().startswith(b"["):
         try:
             items = [(i, bytes(r)) for i, r in enumerate(ctr.RAW_ARRAY.decode(data))]
-        except ctr.DECODE_ERRORS as exc:
-            batch.reject(origin, "invalid_json", str(exc), data, None, None)
-            return
-    else:
+        except ctr.DECODE_ERRORS:
+            found = ctr.split_array(batch, data.lstrip(), origin)
+            if found is None:
+                batch.reject(origin, "invalid_json", "JSON array of envelopes with broken "
+                             "brackets", data, None, None)
+                return
+            items = found
+    else:  # JSON lines, numbered from the top of the object
         items = [(i, ln) for i, ln in enumerate(data.split(b"\n")) if ln.strip()]
     try:
         envelopes = _ENVELOPES.decode(b"[" + b",".join(raw for _, raw in items) + b"]")

@@ -109,7 +109,12 @@ def _ref(bucket: Any, key: Any, size: Any = 0, etag: Any = None) -> ObjectRef:
         raise NotificationError("poison_message", "notification lacks a bucket name or key")
     if not _BUCKET.fullmatch(bucket):
         raise NotificationError("poison_message", "notification names no valid S3 bucket")
-    if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+    try:
+        key_bytes = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotificationError("poison_message", "object key is not Unicode text (a lone "
+                                "surrogate): no S3 object has it") from None
+    if len(key_bytes) > MAX_KEY_BYTES:
         raise NotificationError("poison_message", f"object key longer than S3 allows "
                                 f"({MAX_KEY_BYTES} bytes)")
     try:

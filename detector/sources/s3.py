@@ -101,3 +101,5 @@ def get_object(client: Any, ref: ObjectRef, max_bytes: int | None = None) -> Blo
         return Blob(ObjectRef(ref.uri, ref.key, len(data), etag), data)
     except (ClientError, BotoCoreError) as exc:
         return SourceError(ref.uri, classify(exc), str(exc))
+    except ValueError as exc:  # a key no request can carry (UnicodeEncodeError is one)
+        return SourceError(ref.uri, "read_failed", f"{type(exc).__name__}: {exc}")
