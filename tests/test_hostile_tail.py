@@ -24,7 +24,7 @@ import pytest
 from conftest import CT_KEY, REPO, ct_record, trail_file
 from hostile_corpus import SQS_POISON, deep_json, gzip_bomb
 from test_tail_kinesis import envelope
-from test_tail_sqs import DEMO_CONFIG, SAMPLE, event_rows, quiet_bucket, sample_objects
+from test_tail_sqs import DEMO_CONFIG, event_rows, quiet_bucket, sample_objects
 
 from detector import failpoints
 from detector.blob import Blob, ObjectRef
