@@ -54,13 +54,17 @@ def test_inflate_reads_every_member_and_keeps_what_precedes_damage() -> None:
 # --- array_elements --------------------------------------------------------------------------
 def test_array_elements_cuts_any_depth_and_respects_strings() -> None:
     deep = b"[" + deep_json(5000) + b',{"a":"]}\\"[,"}, 7 ,"x,y"]'
-    spans, end = array_elements(deep, 0) or ([], 0)
-    assert [deep[a:z] for a, z in spans][1:] == [b'{"a":"]}\\"[,"}', b"7", b'"x,y"']
-    assert spans[0] == (1, 10001) and end == len(deep)
+    found = array_elements(deep, 0)
+    assert found is not None and found.closed and found.end == len(deep)
+    assert [deep[a:z] for a, z in found.spans][1:] == [b'{"a":"]}\\"[,"}', b"7", b'"x,y"']
+    assert found.spans[0] == (1, 10001)
     cut = b'{"Records":[{"a":1},{"b":'
-    spans, end = array_elements(cut, cut.index(b"[")) or ([], 0)
-    assert [cut[a:z] for a, z in spans] == [b'{"a":1}', b'{"b":'] and end == len(cut)
+    found = array_elements(cut, cut.index(b"["))
+    assert found is not None and not found.closed
+    assert [cut[a:z] for a, z in found.spans] == [b'{"a":1}', b'{"b":']
     assert array_elements(b'{"a":1}', 0) is None
+    missing = b'{"Records":[{"a":{"b":1},{"c":2}]}'  # a "}" missing, the last one balances
+    assert array_elements(missing, missing.index(b"[")) is None
 
 
 # --- event times -----------------------------------------------------------------------------
