@@ -93,17 +93,19 @@ def _array_raws(arrays: Sequence[tuple[str, memoryview]]) -> Callable[[str, int]
     def raw_of(origin: str, index: int) -> bytes:
         if origin not in cache:
             cache[origin] = raw_elements(bytes(by_origin[origin]))
-        return bytes(cache[origin][index])
+        raws = cache[origin]
+        return bytes(raws[index]) if index < len(raws) else b""
 
     return raw_of
 
 
 def raw_elements(array: bytes) -> list[bytes]:
-    """The raw text of each element of a JSON array (however deeply nested)."""
+    """The raw text of each element of a JSON array, however deeply nested, and cut by
+    structure where msgspec will not read it (DuckDB accepts ``[1,]``; msgspec does not)."""
     try:
         return [bytes(r) for r in RAW_ARRAY.decode(array)]
-    except RecursionError:
-        found = array_elements(array, array.index(b"["))
+    except DECODE_ERRORS:
+        found = array_elements(array, array.find(b"["))
         return [array[a:z] for a, z in found.spans] if found else []
 
 
@@ -244,14 +246,17 @@ _NEXT_ARRAY = re.compile(rb'\s*(?:\{\s*"Records"\s*:\s*)?\[')
 """Where a concatenated file's next document begins: a bare array, or a trail file's."""
 
 
-def split_array(batch: RecordBatch, data: bytes, origin: str
+def split_array(batch: RecordBatch, data: bytes, origin: str,
+                cut_short: Callable[[int, bytes], None] | None = None,
                 ) -> list[tuple[int, bytes]] | None:
     """The elements of a file's records array(s), cut by structure, whatever they hold, and
     every byte accounted for: bytes after the array that are not another array (Firehose
-    concatenates trail files) are rejected. None when the brackets do not balance (a
-    missing one, or a file cut short): only salvage by resynchronising can help then."""
+    concatenates trail files) are rejected. When the file ends inside the array (a file cut
+    short, or a bracket missing), the complete elements are returned and ``cut_short`` gets
+    the rest with its first index; None without ``cut_short``, or when the brackets do not
+    pair: only salvage by resynchronising can help then."""
     items: list[tuple[int, bytes]] = []
-    pos = 0
+    pos = seen = 0
     while True:
         m = _ARRAY_START.search(data) if pos == 0 else _NEXT_ARRAY.match(data, pos)
         if m is None:
@@ -260,9 +265,23 @@ def split_array(batch: RecordBatch, data: bytes, origin: str
                              None, None)
             return items
         found = array_elements(data, m.end() - 1)
-        if found is None or not found.closed:  # a bracket missing, or the file cut short
+        if found is None or not (found.closed or cut_short):
             return None
-        items += [(len(items) + k, data[a:z]) for k, (a, z) in enumerate(found.spans)]
+        before = data[:m.start()].strip()
+        if pos == 0 and before not in (b"", b"{"):
+            batch.reject(origin, "invalid_json", "unexpected bytes before the Records array",
+                         before, None, None)
+        elements = list(enumerate(found.spans, start=seen))
+        seen += len(elements)
+        if not found.closed and cut_short is not None:
+            if elements:
+                last, (a, _) = elements.pop()
+                cut_short(last, data[a:])
+            else:
+                batch.reject(origin, "invalid_json", "file ends inside the Records array",
+                             b"", None, None)
+            return items + _elements(batch, data, origin, elements)
+        items += _elements(batch, data, origin, elements)
         rest = data[found.end:].lstrip()
         if b'"Records"' in m.group(0):  # {"Records": [...]} closes with its brace
             rest = rest.removeprefix(b"}").lstrip()
@@ -275,14 +294,41 @@ def split_array(batch: RecordBatch, data: bytes, origin: str
         pos = len(data) - len(rest)
 
 
-def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0) -> None:
+_KEY_FRAGMENT = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:')
+"""``"name": value`` where an array element should be: a record broken open by damage (a
+brace lost or added), its fields spilling into the array."""
+
+
+def _elements(batch: RecordBatch, data: bytes, origin: str,
+              elements: list[tuple[int, tuple[int, int]]]) -> list[tuple[int, bytes]]:
+    """The elements' bytes with their indices; each ``"name": value`` fragment is rejected
+    instead, as damage of unknown size (how many records it came from cannot be told)."""
+    out = []
+    for index, (a, z) in elements:
+        if data[a] == 0x22 and _KEY_FRAGMENT.match(data, a):
+            batch.reject(origin, "invalid_json", "a field outside any record (damage: a "
+                         "brace lost or added)", data[a:z], index, None)
+        else:
+            out.append((index, data[a:z]))
+    return out
+
+
+def resync_from(batch: RecordBatch, origin: str) -> Callable[[int, bytes], None]:
+    """What to do with the unclosed end of an array: salvage it by resynchronising."""
+    return lambda index, rest: salvage_array(batch, b"[" + rest, origin, index,
+                                             by_structure=False)
+
+
+def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0,
+                  by_structure: bool = True) -> None:
     """Keep every record of a file that does not decode as a whole, rejecting each bad one.
 
     Cut by structure first (exact: each element is judged alone and keeps its index). Only
     when the brackets are broken too does reading resume at the next ``{"eventVersion":``
     after the damage; the damaged stretch is then one reject of unknown size.
     """
-    items = split_array(batch, data, origin) if first_index == 0 else None
+    items = split_array(batch, data, origin, resync_from(batch, origin)
+                        ) if by_structure else None
     if items is not None:
         decode_each(batch, items, origin)
         return
@@ -328,6 +374,10 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
                 break
             pos, i = stop, i + 1
             continue
-        raws.append((i, text[pos:end].encode()))
+        if text[pos] == "{":
+            raws.append((i, text[pos:end].encode()))
+        else:  # a value outside any object: a fragment of damage, not a record
+            batch.reject(origin, "invalid_json", f"not a record (a fragment of damage at "
+                         f"char {pos} of the file)", text[pos:end].encode(), i, None)
         pos, i = end, i + 1
     decode_each(batch, raws, origin, text_was_repaired=repaired)

@@ -41,9 +41,12 @@ def parse_event_times(text: pl.Series, fallback: pl.Series | None = None) -> pl.
     if missing.any():
         rows = missing.arg_true()
         times = times.scatter(rows, _other_forms(text.gather(rows)))
-    now = datetime.now(UTC)
-    in_range = (times >= EARLIEST) & (times <= now + FUTURE_SLACK)
-    return pl.select(pl.when(in_range).then(times)).to_series().alias("event_time")
+    return pl.select(in_sane_range(pl.lit(times))).to_series().alias("event_time")
+
+
+def in_sane_range(times: pl.Expr) -> pl.Expr:
+    """``times`` where they fall between S3's launch and a day from now, else null."""
+    return pl.when(times.is_between(EARLIEST, datetime.now(UTC) + FUTURE_SLACK)).then(times)
 
 
 def _other_forms(text: pl.Series) -> pl.Series:

@@ -124,7 +124,7 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
 def _split_deep(raw: RawRecords, batch: ctr.RecordBatch, data: bytes, origin: str) -> None:
     """A file too deep for msgspec to skip through: cut its Records array by structure, so
     only the deep record is at risk (the native tier reads it; the exact one rejects it)."""
-    items = ctr.split_array(batch, data, origin)
+    items = ctr.split_array(batch, data, origin, ctr.resync_from(batch, origin))
     if items is None:
         ctr.salvage_array(batch, data, origin)
     else:

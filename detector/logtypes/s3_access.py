@@ -21,8 +21,10 @@ from urllib.parse import unquote
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from detector.logtypes._times import in_sane_range
 from detector.logtypes.base import (
     Content,
     LogType,
@@ -44,7 +46,9 @@ KNOWN_TOKENS = 28
 
 _KEY_LAYOUT = re.compile(r"(^|/)\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z]{16}$")
 _LINE_HEAD = re.compile(rb"^\S+ \S+ \[\d{2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] ")
-_TOKEN = re.compile(r'"[^"]*"|\S+')
+_TOKEN = re.compile(r'"[^"]*"|[^ ]+')
+"""A quoted field or a run of anything but the space: S3 separates fields by one space, and
+only by it (a tab or U+001F inside a field is part of it, as Arrow's reader sees it too)."""
 _HOST_REGION = (
     r"(?:^|\.)s3(?:-[a-z]+)*[.-](?:dualstack\.|fips\.)?"
     r"((?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]*)?-[a-z]+-\d)\.amazonaws\.com"
@@ -201,12 +205,16 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     """Tokenise same-shaped files in one Arrow CSV pass; None when any file is irregular."""
     datas = [c.data if c.data.endswith(b"\n") else c.data + b"\n" for c in members]
     counts: list[int] = []
+    ends: list[np.ndarray] = []
+    offset = 0
     for d in datas:
         newlines = np.flatnonzero(np.frombuffer(d, np.uint8) == 10)
         longest = int(max(newlines[0], np.diff(newlines).max(initial=0)))
         if longest > MAX_LINE_BYTES:
             return None
         counts.append(len(newlines))
+        ends.append(newlines + offset)
+        offset += len(d)
     invalid: list[object] = []
 
     def on_invalid(row: object) -> str:
@@ -214,8 +222,8 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
         return "skip"
 
     body = b"".join(datas)
-    if body.count(b"\r") != body.count(b"\r\n"):
-        return None  # Arrow ends a row at a bare CR; the line numbers would slip
+    if not _tokenises_alike(body, np.concatenate(ends)):
+        return None
     try:
         # Arrow cannot hand a line that is not UTF-8 to its invalid-row handler (it prints a
         # traceback): such files go to the exact path, which rejects just those lines.
@@ -236,7 +244,7 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if invalid or table.num_rows != sum(counts):
+    if invalid or table.num_rows != sum(counts) or _has_empty_fields(table):
         return None
     cols = table.columns
     columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
@@ -246,6 +254,43 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     indices = pa.array(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
     events, bad = _build(_Tokens(columns, extra, origins, indices))
     return None if bad.any() else events
+
+
+def _tokenises_alike(body: bytes, newlines: np.ndarray) -> bool:
+    """Whether Arrow's CSV reader cuts every line of ``body`` into the fields the exact
+    path's tokenizer would (S3 writes nothing else; a file that is different is read line by
+    line): no bare CR (Arrow ends a row there), no escaped quote, and every quote
+    either opening a field (after a space or at a line's start) or closing it (before a space
+    or the line's end), in turn, on one line. Spacing that would make an empty field is
+    caught on Arrow's output (``_has_empty_fields``). One pass over the quotes only."""
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+        return False
+    if b"\\" in body and b'\\"' in body:
+        return False
+    b = np.frombuffer(body, np.uint8)
+    quotes = np.flatnonzero(b == _QUOTE)
+    if not quotes.size:
+        return True
+    if quotes.size % 2:
+        return False
+    before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], _NEWLINE)
+    after = b[np.minimum(quotes + 1, b.size - 1)]
+    if not (np.isin(before[0::2], _FIELD_START).all()
+            and (np.isin(after[1::2], _FIELD_END) | (quotes[1::2] + 1 == b.size)).all()):
+        return False
+    lines = np.searchsorted(newlines, quotes)
+    return bool((lines[0::2] == lines[1::2]).all())
+
+
+def _has_empty_fields(table: pa.Table) -> bool:
+    """An unquoted empty field: two spaces in a row, or one at a line's start or end. S3
+    writes ``-`` for nothing; the tokenizers would disagree on where later fields are."""
+    return any(pc.any(pc.equal(col, "")).as_py() for col in table.columns)
+
+
+_QUOTE, _NEWLINE = ord('"'), ord("\n")
+_FIELD_START = np.array([ord(" "), _NEWLINE], np.uint8)
+_FIELD_END = np.array([ord(" "), _NEWLINE, ord("\r")], np.uint8)
 
 
 def _join_extra(extra_cols: list[pa.Array], n: int) -> pa.Array:
@@ -292,13 +337,14 @@ def _parse_exact(content: Content) -> ParseResult:
     if not rows:
         return ParseResult(empty_events(), rejects)
     columns = {name: pa.array([r[j] for r in rows], pa.string()) for j, name in enumerate(_NAMES)}
-    extra = pa.array([" ".join(r[KNOWN_TOKENS:]) or None for r in rows], pa.string())
+    extra = pa.array([" ".join(r[KNOWN_TOKENS:]).strip() or None for r in rows], pa.string())
     tokens = _Tokens(columns, extra, pa.array([origin] * len(rows), pa.string()),
                      pa.array(idx, pa.int64()), raw)
     events, bad = _build(tokens)
     for pos in np.flatnonzero(bad):
-        rejects.append(Reject(origin, "bad_timestamp", "time field does not parse",
-                              raw[pos], idx[pos], 1, SOURCE_S3_ACCESS))
+        rejects.append(Reject(origin, "bad_timestamp", "time field does not parse, or is "
+                              "before 2006 or more than a day ahead", raw[pos], idx[pos], 1,
+                              SOURCE_S3_ACCESS))
     return ParseResult(events, rejects)
 
 
@@ -322,9 +368,9 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
     operation = pl.col("operation")
     out = df.select(
         pl.lit(SOURCE_S3_ACCESS).alias("source"),
-        (pl.col("time_a") + " " + pl.col("time_b"))
-        .str.to_datetime("[%d/%b/%Y:%H:%M:%S %z]", time_zone="UTC", time_unit="us",
-                         strict=False)
+        in_sane_range((pl.col("time_a") + " " + pl.col("time_b"))
+                      .str.to_datetime("[%d/%b/%Y:%H:%M:%S %z]", time_zone="UTC",
+                                       time_unit="us", strict=False))
         .alias("event_time"),
         "request_id",
         _event_name().alias("event_name"),
