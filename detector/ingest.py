@@ -113,9 +113,7 @@ def backfill(specs: Sequence[str], options: IngestOptions,
             detection.checkpoint()
         ended = True
     except (InfrastructureError, LakeError) as exc:
-        summary.stopped = str(exc)
-        log.error("stopped: %s; what was committed is kept, the rest is read again on the "
-                  "next run", exc)
+        summary.stopped = str(exc)  # the caller says it, once, with what is left
     except KeyboardInterrupt:
         summary.interrupted = signal.SIGINT
         raise
