@@ -63,9 +63,24 @@ WEEK = 7
 def world() -> Path:
     if not (WORLD / "MANIFEST.json").exists():
         print("generating the 7-day world (as bench/ingest_bench.py does) …", file=sys.stderr)
-        subprocess.run([sys.executable, str(GENERATOR), "--out", str(WORLD), "--no-digest",
-                        "--cloudtrail-events", "1000000", "--access-lines", "500000",
-                        "--days", "7", "--large-files", "5000"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(GENERATOR),
+                "--out",
+                str(WORLD),
+                "--no-digest",
+                "--cloudtrail-events",
+                "1000000",
+                "--access-lines",
+                "500000",
+                "--days",
+                "7",
+                "--large-files",
+                "5000",
+            ],
+            check=True,
+        )
     return WORLD
 
 
@@ -75,10 +90,22 @@ def base_lake() -> Path:
         return lake
     src = world()
     print("backfilling the base lake …", file=sys.stderr)
-    subprocess.run([str(Path(sys.executable).parent / "detector"), "backfill",
-                    str(src / "AWSLogs"), str(src / "s3-access-logs"), "--lake", str(lake),
-                    "--no-detect", "--workers", "2", "--no-progress"], check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "detector"),
+            "backfill",
+            str(src / "AWSLogs"),
+            str(src / "s3-access-logs"),
+            "--lake",
+            str(lake),
+            "--no-detect",
+            "--workers",
+            "2",
+            "--no-progress",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return lake
 
 
@@ -111,8 +138,11 @@ def replicated_lake(copies: int) -> Path:
         shift = pa.scalar(timedelta(days=WEEK * k), type=pa.duration("us"))
         for n, rel in enumerate(files):
             table = pq.read_table(base / rel)
-            table = table.set_column(table.schema.get_field_index("event_time"), "event_time",
-                                     pc.add(table.column("event_time"), shift))
+            table = table.set_column(
+                table.schema.get_field_index("event_time"),
+                "event_time",
+                pc.add(table.column("event_time"), shift),
+            )
             for name in ("event_id", "request_id"):
                 i = table.schema.get_field_index(name)
                 table = table.set_column(i, name, _suffix(table.column(name), k))
@@ -121,11 +151,14 @@ def replicated_lake(copies: int) -> Path:
                 day = (date.fromisoformat(day) + timedelta(days=WEEK * k)).isoformat()
             new = f"events/source={source}/date={day}/part-{batch}-{n}.parquet"
             (lake / new).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, lake / new, compression="zstd", row_group_size=256 * 1024,
-                           use_dictionary=[c for c in table.column_names
-                                           if c in DICTIONARY_COLUMNS],
-                           write_statistics=[c for c in table.column_names
-                                             if c in STATISTICS_COLUMNS])
+            pq.write_table(
+                table,
+                lake / new,
+                compression="zstd",
+                row_group_size=256 * 1024,
+                use_dictionary=[c for c in table.column_names if c in DICTIONARY_COLUMNS],
+                write_statistics=[c for c in table.column_names if c in STATISTICS_COLUMNS],
+            )
             out.files.append(new)
             out.events += table.num_rows
         target.commit(out)
@@ -147,11 +180,27 @@ def _add_alert(lake: Path, target: Any) -> None:
     conn.close()
     iso = [r[2] for r in rows]
     alert = Alert(
-        alert_id=ALERT_ID, detection="bench", capabilities=[], attack=[], title="bench",
-        severity="high", score=1.0, principal=rows[0][0], account_id=None,
-        first_seen=min(iso), last_seen=max(iso), detected_at=max(iso),
-        evidence_event_ids=[r[1] for r in rows], evidence_total=len(rows), buckets=[],
-        source_ips=[], user_agents=[], vpc_endpoint_ids=[], reasons=[], runbook="")
+        alert_id=ALERT_ID,
+        detection="bench",
+        capabilities=[],
+        attack=[],
+        title="bench",
+        severity="high",
+        score=1.0,
+        principal=rows[0][0],
+        account_id=None,
+        first_seen=min(iso),
+        last_seen=max(iso),
+        detected_at=max(iso),
+        evidence_event_ids=[r[1] for r in rows],
+        evidence_total=len(rows),
+        buckets=[],
+        source_ips=[],
+        user_agents=[],
+        vpc_endpoint_ids=[],
+        reasons=[],
+        runbook="",
+    )
     batch = new_batch_id()
     rel = f"alerts/part-{batch}.parquet"
     write_parquet([alert], lake / rel)
@@ -188,11 +237,34 @@ CT_RECORD = (
     "requestParameters JSON, additionalEventData JSON)"
 )
 ACCESS_FIELDS = (
-    "bucket_owner", "bucket", "time_a", "time_b", "remote_ip", "requester", "request_id",
-    "operation", "key", "request_uri", "http_status", "error_code", "bytes_sent",
-    "object_size", "total_time", "turnaround_time", "referrer", "user_agent", "version_id",
-    "host_id", "signature_version", "cipher_suite", "auth_type", "host_header", "tls_version",
-    "access_point_arn", "acl_required", "source_region",
+    "bucket_owner",
+    "bucket",
+    "time_a",
+    "time_b",
+    "remote_ip",
+    "requester",
+    "request_id",
+    "operation",
+    "key",
+    "request_uri",
+    "http_status",
+    "error_code",
+    "bytes_sent",
+    "object_size",
+    "total_time",
+    "turnaround_time",
+    "referrer",
+    "user_agent",
+    "version_id",
+    "host_id",
+    "signature_version",
+    "cipher_suite",
+    "auth_type",
+    "host_header",
+    "tls_version",
+    "access_point_arn",
+    "acl_required",
+    "source_region",
 )
 
 
@@ -201,8 +273,9 @@ def raw_connection(raw: Path, alert_table: pa.Table) -> duckdb.DuckDBPyConnectio
 
     conn = duckdb.connect()
     conn.execute("SET enable_progress_bar = false")
-    ops = pa.table({"operation": list(OPERATION_TO_EVENT),
-                    "event_name": list(OPERATION_TO_EVENT.values())})
+    ops = pa.table(
+        {"operation": list(OPERATION_TO_EVENT), "event_name": list(OPERATION_TO_EVENT.values())}
+    )
     conn.register("ops_arrow", ops)
     conn.register("alert_arrow", alert_table)
     conn.execute("CREATE TABLE op_names AS SELECT * FROM ops_arrow")
@@ -317,18 +390,19 @@ def params_for(last_day: date, alert_days: tuple[str, str]) -> dict[str, dict[st
     week = (last_day - timedelta(days=WEEK * 4 - 1)).isoformat()
     return {
         "first-seen-pairs": {"since": (last_day - timedelta(days=WEEK - 1)).isoformat()},
-        "principal-timeline": {"principal": "arn:aws:iam::418295730164:role/orders-api",
-                               "since": week,
-                               "until": (date.fromisoformat(week)
-                                         + timedelta(days=WEEK - 1)).isoformat()},
+        "principal-timeline": {
+            "principal": "arn:aws:iam::418295730164:role/orders-api",
+            "since": week,
+            "until": (date.fromisoformat(week) + timedelta(days=WEEK - 1)).isoformat(),
+        },
         # as the command each alert carries (evidence_hunt_command) gives them
-        "alert-evidence": {"alert_id": ALERT_ID, "since": alert_days[0],
-                           "until": alert_days[1]},
+        "alert-evidence": {"alert_id": ALERT_ID, "since": alert_days[0], "until": alert_days[1]},
     }
 
 
-def timed(conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object],
-          repeat: int) -> tuple[list[float], int]:
+def timed(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object], repeat: int
+) -> tuple[list[float], int]:
     times, rows = [], 0
     for _ in range(repeat):
         started = time.perf_counter()
@@ -353,23 +427,36 @@ def main() -> None:
     events, last = conn.execute("SELECT count(*), max(date) FROM events").fetchone()
     parquet_bytes = sum(p.stat().st_size for p in (lake / "events").rglob("*.parquet"))
     hunts = {n: h for n, h in load_hunts().items() if not args.only or n in args.only}
-    alert_days = conn.execute("SELECT strftime(first_seen, '%Y-%m-%d'), "
-                              "strftime(last_seen, '%Y-%m-%d') FROM alerts").fetchone()
+    alert_days = conn.execute(
+        "SELECT strftime(first_seen, '%Y-%m-%d'), strftime(last_seen, '%Y-%m-%d') FROM alerts"
+    ).fetchone()
     given = params_for(last, alert_days)
     results: dict[str, Any] = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "duckdb": duckdb.__version__, "platform": platform.platform()},
-        "lake": {"events": events, "copies": args.copies, "parquet_bytes": parquet_bytes,
-                 "files": len(list((lake / "events").rglob("*.parquet"))),
-                 "connect_seconds": round(connect_seconds, 3)},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "platform": platform.platform(),
+        },
+        "lake": {
+            "events": events,
+            "copies": args.copies,
+            "parquet_bytes": parquet_bytes,
+            "files": len(list((lake / "events").rglob("*.parquet"))),
+            "connect_seconds": round(connect_seconds, 3),
+        },
         "hunts": {},
     }
     print(f"lake: {events:,} events, {parquet_bytes / 1e9:.2f} GB Parquet", file=sys.stderr)
     for name, hunt in hunts.items():
         params = hunt.bind(given.get(name, {}))
         times, rows = timed(conn, hunt.sql, params, args.repeat)
-        results["hunts"][name] = {"params": given.get(name, {}), "lake_seconds": times,
-                                  "lake_median": statistics.median(times), "lake_rows": rows}
+        results["hunts"][name] = {
+            "params": given.get(name, {}),
+            "lake_seconds": times,
+            "lake_median": statistics.median(times),
+            "lake_rows": rows,
+        }
         print(f"{name}: lake {statistics.median(times):.3f}s, {rows} rows", file=sys.stderr)
     conn.close()
 
@@ -378,18 +465,25 @@ def main() -> None:
         alert = pq.read_table(next((lake / "alerts").glob("*.parquet")))
         rconn = raw_connection(raw, alert)
         raw_bytes = sum(p.stat().st_size for p in raw.rglob("*") if p.is_file())
-        results["raw"] = {"bytes": raw_bytes, "files": sum(1 for p in raw.rglob("*")
-                                                           if p.is_file())}
+        results["raw"] = {
+            "bytes": raw_bytes,
+            "files": sum(1 for p in raw.rglob("*") if p.is_file()),
+        }
         results["raw"]["events"] = rconn.execute("SELECT count(*) FROM events").fetchone()[0]
         print(f"raw: {results['raw']['events']:,} events", file=sys.stderr)
         for name, hunt in hunts.items():
             params = hunt.bind(given.get(name, {}))
             times, rows = timed(rconn, hunt.sql, params, args.raw_repeat)
             r = results["hunts"][name]
-            r.update(raw_seconds=times, raw_median=statistics.median(times), raw_rows=rows,
-                     speedup=round(statistics.median(times) / r["lake_median"], 1))
-            print(f"{name}: raw {r['raw_median']:.1f}s, {rows} rows, {r['speedup']}x",
-                  file=sys.stderr)
+            r.update(
+                raw_seconds=times,
+                raw_median=statistics.median(times),
+                raw_rows=rows,
+                speedup=round(statistics.median(times) / r["lake_median"], 1),
+            )
+            print(
+                f"{name}: raw {r['raw_median']:.1f}s, {rows} rows, {r['speedup']}x", file=sys.stderr
+            )
         rconn.close()
 
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -399,8 +493,10 @@ def main() -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["| hunt | lake (s) | raw logs (s) | speedup | rows (lake / raw) |",
-             "|---|---:|---:|---:|---:|"]
+    lines = [
+        "| hunt | lake (s) | raw logs (s) | speedup | rows (lake / raw) |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name, r in results["hunts"].items():
         raw = f"{r['raw_median']:.1f}" if "raw_median" in r else "-"
         speed = f"{r['speedup']:.0f}×" if "speedup" in r else "-"

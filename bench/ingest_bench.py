@@ -41,8 +41,9 @@ def generate(name: str, args: list[str]) -> Path:
     if (out / "MANIFEST.json").exists():
         return out
     print(f"generating {name} …", file=sys.stderr)
-    subprocess.run([sys.executable, str(GENERATOR), "--out", str(out), "--no-digest", *args],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(GENERATOR), "--out", str(out), "--no-digest", *args], check=True
+    )
     return out
 
 
@@ -51,15 +52,22 @@ def files_under(root: Path) -> list[Path]:
 
 
 def floor_cloudtrail(root: Path) -> dict[str, float]:
-    files = [p for p in files_under(root) if p.name.endswith(".json.gz")
-             and "CloudTrail-Digest" not in str(p)]
+    files = [
+        p
+        for p in files_under(root)
+        if p.name.endswith(".json.gz") and "CloudTrail-Digest" not in str(p)
+    ]
     started = time.perf_counter()
     events = 0
     for path in files:
         events += len(orjson.loads(gzip.decompress(path.read_bytes()))["Records"])
     seconds = time.perf_counter() - started
-    return {"events": events, "files": len(files), "seconds": seconds,
-            "events_per_second": events / seconds}
+    return {
+        "events": events,
+        "files": len(files),
+        "seconds": seconds,
+        "events_per_second": events / seconds,
+    }
 
 
 def floor_access(root: Path) -> dict[str, float]:
@@ -69,8 +77,12 @@ def floor_access(root: Path) -> dict[str, float]:
     for path in files:
         lines += len(path.read_bytes().splitlines())
     seconds = time.perf_counter() - started
-    return {"events": lines, "files": len(files), "seconds": seconds,
-            "events_per_second": lines / seconds}
+    return {
+        "events": lines,
+        "files": len(files),
+        "seconds": seconds,
+        "events_per_second": lines / seconds,
+    }
 
 
 def backfill(source: Path, workers: int, out: Path, detect: bool = False) -> dict[str, float]:
@@ -78,9 +90,19 @@ def backfill(source: Path, workers: int, out: Path, detect: bool = False) -> dic
     lake = out / f"lake-{name}-{workers}{'-detect' if detect else ''}"
     shutil.rmtree(lake, ignore_errors=True)
     summary = out / f"summary-{name}-{workers}.json"
-    cmd = [str(Path(sys.executable).with_name("detector")), "backfill", str(source),
-           "--lake", str(lake), "--no-progress", "--workers", str(workers),
-           "--summary", str(summary), *([] if detect else ["--no-detect"])]
+    cmd = [
+        str(Path(sys.executable).with_name("detector")),
+        "backfill",
+        str(source),
+        "--lake",
+        str(lake),
+        "--no-progress",
+        "--workers",
+        str(workers),
+        "--summary",
+        str(summary),
+        *([] if detect else ["--no-detect"]),
+    ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -108,15 +130,19 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     n, m = str(args.events), str(args.lines)
-    large = generate(f"ct-large-{n}", ["--cloudtrail-events", n, "--access-lines", "0",
-                                       "--large-files", "5000", "--days", "7"])
-    small = generate(f"ct-delivery-{n}", ["--cloudtrail-events", n, "--access-lines", "0",
-                                          "--days", "7"])
-    access = generate(f"access-{m}", ["--cloudtrail-events", "0", "--access-lines", m,
-                                      "--days", "7"])
+    large = generate(
+        f"ct-large-{n}",
+        ["--cloudtrail-events", n, "--access-lines", "0", "--large-files", "5000", "--days", "7"],
+    )
+    small = generate(
+        f"ct-delivery-{n}", ["--cloudtrail-events", n, "--access-lines", "0", "--days", "7"]
+    )
+    access = generate(
+        f"access-{m}", ["--cloudtrail-events", "0", "--access-lines", m, "--days", "7"]
+    )
     results: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "command": "python bench/ingest_bench.py " + " ".join(sys.argv[1:]),
     }
     rows = []
@@ -129,11 +155,14 @@ def main() -> None:
         one = backfill(root, 1, args.out)
         two = backfill(root, 2, args.out)
         detect = backfill(root, 1, args.out, detect=True)
-        rows.append({"set": label, "floor": base, "workers_1": one, "workers_2": two,
-                     "detect_1": detect})
-        print(f"{label}: floor {base['events_per_second']:,.0f}/s, 1 worker "
-              f"{one['events_per_second']:,.0f}/s, 2 workers {two['events_per_second']:,.0f}/s",
-              file=sys.stderr)
+        rows.append(
+            {"set": label, "floor": base, "workers_1": one, "workers_2": two, "detect_1": detect}
+        )
+        print(
+            f"{label}: floor {base['events_per_second']:,.0f}/s, 1 worker "
+            f"{one['events_per_second']:,.0f}/s, 2 workers {two['events_per_second']:,.0f}/s",
+            file=sys.stderr,
+        )
     results["rows"] = rows
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "ingest.json").write_text(json.dumps(results, indent=2) + "\n")

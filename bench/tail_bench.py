@@ -90,7 +90,9 @@ class MotoServer:
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT)
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -103,17 +105,28 @@ class MotoServer:
 
     def env(self) -> dict[str, str]:
         """The environment of a child process that should talk to this server."""
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")}
-        env.update(AWS_ENDPOINT_URL=self.url, AWS_ACCESS_KEY_ID="testing",
-                   AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION=REGION)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+        }
+        env.update(
+            AWS_ENDPOINT_URL=self.url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION=REGION,
+        )
         return env
 
     def client(self, service: str) -> Any:
         return boto3.session.Session().client(
-            service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="testing",
+            service,
+            endpoint_url=self.url,
+            region_name=REGION,
+            aws_access_key_id="testing",
             aws_secret_access_key="testing",
-            config=Config(max_pool_connections=32, retries={"max_attempts": 8}))
+            config=Config(max_pool_connections=32, retries={"max_attempts": 8}),
+        )
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -146,9 +159,13 @@ class SlackReceiver:
                 found = MARKER_BUCKET.search(body)
                 name = DETECTION_FIELD.search(body)
                 with receiver.lock:
-                    receiver.arrivals.append(Arrival(
-                        at, int(found.group(1)) if found else None,
-                        name.group(1).decode() if name else "?"))
+                    receiver.arrivals.append(
+                        Arrival(
+                            at,
+                            int(found.group(1)) if found else None,
+                            name.group(1).decode() if name else "?",
+                        )
+                    )
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -159,8 +176,7 @@ class SlackReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0/B0/bench"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def snapshot(self) -> list[Arrival]:
@@ -177,15 +193,20 @@ def notified_bucket(moto: MotoServer, queues: list[str]) -> list[str]:
     s3, sqs = moto.client("s3"), moto.client("sqs")
     urls, arns = [], []
     for name in queues:
-        url = sqs.create_queue(QueueName=name,
-                               Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
+        url = sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "60"})["QueueUrl"]
         urls.append(url)
-        arns.append(sqs.get_queue_attributes(
-            QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+        arns.append(
+            sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+        )
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_bucket_notification_configuration(Bucket=BUCKET, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": a, "Events": ["s3:ObjectCreated:*"]}
-                                for a in arns]})
+    s3.put_bucket_notification_configuration(
+        Bucket=BUCKET,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": a, "Events": ["s3:ObjectCreated:*"]} for a in arns]
+        },
+    )
     return urls
 
 
@@ -213,12 +234,18 @@ class Pool:
             at = random.randrange(events)
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-        out = [dict(r, eventTime=stamp, eventID=str(uuid.uuid4()),
-                    requestID=os.urandom(8).hex().upper()) for r in picked]
+        out = [
+            dict(
+                r, eventTime=stamp, eventID=str(uuid.uuid4()), requestID=os.urandom(8).hex().upper()
+            )
+            for r in picked
+        ]
         out.insert(at, marker(seq, stamp, account, region))
         day = time.strftime("%Y/%m/%d", time.gmtime(now))
-        name = (f"{account}_CloudTrail_{region}_{time.strftime('%Y%m%dT%H%MZ', time.gmtime(now))}"
-                f"_{uuid.uuid4().hex[:16]}.json.gz")
+        name = (
+            f"{account}_CloudTrail_{region}_{time.strftime('%Y%m%dT%H%MZ', time.gmtime(now))}"
+            f"_{uuid.uuid4().hex[:16]}.json.gz"
+        )
         key = f"AWSLogs/{account}/CloudTrail/{region}/{day}/{name}"
         return key, igzip.compress(orjson.dumps({"Records": out}))
 
@@ -233,31 +260,57 @@ def marker(seq: int, stamp: str, account: str, region: str) -> dict[str, Any]:
     bucket = f"tailbench-{seq:07d}"
     return {
         "eventVersion": "1.10",
-        "userIdentity": {"type": "IAMUser", "principalId": "AIDA0BOBOPSEXAMPLE01",
-                         "arn": BOB, "accountId": "418295730164",
-                         "accessKeyId": "AKIA0BOBOPSEXAMPLE01", "userName": "bob.ops"},
-        "eventTime": stamp, "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl",
-        "awsRegion": region, "sourceIPAddress": "198.51.100.7",
+        "userIdentity": {
+            "type": "IAMUser",
+            "principalId": "AIDA0BOBOPSEXAMPLE01",
+            "arn": BOB,
+            "accountId": "418295730164",
+            "accessKeyId": "AKIA0BOBOPSEXAMPLE01",
+            "userName": "bob.ops",
+        },
+        "eventTime": stamp,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutBucketAcl",
+        "awsRegion": region,
+        "sourceIPAddress": "198.51.100.7",
         "userAgent": "[aws-cli/2.15.30 Python/3.11.8 Linux/6.5.0 exe/x86_64.ubuntu.22]",
         "requestParameters": {
-            "bucketName": bucket, "Host": f"{bucket}.s3.{region}.amazonaws.com", "acl": "",
+            "bucketName": bucket,
+            "Host": f"{bucket}.s3.{region}.amazonaws.com",
+            "acl": "",
             "AccessControlPolicy": {
                 "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
-                "AccessControlList": {"Grant": [{
-                    "Grantee": {"xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+                "AccessControlList": {
+                    "Grant": [
+                        {
+                            "Grantee": {
+                                "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
                                 "xsi:type": "Group",
-                                "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
-                    "Permission": "READ"}]},
-                "Owner": {"ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd"}}},
+                                "URI": "http://acs.amazonaws.com/groups/global/AllUsers",
+                            },
+                            "Permission": "READ",
+                        }
+                    ]
+                },
+                "Owner": {"ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd"},
+            },
+        },
         "responseElements": None,
-        "additionalEventData": {"SignatureVersion": "SigV4", "bytesTransferredIn": 512,
-                                "AuthenticationMethod": "AuthHeader",
-                                "bytesTransferredOut": 0},
-        "requestID": os.urandom(8).hex().upper(), "eventID": str(uuid.uuid4()),
+        "additionalEventData": {
+            "SignatureVersion": "SigV4",
+            "bytesTransferredIn": 512,
+            "AuthenticationMethod": "AuthHeader",
+            "bytesTransferredOut": 0,
+        },
+        "requestID": os.urandom(8).hex().upper(),
+        "eventID": str(uuid.uuid4()),
         "readOnly": False,
-        "resources": [{"accountId": account, "type": "AWS::S3::Bucket",
-                       "ARN": f"arn:aws:s3:::{bucket}"}],
-        "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": account,
+        "resources": [
+            {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
         "eventCategory": "Management",
     }
 
@@ -288,8 +341,9 @@ class Producer:
 
     def start(self) -> None:
         self.t0 = time.time() + 0.5
-        self._workers = [threading.Thread(target=self._run, daemon=True)
-                         for _ in range(self.threads)]
+        self._workers = [
+            threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)
+        ]
         for w in self._workers:
             w.start()
 
@@ -383,16 +437,26 @@ class Sampler:
 
     def sample(self) -> dict[str, Any]:
         m = scrape(self.metrics_port) or {}
-        s = {"t": round(time.time() - self.t0, 1),
-             "tail_rss_mb": proc_rss_mb(self.tail_pid),
-             "tail_cpu_s": proc_cpu_seconds(self.tail_pid),
-             "moto_rss_mb": proc_rss_mb(self.moto_pid),
-             "moto_cpu_s": proc_cpu_seconds(self.moto_pid),
-             **{k.removeprefix("detector_"): m.get(k) for k in (
-                 "detector_events_total", "detector_objects_total", "detector_batches_total",
-                 "detector_alerts_total", "detector_duplicate_objects_total",
-                 "detector_batch_failures_total", "detector_outbox_pending",
-                 "detector_source_lag")}}
+        s = {
+            "t": round(time.time() - self.t0, 1),
+            "tail_rss_mb": proc_rss_mb(self.tail_pid),
+            "tail_cpu_s": proc_cpu_seconds(self.tail_pid),
+            "moto_rss_mb": proc_rss_mb(self.moto_pid),
+            "moto_cpu_s": proc_cpu_seconds(self.moto_pid),
+            **{
+                k.removeprefix("detector_"): m.get(k)
+                for k in (
+                    "detector_events_total",
+                    "detector_objects_total",
+                    "detector_batches_total",
+                    "detector_alerts_total",
+                    "detector_duplicate_objects_total",
+                    "detector_batch_failures_total",
+                    "detector_outbox_pending",
+                    "detector_source_lag",
+                )
+            },
+        }
         self.samples.append(s)
         return s
 
@@ -407,8 +471,10 @@ def windows(args: argparse.Namespace) -> tuple[int, int] | None:
     """(window, lateness) minutes when --window/--lateness-minutes override the defaults."""
     if args.window_minutes is None and args.lateness_minutes is None:
         return None
-    return (args.window_minutes or 5,
-            15 if args.lateness_minutes is None else args.lateness_minutes)
+    return (
+        args.window_minutes or 5,
+        15 if args.lateness_minutes is None else args.lateness_minutes,
+    )
 
 
 def detector_config(args: argparse.Namespace) -> Path:
@@ -417,17 +483,35 @@ def detector_config(args: argparse.Namespace) -> Path:
     if w is None:
         return CONFIG
     path = args.out / "tail-bench.toml"
-    path.write_text(CONFIG.read_text()
-                    + f"\n[windows]\nminutes = {w[0]}\nlateness_minutes = {w[1]}\n")
+    path.write_text(
+        CONFIG.read_text() + f"\n[windows]\nminutes = {w[0]}\nlateness_minutes = {w[1]}\n"
+    )
     return path
 
 
-def tail_cmd(args: argparse.Namespace, queue: str, lake: Path, sink: str, port: int,
-             *extra: str) -> list[str]:
-    return [DETECTOR, "tail", "sqs", "--queue-url", queue, "--lake", str(lake),
-            "--wait", str(args.wait), "--sink", f"slack={sink}",
-            "--config", str(detector_config(args)),
-            "--status-seconds", "10", "--metrics-port", str(port), *extra]
+def tail_cmd(
+    args: argparse.Namespace, queue: str, lake: Path, sink: str, port: int, *extra: str
+) -> list[str]:
+    return [
+        DETECTOR,
+        "tail",
+        "sqs",
+        "--queue-url",
+        queue,
+        "--lake",
+        str(lake),
+        "--wait",
+        str(args.wait),
+        "--sink",
+        f"slack={sink}",
+        "--config",
+        str(detector_config(args)),
+        "--status-seconds",
+        "10",
+        "--metrics-port",
+        str(port),
+        *extra,
+    ]
 
 
 def log_problems(log: Path) -> dict[str, Any]:
@@ -435,8 +519,11 @@ def log_problems(log: Path) -> dict[str, Any]:
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     bad = [ln for ln in lines if " WARNING " in ln or " ERROR " in ln or "Traceback" in ln]
     kinds = Counter(re.sub(r"^\S+ \S+ ", "", ln)[:90] for ln in bad)
-    return {"lines": len(lines), "warnings_or_errors": len(bad),
-            "distinct": dict(kinds.most_common(10))}
+    return {
+        "lines": len(lines),
+        "warnings_or_errors": len(bad),
+        "distinct": dict(kinds.most_common(10)),
+    }
 
 
 def stop_tail(proc: subprocess.Popen[bytes], timeout: float = 120.0) -> dict[str, float]:
@@ -459,8 +546,14 @@ def percentiles(values: list[float]) -> dict[str, float]:
     def q(p: float) -> float:  # nearest rank
         return round(v[min(len(v), max(1, math.ceil(p * len(v)))) - 1], 3)
 
-    return {"count": len(v), "p50": q(0.50), "p95": q(0.95), "p99": q(0.99),
-            "max": round(v[-1], 3), "mean": round(statistics.fmean(v), 3)}
+    return {
+        "count": len(v),
+        "p50": q(0.50),
+        "p95": q(0.95),
+        "p99": q(0.99),
+        "max": round(v[-1], 3),
+        "mean": round(statistics.fmean(v), 3),
+    }
 
 
 # --- phase 1: throughput at saturation ----------------------------------------------------
@@ -470,32 +563,48 @@ def bare_receive(sqs: Any, queue: str, visibility: int = 60) -> dict[str, float]
     receive_s = delete_s = 0.0
     while True:
         t = time.perf_counter()
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0,
-                                  VisibilityTimeout=visibility,
-                                  AttributeNames=["ApproximateReceiveCount", "SentTimestamp"]
-                                  ).get("Messages", [])
+        got = sqs.receive_message(
+            QueueUrl=queue,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            VisibilityTimeout=visibility,
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        ).get("Messages", [])
         receive_s += time.perf_counter() - t
         calls += 1
         if not got:
             break
         messages += len(got)
         t = time.perf_counter()
-        sqs.delete_message_batch(QueueUrl=queue, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)])
+        sqs.delete_message_batch(
+            QueueUrl=queue,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(got)
+            ],
+        )
         delete_s += time.perf_counter() - t
-    return {"messages": messages, "receive_calls": calls, "receive_seconds": receive_s,
-            "delete_seconds": delete_s, "ms_per_receive": 1000 * receive_s / calls,
-            "seconds": receive_s + delete_s}
+    return {
+        "messages": messages,
+        "receive_calls": calls,
+        "receive_seconds": receive_s,
+        "delete_seconds": delete_s,
+        "ms_per_receive": 1000 * receive_s / calls,
+        "seconds": receive_s + delete_s,
+    }
 
 
 def bare_get(s3: Any) -> dict[str, float]:
     """GET every object of the bucket with 16 threads (what the tail's fetch does)."""
-    keys = [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-            for o in page.get("Contents", [])]
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    ]
     started = time.perf_counter()
     with ThreadPoolExecutor(16) as ex:
-        sizes = list(ex.map(
-            lambda k: len(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()), keys))
+        sizes = list(
+            ex.map(lambda k: len(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read()), keys)
+        )
     seconds = time.perf_counter() - started
     return {"objects": len(keys), "bytes": sum(sizes), "seconds": seconds}
 
@@ -511,14 +620,19 @@ def throughput(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
         tail_q, bare_q = notified_bucket(moto, ["backlog", "bare"])
         s3, sqs = moto.client("s3"), moto.client("sqs")
         total = args.backlog_objects * args.events_per_object
-        print(f"throughput: uploading {args.backlog_objects:,} files ({total:,} events) …",
-              file=sys.stderr)
+        print(
+            f"throughput: uploading {args.backlog_objects:,} files ({total:,} events) …",
+            file=sys.stderr,
+        )
         upload_s = preload(pool, s3, args.backlog_objects, args.events_per_object)
         moto_receive = bare_receive(sqs, bare_q)
         moto_get = bare_get(s3)
-        print(f"throughput: moto alone: receive+delete {moto_receive['seconds']:.1f} s "
-              f"({moto_receive['ms_per_receive']:.0f} ms per receive), GET all "
-              f"{moto_get['seconds']:.1f} s", file=sys.stderr)
+        print(
+            f"throughput: moto alone: receive+delete {moto_receive['seconds']:.1f} s "
+            f"({moto_receive['ms_per_receive']:.0f} ms per receive), GET all "
+            f"{moto_get['seconds']:.1f} s",
+            file=sys.stderr,
+        )
 
         port = free_port()
         log = out / "tail-throughput.log"
@@ -550,20 +664,34 @@ def throughput(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
             raise SystemExit(f"tail did not ingest the backlog; see {log}")
         final = series[-1][1]
         tail = {
-            "events": final, "objects": args.backlog_objects,
-            "seconds_from_start": done - started, "seconds_from_ready": done - up,
+            "events": final,
+            "objects": args.backlog_objects,
+            "seconds_from_start": done - started,
+            "seconds_from_ready": done - up,
             "events_per_second": final / (done - up),
             "events_per_second_wall": final / (done - started),
-            "exit_code": proc.returncode, "seconds_to_exit": exited - started,
-            "peak_rss_mb": peak_rss, "series": series,
+            "exit_code": proc.returncode,
+            "seconds_to_exit": exited - started,
+            "peak_rss_mb": peak_rss,
+            "series": series,
             "first_commit_s": series[0][0] if series else None,
             "log": log_problems(log),
         }
         summary = out / "backfill-throughput-summary.json"
-        cmd = [DETECTOR, "backfill", f"s3://{BUCKET}/AWSLogs/", "--lake", str(lakes[1]),
-               "--config", str(detector_config(args)), "--sink", f"slack={receiver.url}",
-               "--no-progress",
-               "--summary", str(summary)]
+        cmd = [
+            DETECTOR,
+            "backfill",
+            f"s3://{BUCKET}/AWSLogs/",
+            "--lake",
+            str(lakes[1]),
+            "--config",
+            str(detector_config(args)),
+            "--sink",
+            f"slack={receiver.url}",
+            "--no-progress",
+            "--summary",
+            str(summary),
+        ]
         started = time.perf_counter()
         with (out / "backfill-throughput.log").open("wb") as f:
             proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=moto.env())
@@ -572,16 +700,25 @@ def throughput(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
         if os.waitstatus_to_exitcode(status) != 0:
             raise SystemExit(f"backfill failed: {' '.join(cmd)}")
         s = json.loads(summary.read_text())
-        backfill = {"events": s["events"]["total"], "seconds": s["seconds"],
-                    "events_per_second": s["events_per_second"], "wall_seconds": wall,
-                    "events_per_second_wall": s["events"]["total"] / wall,
-                    "peak_rss_mb": usage.ru_maxrss / 1024}
+        backfill = {
+            "events": s["events"]["total"],
+            "seconds": s["seconds"],
+            "events_per_second": s["events_per_second"],
+            "wall_seconds": wall,
+            "events_per_second_wall": s["events"]["total"] / wall,
+            "peak_rss_mb": usage.ru_maxrss / 1024,
+        }
         alerts = Counter(a.detection for a in receiver.snapshot())
         return {
-            "backlog": {"objects": args.backlog_objects, "events": total,
-                        "upload_seconds": upload_s},
-            "moto_receive_delete": moto_receive, "moto_get_all": moto_get,
-            "tail": tail, "backfill": backfill,
+            "backlog": {
+                "objects": args.backlog_objects,
+                "events": total,
+                "upload_seconds": upload_s,
+            },
+            "moto_receive_delete": moto_receive,
+            "moto_get_all": moto_get,
+            "tail": tail,
+            "backfill": backfill,
             "ratio": tail["events_per_second"] / backfill["events_per_second"],
             "ratio_wall": tail["events_per_second_wall"] / backfill["events_per_second_wall"],
             "moto_receive_share_of_tail": moto_receive["seconds"] / tail["seconds_from_ready"],
@@ -608,8 +745,12 @@ def soak(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
         port = free_port()
         log = out / "tail-soak.log"
         with log.open("wb") as f:
-            proc = subprocess.Popen(tail_cmd(args, queue, lake, receiver.url, port),
-                                    stdout=f, stderr=subprocess.STDOUT, env=moto.env())
+            proc = subprocess.Popen(
+                tail_cmd(args, queue, lake, receiver.url, port),
+                stdout=f,
+                stderr=subprocess.STDOUT,
+                env=moto.env(),
+            )
         deadline = time.monotonic() + 60
         while scrape(port) is None:
             if proc.poll() is not None or time.monotonic() > deadline:
@@ -621,8 +762,10 @@ def soak(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
         sampler = Sampler(proc.pid, moto.proc.pid, port, producer.t0)
         sampler.start()
         seconds = args.soak_minutes * 60
-        print(f"soak: {args.rate:,} events/s ({ops:g} files/s) for {args.soak_minutes:g} min",
-              file=sys.stderr)
+        print(
+            f"soak: {args.rate:,} events/s ({ops:g} files/s) for {args.soak_minutes:g} min",
+            file=sys.stderr,
+        )
         end = producer.t0 + seconds
         stopped_early: str | None = None
         shown = time.time()
@@ -632,17 +775,22 @@ def soak(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
             if proc.poll() is not None:
                 stopped_early = f"the tail exited ({proc.returncode})"
             elif rss > args.rss_limit_mb:
-                stopped_early = (f"tail RSS {rss:,.0f} MB passed --rss-limit-mb "
-                                 f"{args.rss_limit_mb:,} at t={time.time() - producer.t0:.0f} s")
+                stopped_early = (
+                    f"tail RSS {rss:,.0f} MB passed --rss-limit-mb "
+                    f"{args.rss_limit_mb:,} at t={time.time() - producer.t0:.0f} s"
+                )
             if stopped_early:
                 print(f"  stopping early: {stopped_early}", file=sys.stderr)
                 break
             if time.time() - shown >= 30:
                 shown = time.time()
                 s = sampler.samples[-1]
-                print(f"  t={time.time() - producer.t0:.0f}s tail rss {rss:,.0f} MB, events "
-                      f"{s['events_total'] or 0:,.0f}, alerts at sink "
-                      f"{len(receiver.arrivals):,}", file=sys.stderr)
+                print(
+                    f"  t={time.time() - producer.t0:.0f}s tail rss {rss:,.0f} MB, events "
+                    f"{s['events_total'] or 0:,.0f}, alerts at sink "
+                    f"{len(receiver.arrivals):,}",
+                    file=sys.stderr,
+                )
         producer.join()
         produced_until = time.time()
         last = sampler.sample()
@@ -656,10 +804,23 @@ def soak(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
             time.sleep(0.5)
         drained = time.time()
         sampler.stop.set()
-        stopped = stop_tail(proc) if proc.poll() is None else {"exit_code": proc.returncode,
-                                                                "stop_seconds": 0.0}
-        result = summarize_soak(args, producer, puts, receiver.snapshot(), sampler.samples,
-                                last, produced_until, drained, stopped, log)
+        stopped = (
+            stop_tail(proc)
+            if proc.poll() is None
+            else {"exit_code": proc.returncode, "stop_seconds": 0.0}
+        )
+        result = summarize_soak(
+            args,
+            producer,
+            puts,
+            receiver.snapshot(),
+            sampler.samples,
+            last,
+            produced_until,
+            drained,
+            stopped,
+            log,
+        )
         result["stopped_early"] = stopped_early
         result["config"] = detector_config(args).read_text()
         return result
@@ -670,10 +831,18 @@ def soak(args: argparse.Namespace, pool: Pool) -> dict[str, Any]:
             shutil.rmtree(lake, ignore_errors=True)
 
 
-def summarize_soak(args: argparse.Namespace, producer: Producer, puts: list[Put],
-                   arrivals: list[Arrival], samples: list[dict[str, Any]],
-                   last: dict[str, Any], produced_until: float, drained: float,
-                   stopped: dict[str, float], log: Path) -> dict[str, Any]:
+def summarize_soak(
+    args: argparse.Namespace,
+    producer: Producer,
+    puts: list[Put],
+    arrivals: list[Arrival],
+    samples: list[dict[str, Any]],
+    last: dict[str, Any],
+    produced_until: float,
+    drained: float,
+    stopped: dict[str, float],
+    log: Path,
+) -> dict[str, Any]:
     t0 = producer.t0
     first_alert: dict[int, float] = {}
     times_seen: Counter[int] = Counter()
@@ -688,50 +857,66 @@ def summarize_soak(args: argparse.Namespace, producer: Producer, puts: list[Put]
     by_minute: dict[int, list[float]] = {}
     for p in measured:
         if p.seq in first_alert:
-            by_minute.setdefault(int((p.scheduled - t0) // 60),
-                                 []).append(first_alert[p.seq] - p.returned)
+            by_minute.setdefault(int((p.scheduled - t0) // 60), []).append(
+                first_alert[p.seq] - p.returned
+            )
     soak_samples = [s for s in samples if s["t"] >= args.warmup and s["tail_rss_mb"]]
     rss = [s["tail_rss_mb"] for s in soak_samples]
     span = (soak_samples[-1]["t"] - soak_samples[0]["t"]) if len(soak_samples) > 1 else 0.0
-    cpu = ((soak_samples[-1]["tail_cpu_s"] - soak_samples[0]["tail_cpu_s"]) / span
-           if span else None)
-    moto_cpu = ((soak_samples[-1]["moto_cpu_s"] - soak_samples[0]["moto_cpu_s"]) / span
-                if span else None)
+    cpu = (soak_samples[-1]["tail_cpu_s"] - soak_samples[0]["tail_cpu_s"]) / span if span else None
+    moto_cpu = (
+        (soak_samples[-1]["moto_cpu_s"] - soak_samples[0]["moto_cpu_s"]) / span if span else None
+    )
     other = Counter(a.detection for a in arrivals if a.detection != MARKER_DETECTION)
     lateness = [p.started - p.scheduled for p in puts]
     return {
-        "rate_events_per_second": args.rate, "events_per_object": args.events_per_object,
+        "rate_events_per_second": args.rate,
+        "events_per_object": args.events_per_object,
         "objects_per_second": args.rate / args.events_per_object,
-        "soak_minutes": args.soak_minutes, "warmup_seconds": args.warmup,
+        "soak_minutes": args.soak_minutes,
+        "warmup_seconds": args.warmup,
         "window_minutes": (windows(args) or (5, 15))[0],
         "lateness_minutes": (windows(args) or (5, 15))[1],
         "wait_seconds": args.wait,
-        "produced": {"objects": len(puts), "events": len(puts) * args.events_per_object,
-                     "seconds": produced_until - t0,
-                     "events_per_second": len(puts) * args.events_per_object
-                     / (produced_until - t0),
-                     "put_errors": len(producer.errors), "put_error_examples":
-                     producer.errors[:5],
-                     "put_seconds": percentiles([p.returned - p.started for p in puts]),
-                     "start_lateness_seconds": percentiles(lateness)},
+        "produced": {
+            "objects": len(puts),
+            "events": len(puts) * args.events_per_object,
+            "seconds": produced_until - t0,
+            "events_per_second": len(puts) * args.events_per_object / (produced_until - t0),
+            "put_errors": len(producer.errors),
+            "put_error_examples": producer.errors[:5],
+            "put_seconds": percentiles([p.returned - p.started for p in puts]),
+            "start_lateness_seconds": percentiles(lateness),
+        },
         "latency_seconds": percentiles(latency),
         "latency_from_put_start_seconds": percentiles(from_put_start),
-        "latency_by_minute": {m: {"p50": percentiles(v)["p50"], "p99": percentiles(v)["p99"],
-                                  "count": len(v)} for m, v in sorted(by_minute.items())},
-        "alerts": {"objects_measured": len(measured),
-                   "objects_with_alert": sum(1 for p in puts if p.seq in first_alert),
-                   "objects_without_alert": sorted(p.seq for p in puts
-                                                   if p.seq not in first_alert)[:50],
-                   "missing": sum(1 for p in puts if p.seq not in first_alert),
-                   "duplicates": sum(n - 1 for n in times_seen.values() if n > 1),
-                   "other_detections": dict(other)},
-        "rss_mb": {"start": rss[0] if rss else None, "end": rss[-1] if rss else None,
-                   "max": max(rss) if rss else None, "min": min(rss) if rss else None,
-                   "slope_mb_per_hour": slope([s["t"] for s in soak_samples], rss) * 3600
-                   if len(rss) > 2 else None},
-        "tail_cpu_cores": cpu, "moto_cpu_cores": moto_cpu,
-        "final_metrics": last, "drain_seconds": drained - produced_until,
-        "stop": stopped, "log": log_problems(log),
+        "latency_by_minute": {
+            m: {"p50": percentiles(v)["p50"], "p99": percentiles(v)["p99"], "count": len(v)}
+            for m, v in sorted(by_minute.items())
+        },
+        "alerts": {
+            "objects_measured": len(measured),
+            "objects_with_alert": sum(1 for p in puts if p.seq in first_alert),
+            "objects_without_alert": sorted(p.seq for p in puts if p.seq not in first_alert)[:50],
+            "missing": sum(1 for p in puts if p.seq not in first_alert),
+            "duplicates": sum(n - 1 for n in times_seen.values() if n > 1),
+            "other_detections": dict(other),
+        },
+        "rss_mb": {
+            "start": rss[0] if rss else None,
+            "end": rss[-1] if rss else None,
+            "max": max(rss) if rss else None,
+            "min": min(rss) if rss else None,
+            "slope_mb_per_hour": slope([s["t"] for s in soak_samples], rss) * 3600
+            if len(rss) > 2
+            else None,
+        },
+        "tail_cpu_cores": cpu,
+        "moto_cpu_cores": moto_cpu,
+        "final_metrics": last,
+        "drain_seconds": drained - produced_until,
+        "stop": stopped,
+        "log": log_problems(log),
         "samples": samples,
     }
 
@@ -788,7 +973,9 @@ def markdown(results: dict[str, Any]) -> str:
             f"| alerts missing / duplicated | {s['alerts']['missing']} / "
             f"{s['alerts']['duplicates']} |",
             f"| tail RSS start / end / max | {rss['start']:,.0f} / {rss['end']:,.0f} / "
-            f"{rss['max']:,.0f} MB |" if rss["start"] else "| tail RSS | - |",
+            f"{rss['max']:,.0f} MB |"
+            if rss["start"]
+            else "| tail RSS | - |",
             f"| tail RSS trend | {rss['slope_mb_per_hour'] or 0:+.0f} MB/hour |",
             f"| tail CPU / moto CPU | {s['tail_cpu_cores'] or 0:.2f} / "
             f"{s['moto_cpu_cores'] or 0:.2f} cores |",
@@ -803,24 +990,44 @@ def main() -> None:
     ap.add_argument("--events-per-object", type=int, default=500)
     ap.add_argument("--soak-minutes", type=float, default=30.0)
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds left out of latency")
-    ap.add_argument("--drain-seconds", type=float, default=120.0,
-                    help="after the producer stops, how long to wait for the last alerts")
+    ap.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=120.0,
+        help="after the producer stops, how long to wait for the last alerts",
+    )
     ap.add_argument("--backlog-objects", type=int, default=1000)
     ap.add_argument("--wait", type=int, default=20, help="the tail's --wait (long poll)")
-    ap.add_argument("--window-minutes", type=int,
-                    help="event-time window of the detector (default: the config's, 5)")
-    ap.add_argument("--lateness-minutes", type=int,
-                    help="allowed lateness before a window closes (default: the config's, 15)")
-    ap.add_argument("--rss-limit-mb", type=int, default=10_000,
-                    help="stop the soak early if the tail's RSS passes this (protects the "
-                    "machine; the report says so)")
-    ap.add_argument("--profile", action="store_true",
-                    help="run the throughput tail under cProfile (out/tail-throughput.prof)")
+    ap.add_argument(
+        "--window-minutes",
+        type=int,
+        help="event-time window of the detector (default: the config's, 5)",
+    )
+    ap.add_argument(
+        "--lateness-minutes",
+        type=int,
+        help="allowed lateness before a window closes (default: the config's, 15)",
+    )
+    ap.add_argument(
+        "--rss-limit-mb",
+        type=int,
+        default=10_000,
+        help="stop the soak early if the tail's RSS passes this (protects the "
+        "machine; the report says so)",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the throughput tail under cProfile (out/tail-throughput.prof)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the lakes under --out")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--results", type=Path, default=RESULTS / "tail.json")
-    ap.add_argument("--report", action="store_true",
-                    help="only print the Markdown summary of --results (run nothing)")
+    ap.add_argument(
+        "--report",
+        action="store_true",
+        help="only print the Markdown summary of --results (run nothing)",
+    )
     args = ap.parse_args()
     if args.report:
         saved = json.loads(args.results.read_text())
@@ -829,22 +1036,29 @@ def main() -> None:
                 print(markdown({**value["run"], key: value}) + "\n")
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    pool_dir = generate("tail-pool", ["--cloudtrail-events", "60000", "--access-lines", "0",
-                                      "--days", "1", "--no-attacks"])
+    pool_dir = generate(
+        "tail-pool",
+        ["--cloudtrail-events", "60000", "--access-lines", "0", "--days", "1", "--no-attacks"],
+    )
     pool = Pool(pool_dir / "AWSLogs")
     run_info = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "command": " ".join(["python bench/tail_bench.py", *sys.argv[1:]]),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "pool_records": pool.records,
     }
     # Phases run separately (e.g. a second soak with other windows) add to the same file.
-    results: dict[str, Any] = (json.loads(args.results.read_text())
-                               if args.results.exists() and args.phase != "all" else {})
+    results: dict[str, Any] = (
+        json.loads(args.results.read_text())
+        if args.results.exists() and args.phase != "all"
+        else {}
+    )
     results.update(machine=run_info["machine"], pool_records=pool.records)
     phases: dict[str, Callable[[argparse.Namespace, Pool], dict[str, Any]]] = {
-        "throughput": throughput, "soak": soak}
+        "throughput": throughput,
+        "soak": soak,
+    }
     done: dict[str, Any] = {}
     for name, run in phases.items():
         if args.phase in ("all", name):

@@ -80,8 +80,7 @@ def _iso(t: datetime | None) -> str:
 
 
 def _reason(r: Reason) -> dict[str, Any]:
-    return {"feature": r.feature, "observed": r.observed, "baseline": r.baseline,
-            "text": r.text}
+    return {"feature": r.feature, "observed": r.observed, "baseline": r.baseline, "text": r.text}
 
 
 class AlertBook:
@@ -103,15 +102,26 @@ class AlertBook:
             return None
         severity = f.severity or d.severity
         alert = Alert(
-            alert_id=aid, detection=d.id, capabilities=list(d.capabilities),
-            attack=list(d.attack), title=d.title, severity=severity, score=round(f.score, 3),
-            principal=f.principal, account_id=f.account_id, first_seen=_iso(f.first_seen),
-            last_seen=_iso(f.last_seen), detected_at=_iso(detected_at or f.last_seen),
+            alert_id=aid,
+            detection=d.id,
+            capabilities=list(d.capabilities),
+            attack=list(d.attack),
+            title=d.title,
+            severity=severity,
+            score=round(f.score, 3),
+            principal=f.principal,
+            account_id=f.account_id,
+            first_seen=_iso(f.first_seen),
+            last_seen=_iso(f.last_seen),
+            detected_at=_iso(detected_at or f.last_seen),
             evidence_event_ids=list(f.evidence_ids[:EVIDENCE_CAP]),
-            evidence_total=f.evidence_total, buckets=f.buckets[:LIST_CAP],
-            source_ips=f.source_ips[:LIST_CAP], user_agents=f.user_agents[:LIST_CAP],
+            evidence_total=f.evidence_total,
+            buckets=f.buckets[:LIST_CAP],
+            source_ips=f.source_ips[:LIST_CAP],
+            user_agents=f.user_agents[:LIST_CAP],
             vpc_endpoint_ids=f.vpc_endpoint_ids[:LIST_CAP],
-            reasons=[_reason(r) for r in f.reasons], runbook=d.runbook,
+            reasons=[_reason(r) for r in f.reasons],
+            runbook=d.runbook,
             dedup_key=list(f.key),
         )
         self.alerts[aid] = alert
@@ -129,9 +139,13 @@ def _merge(a: Alert, f: Finding) -> None:
     a.last_seen = max(a.last_seen, _iso(f.last_seen))
     a.first_seen = min(a.first_seen, _iso(f.first_seen))
     a.evidence_total += f.evidence_total
-    for mine, theirs in ((a.evidence_event_ids, f.evidence_ids), (a.buckets, f.buckets),
-                         (a.source_ips, f.source_ips), (a.user_agents, f.user_agents),
-                         (a.vpc_endpoint_ids, f.vpc_endpoint_ids)):
+    for mine, theirs in (
+        (a.evidence_event_ids, f.evidence_ids),
+        (a.buckets, f.buckets),
+        (a.source_ips, f.source_ips),
+        (a.user_agents, f.user_agents),
+        (a.vpc_endpoint_ids, f.vpc_endpoint_ids),
+    ):
         cap = EVIDENCE_CAP if mine is a.evidence_event_ids else LIST_CAP
         for v in theirs:
             if len(mine) >= cap:
@@ -143,21 +157,45 @@ def _merge(a: Alert, f: Finding) -> None:
     a.score = max(a.score, round(f.score, 3))
 
 
-ALERT_SCHEMA = pa.schema([
-    ("alert_id", pa.string()), ("detection", pa.string()),
-    ("capabilities", pa.list_(pa.string())), ("attack", pa.list_(pa.string())),
-    ("title", pa.string()), ("severity", pa.string()), ("score", pa.float64()),
-    ("principal", pa.string()), ("account_id", pa.string()),
-    ("first_seen", pa.timestamp("us", tz="UTC")), ("last_seen", pa.timestamp("us", tz="UTC")),
-    ("detected_at", pa.timestamp("us", tz="UTC")),
-    ("evidence_event_ids", pa.list_(pa.string())), ("evidence_total", pa.int64()),
-    ("buckets", pa.list_(pa.string())), ("source_ips", pa.list_(pa.string())),
-    ("user_agents", pa.list_(pa.string())), ("vpc_endpoint_ids", pa.list_(pa.string())),
-    ("reasons", pa.list_(pa.struct([("feature", pa.string()), ("observed", pa.string()),
-                                    ("baseline", pa.string()), ("text", pa.string())]))),
-    ("runbook", pa.string()), ("count", pa.int64()), ("dedup_key", pa.list_(pa.string())),
-    ("hunt", pa.string()),
-])
+ALERT_SCHEMA = pa.schema(
+    [
+        ("alert_id", pa.string()),
+        ("detection", pa.string()),
+        ("capabilities", pa.list_(pa.string())),
+        ("attack", pa.list_(pa.string())),
+        ("title", pa.string()),
+        ("severity", pa.string()),
+        ("score", pa.float64()),
+        ("principal", pa.string()),
+        ("account_id", pa.string()),
+        ("first_seen", pa.timestamp("us", tz="UTC")),
+        ("last_seen", pa.timestamp("us", tz="UTC")),
+        ("detected_at", pa.timestamp("us", tz="UTC")),
+        ("evidence_event_ids", pa.list_(pa.string())),
+        ("evidence_total", pa.int64()),
+        ("buckets", pa.list_(pa.string())),
+        ("source_ips", pa.list_(pa.string())),
+        ("user_agents", pa.list_(pa.string())),
+        ("vpc_endpoint_ids", pa.list_(pa.string())),
+        (
+            "reasons",
+            pa.list_(
+                pa.struct(
+                    [
+                        ("feature", pa.string()),
+                        ("observed", pa.string()),
+                        ("baseline", pa.string()),
+                        ("text", pa.string()),
+                    ]
+                )
+            ),
+        ),
+        ("runbook", pa.string()),
+        ("count", pa.int64()),
+        ("dedup_key", pa.list_(pa.string())),
+        ("hunt", pa.string()),
+    ]
+)
 
 
 def alerts_table(alerts: list[Alert]) -> pa.Table:

@@ -15,8 +15,7 @@ from botocore.config import Config
 
 from detector.errors import UsageError
 
-NO_REGION = ("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS "
-             "profile)")
+NO_REGION = "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS profile)"
 
 
 def client(service: str, config: Config | None = None, region: str | None = None) -> Any:

@@ -1,12 +1,12 @@
 """The ``detector`` command: thin argument handling over the library.
 
-    detector backfill SOURCE... --lake DIR     ingest local folders or s3:// prefixes
-    detector tail sqs --queue-url URL ...      follow S3 notifications on a queue
-    detector tail kinesis --stream NAME ...    follow CloudTrail events on a stream
-    detector run PIPELINE.toml                 run a pipeline file (pipelines/)
-    detector demo                              backfill the bundled sample_logs/
-    detector hunt --lake LAKE QUERY|NAME      SQL or a saved hunt over the lake (DuckDB)
-    detector evaluate LABELS ALERTS            score alerts against labelled scenarios
+detector backfill SOURCE... --lake DIR     ingest local folders or s3:// prefixes
+detector tail sqs --queue-url URL ...      follow S3 notifications on a queue
+detector tail kinesis --stream NAME ...    follow CloudTrail events on a stream
+detector run PIPELINE.toml                 run a pipeline file (pipelines/)
+detector demo                              backfill the bundled sample_logs/
+detector hunt --lake LAKE QUERY|NAME      SQL or a saved hunt over the lake (DuckDB)
+detector evaluate LABELS ALERTS            score alerts against labelled scenarios
 """
 
 from __future__ import annotations
@@ -85,15 +85,23 @@ def build_parser() -> argparse.ArgumentParser:
         "(CloudTrail and S3 server access logs).",
     )
     parser.add_argument("--version", action="version", version=f"detector {__version__}")
-    parser.add_argument("--log-level", default="WARNING",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="logging level on stderr (default: WARNING; tail: INFO)")
-    parser.add_argument("--log-format", default="text", choices=["text", "json"],
-                        help="log lines as text or as JSON objects (default: text)")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level on stderr (default: WARNING; tail: INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="log lines as text or as JSON objects (default: text)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     bf = sub.add_parser(
-        "backfill", help="ingest log objects from local paths or s3:// prefixes into the lake",
+        "backfill",
+        help="ingest log objects from local paths or s3:// prefixes into the lake",
         description="Read CloudTrail logs (trail files, EventBridge envelopes, CloudWatch Logs "
         "payloads) and S3 server access logs from local files/folders or s3://bucket/prefix "
         "(standard AWS configuration; AWS_ENDPOINT_URL for S3-compatible endpoints), parse "
@@ -105,18 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
         "our own machine failed (disk full, I/O error: the rest is read again next time), "
         "130 after Ctrl-C.",
     )
-    bf.add_argument("sources", nargs="+", metavar="SOURCE",
-                    help="local file or folder (recursive), or s3://bucket/prefix")
+    bf.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="local file or folder (recursive), or s3://bucket/prefix",
+    )
     _add_run_options(bf, lake_required=True)
     bf.add_argument("--since", type=_day, help="skip objects whose key date is before this day")
     bf.add_argument("--until", type=_day, help="skip objects whose key date is after this day")
-    bf.add_argument("--no-detect", action="store_true",
-                    help="ingest only: write the lake and skip detection")
+    bf.add_argument(
+        "--no-detect", action="store_true", help="ingest only: write the lake and skip detection"
+    )
     _add_detect_options(bf)
     _add_sink_options(bf)
 
     tail = sub.add_parser(
-        "tail", help="run continuously on a queue of S3 notifications or a Kinesis stream",
+        "tail",
+        help="run continuously on a queue of S3 notifications or a Kinesis stream",
         description="Follow new log objects (SQS) or CloudTrail events (Kinesis) as they "
         "arrive, with the same parsing, lake and detection as backfill. The state and the "
         "stream positions are checkpointed in the lake; SIGTERM/SIGINT finish the batch in "
@@ -126,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tail_sub = tail.add_subparsers(dest="stream_kind", required=True, metavar="SOURCE")
     sqs = tail_sub.add_parser(
-        "sqs", help="S3 event notifications (direct, via SNS, CloudTrail's, EventBridge's)",
+        "sqs",
+        help="S3 event notifications (direct, via SNS, CloudTrail's, EventBridge's)",
         description="Long-poll an SQS queue of notifications that log objects landed: S3 "
         "event notifications (direct or wrapped in SNS), CloudTrail's SNS notification, "
         "EventBridge 'Object Created' events; s3:TestEvent is ignored. Objects are fetched "
@@ -136,18 +151,34 @@ def build_parser() -> argparse.ArgumentParser:
         "queue's redrive policy (or --max-receives) gives up on them.",
     )
     sqs.add_argument("--queue-url", required=True, help="the queue's URL")
-    sqs.add_argument("--wait", type=int, default=20, metavar="SECONDS",
-                     help="long-poll wait, 0-20 (default: 20)")
-    sqs.add_argument("--batch-messages", type=_positive, default=100, metavar="N",
-                     help="messages taken per batch at most (default: 100)")
-    sqs.add_argument("--visibility-timeout", type=_positive, metavar="SECONDS",
-                     help="visibility timeout for received messages (default: the queue's); "
-                     "extended while a batch is worked on")
-    sqs.add_argument("--max-receives", type=_positive, default=5, metavar="N",
-                     help="without a redrive policy, quarantine and delete a message that "
-                     "failed this many times (default: 5)")
+    sqs.add_argument(
+        "--wait", type=int, default=20, metavar="SECONDS", help="long-poll wait, 0-20 (default: 20)"
+    )
+    sqs.add_argument(
+        "--batch-messages",
+        type=_positive,
+        default=100,
+        metavar="N",
+        help="messages taken per batch at most (default: 100)",
+    )
+    sqs.add_argument(
+        "--visibility-timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="visibility timeout for received messages (default: the queue's); "
+        "extended while a batch is worked on",
+    )
+    sqs.add_argument(
+        "--max-receives",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="without a redrive policy, quarantine and delete a message that "
+        "failed this many times (default: 5)",
+    )
     kin = tail_sub.add_parser(
-        "kinesis", help="CloudTrail events as EventBridge envelopes or CloudWatch Logs payloads",
+        "kinesis",
+        help="CloudTrail events as EventBridge envelopes or CloudWatch Logs payloads",
         description="Read every shard of a Kinesis data stream (following splits and "
         "merges, parents before children). Records are EventBridge envelopes of CloudTrail "
         "events or gzipped CloudWatch Logs subscription payloads. Shard positions are "
@@ -157,47 +188,70 @@ def build_parser() -> argparse.ArgumentParser:
         "tail was down is skipped.",
     )
     kin.add_argument("--stream", required=True, help="stream name or ARN")
-    kin.add_argument("--from", dest="start", choices=["trim-horizon", "latest", "timestamp"],
-                     default="trim-horizon",
-                     help="where the first start begins (default: trim-horizon)")
-    kin.add_argument("--timestamp", dest="start_timestamp", metavar="ISO8601",
-                     help="with --from timestamp: the first arrival time to read")
+    kin.add_argument(
+        "--from",
+        dest="start",
+        choices=["trim-horizon", "latest", "timestamp"],
+        default="trim-horizon",
+        help="where the first start begins (default: trim-horizon)",
+    )
+    kin.add_argument(
+        "--timestamp",
+        dest="start_timestamp",
+        metavar="ISO8601",
+        help="with --from timestamp: the first arrival time to read",
+    )
     for p in (sqs, kin):
         p.add_argument("--lake", type=Path, required=True, help="lake directory")
-        p.add_argument("--until-idle", type=float, metavar="SECONDS",
-                       help="stop once nothing has arrived for this long, closing every "
-                       "window first (batch jobs, tests); default: run until signalled")
-        p.add_argument("--no-detect", action="store_true",
-                       help="ingest only: write the lake and skip detection")
+        p.add_argument(
+            "--until-idle",
+            type=float,
+            metavar="SECONDS",
+            help="stop once nothing has arrived for this long, closing every "
+            "window first (batch jobs, tests); default: run until signalled",
+        )
+        p.add_argument(
+            "--no-detect",
+            action="store_true",
+            help="ingest only: write the lake and skip detection",
+        )
         _add_detect_options(p)
         _add_sink_options(p)
         _add_ops_options(p)
         _add_max_object_option(p)
 
     run = sub.add_parser(
-        "run", help="run a pipeline file (see pipelines/)",
+        "run",
+        help="run a pipeline file (see pipelines/)",
         description="Run a pipeline definition: a backfill over S3 prefixes or local "
         "folders, an SQS tail or a Kinesis tail, with its lake, detection settings, sinks "
         "(routed by severity and detection) and metrics. Secrets such as Slack webhook URLs "
         "come from the environment (env:VAR) or a file (file:/path), never from the file.",
     )
     run.add_argument("pipeline", type=Path, metavar="PIPELINE", help="a pipeline .toml file")
-    run.add_argument("--until-idle", type=float, metavar="SECONDS",
-                     help="tails: stop once nothing has arrived for this long")
+    run.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="tails: stop once nothing has arrived for this long",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     demo = sub.add_parser(
-        "demo", help="backfill the bundled sample_logs/ and show what was found",
+        "demo",
+        help="backfill the bundled sample_logs/ and show what was found",
         description="Ingest the bundled sample logs into a lake (a temporary one unless "
         "--lake is given) and print the run summary and a few findings.",
     )
-    demo.add_argument("--logs", type=Path, default=SAMPLE_LOGS,
-                      help=f"sample log folder (default: {SAMPLE_LOGS})")
+    demo.add_argument(
+        "--logs", type=Path, default=SAMPLE_LOGS, help=f"sample log folder (default: {SAMPLE_LOGS})"
+    )
     _add_run_options(demo, lake_required=False)
     _add_detect_options(demo)
 
     ev = sub.add_parser(
-        "evaluate", help="score alerts against a labelled scenario set",
+        "evaluate",
+        help="score alerts against a labelled scenario set",
         description="Per scenario: detected (an alert of medium or higher names its events), "
         "time to detect, detections; overall: recall, false alerts by severity, false alerts "
         "per million benign events. LABELS is the labels.json that "
@@ -213,59 +267,104 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_detect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, metavar="TOML",
-                   help="detector settings: our accounts, log/website buckets, decoys, "
-                   "threat-intel IP files, allowlists (see README)")
-    p.add_argument("--model", default="default",
-                   help="model definition: a name in models/ or a .toml path (default: default)")
-    p.add_argument("--state", metavar="FILE",
-                   help="state checkpoint, a file or s3://bucket/key (default: "
-                   "<lake>/state/detector.state); a later run continues from it")
-    p.add_argument("--alerts", metavar="FILE",
-                   help="also write this run's alerts as JSON lines to FILE (- for stdout)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="TOML",
+        help="detector settings: our accounts, log/website buckets, decoys, "
+        "threat-intel IP files, allowlists (see README)",
+    )
+    p.add_argument(
+        "--model",
+        default="default",
+        help="model definition: a name in models/ or a .toml path (default: default)",
+    )
+    p.add_argument(
+        "--state",
+        metavar="FILE",
+        help="state checkpoint, a file or s3://bucket/key (default: "
+        "<lake>/state/detector.state); a later run continues from it",
+    )
+    p.add_argument(
+        "--alerts",
+        metavar="FILE",
+        help="also write this run's alerts as JSON lines to FILE (- for stdout)",
+    )
 
 
 def _add_sink_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sink", action="append", default=[], metavar="KIND=VALUE",
-                   help="send alerts to slack=<webhook URL | env:VAR | file:PATH>, "
-                   "sns=<topic ARN> or jsonl=<path or ->; repeatable. Delivery is durable "
-                   "(queued in <lake>/_delivery/, retried, never blocking the pipeline)")
-    p.add_argument("--min-severity", default="low",
-                   choices=["low", "medium", "high", "critical"],
-                   help="send only alerts of at least this severity to --sink (default: low)")
-    p.add_argument("--checkpoint-seconds", type=float, default=DEFAULT_CHECKPOINT_SECONDS,
-                   metavar="SECONDS",
-                   help="save the detection state at most this often, and at the end "
-                   f"(default: {DEFAULT_CHECKPOINT_SECONDS:g}); batches committed after the "
-                   "last checkpoint are replayed from the lake on restart")
+    p.add_argument(
+        "--sink",
+        action="append",
+        default=[],
+        metavar="KIND=VALUE",
+        help="send alerts to slack=<webhook URL | env:VAR | file:PATH>, "
+        "sns=<topic ARN> or jsonl=<path or ->; repeatable. Delivery is durable "
+        "(queued in <lake>/_delivery/, retried, never blocking the pipeline)",
+    )
+    p.add_argument(
+        "--min-severity",
+        default="low",
+        choices=["low", "medium", "high", "critical"],
+        help="send only alerts of at least this severity to --sink (default: low)",
+    )
+    p.add_argument(
+        "--checkpoint-seconds",
+        type=float,
+        default=DEFAULT_CHECKPOINT_SECONDS,
+        metavar="SECONDS",
+        help="save the detection state at most this often, and at the end "
+        f"(default: {DEFAULT_CHECKPOINT_SECONDS:g}); batches committed after the "
+        "last checkpoint are replayed from the lake on restart",
+    )
 
 
 def _add_max_object_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--max-object-mb", type=_positive, default=DEFAULT_MAX_OBJECT_MB,
-                   metavar="MB",
-                   help="largest log object read, in MB once decompressed (default: "
-                   f"{DEFAULT_MAX_OBJECT_MB}); a larger one, or a gzip that inflates past it, "
-                   "is quarantined (object_too_large, decompression_bomb) unread")
+    p.add_argument(
+        "--max-object-mb",
+        type=_positive,
+        default=DEFAULT_MAX_OBJECT_MB,
+        metavar="MB",
+        help="largest log object read, in MB once decompressed (default: "
+        f"{DEFAULT_MAX_OBJECT_MB}); a larger one, or a gzip that inflates past it, "
+        "is quarantined (object_too_large, decompression_bomb) unread",
+    )
 
 
 def _add_ops_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--metrics-port", type=_positive, metavar="PORT",
-                   help="expose Prometheus metrics on 127.0.0.1:PORT/metrics")
-    p.add_argument("--status-seconds", type=float, default=30.0, metavar="SECONDS",
-                   help="log a status line this often (default: 30; 0 for never)")
+    p.add_argument(
+        "--metrics-port",
+        type=_positive,
+        metavar="PORT",
+        help="expose Prometheus metrics on 127.0.0.1:PORT/metrics",
+    )
+    p.add_argument(
+        "--status-seconds",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="log a status line this often (default: 30; 0 for never)",
+    )
 
 
 def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
-    p.add_argument("--lake", type=Path, required=lake_required,
-                   help="lake directory (created if missing)")
-    p.add_argument("--workers", type=_positive, default=1,
-                   help="worker processes for parsing (default: 1)")
-    p.add_argument("--batch-mb", type=_positive, default=DEFAULT_BATCH_MB,
-                   help=f"target batch size in MB, gzip counted unzipped "
-                   f"(default: {DEFAULT_BATCH_MB}); bounds memory")
+    p.add_argument(
+        "--lake", type=Path, required=lake_required, help="lake directory (created if missing)"
+    )
+    p.add_argument(
+        "--workers", type=_positive, default=1, help="worker processes for parsing (default: 1)"
+    )
+    p.add_argument(
+        "--batch-mb",
+        type=_positive,
+        default=DEFAULT_BATCH_MB,
+        help=f"target batch size in MB, gzip counted unzipped "
+        f"(default: {DEFAULT_BATCH_MB}); bounds memory",
+    )
     _add_max_object_option(p)
-    p.add_argument("--summary", type=Path, metavar="FILE",
-                   help="also write the run summary as JSON to FILE")
+    p.add_argument(
+        "--summary", type=Path, metavar="FILE", help="also write the run summary as JSON to FILE"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or status lines")
 
 
@@ -301,8 +400,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"detector: {visible(exc)}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
-            print("detector: interrupted; the batch in hand was abandoned (nothing of it is "
-                  "committed) and is read again on the next run", file=sys.stderr)
+            print(
+                "detector: interrupted; the batch in hand was abandoned (nothing of it is "
+                "committed) and is read again on the next run",
+                file=sys.stderr,
+            )
             return 130
         except Exception as exc:
             aws = aws_problem(exc)
@@ -325,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 _AWS_SETUP = {
     "NoRegionError": NO_REGION,
     "NoCredentialsError": "no AWS credentials: use an instance or task role, AWS_PROFILE, or "
-                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
     "PartialCredentialsError": "incomplete AWS credentials",
     "ProfileNotFound": "the AWS profile named by AWS_PROFILE does not exist",
 }
@@ -353,9 +455,13 @@ def _setup_logging(args: argparse.Namespace) -> None:
         handler.setFormatter(JsonLogFormatter())
     else:
         # log arguments are often log data (URIs, keys, server messages): controls escaped
-        handler.setFormatter(SafeLogFormatter("%(asctime)s %(levelname)s %(name)s: "
-                                              "%(message)s" if args.command in ("tail", "run")
-                                              else "%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            SafeLogFormatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s"
+                if args.command in ("tail", "run")
+                else "%(levelname)s %(name)s: %(message)s"
+            )
+        )
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -365,26 +471,36 @@ def _pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) -
     """The command line's pipeline (the same structure a pipeline file gives)."""
     kind = "backfill" if args.command in ("backfill", "demo") else args.stream_kind
     p = Pipeline(
-        kind=kind, lake=args.lake, sources=list(sources),
-        since=getattr(args, "since", None), until=getattr(args, "until", None),
+        kind=kind,
+        lake=args.lake,
+        sources=list(sources),
+        since=getattr(args, "since", None),
+        until=getattr(args, "until", None),
         workers=getattr(args, "workers", 1),
         batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
         max_object_mb=getattr(args, "max_object_mb", DEFAULT_MAX_OBJECT_MB),
-        queue_url=getattr(args, "queue_url", None), wait_seconds=getattr(args, "wait", 20),
+        queue_url=getattr(args, "queue_url", None),
+        wait_seconds=getattr(args, "wait", 20),
         batch_messages=getattr(args, "batch_messages", 100),
         max_receives=getattr(args, "max_receives", 5),
         visibility_timeout=getattr(args, "visibility_timeout", None),
-        stream=getattr(args, "stream", None), start=getattr(args, "start", "trim-horizon"),
+        stream=getattr(args, "stream", None),
+        start=getattr(args, "start", "trim-horizon"),
         start_timestamp=parse_timestamp(args.start_timestamp, "--timestamp")
-        if getattr(args, "start_timestamp", None) else None,
-        detect=not getattr(args, "no_detect", False), config=args.config, model=args.model,
+        if getattr(args, "start_timestamp", None)
+        else None,
+        detect=not getattr(args, "no_detect", False),
+        config=args.config,
+        model=args.model,
         state=args.state,
         checkpoint_seconds=getattr(args, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS),
-        sinks=[_sink_spec(s, getattr(args, "min_severity", "low"))
-               for s in getattr(args, "sink", [])],
+        sinks=[
+            _sink_spec(s, getattr(args, "min_severity", "low")) for s in getattr(args, "sink", [])
+        ],
         metrics_port=getattr(args, "metrics_port", None),
         status_seconds=getattr(args, "status_seconds", 30.0),
-        until_idle=getattr(args, "until_idle", None), log_format=args.log_format,
+        until_idle=getattr(args, "until_idle", None),
+        log_format=args.log_format,
     )
     validate(p, "command line")
     return p
@@ -397,23 +513,35 @@ def _sink_spec(text: str, min_severity: str) -> SinkSpec:
     return SinkSpec(kind.strip().lower(), value, min_severity)
 
 
-def _backfill(args: argparse.Namespace, sources: Sequence[str], lake: Path,
-              console: Console) -> int:
+def _backfill(
+    args: argparse.Namespace, sources: Sequence[str], lake: Path, console: Console
+) -> int:
     return _run(args, sources, lake, console).exit_code
 
 
-def _run(args: argparse.Namespace, sources: Sequence[str], lake: Path,
-         console: Console) -> RunSummary:
+def _run(
+    args: argparse.Namespace, sources: Sequence[str], lake: Path, console: Console
+) -> RunSummary:
     args.lake = lake
     pipeline = _pipeline_from_args(args, sources)
     return _run_backfill(pipeline, console, not args.no_progress, args.alerts, args.summary)
 
 
-def _run_backfill(p: Pipeline, console: Console, progress_bar: bool,
-                  alerts_file: str | None = None, summary_file: Path | None = None
-                  ) -> RunSummary:
-    options = IngestOptions(lake=p.lake, since=p.since, until=p.until, workers=p.workers,
-                            batch_bytes=p.batch_mb << 20, max_object_bytes=p.max_object_mb << 20)
+def _run_backfill(
+    p: Pipeline,
+    console: Console,
+    progress_bar: bool,
+    alerts_file: str | None = None,
+    summary_file: Path | None = None,
+) -> RunSummary:
+    options = IngestOptions(
+        lake=p.lake,
+        since=p.since,
+        until=p.until,
+        workers=p.workers,
+        batch_bytes=p.batch_mb << 20,
+        max_object_bytes=p.max_object_mb << 20,
+    )
     preflight(p)
     detection = open_detection(p, Lake(p.lake))
     stop = StopRequest().install()
@@ -442,20 +570,29 @@ def _run_backfill(p: Pipeline, console: Console, progress_bar: bool,
 def _report_stop(summary: RunSummary) -> None:
     """One line on stderr when the run ended early, saying what happens to the rest."""
     if summary.interrupted:
-        print(f"detector: interrupted; {summary.objects_not_ingested:,} object(s) not "
-              "ingested are read on the next run", file=sys.stderr)
+        print(
+            f"detector: interrupted; {summary.objects_not_ingested:,} object(s) not "
+            "ingested are read on the next run",
+            file=sys.stderr,
+        )
     elif summary.stopped:
-        print(f"detector: stopped: {visible(summary.stopped)}; "
-              f"{summary.objects_not_ingested:,} object(s) not ingested are read again on the "
-              "next run", file=sys.stderr)
+        print(
+            f"detector: stopped: {visible(summary.stopped)}; "
+            f"{summary.objects_not_ingested:,} object(s) not ingested are read again on the "
+            "next run",
+            file=sys.stderr,
+        )
 
 
 def _report_delivery(status: dict[str, dict[str, object]]) -> None:
     for sink in status.values():
         if sink["pending"] or sink["dead_lettered"]:
-            print(f"detector: sink {sink['label']}: {sink['delivered']} delivered, "
-                  f"{sink['pending']} still queued (sent on the next run), "
-                  f"{sink['dead_lettered']} dead-lettered", file=sys.stderr)
+            print(
+                f"detector: sink {sink['label']}: {sink['delivered']} delivered, "
+                f"{sink['pending']} still queued (sent on the next run), "
+                f"{sink['dead_lettered']} dead-lettered",
+                file=sys.stderr,
+            )
 
 
 def _tail(p: Pipeline, console: Console, alerts_file: str | None = None) -> int:
@@ -488,8 +625,10 @@ def _demo(args: argparse.Namespace, console: Console) -> int:
         if args.config is None and (logs / name).is_file():
             args.config = logs / name
     if not sources:
-        raise UsageError(f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
-                         "regenerate them with: make sample-logs")
+        raise UsageError(
+            f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
+            "regenerate them with: make sample-logs"
+        )
     if args.lake is not None:
         summary = _run(args, sources, args.lake, console)
         render_findings(args.lake, console)

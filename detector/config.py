@@ -105,18 +105,20 @@ def load_settings(path: str | Path | None) -> Settings:
     except msgspec.ValidationError as exc:
         raise UsageError(f"{path}: {exc}") from None
     base = path.parent
-    for name, values in (("accounts", f.org.accounts),
-                         ("partner_accounts", f.org.partner_accounts)):
+    for name, values in (
+        ("accounts", f.org.accounts),
+        ("partner_accounts", f.org.partner_accounts),
+    ):
         for i, account in enumerate(values):
             if not (account.isdigit() and len(account) == 12):
-                raise UsageError(f"{path}: org.{name}[{i}] = {account!r} is not a 12-digit "
-                                 "AWS account id")
+                raise UsageError(
+                    f"{path}: org.{name}[{i}] = {account!r} is not a 12-digit AWS account id"
+                )
     if f.windows.minutes < 1 or f.windows.lateness_minutes < 0:
         raise UsageError(f"{path}: windows.minutes must be >= 1 and lateness_minutes >= 0")
     decoys = list(f.buckets.decoys)
     if f.buckets.decoys_file:
-        decoys += [t for _, t in _lines(base / f.buckets.decoys_file, path,
-                                        "buckets.decoys_file")]
+        decoys += [t for _, t in _lines(base / f.buckets.decoys_file, path, "buckets.decoys_file")]
     networks = []
     for name in f.threat_intel.ip_files:
         ip_file = base / name
@@ -124,8 +126,10 @@ def load_settings(path: str | Path | None) -> Settings:
             try:
                 networks.append(ipaddress.ip_network(line, strict=False))
             except ValueError:
-                raise UsageError(f"{ip_file}:{n}: {line!r} is not an IP address or CIDR "
-                                 f"(from {path}: threat_intel.ip_files)") from None
+                raise UsageError(
+                    f"{ip_file}:{n}: {line!r} is not an IP address or CIDR "
+                    f"(from {path}: threat_intel.ip_files)"
+                ) from None
     return Settings(
         our_accounts=frozenset(f.org.accounts),
         partner_accounts=frozenset(f.org.partner_accounts),

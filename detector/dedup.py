@@ -97,10 +97,13 @@ class SeenEvents:
         for n, rel in enumerate(list(files.files)):
             if not rel.startswith(_PREFIX) or not rel.endswith(".parquet"):
                 continue
-            day = rel[len(_PREFIX):].split("/", 1)[0]
+            day = rel[len(_PREFIX) :].split("/", 1)[0]
             part = files.parts[n] if n < len(files.parts) else None
-            ids = (part.column("event_id") if part is not None else
-                   pq.read_table(self.lake.root / rel, columns=["event_id"]).column("event_id"))
+            ids = (
+                part.column("event_id")
+                if part is not None
+                else pq.read_table(self.lake.root / rel, columns=["event_id"]).column("event_id")
+            )
             valid = np.asarray(pc.is_valid(ids).to_numpy(zero_copy_only=False))
             h = _hashes(ids)
             dup = self._day(day).contains(h)
@@ -111,8 +114,11 @@ class SeenEvents:
             dup = (dup | ~first) & valid
             earlier.append(h[valid & ~dup])
             if dup.any():
-                table = part if part is not None else pq.read_table(
-                    self.lake.root / rel, schema=EVENT_SCHEMA)
+                table = (
+                    part
+                    if part is not None
+                    else pq.read_table(self.lake.root / rel, schema=EVENT_SCHEMA)
+                )
                 dropped.append(table.filter(pa.array(dup)))
                 kept = table.filter(pa.array(~dup))
                 self.lake.write_file(rel, kept)  # still uncommitted: rewritten in place
@@ -138,12 +144,17 @@ class SeenEvents:
         known = _Day()
         paths = [p for p in self.lake.committed_files(f"{_PREFIX}{day}") if p.exists()]
         if paths:
-            ids = pa.concat_arrays([c for p in paths for c in
-                                    pq.read_table(p, columns=["event_id"]).column(0).chunks])
+            ids = pa.concat_arrays(
+                [c for p in paths for c in pq.read_table(p, columns=["event_id"]).column(0).chunks]
+            )
             ids = ids.filter(pc.is_valid(ids))
             known.sorted_ids = np.unique(_hashes(ids))
-            log.debug("%s: %d event ids of %s loaded for duplicate checks", self.lake.root,
-                      known.sorted_ids.size, day)
+            log.debug(
+                "%s: %d event ids of %s loaded for duplicate checks",
+                self.lake.root,
+                known.sorted_ids.size,
+                day,
+            )
         self._days[day] = known
         while len(self._days) > self.days_kept:
             self._days.popitem(last=False)

@@ -91,8 +91,15 @@ class DetectionRun:
         settings = load_settings(options.config)
         spec = load_model_spec(options.model)
         state_path = options.state or str(lake.root / STATE_FILE)
-        run = cls(lake, settings, spec, state_path, cls._engine(settings, spec, state_path),
-                  options.checkpoint_seconds, _saved_at=time.monotonic())
+        run = cls(
+            lake,
+            settings,
+            spec,
+            state_path,
+            cls._engine(settings, spec, state_path),
+            options.checkpoint_seconds,
+            _saved_at=time.monotonic(),
+        )
         run._start()
         return run
 
@@ -123,7 +130,8 @@ class DetectionRun:
             # A new state starts at the lake's present end; saving that at once means a crash
             # before the first interval checkpoint replays this run's batches, not none.
             state.through_batch = next(
-                (str(e["batch"]) for e in reversed(list(self.lake.entries()))), START)
+                (str(e["batch"]) for e in reversed(list(self.lake.entries()))), START
+            )
             self.checkpoint()
         self.catch_up()
 
@@ -135,25 +143,35 @@ class DetectionRun:
         entries = list(self.lake.entries())
         names = [str(e["batch"]) for e in entries]
         if through != START and through not in names:
-            log.warning("state checkpoint %s names batch %s, which this lake has not "
-                        "committed: nothing replayed", self.state_path, through)
+            log.warning(
+                "state checkpoint %s names batch %s, which this lake has not "
+                "committed: nothing replayed",
+                self.state_path,
+                through,
+            )
             return 0
         first = 0 if through == START else names.index(through) + 1
         for entry in entries[first:]:
             if entry.get("flush"):
                 self.engine.flush()
             else:
-                files = [self.lake.root / str(f) for f in entry.get("files", ())
-                         if str(f).startswith(EVENTS + "/")]
+                files = [
+                    self.lake.root / str(f)
+                    for f in entry.get("files", ())
+                    if str(f).startswith(EVENTS + "/")
+                ]
                 if files:
-                    self.engine.process(pa.concat_tables(
-                        [pq.read_table(f, schema=EVENT_SCHEMA) for f in files]))
+                    self.engine.process(
+                        pa.concat_tables([pq.read_table(f, schema=EVENT_SCHEMA) for f in files])
+                    )
             self.engine.take_closed()
             self.engine.state.through_batch = str(entry["batch"])
             self.replayed_batches += 1
         if self.replayed_batches:
-            log.info("replayed %d committed batch(es) newer than the state checkpoint",
-                     self.replayed_batches)
+            log.info(
+                "replayed %d committed batch(es) newer than the state checkpoint",
+                self.replayed_batches,
+            )
             self.checkpoint()
         return self.replayed_batches
 
@@ -176,8 +194,8 @@ class DetectionRun:
             self._pending = []
         if self.max_raised is not None and len(self.raised) > self.max_raised:
             # Old alerts leave memory; their ids stay in the state, so they never repeat.
-            dropped = self.raised[:len(self.raised) - self.max_raised]
-            del self.raised[:len(dropped)]
+            dropped = self.raised[: len(self.raised) - self.max_raised]
+            del self.raised[: len(dropped)]
             for a in dropped:
                 self.engine.book.alerts.pop(a.alert_id, None)
         if time.monotonic() - self._saved_at >= self.checkpoint_seconds:
@@ -186,8 +204,9 @@ class DetectionRun:
     def checkpoint(self) -> None:
         """Save the state now (after every commit it includes; never ahead of the lake)."""
         if self._uncommitted is not None:
-            log.warning("state not saved: it includes batch %s, which is not committed",
-                        self._uncommitted)
+            log.warning(
+                "state not saved: it includes batch %s, which is not committed", self._uncommitted
+            )
             return
         try:
             save(self.engine.state, self.state_path)
@@ -216,8 +235,7 @@ class DetectionRun:
                 pq.write_table(closed.to_arrow(), path, compression="zstd")
                 files.append(rel)
         except OSError as exc:
-            raise infrastructure(exc, f"writing the alerts or features of batch {batch}"
-                                 ) from exc
+            raise infrastructure(exc, f"writing the alerts or features of batch {batch}") from exc
         return files
 
     def alerts(self) -> list[Alert]:

@@ -61,8 +61,9 @@ class EngineStats:
 class Engine:
     """Detections over a stream of event batches."""
 
-    def __init__(self, settings: Settings, spec: ModelSpec,
-                 state: DetectorState | None = None) -> None:
+    def __init__(
+        self, settings: Settings, spec: ModelSpec, state: DetectorState | None = None
+    ) -> None:
         self.settings = settings
         self.spec = spec
         self.state = state or DetectorState(model_name=spec.name)
@@ -73,28 +74,32 @@ class Engine:
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
         self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
-        self.sequence = next((d for d in self.detections
-                              if isinstance(d, ExfiltrateThenDestroy)), None)
-        self.silence = next((d for d in self.detections if isinstance(d, TelemetrySilence)),
-                            None)
+        self.sequence = next(
+            (d for d in self.detections if isinstance(d, ExfiltrateThenDestroy)), None
+        )
+        self.silence = next((d for d in self.detections if isinstance(d, TelemetrySilence)), None)
         if self.state.streams is None:
             self.state.streams = StreamWatch()
         lateness = timedelta(minutes=settings.lateness_minutes)
         if self.state.windows is None:
             self.state.windows = WindowAggregator(settings.window_minutes, lateness)
-            self.state.bucket_windows = WindowAggregator(settings.window_minutes, lateness,
-                                                         {"keys": "key"})
+            self.state.bucket_windows = WindowAggregator(
+                settings.window_minutes, lateness, {"keys": "key"}
+            )
         elif self.state.windows.minutes != settings.window_minutes:
-            raise UsageError(f"the state's open windows are {self.state.windows.minutes} "
-                             f"minutes wide but the settings say {settings.window_minutes}; "
-                             "keep the window size or start from a new --state")
+            raise UsageError(
+                f"the state's open windows are {self.state.windows.minutes} "
+                f"minutes wide but the settings say {settings.window_minutes}; "
+                "keep the window size or start from a new --state"
+            )
         self.windows: WindowAggregator = self.state.windows
         self.bucket_windows: WindowAggregator = self.state.bucket_windows
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
         """Principal windows closed since the caller last took them (the features table)."""
-        self.volume_detections = [d for d in self.window_detections
-                                  if isinstance(d, VOLUME_DETECTIONS)]
+        self.volume_detections = [
+            d for d in self.window_detections if isinstance(d, VOLUME_DETECTIONS)
+        ]
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
 
@@ -118,9 +123,13 @@ class Engine:
         out += self._score(self.windows.close())
         out += self._score_buckets(self.bucket_windows.close())
         if self.silence is not None:
-            out += self._raise(self.silence, self._guarded(
-                self.silence, [], self.silence.check, self.state.streams, self.windows.watermark),
-                None)
+            out += self._raise(
+                self.silence,
+                self._guarded(
+                    self.silence, [], self.silence.check, self.state.streams, self.windows.watermark
+                ),
+                None,
+            )
         return out
 
     def _guarded(self, d: Detection, nothing: Any, check: Callable[..., Any], *args: Any) -> Any:
@@ -161,8 +170,15 @@ class Engine:
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
             deviations = scorer.score(principal, peer, x)
             if not _allowlisted(principal, self.settings):
-                verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"), w,
-                                  deviations, profile.news(w) if profile else {}, profile)
+                verdict = Verdict(
+                    principal,
+                    w.get("account_id"),
+                    w.get("principal_type"),
+                    w,
+                    deviations,
+                    profile.news(w) if profile else {},
+                    profile,
+                )
                 out += self._judge(verdict, self.window_detections)
             self.state.profile(principal, w["window_start"]).learn(w)
         return out
@@ -182,16 +198,23 @@ class Engine:
                 continue
             for dev in deviations:
                 dev.scope = bucket
-            verdict = Verdict(principal, w.get("account_id"), w.get("principal_type"),
-                              {**w, "buckets": [bucket]}, deviations, {},
-                              self.state.profiles.get(principal))
+            verdict = Verdict(
+                principal,
+                w.get("account_id"),
+                w.get("principal_type"),
+                {**w, "buckets": [bucket]},
+                deviations,
+                {},
+                self.state.profiles.get(principal),
+            )
             out += self._judge(verdict, self.volume_detections)
         return out
 
     def _judge(self, verdict: Verdict, detections: list[WindowDetection]) -> list[Alert]:
         """Ask each detection about one scored window; raise what they find."""
         detected_at = verdict.window["window_start"] + timedelta(
-            minutes=self.settings.window_minutes)
+            minutes=self.settings.window_minutes
+        )
         out: list[Alert] = []
         for d in detections:
             finding = self._guarded(d, None, d.check, verdict, self.settings)
@@ -203,8 +226,14 @@ class Engine:
         out = []
         for f in findings:
             self.stats.findings += 1
-            alert = self._guarded(d, None, self.book.add, d, f, detected_at
-                                  if isinstance(detected_at, datetime) else None)
+            alert = self._guarded(
+                d,
+                None,
+                self.book.add,
+                d,
+                f,
+                detected_at if isinstance(detected_at, datetime) else None,
+            )
             if alert is None:
                 self.stats.merged += 1
                 continue
@@ -212,8 +241,9 @@ class Engine:
             self.stats.by_detection[d.id] = self.stats.by_detection.get(d.id, 0) + 1
             out.append(alert)
             if self.sequence is not None and d is not self.sequence:
-                chained = self._guarded(self.sequence, None, self.sequence.observe, alert,
-                                        self.state.sequences)
+                chained = self._guarded(
+                    self.sequence, None, self.sequence.observe, alert, self.state.sequences
+                )
                 if chained is not None:
                     out += self._raise(self.sequence, [chained], detected_at)
         return out
@@ -221,5 +251,8 @@ class Engine:
 
 def _allowlisted(principal: str, settings: Settings) -> bool:
     """Principals whose windows are not judged: allowlisted ones and AWS's own services."""
-    return (principal in settings.allow_principals or principal.startswith("service:")
-            or re.search(SERVICE_ROLE, principal) is not None)
+    return (
+        principal in settings.allow_principals
+        or principal.startswith("service:")
+        or re.search(SERVICE_ROLE, principal) is not None
+    )

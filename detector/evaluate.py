@@ -51,8 +51,11 @@ class ScenarioResult:
 
     @property
     def time_to_detect(self) -> timedelta | None:
-        times = [_t(a["detected_at"]) for a in self.alerts
-                 if severity_rank(a["severity"]) >= severity_rank(DETECTED_AT)]
+        times = [
+            _t(a["detected_at"])
+            for a in self.alerts
+            if severity_rank(a["severity"]) >= severity_rank(DETECTED_AT)
+        ]
         return (min(times) - self.scenario.start) if times else None
 
 
@@ -63,12 +66,21 @@ def _t(text: str) -> datetime:
 def load_labels(path: Path) -> list[Scenario]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        return [Scenario(s["id"], s["kind"], list(s["capabilities"]), s.get("principal"),
-                         _t(s["start"]), _t(s["end"]),
-                         set(s.get("event_ids", [])) | set(s.get("request_ids", []))
-                         | set(s.get("joined_request_ids", [])),
-                         s.get("description", ""))
-                for s in raw["scenarios"]]
+        return [
+            Scenario(
+                s["id"],
+                s["kind"],
+                list(s["capabilities"]),
+                s.get("principal"),
+                _t(s["start"]),
+                _t(s["end"]),
+                set(s.get("event_ids", []))
+                | set(s.get("request_ids", []))
+                | set(s.get("joined_request_ids", [])),
+                s.get("description", ""),
+            )
+            for s in raw["scenarios"]
+        ]
     except FileNotFoundError:
         raise UsageError(f"{path}: labels file not found") from None
     except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -77,16 +89,20 @@ def load_labels(path: Path) -> list[Scenario]:
 
 def load_alerts(path: Path) -> list[dict[str, Any]]:
     try:
-        return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        return [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
     except FileNotFoundError:
         raise UsageError(f"{path}: alerts file not found") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON lines: {exc}") from None
 
 
-def evaluate(scenarios: list[Scenario], alerts: list[dict[str, Any]],
-             benign_events: int) -> dict[str, Any]:
+def evaluate(
+    scenarios: list[Scenario], alerts: list[dict[str, Any]], benign_events: int
+) -> dict[str, Any]:
     results = {s.id: ScenarioResult(s) for s in scenarios}
     by_id: dict[str, list[Scenario]] = {}
     for s in scenarios:
@@ -115,24 +131,30 @@ def evaluate(scenarios: list[Scenario], alerts: list[dict[str, Any]],
         "detected": len(detected),
         "recall": round(len(detected) / max(len(attack_results), 1), 4),
         "capabilities_detected": sorted({c for r in detected for c in r.scenario.capabilities}),
-        "capabilities_missed": sorted({c for r in attack_results if not r.detected
-                                       for c in r.scenario.capabilities}
-                                      - {c for r in detected for c in r.scenario.capabilities}),
+        "capabilities_missed": sorted(
+            {c for r in attack_results if not r.detected for c in r.scenario.capabilities}
+            - {c for r in detected for c in r.scenario.capabilities}
+        ),
         "median_time_to_detect_s": sorted(ttd)[len(ttd) // 2] if ttd else None,
         "false_alerts": len(false_alerts),
         "false_alerts_by_severity": by_severity,
         "false_alerts_medium_or_higher": sum(
-            n for s, n in by_severity.items() if severity_rank(s) >= severity_rank("medium")),
+            n for s, n in by_severity.items() if severity_rank(s) >= severity_rank("medium")
+        ),
         "benign_events": benign_events,
         "false_alerts_per_million_benign_events": round(
-            len(false_alerts) / max(benign_events, 1) * 1e6, 2),
+            len(false_alerts) / max(benign_events, 1) * 1e6, 2
+        ),
         "scenarios": [
-            {"id": r.scenario.id, "kind": r.scenario.kind,
-             "capabilities": r.scenario.capabilities, "detected": r.detected,
-             "best_severity": r.best,
-             "time_to_detect_s": r.time_to_detect.total_seconds() if r.time_to_detect
-             else None,
-             "detections": sorted({a["detection"] for a in r.alerts})}
+            {
+                "id": r.scenario.id,
+                "kind": r.scenario.kind,
+                "capabilities": r.scenario.capabilities,
+                "detected": r.detected,
+                "best_severity": r.best,
+                "time_to_detect_s": r.time_to_detect.total_seconds() if r.time_to_detect else None,
+                "detections": sorted({a["detection"] for a in r.alerts}),
+            }
             for r in results.values()
         ],
         "false_alert_samples": [

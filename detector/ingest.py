@@ -60,10 +60,13 @@ class IngestOptions:
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20
 
 
-def backfill(specs: Sequence[str], options: IngestOptions,
-             progress: RunProgress | None = None,
-             detection: DetectionRun | None = None,
-             stop: StopRequest | None = None) -> RunSummary:
+def backfill(
+    specs: Sequence[str],
+    options: IngestOptions,
+    progress: RunProgress | None = None,
+    detection: DetectionRun | None = None,
+    stop: StopRequest | None = None,
+) -> RunSummary:
     """Ingest every object under ``specs`` into the lake (and detect); return what happened."""
     started = time.perf_counter()
     lake = Lake(options.lake)
@@ -97,8 +100,9 @@ def backfill(specs: Sequence[str], options: IngestOptions,
             if detection is not None:
                 detection.committed(files.batch)
             summary.add(stats)
-            progress.advance(stats.objects_read + stats.objects_failed, files.events,
-                             stats.bytes_read)
+            progress.advance(
+                stats.objects_read + stats.objects_failed, files.events, stats.bytes_read
+            )
             del events  # before the next batch is parsed: one batch in memory at a time
             if stop.is_set():
                 break
@@ -119,15 +123,17 @@ def backfill(specs: Sequence[str], options: IngestOptions,
         raise
     finally:
         summary.objects_not_ingested = sum(len(b) for _, b in work) - (
-            summary.totals.objects_read + summary.totals.objects_failed)
+            summary.totals.objects_read + summary.totals.objects_failed
+        )
         if not ended:
             lake.remove_uncommitted(committed_batches)
         summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _list(specs: Sequence[str], options: IngestOptions, seen: set[str],
-          summary: RunSummary) -> tuple[list[tuple[str, int, ObjectRef]], list[Reject]]:
+def _list(
+    specs: Sequence[str], options: IngestOptions, seen: set[str], summary: RunSummary
+) -> tuple[list[tuple[str, int, ObjectRef]], list[Reject]]:
     """Fresh objects to read, in source order, and listing entries that are not objects."""
     fresh: list[tuple[str, int, ObjectRef]] = []
     rejects: list[Reject] = []
@@ -171,8 +177,10 @@ def plan(fresh: list[tuple[str, int, ObjectRef]], budget: int) -> list[tuple[str
     Detection windows close on a watermark that follows the slowest source, so feeding the
     sources day by day keeps CloudTrail and access logs of the same hours together.
     """
-    timed = sorted(((key_time(ref.key), order, spec, ref) for spec, order, ref in fresh),
-                   key=lambda t: (t[0][:10], t[1], t[0], t[3].key))
+    timed = sorted(
+        ((key_time(ref.key), order, spec, ref) for spec, order, ref in fresh),
+        key=lambda t: (t[0][:10], t[1], t[0], t[3].key),
+    )
     work: list[tuple[str, list[ObjectRef]]] = []
     for (_, spec), run in groupby(timed, key=lambda t: (t[0][:10], t[2])):
         work.extend((spec, b) for b in batches([t[3] for t in run], budget))
@@ -197,8 +205,9 @@ def batches(refs: Iterable[ObjectRef], budget: int) -> Iterator[list[ObjectRef]]
 BatchOutcome = tuple[BatchFiles, BatchStats, "pa.Table | None"]
 
 
-def _run(work: list[tuple[str, list[ObjectRef]]], options: IngestOptions,
-         stop: StopRequest) -> Iterator[BatchOutcome]:
+def _run(
+    work: list[tuple[str, list[ObjectRef]]], options: IngestOptions, stop: StopRequest
+) -> Iterator[BatchOutcome]:
     """Batch outcomes in plan order; in-process runs also hand back the events table.
 
     No new batch starts once a stop is requested; on any exit the workers are stopped.
@@ -207,12 +216,14 @@ def _run(work: list[tuple[str, list[ObjectRef]]], options: IngestOptions,
         for spec, refs in work:
             if stop.is_set():
                 return
-            yield process_batch(spec, refs, str(options.lake), options.max_object_bytes,
-                                keep_events=True)
+            yield process_batch(
+                spec, refs, str(options.lake), options.max_object_bytes, keep_events=True
+            )
         return
     ctx = get_context("spawn")
-    pool = ProcessPoolExecutor(options.workers, mp_context=ctx, initializer=_worker_init,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        options.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
+    )
     finished = False
     try:
         pending: list[Future[BatchOutcome]] = []
@@ -221,8 +232,9 @@ def _run(work: list[tuple[str, list[ObjectRef]]], options: IngestOptions,
         for spec, refs in queue:
             if stop.is_set():
                 break
-            pending.append(pool.submit(process_batch, spec, refs, str(options.lake),
-                                       options.max_object_bytes))
+            pending.append(
+                pool.submit(process_batch, spec, refs, str(options.lake), options.max_object_bytes)
+            )
             if len(pending) >= in_flight:
                 yield pending.pop(0).result()
         for fut in pending:
@@ -260,9 +272,13 @@ def _worker_init(parent: int) -> None:
 _SOURCES: dict[str, Source] = {}
 
 
-def process_batch(spec: str, refs: list[ObjectRef], lake_root: str,
-                  max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
-                  keep_events: bool = False) -> BatchOutcome:
+def process_batch(
+    spec: str,
+    refs: list[ObjectRef],
+    lake_root: str,
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+    keep_events: bool = False,
+) -> BatchOutcome:
     """Fetch, parse and write one batch (in any process); the caller commits it.
 
     Workers do not send events back across processes (the parent reads the batch's files

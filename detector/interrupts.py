@@ -62,5 +62,7 @@ class StopRequest:
         if self.event.is_set():
             raise KeyboardInterrupt
         self.set(signum)
-        log.warning("%s received: finishing the batch in hand, then stopping (again to "
-                    "abandon it)", signal.Signals(signum).name)
+        log.warning(
+            "%s received: finishing the batch in hand, then stopping (again to abandon it)",
+            signal.Signals(signum).name,
+        )

@@ -46,23 +46,68 @@ ALERTS = "alerts"
 FEATURES = "features"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
-DICTIONARY_COLUMNS = frozenset({
-    "source", "event_name", "operation", "event_source", "event_type", "aws_region",
-    "principal_arn", "principal_type", "principal_id", "account_id", "user_name",
-    "access_key_id", "session_name", "session_issuer_arn", "invoked_by", "source_ip",
-    "user_agent", "vpc_endpoint_id", "vpc_endpoint_account_id", "tls_version", "cipher_suite",
-    "signature_version", "auth_method", "host_header", "bucket", "bucket_account_id",
-    "bucket_owner", "recipient_account_id", "access_point_arn", "http_status", "error_code",
-    "read_only", "management_event", "event_category", "sse", "kms_key_id", "acl_required",
-    "source_region", "origin_object", "reason",
-})
+DICTIONARY_COLUMNS = frozenset(
+    {
+        "source",
+        "event_name",
+        "operation",
+        "event_source",
+        "event_type",
+        "aws_region",
+        "principal_arn",
+        "principal_type",
+        "principal_id",
+        "account_id",
+        "user_name",
+        "access_key_id",
+        "session_name",
+        "session_issuer_arn",
+        "invoked_by",
+        "source_ip",
+        "user_agent",
+        "vpc_endpoint_id",
+        "vpc_endpoint_account_id",
+        "tls_version",
+        "cipher_suite",
+        "signature_version",
+        "auth_method",
+        "host_header",
+        "bucket",
+        "bucket_account_id",
+        "bucket_owner",
+        "recipient_account_id",
+        "access_point_arn",
+        "http_status",
+        "error_code",
+        "read_only",
+        "management_event",
+        "event_category",
+        "sse",
+        "kms_key_id",
+        "acl_required",
+        "source_region",
+        "origin_object",
+        "reason",
+    }
+)
 """Columns with few distinct values: dictionary-encoded. Ids, keys and raw JSON are not,
 which saves the writer from trying (and failing) on every batch."""
 
-STATISTICS_COLUMNS = frozenset({
-    "event_time", "source", "event_name", "principal_arn", "account_id", "bucket",
-    "source_ip", "request_id", "event_id", "origin_object", "quarantined_at",
-})
+STATISTICS_COLUMNS = frozenset(
+    {
+        "event_time",
+        "source",
+        "event_name",
+        "principal_arn",
+        "account_id",
+        "bucket",
+        "source_ip",
+        "request_id",
+        "event_id",
+        "origin_object",
+        "quarantined_at",
+    }
+)
 """Columns with min/max statistics, for row-group pruning in hunts."""
 
 _PART = re.compile(r"^part-([0-9a-f]{32})(?:-\d+)?\.parquet$")
@@ -142,8 +187,7 @@ class Lake:
             fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             self._lock_file.close()
-            raise LakeError(f"{self.root}: another detector process is writing this lake"
-                            ) from None
+            raise LakeError(f"{self.root}: another detector process is writing this lake") from None
 
     # --- manifest -------------------------------------------------------------------
     def entries(self) -> Iterable[dict[str, Any]]:
@@ -152,8 +196,12 @@ class Lake:
 
     def committed_files(self, sub: str) -> list[Path]:
         """Committed files under ``sub`` (e.g. ``alerts``), in commit order."""
-        return [self.root / str(f) for e in self._manifest_entries()
-                for f in e.get("files", ()) if str(f).startswith(sub + "/")]
+        return [
+            self.root / str(f)
+            for e in self._manifest_entries()
+            for f in e.get("files", ())
+            if str(f).startswith(sub + "/")
+        ]
 
     def _manifest_entries(self) -> Iterable[dict[str, Any]]:
         for path in sorted((self.root / MANIFEST).glob("*.jsonl")):
@@ -162,8 +210,9 @@ class Lake:
                     try:
                         yield json.loads(line)
                     except json.JSONDecodeError:
-                        log.warning("%s:%d: torn manifest line ignored (uncommitted batch)",
-                                    path, n)
+                        log.warning(
+                            "%s:%d: torn manifest line ignored (uncommitted batch)", path, n
+                        )
 
     def committed(self) -> tuple[set[str], set[str]]:
         """(identities of objects already ingested, ids of committed batches)."""
@@ -177,8 +226,11 @@ class Lake:
 
     def checkpoints(self) -> list[dict[str, Any]]:
         """Every committed batch's ``checkpoint``, in commit order (for stream sources)."""
-        return [e["checkpoint"] for e in self._manifest_entries()
-                if isinstance(e.get("checkpoint"), dict)]
+        return [
+            e["checkpoint"]
+            for e in self._manifest_entries()
+            if isinstance(e.get("checkpoint"), dict)
+        ]
 
     def remove_uncommitted(self, committed_batches: set[str]) -> int:
         """Delete files of batches with no manifest line (a crash before commit)."""
@@ -233,13 +285,17 @@ class Lake:
 
     def read_batch_events(self, files: BatchFiles) -> pa.Table:
         """The events a batch wrote, read back (for detection after a worker wrote them)."""
-        parts = [pq.read_table(self.root / f, schema=EVENT_SCHEMA) for f in files.files
-                 if f.startswith(EVENTS + "/")]
+        parts = [
+            pq.read_table(self.root / f, schema=EVENT_SCHEMA)
+            for f in files.files
+            if f.startswith(EVENTS + "/")
+        ]
         return pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
 
     # --- writing --------------------------------------------------------------------
-    def write_batch(self, batch: str, objects: Sequence[ObjectRef], events: pa.Table,
-                    rejects: Sequence[Reject]) -> BatchFiles:
+    def write_batch(
+        self, batch: str, objects: Sequence[ObjectRef], events: pa.Table, rejects: Sequence[Reject]
+    ) -> BatchFiles:
         """Write a batch's events and quarantine files (not yet committed)."""
         out = BatchFiles(batch, list(objects), events=events.num_rows, rejects=len(rejects))
         for (source, day), part in partition_by_day(events):
@@ -263,8 +319,14 @@ class Lake:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             failpoints.hit("lake.write")
-            pq.write_table(table, tmp, compression="zstd", row_group_size=256 * 1024,
-                           use_dictionary=dictionary, write_statistics=stats)
+            pq.write_table(
+                table,
+                tmp,
+                compression="zstd",
+                row_group_size=256 * 1024,
+                use_dictionary=dictionary,
+                write_statistics=stats,
+            )
             os.replace(tmp, path)
         except OSError as exc:
             with contextlib.suppress(OSError):
@@ -324,4 +386,3 @@ def read_quarantine(root: str | os.PathLike[str]) -> pa.Table:
     if not files:
         return QUARANTINE_SCHEMA.empty_table()
     return pa.concat_tables([pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files])
-

@@ -27,35 +27,57 @@ class Metrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.objects = Counter("detector_objects", "Log objects ingested", registry=r)
-        self.messages = Counter("detector_messages", "Queue messages or stream records taken",
-                                registry=r)
-        self.duplicates = Counter("detector_duplicate_objects",
-                                  "Objects delivered again and skipped (already in the lake)",
-                                  registry=r)
-        self.events = Counter("detector_events", "Events written to the lake", ["source"],
-                              registry=r)
+        self.messages = Counter(
+            "detector_messages", "Queue messages or stream records taken", registry=r
+        )
+        self.duplicates = Counter(
+            "detector_duplicate_objects",
+            "Objects delivered again and skipped (already in the lake)",
+            registry=r,
+        )
+        self.events = Counter(
+            "detector_events", "Events written to the lake", ["source"], registry=r
+        )
         self.duplicate_events = Counter(
-            "detector_duplicate_events", "Events dropped as copies of stored ones (CloudTrail "
-            "redelivery, overlapping trails), by source", ["source"], registry=r)
+            "detector_duplicate_events",
+            "Events dropped as copies of stored ones (CloudTrail "
+            "redelivery, overlapping trails), by source",
+            ["source"],
+            registry=r,
+        )
         self.detection_errors = Counter(
-            "detector_detection_errors", "Detections that raised on a batch (the others ran)",
-            ["detection"], registry=r)
-        self.rejects = Counter("detector_rejects", "Inputs quarantined, by reason", ["reason"],
-                               registry=r)
-        self.alerts = Counter("detector_alerts", "Alerts raised, by severity", ["severity"],
-                              registry=r)
+            "detector_detection_errors",
+            "Detections that raised on a batch (the others ran)",
+            ["detection"],
+            registry=r,
+        )
+        self.rejects = Counter(
+            "detector_rejects", "Inputs quarantined, by reason", ["reason"], registry=r
+        )
+        self.alerts = Counter(
+            "detector_alerts", "Alerts raised, by severity", ["severity"], registry=r
+        )
         self.batches = Counter("detector_batches", "Batches committed to the lake", registry=r)
-        self.failures = Counter("detector_batch_failures",
-                                "Batches that failed before commit (retried)", registry=r)
-        self.event_lag = Gauge("detector_event_lag_seconds",
-                               "Wall clock minus the newest event time processed", registry=r)
-        self.source_lag = Gauge("detector_source_lag", "Queue or stream lag, by measure",
-                                ["measure"], registry=r)
-        self.pending = Gauge("detector_outbox_pending", "Alerts waiting for a sink", ["sink"],
-                             registry=r)
-        self.latency = Histogram("detector_batch_latency_seconds",
-                                 "From input visible (message sent) to batch committed",
-                                 buckets=LATENCY_BUCKETS, registry=r)
+        self.failures = Counter(
+            "detector_batch_failures", "Batches that failed before commit (retried)", registry=r
+        )
+        self.event_lag = Gauge(
+            "detector_event_lag_seconds",
+            "Wall clock minus the newest event time processed",
+            registry=r,
+        )
+        self.source_lag = Gauge(
+            "detector_source_lag", "Queue or stream lag, by measure", ["measure"], registry=r
+        )
+        self.pending = Gauge(
+            "detector_outbox_pending", "Alerts waiting for a sink", ["sink"], registry=r
+        )
+        self.latency = Histogram(
+            "detector_batch_latency_seconds",
+            "From input visible (message sent) to batch committed",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.newest_event: datetime | None = None
         self.started = time.monotonic()
 
@@ -93,9 +115,11 @@ class Metrics:
         s = self.snapshot()
         lag = "" if s["event_lag_s"] is None else f" event_lag={s['event_lag_s']}s"
         src = "".join(f" {k}={v:g}" for k, v in s["source_lag"].items())
-        return (f"{name}: objects={s['objects']} events={s['events']} rejects={s['rejects']} "
-                f"alerts={s['alerts']} batches={s['batches']} failures={s['failures']}"
-                f"{lag}{src} outbox_pending={s['outbox_pending']}")
+        return (
+            f"{name}: objects={s['objects']} events={s['events']} rejects={s['rejects']} "
+            f"alerts={s['alerts']} batches={s['batches']} failures={s['failures']}"
+            f"{lag}{src} outbox_pending={s['outbox_pending']}"
+        )
 
 
 def _samples(metric: Counter | Gauge) -> dict[tuple[str, ...], float]:

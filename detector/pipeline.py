@@ -159,27 +159,41 @@ def load_pipeline(path: Path) -> Pipeline:
         raise UsageError(f"{path}: {exc}") from None
     for n, s in enumerate(f.sinks):
         if s.kind == "slack" and not s.value.startswith(("env:", "file:")):
-            raise UsageError(f"{path}: sinks[{n}] (slack): give the webhook as env:VAR or "
-                             "file:/path; a webhook URL is a secret and must not be in the "
-                             "pipeline file")
+            raise UsageError(
+                f"{path}: sinks[{n}] (slack): give the webhook as env:VAR or "
+                "file:/path; a webhook URL is a secret and must not be in the "
+                "pipeline file"
+            )
     src = f.source
     pipeline = Pipeline(
-        kind=src.kind, lake=Path(f.lake.path), sources=src.paths,
-        since=_day(src.since, path, "source.since"), until=_day(src.until, path, "source.until"),
-        workers=src.workers, batch_mb=src.batch_mb, max_object_mb=src.max_object_mb,
+        kind=src.kind,
+        lake=Path(f.lake.path),
+        sources=src.paths,
+        since=_day(src.since, path, "source.since"),
+        until=_day(src.until, path, "source.until"),
+        workers=src.workers,
+        batch_mb=src.batch_mb,
+        max_object_mb=src.max_object_mb,
         queue_url=src.queue_url,
-        wait_seconds=src.wait_seconds, batch_messages=src.batch_messages,
-        max_receives=src.max_receives, visibility_timeout=src.visibility_timeout,
-        stream=src.stream, start=src.start,
+        wait_seconds=src.wait_seconds,
+        batch_messages=src.batch_messages,
+        max_receives=src.max_receives,
+        visibility_timeout=src.visibility_timeout,
+        stream=src.stream,
+        start=src.start,
         start_timestamp=parse_timestamp(src.start_timestamp, f"{path}: source.start_timestamp")
-        if src.start_timestamp else None,
-        detect=f.detect.enabled, config=Path(f.detect.config) if f.detect.config else None,
-        model=f.detect.model, state=f.detect.state,
+        if src.start_timestamp
+        else None,
+        detect=f.detect.enabled,
+        config=Path(f.detect.config) if f.detect.config else None,
+        model=f.detect.model,
+        state=f.detect.state,
         checkpoint_seconds=f.detect.checkpoint_seconds,
-        sinks=[SinkSpec(s.kind, s.value, s.min_severity, s.include, s.exclude)
-               for s in f.sinks],
-        metrics_port=f.run.metrics_port, status_seconds=f.run.status_seconds,
-        until_idle=f.run.until_idle, log_format=f.run.log_format,
+        sinks=[SinkSpec(s.kind, s.value, s.min_severity, s.include, s.exclude) for s in f.sinks],
+        metrics_port=f.run.metrics_port,
+        status_seconds=f.run.status_seconds,
+        until_idle=f.run.until_idle,
+        log_format=f.run.log_format,
     )
     validate(pipeline, str(path))
     return pipeline
@@ -188,8 +202,7 @@ def load_pipeline(path: Path) -> Pipeline:
 def validate(p: Pipeline, where: str) -> None:
     """The checks that hold however the pipeline was given."""
     if p.kind not in SOURCE_KINDS:
-        raise UsageError(f"{where}: source kind {p.kind!r} is not one of "
-                         f"{', '.join(SOURCE_KINDS)}")
+        raise UsageError(f"{where}: source kind {p.kind!r} is not one of {', '.join(SOURCE_KINDS)}")
     if p.kind == "backfill" and not p.sources:
         raise UsageError(f"{where}: a backfill needs source paths (local or s3://)")
     if p.kind == "sqs" and not p.queue_url:
@@ -198,11 +211,13 @@ def validate(p: Pipeline, where: str) -> None:
         if not p.stream:
             raise UsageError(f"{where}: a kinesis source needs stream")
         if p.start not in KINESIS_STARTS:
-            raise UsageError(f"{where}: start {p.start!r} is not one of "
-                             f"{', '.join(KINESIS_STARTS)}")
+            raise UsageError(
+                f"{where}: start {p.start!r} is not one of {', '.join(KINESIS_STARTS)}"
+            )
         if (p.start == "timestamp") != (p.start_timestamp is not None):
-            raise UsageError(f"{where}: a start timestamp goes with start = timestamp, "
-                             "and only with it")
+            raise UsageError(
+                f"{where}: a start timestamp goes with start = timestamp, and only with it"
+            )
     if str(p.lake).startswith("s3://"):
         raise UsageError(f"{where}: the lake written by a pipeline must be a local directory")
     if p.sinks and not p.detect:
@@ -235,6 +250,12 @@ def _day(text: str | None, path: Path, name: str) -> date | None:
 
 def as_dict(p: Pipeline) -> dict[str, Any]:
     """For logs: the pipeline without sink values (they may be secrets)."""
-    return {"kind": p.kind, "lake": str(p.lake), "sources": p.sources, "queue_url": p.queue_url,
-            "stream": p.stream, "detect": p.detect,
-            "sinks": [f"{s.kind} (min {s.min_severity})" for s in p.sinks]}
+    return {
+        "kind": p.kind,
+        "lake": str(p.lake),
+        "sources": p.sources,
+        "queue_url": p.queue_url,
+        "stream": p.stream,
+        "detect": p.detect,
+        "sinks": [f"{s.kind} (min {s.min_severity})" for s in p.sinks],
+    }

@@ -33,17 +33,22 @@ class RunProgress:
     def __enter__(self) -> RunProgress:
         if self.live:
             self._bar = Progress(
-                TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("files"), TextColumn("{task.fields[stats]}", markup=False),
+                TextColumn("[bold]ingest"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files"),
+                TextColumn("{task.fields[stats]}", markup=False),
                 TimeElapsedColumn(),
-                console=self.console, transient=False,
+                console=self.console,
+                transient=False,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("ingest", total=None, stats="")
         return self
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if self._bar is not None:
             self._bar.__exit__(et, ev, tb)
 
@@ -57,11 +62,14 @@ class RunProgress:
         self.events += events
         self.bytes += nbytes
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        stats = (f"{self.events:,} events  {self.bytes / 1e6:,.1f} MB  "
-                 f"{self.events / elapsed:,.0f} events/s")
+        stats = (
+            f"{self.events:,} events  {self.bytes / 1e6:,.1f} MB  "
+            f"{self.events / elapsed:,.0f} events/s"
+        )
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, completed=self.objects, stats=stats)
         elif self.enabled and time.perf_counter() - self._last_log >= LOG_EVERY_SECONDS:
             self._last_log = time.perf_counter()
-            print(visible(f"ingest: {self.objects:,}/{self.total:,} files  {stats}"),
-                  file=sys.stderr)
+            print(
+                visible(f"ingest: {self.objects:,}/{self.total:,} files  {stats}"), file=sys.stderr
+            )

@@ -23,16 +23,20 @@ TOP_TYPES = 12
 def render_summary(summary: RunSummary, console: Console) -> None:
     d = summary.to_dict()
     objects = d["objects"]
-    console.print(Text.assemble(
-        ("backfill", "bold"),
-        f" {d['events']['total']:,} events from {objects['read']:,} "
-        f"objects ({d['bytes_read'] / 1e6:,.1f} MB) in {d['seconds']:.2f}s: "
-        f"{d['events_per_second']:,.0f} events/s, {d['mb_per_second']:,.1f} MB/s"
-    ))
-    say(console,
+    console.print(
+        Text.assemble(
+            ("backfill", "bold"),
+            f" {d['events']['total']:,} events from {objects['read']:,} "
+            f"objects ({d['bytes_read'] / 1e6:,.1f} MB) in {d['seconds']:.2f}s: "
+            f"{d['events_per_second']:,.0f} events/s, {d['mb_per_second']:,.1f} MB/s",
+        )
+    )
+    say(
+        console,
         f"objects: {objects['listed']:,} listed, {objects['already_ingested']:,} already in "
         f"the lake, {objects['out_of_range']:,} outside --since/--until, "
-        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}")
+        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}",
+    )
     events = Table(title="events by source and type", show_edge=False)
     for col in ("source", "event", "count"):
         events.add_column(col, justify="right" if col == "count" else "left")
@@ -42,10 +46,14 @@ def render_summary(summary: RunSummary, console: Console) -> None:
             events.add_row(safe_text(source), safe_text(name), f"{n:,}")
         if len(ranked) > TOP_TYPES:
             rest = sum(n for _, n in ranked[TOP_TYPES:])
-            events.add_row(safe_text(source), f"({len(ranked) - TOP_TYPES} more types)",
-                           f"{rest:,}")
-        events.add_row(safe_text(source, "bold"), Text("total", "bold"),
-                       Text(f"{d['events']['by_source'][source]:,}", "bold"))
+            events.add_row(
+                safe_text(source), f"({len(ranked) - TOP_TYPES} more types)", f"{rest:,}"
+            )
+        events.add_row(
+            safe_text(source, "bold"),
+            Text("total", "bold"),
+            Text(f"{d['events']['by_source'][source]:,}", "bold"),
+        )
     if d["events"]["total"]:
         console.print(events)
     if d["rejects"]:
@@ -53,8 +61,12 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         for col in ("reason", "rejects", "events lost", "of unknown size"):
             rejects.add_column(col, justify="left" if col == "reason" else "right")
         for reason, r in d["rejects"].items():
-            rejects.add_row(safe_text(reason), f"{r['rejects']:,}", f"{r['records']:,}",
-                            f"{r['of_unknown_size']:,}")
+            rejects.add_row(
+                safe_text(reason),
+                f"{r['rejects']:,}",
+                f"{r['records']:,}",
+                f"{r['of_unknown_size']:,}",
+            )
         console.print(rejects)
     else:
         console.print("rejects: none")
@@ -63,8 +75,13 @@ def render_summary(summary: RunSummary, console: Console) -> None:
         say(console, f"duplicates: {copies} event(s) already stored (redelivered), stored once")
     if d["detection_errors"]:
         failed = ", ".join(f"{k} ×{n}" for k, n in sorted(d["detection_errors"].items()))
-        console.print(Text.assemble(("detections that raised", "red"), " (the others ran; "
-                                     "see the log): ", safe_text(failed)))
+        console.print(
+            Text.assemble(
+                ("detections that raised", "red"),
+                " (the others ran; see the log): ",
+                safe_text(failed),
+            )
+        )
     for err in d["source_errors"]:
         console.print(Text.assemble(("source error:", "red"), " ", safe_text(err)))
     say(console, f"lake: {summary.lake}")
@@ -89,7 +106,12 @@ def render_findings(lake: Path, console: Console) -> None:
             (pl.col("bytes_out").sum() / 1e6).round(1).alias("MB out"),
             pl.col("bucket").n_unique().alias("buckets"),
             pl.col("source_ip").n_unique().alias("IPs"),
-            pl.col("vpc_endpoint_id").is_null().filter(cloudtrail).mean().mul(100).round(0)
+            pl.col("vpc_endpoint_id")
+            .is_null()
+            .filter(cloudtrail)
+            .mean()
+            .mul(100)
+            .round(0)
             .alias("no VPCE %"),
         )
         .sort("MB out", descending=True)
@@ -101,15 +123,19 @@ def render_findings(lake: Path, console: Console) -> None:
     for row in top.iter_rows():
         table.add_row(*[safe_text(v) for v in row])
     console.print(table)
-    console.print("(no VPCE %: share of the principal's CloudTrail S3 events that did not come "
-                  "through a VPC endpoint)")
+    console.print(
+        "(no VPCE %: share of the principal's CloudTrail S3 events that did not come "
+        "through a VPC endpoint)"
+    )
     joined = (
-        df.filter(pl.col("source") == "cloudtrail").select("request_id")
+        df.filter(pl.col("source") == "cloudtrail")
+        .select("request_id")
         .join(df.filter(pl.col("source") == "s3_access").select("request_id"), on="request_id")
         .height
     )
-    console.print(f"requests seen in both CloudTrail and the access logs (joined on "
-                  f"request_id): {joined:,}")
+    console.print(
+        f"requests seen in both CloudTrail and the access logs (joined on request_id): {joined:,}"
+    )
 
 
 def alert_counts(alerts: list[Alert]) -> dict[str, Any]:
@@ -130,8 +156,11 @@ def render_alerts(alerts: list[Alert], console: Console, limit: int = 25) -> Non
     for a in ranked[:limit]:
         why = "; ".join(r["text"] for r in a.reasons[:2]) or a.title
         merged = f" ×{a.count}" if a.count > 1 else ""
-        say(console, f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
-                     f"{_short(a.principal)}")
+        say(
+            console,
+            f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
+            f"{_short(a.principal)}",
+        )
         say(console, f"{'':8} {visible(why)[:300]}")
     if len(ranked) > limit:
         console.print(f"(+{len(ranked) - limit} more; --alerts FILE writes them all)")
@@ -150,19 +179,28 @@ def render_evaluation(r: dict[str, Any], console: Console) -> None:
             mark = "detected" if s["detected"] else "MISSED"
         else:
             mark = "quiet" if s["best_severity"] is None else f"alerted ({s['best_severity']})"
-        ttd = f"{s['time_to_detect_s'] / 60:.0f} min" if s["time_to_detect_s"] is not None \
-            else "-"
-        say(console, f"{s['kind']:6} {s['id']:38} {','.join(s['capabilities']):22} "
-                     f"{mark:18} ttd {ttd:>8}  {visible(', '.join(s['detections']))[:60]}")
-    say(console,
+        ttd = f"{s['time_to_detect_s'] / 60:.0f} min" if s["time_to_detect_s"] is not None else "-"
+        say(
+            console,
+            f"{s['kind']:6} {s['id']:38} {','.join(s['capabilities']):22} "
+            f"{mark:18} ttd {ttd:>8}  {visible(', '.join(s['detections']))[:60]}",
+        )
+    say(
+        console,
         f"recall {r['detected']}/{r['attacks']} = {r['recall']:.0%}; missed capabilities: "
         f"{', '.join(r['capabilities_missed']) or 'none'}; median time to detect "
-        f"{(r['median_time_to_detect_s'] or 0) / 60:.0f} min")
-    say(console,
+        f"{(r['median_time_to_detect_s'] or 0) / 60:.0f} min",
+    )
+    say(
+        console,
         f"false alerts {r['false_alerts']} ({r['false_alerts_by_severity'] or 'none'}), "
         f"{r['false_alerts_medium_or_higher']} at medium or higher; "
         f"{r['false_alerts_per_million_benign_events']} per million benign events "
-        f"({r['benign_events']:,} benign events)")
+        f"({r['benign_events']:,} benign events)",
+    )
     for a in r["false_alert_samples"][:10]:
-        say(console, f"  false: {a['severity']:8} {a['detection']:30} {a['principal']}: "
-                     f"{visible(a['why'])[:100]}")
+        say(
+            console,
+            f"  false: {a['severity']:8} {a['detection']:30} {a['principal']}: "
+            f"{visible(a['why'])[:100]}",
+        )

@@ -44,8 +44,9 @@ def preflight(p: Pipeline) -> None:
     known = load_all()
     for n, s in enumerate(p.sinks):
         make_sink(s.kind, s.value)
-        Route(s.min_severity, tuple(s.include) if s.include else None,
-              tuple(s.exclude)).check(known, f"sink {n + 1}")
+        Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude)).check(
+            known, f"sink {n + 1}"
+        )
     load_settings(p.config)
     spec = load_model_spec(p.model)
     if p.state is not None:
@@ -56,15 +57,17 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
     """Detection for the pipeline (None when switched off), its outbox started."""
     if not p.detect:
         return None
-    sinks = [(make_sink(s.kind, s.value), Route(s.min_severity,
-                                                tuple(s.include) if s.include else None,
-                                                tuple(s.exclude)))
-             for s in p.sinks]
+    sinks = [
+        (
+            make_sink(s.kind, s.value),
+            Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude)),
+        )
+        for s in p.sinks
+    ]
     known = load_all()
     for n, (_, route) in enumerate(sinks):
         route.check(known, f"sink {n + 1}")
-    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state,
-                                                p.checkpoint_seconds))
+    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state, p.checkpoint_seconds))
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
         outbox = Outbox(lake.root / DELIVERY, sinks)
@@ -88,8 +91,11 @@ def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str,
         return {}
     outbox: Outbox = run.outbox  # type: ignore[assignment]
     if not outbox.drain(drain_seconds):
-        log.warning("sinks still have alerts queued; they are in the lake and are delivered "
-                    "on the next start: %s", outbox.pending())
+        log.warning(
+            "sinks still have alerts queued; they are in the lake and are delivered "
+            "on the next start: %s",
+            outbox.pending(),
+        )
     status = outbox.status()
     outbox.close()
     return status
@@ -100,21 +106,29 @@ def open_stream(p: Pipeline) -> StreamSource:
         from detector.sources.sqs import SqsSource
 
         assert p.queue_url is not None
-        return SqsSource(p.queue_url, wait=p.wait_seconds, batch_messages=p.batch_messages,
-                         visibility_timeout=p.visibility_timeout, max_receives=p.max_receives,
-                         max_object_bytes=p.max_object_mb << 20)
+        return SqsSource(
+            p.queue_url,
+            wait=p.wait_seconds,
+            batch_messages=p.batch_messages,
+            visibility_timeout=p.visibility_timeout,
+            max_receives=p.max_receives,
+            max_object_bytes=p.max_object_mb << 20,
+        )
     if p.kind == "kinesis":
         from detector.sources.kinesis import KinesisSource
 
         assert p.stream is not None
-        return KinesisSource(p.stream, start=p.start, at_timestamp=p.start_timestamp,
-                             wait=min(float(p.wait_seconds), 1.0),
-                             max_object_bytes=p.max_object_mb << 20)
+        return KinesisSource(
+            p.stream,
+            start=p.start,
+            at_timestamp=p.start_timestamp,
+            wait=min(float(p.wait_seconds), 1.0),
+            max_object_bytes=p.max_object_mb << 20,
+        )
     raise UsageError(f"{p.kind} is not a stream source")
 
 
-def run_tail(p: Pipeline, drain_seconds: float = 10.0
-             ) -> tuple[RunSummary, Metrics, list[Alert]]:
+def run_tail(p: Pipeline, drain_seconds: float = 10.0) -> tuple[RunSummary, Metrics, list[Alert]]:
     """Tail a queue or stream until stopped (signal) or idle for ``until_idle`` seconds."""
     preflight(p)
     source = open_stream(p)
@@ -123,11 +137,18 @@ def run_tail(p: Pipeline, drain_seconds: float = 10.0
         metrics.serve(p.metrics_port)
     lake = Lake(p.lake)
     detection = open_detection(p, lake)
-    tail = Tail(source, TailOptions(p.lake, until_idle=p.until_idle,
-                                    status_seconds=p.status_seconds,
-                                    drain_seconds=drain_seconds,
-                                    max_object_bytes=p.max_object_mb << 20),
-                detection, metrics)
+    tail = Tail(
+        source,
+        TailOptions(
+            p.lake,
+            until_idle=p.until_idle,
+            status_seconds=p.status_seconds,
+            drain_seconds=drain_seconds,
+            max_object_bytes=p.max_object_mb << 20,
+        ),
+        detection,
+        metrics,
+    )
     tail.install_signal_handlers()
     try:
         summary = tail.run()

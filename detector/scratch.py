@@ -64,8 +64,9 @@ class ScratchFiles:
             raise
         return self.paths
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._close()
 
     def _add(self, body: bytes | memoryview) -> None:
@@ -81,8 +82,9 @@ class ScratchFiles:
                 if exc.errno not in _FULL:
                     break
         assert failure is not None
-        raise infrastructure(failure, f"writing {len(body):,} bytes of scratch space in "
-                             f"{roomy[-1]}") from failure
+        raise infrastructure(
+            failure, f"writing {len(body):,} bytes of scratch space in {roomy[-1]}"
+        ) from failure
 
     def _write(self, folder: str, body: bytes | memoryview) -> None:
         fd, path = tempfile.mkstemp(prefix="detector-ct-", suffix=".json", dir=folder)
@@ -93,7 +95,7 @@ class ScratchFiles:
             failpoints.hit("scratch.write")
             view = memoryview(body)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
         except BaseException:
             os.close(fd)
             if not unlinked:

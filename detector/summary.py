@@ -32,9 +32,12 @@ class BatchStats:
         if not events.num_rows:
             return
         counts = events.group_by(["source", "event_name"]).aggregate([("source", "count")])
-        for src, name, n in zip(counts.column("source").to_pylist(),
-                                counts.column("event_name").to_pylist(),
-                                counts.column("source_count").to_pylist(), strict=True):
+        for src, name, n in zip(
+            counts.column("source").to_pylist(),
+            counts.column("event_name").to_pylist(),
+            counts.column("source_count").to_pylist(),
+            strict=True,
+        ):
             self.events[(src or "unknown", name or "(none)")] += sign * n
 
     def count_duplicates(self, dropped: pa.Table | None) -> None:
@@ -164,4 +167,3 @@ class RunSummary:
 
     def write_json(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-

@@ -95,8 +95,13 @@ class RecentObjects:
 class Tail:
     """One tail process over one stream source."""
 
-    def __init__(self, source: StreamSource, options: TailOptions,
-                 detection: DetectionRun | None, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        source: StreamSource,
+        options: TailOptions,
+        detection: DetectionRun | None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.source = source
         self.options = options
         self.detection = detection
@@ -130,10 +135,15 @@ class Tail:
                 if work is not None:
                     idle_since = now
                     self._process(work)
-                elif self.options.until_idle is not None and \
-                        now - idle_since >= self.options.until_idle:
-                    log.info("%s: idle for %.0f s: closing windows and stopping",
-                             self.source.name, self.options.until_idle)
+                elif (
+                    self.options.until_idle is not None
+                    and now - idle_since >= self.options.until_idle
+                ):
+                    log.info(
+                        "%s: idle for %.0f s: closing windows and stopping",
+                        self.source.name,
+                        self.options.until_idle,
+                    )
                     self._flush()
                     break
                 if self.options.status_seconds and now - status_at >= self.options.status_seconds:
@@ -182,8 +192,10 @@ class Tail:
             outbox = self.detection.outbox
             drain = getattr(outbox, "drain", None)
             if drain is not None and not drain(self.options.drain_seconds):
-                log.warning("sinks still have alerts queued at shutdown; they are in the lake "
-                            "and are delivered on the next start")
+                log.warning(
+                    "sinks still have alerts queued at shutdown; they are in the lake "
+                    "and are delivered on the next start"
+                )
         self.source.close()
         self._status()
 
@@ -218,8 +230,7 @@ class Tail:
     def _failed(self, batch: str, work: Work, files: BatchFiles | None) -> None:
         """Nothing of the batch is committed: remove what it wrote, put the engine back to
         the last commit if it saw the batch, hand the input back, pause before the retry."""
-        log.exception("%s: batch failed before commit; its input will come again",
-                      self.source.name)
+        log.exception("%s: batch failed before commit; its input will come again", self.source.name)
         if files is not None:
             self.lake.remove_files(files)
         if self.detection is not None and self.detection.uncommitted is not None:
@@ -283,7 +294,8 @@ class Tail:
             errors = self.detection.engine.stats.errors
             for detection, n in errors.items():
                 m.detection_errors.labels(detection=detection).inc(
-                    max(0, n - self._errors_seen.get(detection, 0)))
+                    max(0, n - self._errors_seen.get(detection, 0))
+                )
             self._errors_seen = dict(errors)
         by_source: dict[str, int] = {}
         for (source, _), n in stats.events.items():
@@ -321,5 +333,3 @@ def _epoch(iso: str) -> float:
         return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
     except ValueError:
         return 0.0
-
-

@@ -135,8 +135,16 @@ class Build:
         """An S3 Control call (account-level settings, access points): no bucket, no log."""
         acct = o[0].account
         host = f"{acct}.s3-control.{E1}.amazonaws.com"
-        return self.api(t, o, "s3", name, agent, {**params, "x-amz-account-id": acct,
-                                                  "Host": host}, resp=resp, host=host)
+        return self.api(
+            t,
+            o,
+            "s3",
+            name,
+            agent,
+            {**params, "x-amz-account-id": acct, "Host": host},
+            resp=resp,
+            host=host,
+        )
 
     def spread(self, t0: int, t1: int, n: int) -> list[int]:
         """``n`` sorted times in [t0, t1)."""
@@ -217,35 +225,75 @@ def add_attacks(env: Env) -> None:
 # ------------------------------------------------------------------------ log tampering
 
 
-@attack("s01-cloudtrail-stop", "C01", "bob.ops (IAM user)", "{mon} 10:12: bob.ops's access key "
-        "(his usual office IP and AWS CLI, in working hours) describes the trails, then "
-        "UpdateTrail (single-region, no global events), StopLogging and DeleteTrail on the prod "
-        "account's own trails. The organization trail that these logs come from keeps logging.")
+@attack(
+    "s01-cloudtrail-stop",
+    "C01",
+    "bob.ops (IAM user)",
+    "{mon} 10:12: bob.ops's access key "
+    "(his usual office IP and AWS CLI, in working hours) describes the trails, then "
+    "UpdateTrail (single-region, no global events), StopLogging and DeleteTrail on the prod "
+    "account's own trails. The organization trail that these logs come from keeps logging.",
+)
 def s01(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "10:12", 5)
     o = B.who("bob.ops (IAM user)", t)
-    B.api(t, o, "cloudtrail", "DescribeTrails", g.cli("cloudtrail.describe-trails"),
-          {"trailNameList": [], "includeShadowTrails": True})
-    B.api(t + 26, o, "cloudtrail", "GetTrailStatus", g.cli("cloudtrail.get-trail-status"),
-          {"name": PROD_TRAIL_ARN})
+    B.api(
+        t,
+        o,
+        "cloudtrail",
+        "DescribeTrails",
+        g.cli("cloudtrail.describe-trails"),
+        {"trailNameList": [], "includeShadowTrails": True},
+    )
+    B.api(
+        t + 26,
+        o,
+        "cloudtrail",
+        "GetTrailStatus",
+        g.cli("cloudtrail.get-trail-status"),
+        {"name": PROD_TRAIL_ARN},
+    )
     trail = {"name": PROD_TRAIL, "s3BucketName": "acme-prod-trail-logs",
              "includeGlobalServiceEvents": False, "isMultiRegionTrail": False,
              "trailARN": PROD_TRAIL_ARN, "logFileValidationEnabled": True,
              "isOrganizationTrail": False}  # fmt: skip
-    B.api(t + 57, o, "cloudtrail", "UpdateTrail", g.cli("cloudtrail.update-trail"),
-          {"name": PROD_TRAIL, "isMultiRegionTrail": False, "includeGlobalServiceEvents": False},
-          resp=trail)
-    B.api(t + 95, o, "cloudtrail", "StopLogging", g.cli("cloudtrail.stop-logging"),
-          {"name": PROD_TRAIL_ARN})
-    B.api(t + 137, o, "cloudtrail", "DeleteTrail", g.cli("cloudtrail.delete-trail"),
-          {"name": "acme-prod-datalake-events"})
+    B.api(
+        t + 57,
+        o,
+        "cloudtrail",
+        "UpdateTrail",
+        g.cli("cloudtrail.update-trail"),
+        {"name": PROD_TRAIL, "isMultiRegionTrail": False, "includeGlobalServiceEvents": False},
+        resp=trail,
+    )
+    B.api(
+        t + 95,
+        o,
+        "cloudtrail",
+        "StopLogging",
+        g.cli("cloudtrail.stop-logging"),
+        {"name": PROD_TRAIL_ARN},
+    )
+    B.api(
+        t + 137,
+        o,
+        "cloudtrail",
+        "DeleteTrail",
+        g.cli("cloudtrail.delete-trail"),
+        {"name": "acme-prod-datalake-events"},
+    )
     return B.out
 
 
-@attack("s02-event-selectors", "C02", "carol@acme.example (SSO)", "{tue} 09:40: carol's "
-        "administrator session (her office IP, the console) blinds the prod account trail: "
-        "PutEventSelectors with includeManagementEvents false and an empty S3 data-event "
-        "selector, then PutAdvancedEventSelectors narrowing S3 data events to website writes.")
+@attack(
+    "s02-event-selectors",
+    "C02",
+    "carol@acme.example (SSO)",
+    "{tue} 09:40: carol's "
+    "administrator session (her office IP, the console) blinds the prod account trail: "
+    "PutEventSelectors with includeManagementEvents false and an empty S3 data-event "
+    "selector, then PutAdvancedEventSelectors narrowing S3 data events to website writes.",
+)
 def s02(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "09:40", 12)
     o, ag = B.who("carol@acme.example (SSO)", t, account=PROD), g.INTERNAL
@@ -253,27 +301,50 @@ def s02(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     basic = [{"readWriteType": "WriteOnly", "includeManagementEvents": False,
               "dataResources": [{"type": "AWS::S3::Object", "values": []}],
               "excludeManagementEventSources": []}]  # fmt: skip
-    B.api(t + 41, o, "cloudtrail", "PutEventSelectors", ag,
-          {"trailName": PROD_TRAIL, "eventSelectors": basic},
-          resp={"trailARN": PROD_TRAIL_ARN, "eventSelectors": basic})
-    adv = [{"name": "Website writes only", "fieldSelectors": [
-        {"field": "eventCategory", "equals": ["Data"]},
-        {"field": "resources.type", "equals": ["AWS::S3::Object"]},
-        {"field": "readOnly", "equals": ["false"]},
-        {"field": "resources.ARN", "startsWith": [f"arn:aws:s3:::{sw.WEBSITE}/"]}]}]
-    B.api(t + 118, o, "cloudtrail", "PutAdvancedEventSelectors", ag,
-          {"trailName": PROD_TRAIL, "advancedEventSelectors": adv},
-          resp={"trailARN": PROD_TRAIL_ARN, "advancedEventSelectors": adv})
+    B.api(
+        t + 41,
+        o,
+        "cloudtrail",
+        "PutEventSelectors",
+        ag,
+        {"trailName": PROD_TRAIL, "eventSelectors": basic},
+        resp={"trailARN": PROD_TRAIL_ARN, "eventSelectors": basic},
+    )
+    adv = [
+        {
+            "name": "Website writes only",
+            "fieldSelectors": [
+                {"field": "eventCategory", "equals": ["Data"]},
+                {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                {"field": "readOnly", "equals": ["false"]},
+                {"field": "resources.ARN", "startsWith": [f"arn:aws:s3:::{sw.WEBSITE}/"]},
+            ],
+        }
+    ]
+    B.api(
+        t + 118,
+        o,
+        "cloudtrail",
+        "PutAdvancedEventSelectors",
+        ag,
+        {"trailName": PROD_TRAIL, "advancedEventSelectors": adv},
+        resp={"trailARN": PROD_TRAIL_ARN, "advancedEventSelectors": adv},
+    )
     return B.out
 
 
 LOG_ADMIN = f"arn:aws:iam::{SECURITY}:user/log-archive-admin"
 
 
-@attack("s03-log-bucket-sabotage", "C03", "", "{sat} 21:30: a forgotten IAM user of the "
-        "security account (leaked key, used from a VPS) puts a 1-day expiration lifecycle rule "
-        "on the CloudTrail log bucket and a bucket policy that denies everyone else reading it.",
-        LOG_ADMIN)
+@attack(
+    "s03-log-bucket-sabotage",
+    "C03",
+    "",
+    "{sat} 21:30: a forgotten IAM user of the "
+    "security account (leaked key, used from a VPS) puts a 1-day expiration lifecycle rule "
+    "on the CloudTrail log bucket and a bucket policy that denies everyone else reading it.",
+    LOG_ADMIN,
+)
 def s03(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sat", "21:30", 8)
     ident = g.user_ident(SECURITY, "log-archive-admin", "AIDA" + ctx.alnum(17),
@@ -285,8 +356,14 @@ def s03(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B.cfg(t + 40, o, "GetBucketLifecycle", b, linux_cli("s3api.get-bucket-lifecycle-configuration"))
     body = sw.lifecycle_body(b, "", 1, "cost-cleanup")
     body["LifecycleConfiguration"]["Rule"]["NoncurrentVersionExpiration"] = {"NoncurrentDays": 1}
-    B.cfg(t + 71, o, "PutBucketLifecycle", b,
-          linux_cli("s3api.put-bucket-lifecycle-configuration"), body)
+    B.cfg(
+        t + 71,
+        o,
+        "PutBucketLifecycle",
+        b,
+        linux_cli("s3api.put-bucket-lifecycle-configuration"),
+        body,
+    )
     B.cfg(t + 96, o, "GetBucketPolicy", b, linux_cli("s3api.get-bucket-policy"))
     arn = f"arn:aws:s3:::{b.name}"
     deny = {"Sid": "RestrictReaders", "Effect": "Deny", "Principal": "*",
@@ -294,8 +371,14 @@ def s03(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
                        "s3:PutLifecycleConfiguration"],
             "Resource": [arn, f"{arn}/*"],
             "Condition": {"StringNotEquals": {"aws:PrincipalArn": LOG_ADMIN}}}  # fmt: skip
-    B.cfg(t + 150, o, "PutBucketPolicy", b, linux_cli("s3api.put-bucket-policy"),
-          sw.policy_body(b, [*sw.cloudtrail_statements(b), deny]))
+    B.cfg(
+        t + 150,
+        o,
+        "PutBucketPolicy",
+        b,
+        linux_cli("s3api.put-bucket-policy"),
+        sw.policy_body(b, [*sw.cloudtrail_statements(b), deny]),
+    )
     return B.out
 
 
@@ -304,11 +387,16 @@ def silence(env: Env) -> tuple[int, int]:
     return env.at("mon", "16:40", 31), env.at("tue", "15:06")
 
 
-@attack("s04-access-logging-off", "C04 C27", "carol@acme.example (SSO)", "{mon} 16:40: carol "
-        "(S3 console) turns server access logging off on acme-analytics-curated "
-        "(PutBucketLogging with an empty BucketLoggingStatus). Its access logs are silent until "
-        "the CI role's Terraform apply restores logging the next day at 15:05; CloudTrail data "
-        "events for the bucket continue. start/end are the silent window.")
+@attack(
+    "s04-access-logging-off",
+    "C04 C27",
+    "carol@acme.example (SSO)",
+    "{mon} 16:40: carol "
+    "(S3 console) turns server access logging off on acme-analytics-curated "
+    "(PutBucketLogging with an empty BucketLoggingStatus). Its access logs are silent until "
+    "the CI role's Terraform apply restores logging the next day at 15:05; CloudTrail data "
+    "events for the bucket continue. start/end are the silent window.",
+)
 def s04(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), silence(env)[0]
     b = env.buckets["acme-analytics-curated"]
@@ -321,10 +409,15 @@ def s04(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 # -------------------------------------------------------------------- exposure, sharing
 
 
-@attack("s05-recovery-controls-off", "C05 C29", "backup-agent", "{tue} 05:10: the backup-agent "
-        "instance role (from its instance, through its VPC endpoint) suspends versioning and "
-        "deletes the default encryption, the replication and the lifecycle configuration of "
-        "acme-backups-eu, operations it has never made.")
+@attack(
+    "s05-recovery-controls-off",
+    "C05 C29",
+    "backup-agent",
+    "{tue} 05:10: the backup-agent "
+    "instance role (from its instance, through its VPC endpoint) suspends versioning and "
+    "deletes the default encryption, the replication and the lifecycle configuration of "
+    "acme-backups-eu, operations it has never made.",
+)
 def s05(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "05:10", 3)
     b = env.buckets["acme-backups-eu"]
@@ -338,11 +431,16 @@ def s05(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s06-public-exposure", "C06 C08", "dave@acme.example (SSO)", "{mon} 14:20: dave's "
-        "developer session (usual IP) makes acme-app-uploads public: deletes its Block Public "
-        "Access, turns account-level Block Public Access off (s3-control), enables ACLs, puts a "
-        "policy with Principal * and no condition, grants AllUsers READ on the bucket ACL and "
-        "public-read on three objects. dave has never changed permissions.")
+@attack(
+    "s06-public-exposure",
+    "C06 C08",
+    "dave@acme.example (SSO)",
+    "{mon} 14:20: dave's "
+    "developer session (usual IP) makes acme-app-uploads public: deletes its Block Public "
+    "Access, turns account-level Block Public Access off (s3-control), enables ACLs, puts a "
+    "policy with Principal * and no condition, grants AllUsers READ on the bucket ACL and "
+    "public-read on three objects. dave has never changed permissions.",
+)
 def s06(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "14:20", 9)
     b = env.buckets["acme-app-uploads"]
@@ -351,10 +449,20 @@ def s06(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B.cfg(t + 22, o, "DeleteBucketPublicAccessBlock", b, con)
     off = {"xmlns": S3CONTROL_NS, "BlockPublicAcls": False, "IgnorePublicAcls": False,
            "BlockPublicPolicy": False, "RestrictPublicBuckets": False}  # fmt: skip
-    B.control(t + 47, o, "PutAccountPublicAccessBlock", con,
-              {"PublicAccessBlockConfiguration": off})
-    B.cfg(t + 80, o, "PutBucketOwnershipControls", b, con, {"ownershipControls": "",
-          "OwnershipControls": {"xmlns": XMLNS, "Rule": {"ObjectOwnership": "ObjectWriter"}}})
+    B.control(
+        t + 47, o, "PutAccountPublicAccessBlock", con, {"PublicAccessBlockConfiguration": off}
+    )
+    B.cfg(
+        t + 80,
+        o,
+        "PutBucketOwnershipControls",
+        b,
+        con,
+        {
+            "ownershipControls": "",
+            "OwnershipControls": {"xmlns": XMLNS, "Rule": {"ObjectOwnership": "ObjectWriter"}},
+        },
+    )
     public = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
               "Resource": f"arn:aws:s3:::{b.name}/*"}  # fmt: skip
     B.cfg(t + 131, o, "PutBucketPolicy", b, con, sw.policy_body(b, [public]))
@@ -365,19 +473,37 @@ def s06(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
                            "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
                "Permission": "READ"}]  # fmt: skip
     acl = {"xmlns": XMLNS, "Owner": {"ID": b.owner_id}, "AccessControlList": {"Grant": grants}}
-    B.cfg(t + 190, o, "PutBucketAcl", b, g.cli("s3api.put-bucket-acl"),
-          {"acl": "", "AccessControlPolicy": acl})
+    B.cfg(
+        t + 190,
+        o,
+        "PutBucketAcl",
+        b,
+        g.cli("s3api.put-bucket-acl"),
+        {"acl": "", "AccessControlPolicy": acl},
+    )
     for i, key in enumerate(ctx.rng.sample(env.prefixes["uploads"].pool, 3)):
-        B.s3(t + 230 + 9 * i, o, "PutObjectAcl", b, key, g.cli("s3api.put-object-acl"),
-             params={"x-amz-acl": ["public-read"]})
+        B.s3(
+            t + 230 + 9 * i,
+            o,
+            "PutObjectAcl",
+            b,
+            key,
+            g.cli("s3api.put-object-acl"),
+            params={"x-amz-acl": ["public-read"]},
+        )
     return B.out
 
 
-@attack("s07-cross-account-share", "C07 C08 C29", "media-worker", "{tue} 11:30: the "
-        "media-worker instance role shares acme-app-uploads with a foreign account: a bucket "
-        "policy granting 866304912550 read and delegating access to that account's access "
-        "points, replication to that account's bucket, and an access point whose policy grants "
-        "that account (s3-control CreateAccessPoint, PutAccessPointPolicy).")
+@attack(
+    "s07-cross-account-share",
+    "C07 C08 C29",
+    "media-worker",
+    "{tue} 11:30: the "
+    "media-worker instance role shares acme-app-uploads with a foreign account: a bucket "
+    "policy granting 866304912550 read and delegating access to that account's access "
+    "points, replication to that account's bucket, and an access point whose policy grants "
+    "that account (s3-control CreateAccessPoint, PutAccessPointPolicy).",
+)
 def s07(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "11:30", 4)
     b = env.buckets["acme-app-uploads"]
@@ -398,46 +524,107 @@ def s07(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
             "DeleteMarkerReplication": {"Status": "Disabled"},
             "Destination": {"Bucket": f"arn:aws:s3:::{sw.EXFIL_BUCKET}", "Account": FOREIGN,
                             "AccessControlTranslation": {"Owner": "Destination"}}}  # fmt: skip
-    B.cfg(t + 21, o, "PutBucketReplication", b, body={"replication": "", "ReplicationConfiguration":
-          {"xmlns": XMLNS, "Role": f"arn:aws:iam::{PROD}:role/media-worker", "Rule": rule}})
+    B.cfg(
+        t + 21,
+        o,
+        "PutBucketReplication",
+        b,
+        body={
+            "replication": "",
+            "ReplicationConfiguration": {
+                "xmlns": XMLNS,
+                "Role": f"arn:aws:iam::{PROD}:role/media-worker",
+                "Rule": rule,
+            },
+        },
+    )
     ap = f"arn:aws:s3:{E1}:{PROD}:accesspoint/uploads-sync"
-    B.control(t + 40, o, "CreateAccessPoint", a.agent,
-              {"name": "uploads-sync", "CreateAccessPointRequest": {
-                  "xmlns": S3CONTROL_NS, "Bucket": b.name, "BucketAccountId": PROD}},
-              {"accessPointArn": ap, "alias": f"uploads-sync-{ctx.alnum(26).lower()}-s3alias"})
-    policy = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": foreign_root},
-        "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [ap, f"{ap}/object/*"]}]}
-    B.control(t + 52, o, "PutAccessPointPolicy", a.agent,
-              {"name": "uploads-sync", "PutAccessPointPolicyRequest": {
-                  "xmlns": S3CONTROL_NS, "Policy": sw.dumps_policy(policy)}})
+    B.control(
+        t + 40,
+        o,
+        "CreateAccessPoint",
+        a.agent,
+        {
+            "name": "uploads-sync",
+            "CreateAccessPointRequest": {
+                "xmlns": S3CONTROL_NS,
+                "Bucket": b.name,
+                "BucketAccountId": PROD,
+            },
+        },
+        {"accessPointArn": ap, "alias": f"uploads-sync-{ctx.alnum(26).lower()}-s3alias"},
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": foreign_root},
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [ap, f"{ap}/object/*"],
+            }
+        ],
+    }
+    B.control(
+        t + 52,
+        o,
+        "PutAccessPointPolicy",
+        a.agent,
+        {
+            "name": "uploads-sync",
+            "PutAccessPointPolicyRequest": {
+                "xmlns": S3CONTROL_NS,
+                "Policy": sw.dumps_policy(policy),
+            },
+        },
+    )
     return B.out
 
 
-@attack("s08-unusual-policy-change", "C08 C29", "bob.ops (IAM user)", "{tue} 13:20: bob.ops, "
-        "who reads bucket policies but has never written one, replaces the policy of "
-        "acme-backups-eu with one granting our analytics account's etl-nightly role read on "
-        "db/orders/ (our own account, not public: only who made the change is unusual).")
+@attack(
+    "s08-unusual-policy-change",
+    "C08 C29",
+    "bob.ops (IAM user)",
+    "{tue} 13:20: bob.ops, "
+    "who reads bucket policies but has never written one, replaces the policy of "
+    "acme-backups-eu with one granting our analytics account's etl-nightly role read on "
+    "db/orders/ (our own account, not public: only who made the change is unusual).",
+)
 def s08(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "13:20", 41)
     b = env.buckets["acme-backups-eu"]
     o = B.who("bob.ops (IAM user)", t, b)
     B.cfg(t, o, "GetBucketPolicy", b, g.cli("s3api.get-bucket-policy"))
-    grant = {"Sid": "AnalyticsRestoreTest", "Effect": "Allow",
-             "Principal": {"AWS": f"arn:aws:iam::{ANALYTICS}:role/etl-nightly"},
-             "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{b.name}/db/orders/*"}
-    B.cfg(t + 174, o, "PutBucketPolicy", b, g.cli("s3api.put-bucket-policy"),
-          sw.policy_body(b, [sw.deny_insecure(b), grant]))
+    grant = {
+        "Sid": "AnalyticsRestoreTest",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{ANALYTICS}:role/etl-nightly"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:aws:s3:::{b.name}/db/orders/*",
+    }
+    B.cfg(
+        t + 174,
+        o,
+        "PutBucketPolicy",
+        b,
+        g.cli("s3api.put-bucket-policy"),
+        sw.policy_body(b, [sw.deny_insecure(b), grant]),
+    )
     return B.out
 
 
 # --------------------------------------------------------------------------- data access
 
 
-@attack("s09-read-spike", "C09", "report-service", "{tue} 18:00-18:30: one report-service "
-        "instance downloads its usual feature-store objects 2,600 times in 30 minutes (about "
-        "40x its usual GetObject count and bytes for that half hour): same bucket, keys, "
-        "network path and SDK.")
+@attack(
+    "s09-read-spike",
+    "C09",
+    "report-service",
+    "{tue} 18:00-18:30: one report-service "
+    "instance downloads its usual feature-store objects 2,600 times in 30 minutes (about "
+    "40x its usual GetObject count and bytes for that half hour): same bucket, keys, "
+    "network path and SDK.",
+)
 def s09(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "18:00")
     p = env.prefixes["features"]
@@ -447,10 +634,15 @@ def s09(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s10-list-get-sweep", "C10 C09", "partner-sync (vendor)", "{mon} 04:00-04:40: the "
-        "vendor's role (its usual IPs and SDK) crawls acme-data-prod: lists every prefix and "
-        "date partition of raw/, curated/ and exports/, then downloads every partner export of "
-        "the last 30 days (it usually reads the latest few).")
+@attack(
+    "s10-list-get-sweep",
+    "C10 C09",
+    "partner-sync (vendor)",
+    "{mon} 04:00-04:40: the "
+    "vendor's role (its usual IPs and SDK) crawls acme-data-prod: lists every prefix and "
+    "date partition of raw/, curated/ and exports/, then downloads every partner export of "
+    "the last 30 days (it usually reads the latest few).",
+)
 def s10(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "04:00", 12)
     px, b = env.prefixes, env.buckets["acme-data-prod"]
@@ -467,9 +659,14 @@ def s10(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s11-new-bucket-pair", "C11", "etl-nightly", "{mon} 01:30-02:30: etl-nightly, in its "
-        "usual nightly window and volume, lists and reads about 330 user uploads from "
-        "acme-app-uploads, a bucket it has never touched.")
+@attack(
+    "s11-new-bucket-pair",
+    "C11",
+    "etl-nightly",
+    "{mon} 01:30-02:30: etl-nightly, in its "
+    "usual nightly window and volume, lists and reads about 330 user uploads from "
+    "acme-app-uploads, a bucket it has never touched.",
+)
 def s11(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "01:30")
     p = env.prefixes["uploads"]
@@ -485,9 +682,14 @@ def s11(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 # ------------------------------------------------------------------------- network origin
 
 
-@attack("s12-app-role-public-ip", "C12", "checkout-svc (ECS)", "{mon} 12:00-12:25: the "
-        "checkout-svc task role's credentials are used from a residential IP (102.89.34.77) "
-        "instead of the service's NAT addresses; same SDK, same prefixes.")
+@attack(
+    "s12-app-role-public-ip",
+    "C12",
+    "checkout-svc (ECS)",
+    "{mon} 12:00-12:25: the "
+    "checkout-svc task role's credentials are used from a residential IP (102.89.34.77) "
+    "instead of the service's NAT addresses; same SDK, same prefixes.",
+)
 def s12(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "12:00", 40)
     px = env.prefixes
@@ -501,9 +703,14 @@ def s12(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s13-offensive-agent", "C13", "dave@acme.example (SSO)", "{mon} 20:05: dave's session "
-        "(usual IP, usual hours) is driven from Kali Linux's AWS CLI (md/distrib#kali.2024), then "
-        "rclone copies a dozen uploads: new, offensive and bulk-transfer agent families.")
+@attack(
+    "s13-offensive-agent",
+    "C13",
+    "dave@acme.example (SSO)",
+    "{mon} 20:05: dave's session "
+    "(usual IP, usual hours) is driven from Kali Linux's AWS CLI (md/distrib#kali.2024), then "
+    "rclone copies a dozen uploads: new, offensive and bulk-transfer agent families.",
+)
 def s13(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "20:05", 2)
     px = env.prefixes
@@ -520,12 +727,17 @@ def s13(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s14-foreign-vpc-endpoint", "C14 C12", "invoice-renderer (Lambda)", "{tue} 07:00-07:40: "
-        "the invoice-renderer Lambda role always arrives through its VPC endpoint. Its code "
-        "tries to PUT into a foreign bucket and is stopped by the endpoint policy (network-"
-        "activity events, VpceAccessDenied); then its credentials are used from the attacker's "
-        "own VPC through the attacker's endpoint (vpcEndpointAccountId 866304912550) and from a "
-        "public IP without any endpoint.")
+@attack(
+    "s14-foreign-vpc-endpoint",
+    "C14 C12",
+    "invoice-renderer (Lambda)",
+    "{tue} 07:00-07:40: "
+    "the invoice-renderer Lambda role always arrives through its VPC endpoint. Its code "
+    "tries to PUT into a foreign bucket and is stopped by the endpoint policy (network-"
+    "activity events, VpceAccessDenied); then its credentials are used from the attacker's "
+    "own VPC through the attacker's endpoint (vpcEndpointAccountId 866304912550) and from a "
+    "public IP without any endpoint.",
+)
 def s14(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "07:02", 5)
     px = env.prefixes
@@ -558,10 +770,15 @@ def s14(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s15-instance-creds-stolen", "C15 C12 C14 C13", "orders-api", "{sat} 02:10-02:45: an "
-        "orders-api instance's role session (session name i-...) is used from a VPS "
-        "(5.181.80.122) without the VPC endpoint, with the AWS CLI: GetCallerIdentity, "
-        "ListBuckets, listings and about 40 downloads.")
+@attack(
+    "s15-instance-creds-stolen",
+    "C15 C12 C14 C13",
+    "orders-api",
+    "{sat} 02:10-02:45: an "
+    "orders-api instance's role session (session name i-...) is used from a VPS "
+    "(5.181.80.122) without the VPC endpoint, with the AWS CLI: GetCallerIdentity, "
+    "ListBuckets, listings and about 40 downloads.",
+)
 def s15(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sat", "02:10", 33)
     px = env.prefixes
@@ -578,17 +795,32 @@ def s15(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s16-threat-intel-ip", "C16 C12", "partner-sync (vendor)", "{sun} 09:00-10:30: a Tor "
-        "exit (185.220.101.47, in threat_intel_ips.txt as a /24) probes the website bucket "
-        "anonymously for secrets (.env, .git/config, backups), and the vendor's role is used "
-        "from 91.92.251.103 (listed) to list and read partner exports.")
+@attack(
+    "s16-threat-intel-ip",
+    "C16 C12",
+    "partner-sync (vendor)",
+    "{sun} 09:00-10:30: a Tor "
+    "exit (185.220.101.47, in threat_intel_ips.txt as a /24) probes the website bucket "
+    "anonymously for secrets (.env, .git/config, backups), and the vendor's role is used "
+    "from 91.92.251.103 (listed) to list and read partner exports.",
+)
 def s16(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sun", "09:00", 50)
     px = env.prefixes
     www = env.buckets[sw.WEBSITE]
     anon: Origin = (g.ANON, "185.220.101.47", None)
-    probes = (".env", ".git/config", "wp-login.php", "backup.zip", "config.json",
-              ".aws/credentials", "db.sql", "server-status", ".DS_Store", "admin/.htpasswd")
+    probes = (
+        ".env",
+        ".git/config",
+        "wp-login.php",
+        "backup.zip",
+        "config.json",
+        ".aws/credentials",
+        "db.sql",
+        "server-status",
+        ".DS_Store",
+        "admin/.htpasswd",
+    )
     B.ls(t, anon, www, "", ZGRAB, error="AccessDenied")
     for i, key in enumerate(probes):
         B.s3(t + 3 + 2 * i, anon, "GetObject", www, key, ZGRAB, error="NoSuchKey")
@@ -604,16 +836,28 @@ def s16(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 # ------------------------------------------------------------------------- reconnaissance
 
 
-@attack("s17-bucket-enumeration", "C17", "alice@acme.example (new office)", "{tue} 14:30: "
-        "alice's sessions (her office IP, the AWS CLI) list the buckets of all three accounts "
-        "and read the location, policy, ACL and versioning of every bucket within about two "
-        "minutes; she normally reads these for two buckets through the console.")
+@attack(
+    "s17-bucket-enumeration",
+    "C17",
+    "alice@acme.example (new office)",
+    "{tue} 14:30: "
+    "alice's sessions (her office IP, the AWS CLI) list the buckets of all three accounts "
+    "and read the location, policy, ACL and versioning of every bucket within about two "
+    "minutes; she normally reads these for two buckets through the console.",
+)
 def s17(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "14:30", 6)
     me = "alice@acme.example (new office)"
     for acct in (PROD, ANALYTICS, SECURITY):
-        B.api(t, B.who(me, t, account=acct), "s3", "ListBuckets", g.cli("s3api.list-buckets"),
-              {"Host": "s3.amazonaws.com"}, account=acct)
+        B.api(
+            t,
+            B.who(me, t, account=acct),
+            "s3",
+            "ListBuckets",
+            g.cli("s3api.list-buckets"),
+            {"Host": "s3.amazonaws.com"},
+            account=acct,
+        )
         t += 3
     for b in env.buckets.values():
         for op in ("GetBucketLocation", "GetBucketPolicy", "GetBucketAcl", "GetBucketVersioning"):
@@ -633,16 +877,28 @@ def _words(op: str) -> list[str]:
     return [*out, cur]
 
 
-@attack("s18-access-denied-storm", "C18", "report-service", "{sun} 14:00-14:25: a "
-        "report-service instance probes buckets it has no access to: about 200 GetObject, "
-        "ListObjects and PutObject calls on five buckets in two other accounts, nearly all "
-        "AccessDenied (403).")
+@attack(
+    "s18-access-denied-storm",
+    "C18",
+    "report-service",
+    "{sun} 14:00-14:25: a "
+    "report-service instance probes buckets it has no access to: about 200 GetObject, "
+    "ListObjects and PutObject calls on five buckets in two other accounts, nearly all "
+    "AccessDenied (403).",
+)
 def s18(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sun", "14:00", 19)
     px = env.prefixes
     o = B.who("report-service", t, px["features"].bucket)
-    targets = [(px["raw"], 40), (px["curated"], 25), (px["partner"], 15), (px["uploads"], 50),
-               (px["backups"], 0), (px["trail"], 20), (px["site"], 0)]
+    targets = [
+        (px["raw"], 40),
+        (px["curated"], 25),
+        (px["partner"], 15),
+        (px["uploads"], 50),
+        (px["backups"], 0),
+        (px["trail"], 20),
+        (px["site"], 0),
+    ]
     times = iter(B.spread(t, t + 1500, 250))
     for p, n in targets:
         if p.bucket.region != E1:
@@ -657,12 +913,18 @@ def s18(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s19-anonymous-access", "C19", "", "{mon} 17:00-21:00 (after s06 made it public): "
-        "anonymous clients (curl, python-requests) from three hosting-provider IPs list and "
-        "download about 60 objects of acme-app-uploads, a bucket not meant to be public, and "
-        "probe acme-data-prod (403). CloudTrail logs the successful anonymous data events "
-        "(userIdentity type AWSAccount, accountId anonymous); the access logs show "
-        "requester '-'.", "anonymous")
+@attack(
+    "s19-anonymous-access",
+    "C19",
+    "",
+    "{mon} 17:00-21:00 (after s06 made it public): "
+    "anonymous clients (curl, python-requests) from three hosting-provider IPs list and "
+    "download about 60 objects of acme-app-uploads, a bucket not meant to be public, and "
+    "probe acme-data-prod (403). CloudTrail logs the successful anonymous data events "
+    "(userIdentity type AWSAccount, accountId anonymous); the access logs show "
+    "requester '-'.",
+    "anonymous",
+)
 def s19(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "17:00")
     px = env.prefixes
@@ -690,26 +952,47 @@ def copy_out(B: Build, t: int, o: Origin, p: Prefix, k: str, dst: Bucket) -> Req
     """A server-side CopyObject of ``k`` into ``dst`` (a foreign account's bucket) as
     ``acme/<k>``: our trail records it, our source bucket logs the read of the same request."""
     b = p.bucket
-    r = B.s3(t, o, "CopyObject", dst, f"acme/{k}", extra=k,
-             params={"x-amz-copy-source": f"{b.name}/{k}"},
-             resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{k}"}])
+    r = B.s3(
+        t,
+        o,
+        "CopyObject",
+        dst,
+        f"acme/{k}",
+        extra=k,
+        params={"x-amz-copy-source": f"{b.name}/{k}"},
+        resources=[{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{k}"}],
+    )
     r.account = o[0].account  # delivered to the caller's account; the bucket is theirs
-    src = g.s3(B.ctx, B.a, t, o, Item(0, "CopySourceGet"), "CopySourceGet", b, key=k,
-               size=g.obj_size(B.ctx, p), extra=f"{dst.name}/acme/{k}")
+    src = g.s3(
+        B.ctx,
+        B.a,
+        t,
+        o,
+        Item(0, "CopySourceGet"),
+        "CopySourceGet",
+        b,
+        key=k,
+        size=g.obj_size(B.ctx, p),
+        extra=f"{dst.name}/acme/{k}",
+    )
     src.rid = r.rid  # the source bucket logs the same request
     B.out.append(src)
     return r
 
 
-@attack("s20-exfil-encrypt-destroy", "C09 C10 C20 C21 C22 C23 C24 C25", "orders-api",
-        "{tue} 01:00-04:20: ransomware run from an orders-api instance (its role, private IP, "
-        "VPC endpoint and SDK) against acme-data-prod: lists every partition (01:00), downloads "
-        "~860 objects (~50x its hourly GetObject count, 01:20), copies curated/ and exports/ "
-        "server-side into dl-archive-7731 of account 866304912550 and uploads raw files there "
-        "(02:25), lists object versions and re-encrypts raw/ in place with SSE-C and some "
-        "curated/ objects with that account's KMS key (02:55), permanently deletes the old "
-        "versions and batch-deletes curated/ and exports/ (03:40), then writes "
-        f"{RANSOM_NOTE} into each prefix (04:15).")
+@attack(
+    "s20-exfil-encrypt-destroy",
+    "C09 C10 C20 C21 C22 C23 C24 C25",
+    "orders-api",
+    "{tue} 01:00-04:20: ransomware run from an orders-api instance (its role, private IP, "
+    "VPC endpoint and SDK) against acme-data-prod: lists every partition (01:00), downloads "
+    "~860 objects (~50x its hourly GetObject count, 01:20), copies curated/ and exports/ "
+    "server-side into dl-archive-7731 of account 866304912550 and uploads raw files there "
+    "(02:25), lists object versions and re-encrypts raw/ in place with SSE-C and some "
+    "curated/ objects with that account's KMS key (02:55), permanently deletes the old "
+    "versions and batch-deletes curated/ and exports/ (03:40), then writes "
+    f"{RANSOM_NOTE} into each prefix (04:15).",
+)
 def s20(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "01:00", 7)
     px, b, dst = env.prefixes, env.buckets["acme-data-prod"], env.foreign
@@ -736,8 +1019,14 @@ def s20(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     t = env.at("tue", "02:55")  # 4. re-encrypt what stays: SSE-C, and a key of theirs
     for i, d in enumerate(("raw/", "curated/", "exports/")):
         q = {"versions": "", "prefix": d, "encoding-type": "url"}
-        B.s3(t + 7 * i, o, "ListObjectVersions", b, extra=q,
-             size=400 + 380 * ctx.rng.randrange(20, 60))
+        B.s3(
+            t + 7 * i,
+            o,
+            "ListObjectVersions",
+            b,
+            extra=q,
+            size=400 + 380 * ctx.rng.randrange(20, 60),
+        )
     key_md5 = base64.b64encode(hashlib.md5(b"attacker-sse-c-key").digest()).decode()
     ssec = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
             "x-amz-server-side-encryption-customer-key-MD5": key_md5}  # fmt: skip
@@ -748,14 +1037,26 @@ def s20(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     versions: list[tuple[str, str]] = []
     for tt, (k, hdr, sse) in zip(B.spread(t + 30, t + 2700, len(rekey)), rekey, strict=True):
         res = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{b.name}/{k}"}]
-        B.s3(tt, o, "CopyObject", b, k, extra=k, params=dict(hdr), resp=dict(hdr), sse=sse,
-             size=g.obj_size(ctx, px["raw"]), resources=res + (kms_res if sse == "SSE_KMS" else []))
+        B.s3(
+            tt,
+            o,
+            "CopyObject",
+            b,
+            k,
+            extra=k,
+            params=dict(hdr),
+            resp=dict(hdr),
+            sse=sse,
+            size=g.obj_size(ctx, px["raw"]),
+            resources=res + (kms_res if sse == "SSE_KMS" else []),
+        )
         if sse == "SSE_C":
             versions.append((k, version_id(ctx)))
     t = env.at("tue", "03:40")  # 5. destroy: old versions for good, then batches
     for tt, (k, v) in zip(B.spread(t, t + 1500, len(versions)), versions, strict=True):
-        B.s3(tt, o, "DeleteObject", b, k, params={"versionId": v}, extra={"versionId": v},
-             version=v)
+        B.s3(
+            tt, o, "DeleteObject", b, k, params={"versionId": v}, extra={"versionId": v}, version=v
+        )
     gone = cur + exp
     for i in range(0, len(gone), 100):
         batch = gone[i : i + 100]
@@ -766,26 +1067,42 @@ def s20(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s22-overwrite-burst", "C22", "media-worker", "{sun} 16:00-16:30: the media-worker "
-        "role overwrites 600 existing user uploads in place with small junk objects (its usual "
-        "writes are new thumbnails, about 10 an hour).")
+@attack(
+    "s22-overwrite-burst",
+    "C22",
+    "media-worker",
+    "{sun} 16:00-16:30: the media-worker "
+    "role overwrites 600 existing user uploads in place with small junk objects (its usual "
+    "writes are new thumbnails, about 10 an hour).",
+)
 def s22(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sun", "16:00")
     p = env.prefixes["uploads"]
     o = B.who("media-worker", t, p.bucket)
     for tt in B.spread(t, t + 1800, 600):
-        B.s3(tt, o, "PutObject", p.bucket, ctx.rng.choice(p.pool),
-             size=ctx.rng.randrange(20000, 60000))
+        B.s3(
+            tt,
+            o,
+            "PutObject",
+            p.bucket,
+            ctx.rng.choice(p.pool),
+            size=ctx.rng.randrange(20000, 60000),
+        )
     return B.out
 
 
 # ------------------------------------------------------------------------ sensitive data
 
 
-@attack("s26-sensitive-keys", "C26", "alice@acme.example (new office)", "{mon} 19:30: alice's "
-        "session (usual IP, AWS CLI) lists home/ and deploy/ of the scratch bucket and reads "
-        "credential files (.aws/credentials, id_rsa, .env, .pem), then two decoy objects of "
-        "acme-data-prod listed in decoys.txt.")
+@attack(
+    "s26-sensitive-keys",
+    "C26",
+    "alice@acme.example (new office)",
+    "{mon} 19:30: alice's "
+    "session (usual IP, AWS CLI) lists home/ and deploy/ of the scratch bucket and reads "
+    "credential files (.aws/credentials, id_rsa, .env, .pem), then two decoy objects of "
+    "acme-data-prod listed in decoys.txt.",
+)
 def s26(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "19:30", 14)
     me, px = "alice@acme.example (new office)", env.prefixes
@@ -804,30 +1121,53 @@ def s26(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 # ------------------------------------------------------------------------ rare behaviour
 
 
-@attack("s28-sunday-3am", "C28", "bob.ops (IAM user)", "{sun} 03:05-03:40: bob.ops, who works "
-        "08:00-17:00 UTC on weekdays, does his usual things (EC2 inventory, backup listings and "
-        "downloads) from his usual IP and CLI in the middle of the night of a weekend day.")
+@attack(
+    "s28-sunday-3am",
+    "C28",
+    "bob.ops (IAM user)",
+    "{sun} 03:05-03:40: bob.ops, who works "
+    "08:00-17:00 UTC on weekdays, does his usual things (EC2 inventory, backup listings and "
+    "downloads) from his usual IP and CLI in the middle of the night of a weekend day.",
+)
 def s28(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("sun", "03:05", 12)
     p = env.prefixes["backups"]
     o = B.who("bob.ops (IAM user)", t, p.bucket)
     B.api(t, o, "sts", "GetCallerIdentity", g.cli("sts.get-caller-identity"))
-    B.api(t + 40, o, "ec2", "DescribeInstances", g.cli("ec2.describe-instances"),
-          {"instancesSet": {}, "filterSet": {}})
+    B.api(
+        t + 40,
+        o,
+        "ec2",
+        "DescribeInstances",
+        g.cli("ec2.describe-instances"),
+        {"instancesSet": {}, "filterSet": {}},
+    )
     B.ls(t + 130, o, p.bucket, "db/orders/", g.cli("s3.ls"))
     B.ls(t + 190, o, p.bucket, "db/", g.cli("s3.ls"))
     for i, key in enumerate(ctx.rng.sample(p.pool, 5)):
         if i < 2:
-            B.s3(t + 400 + 60 * i, o, "HeadObject", p.bucket, key,
-                 g.cli("s3api.head-object"), size=g.obj_size(ctx, p))
+            B.s3(
+                t + 400 + 60 * i,
+                o,
+                "HeadObject",
+                p.bucket,
+                key,
+                g.cli("s3api.head-object"),
+                size=g.obj_size(ctx, p),
+            )
         else:
             B.get(t + 600 + 400 * i, o, p, key, g.cli("s3.cp"))
     return B.out
 
 
-@attack("s29-first-seen-api", "C29", "report-service", "{tue} 12:10: report-service reads the "
-        "ACL, policy, versioning and location of its own feature-store bucket: S3 operations it "
-        "has never called (same instance, endpoint and SDK).")
+@attack(
+    "s29-first-seen-api",
+    "C29",
+    "report-service",
+    "{tue} 12:10: report-service reads the "
+    "ACL, policy, versioning and location of its own feature-store bucket: S3 operations it "
+    "has never called (same instance, endpoint and SDK).",
+)
 def s29(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "12:10", 27)
     b = env.prefixes["features"].bucket
@@ -838,10 +1178,15 @@ def s29(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s30-website-tamper", "C30", "dave@acme.example (SSO)", "{tue} 21:00: dave's session "
-        "(AWS CLI) overwrites the website's JavaScript bundle and index.html and adds a "
-        "checkout page: PutObject of .js/.html into acme-www-static by a principal that is not "
-        "the deploy role.")
+@attack(
+    "s30-website-tamper",
+    "C30",
+    "dave@acme.example (SSO)",
+    "{tue} 21:00: dave's session "
+    "(AWS CLI) overwrites the website's JavaScript bundle and index.html and adds a "
+    "checkout page: PutObject of .js/.html into acme-www-static by a principal that is not "
+    "the deploy role.",
+)
 def s30(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "21:00", 5)
     www = env.buckets[sw.WEBSITE]
@@ -852,9 +1197,14 @@ def s30(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     return B.out
 
 
-@attack("s31-presigned-abuse", "C31", "media-worker", "{mon} 08:00-09:00: about 420 presigned "
-        "(QueryString-authenticated) GETs signed by media-worker, from three new datacenter IPs "
-        "with a headless browser; the app's presigned downloads are normally a few an hour.")
+@attack(
+    "s31-presigned-abuse",
+    "C31",
+    "media-worker",
+    "{mon} 08:00-09:00: about 420 presigned "
+    "(QueryString-authenticated) GETs signed by media-worker, from three new datacenter IPs "
+    "with a headless browser; the app's presigned downloads are normally a few an hour.",
+)
 def s31(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("mon", "08:00")
     p = env.prefixes["uploads"]
@@ -868,20 +1218,34 @@ def s31(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
              "X-Amz-Date": signed, "X-Amz-Expires": "900", "X-Amz-SignedHeaders": "host",
              "X-Amz-Signature": ctx.hexl(64)}  # fmt: skip
         params = {k: q[k] for k in ("X-Amz-Date", "X-Amz-Algorithm", "X-Amz-SignedHeaders")}
-        B.s3(tt, (ident, ctx.rng.choice(ips), None), "GetObject", p.bucket,
-             ctx.rng.choice(p.pool), HEADLESS, size=g.obj_size(ctx, p), auth="QueryString",
-             extra=q, params={**params, "X-Amz-Expires": "900"})
+        B.s3(
+            tt,
+            (ident, ctx.rng.choice(ips), None),
+            "GetObject",
+            p.bucket,
+            ctx.rng.choice(p.pool),
+            HEADLESS,
+            size=g.obj_size(ctx, p),
+            auth="QueryString",
+            extra=q,
+            params={**params, "X-Amz-Expires": "900"},
+        )
     return B.out
 
 
 # ----------------------------------------------------------------------------- blinding
 
 
-@attack("s32-detector-blinding", "C32", "carol@acme.example (SSO)", "{tue} 10:05: carol's "
-        "administrator session in the security account adds a GuardDuty trusted-IP list, "
-        "deactivates the threat-intel set, creates an IAM Access Analyzer archive rule for "
-        "findings about account 866304912550, disables Macie, disables the eu-west-1 GuardDuty "
-        "detector and deletes the us-east-1 one.")
+@attack(
+    "s32-detector-blinding",
+    "C32",
+    "carol@acme.example (SSO)",
+    "{tue} 10:05: carol's "
+    "administrator session in the security account adds a GuardDuty trusted-IP list, "
+    "deactivates the threat-intel set, creates an IAM Access Analyzer archive rule for "
+    "findings about account 866304912550, disables Macie, disables the eu-west-1 GuardDuty "
+    "detector and deletes the us-east-1 one.",
+)
 def s32(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     B, t = Build(ctx, a, env), env.at("tue", "10:05", 3)
     o, ag = B.who("carol@acme.example (SSO)", t, account=SECURITY), g.INTERNAL
@@ -889,20 +1253,48 @@ def s32(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
     gd = "guardduty"
     B.api(t, o, gd, "ListDetectors", ag, {"maxResults": 50})
     B.api(t + 8, o, gd, "GetDetector", ag, {"detectorId": det})
-    B.api(t + 60, o, gd, "CreateIPSet", ag, {
-        "detectorId": det, "name": "corp-egress-2", "format": "TXT",
-        "location": "https://s3.amazonaws.com/acme-security-config/guardduty/trusted-ips.txt",
-        "activate": True, "clientToken": ctx.uuid()}, resp={"ipSetId": ctx.hexl(32)})
-    B.api(t + 112, o, gd, "UpdateThreatIntelSet", ag, {
-        "detectorId": det, "threatIntelSetId": ctx.hexl(32), "activate": False})
-    B.api(t + 170, o, "access-analyzer", "CreateArchiveRule", ag, {
-        "analyzerName": "acme-org-analyzer", "ruleName": "archive-vendor-sync",
-        "filter": {"principal.AWS": {"contains": [FOREIGN]},
-                   "resourceType": {"eq": ["AWS::S3::Bucket"]}},
-        "clientToken": ctx.uuid()})
+    B.api(
+        t + 60,
+        o,
+        gd,
+        "CreateIPSet",
+        ag,
+        {
+            "detectorId": det,
+            "name": "corp-egress-2",
+            "format": "TXT",
+            "location": "https://s3.amazonaws.com/acme-security-config/guardduty/trusted-ips.txt",
+            "activate": True,
+            "clientToken": ctx.uuid(),
+        },
+        resp={"ipSetId": ctx.hexl(32)},
+    )
+    B.api(
+        t + 112,
+        o,
+        gd,
+        "UpdateThreatIntelSet",
+        ag,
+        {"detectorId": det, "threatIntelSetId": ctx.hexl(32), "activate": False},
+    )
+    B.api(
+        t + 170,
+        o,
+        "access-analyzer",
+        "CreateArchiveRule",
+        ag,
+        {
+            "analyzerName": "acme-org-analyzer",
+            "ruleName": "archive-vendor-sync",
+            "filter": {
+                "principal.AWS": {"contains": [FOREIGN]},
+                "resourceType": {"eq": ["AWS::S3::Bucket"]},
+            },
+            "clientToken": ctx.uuid(),
+        },
+    )
     B.api(t + 230, o, "macie2", "DisableMacie", ag)
-    B.api(t + 290, o, gd, "UpdateDetector", ag, {"detectorId": det_w1, "enable": False},
-          region=W1)
+    B.api(t + 290, o, gd, "UpdateDetector", ag, {"detectorId": det_w1, "enable": False}, region=W1)
     B.api(t + 335, o, gd, "DeleteDetector", ag, {"detectorId": det})
     return B.out
 
@@ -945,24 +1337,59 @@ def demo_exfil_copy(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
 
 ALICE, BOB = "alice@acme.example (SSO)", "bob.ops (IAM user)"
 DEMO_ATTACKS = (
-    DemoAttack("s01-cloudtrail-stop", ("C01",), BOB, s01, "20:12", "10:12",
-               "bob.ops's key, off hours: DescribeTrails, UpdateTrail, StopLogging and "
-               "DeleteTrail on the prod account's own trails"),
-    DemoAttack("s26-sensitive-keys", ("C26",), ALICE, s26, "20:40", "19:30",
-               "alice's session reads credential files (.aws/credentials, id_rsa, .env, .pem) "
-               "in acme-analytics-scratch-eu, then the two decoy objects of acme-data-prod"),
-    DemoAttack("s06-public-exposure", ("C06", "C08"), ALICE, s06, "21:20", "14:20",
-               "alice's session makes acme-app-uploads public: Block Public Access off (bucket "
-               "and account), ACLs on, bucket policy Principal \"*\", AllUsers READ, "
-               "public-read object ACLs"),
-    DemoAttack("s20-copy-to-foreign-bucket", ("C25",), "orders-api", demo_exfil_copy, "22:10",
-               "02:25", "an orders-api instance lists exports/partner/ of acme-data-prod and "
-               f"copies four objects server-side into {sw.EXFIL_BUCKET} of account {FOREIGN} "
-               "(s20's copy-out step)"),
-    DemoAttack("s32-detector-blinding", ("C32",), ALICE, s32, "23:05", "10:05",
-               "alice's session in the security account: GuardDuty CreateIPSet, "
-               "UpdateThreatIntelSet (off), an Access Analyzer archive rule, DisableMacie, "
-               "UpdateDetector (off) and DeleteDetector"),
+    DemoAttack(
+        "s01-cloudtrail-stop",
+        ("C01",),
+        BOB,
+        s01,
+        "20:12",
+        "10:12",
+        "bob.ops's key, off hours: DescribeTrails, UpdateTrail, StopLogging and "
+        "DeleteTrail on the prod account's own trails",
+    ),
+    DemoAttack(
+        "s26-sensitive-keys",
+        ("C26",),
+        ALICE,
+        s26,
+        "20:40",
+        "19:30",
+        "alice's session reads credential files (.aws/credentials, id_rsa, .env, .pem) "
+        "in acme-analytics-scratch-eu, then the two decoy objects of acme-data-prod",
+    ),
+    DemoAttack(
+        "s06-public-exposure",
+        ("C06", "C08"),
+        ALICE,
+        s06,
+        "21:20",
+        "14:20",
+        "alice's session makes acme-app-uploads public: Block Public Access off (bucket "
+        'and account), ACLs on, bucket policy Principal "*", AllUsers READ, '
+        "public-read object ACLs",
+    ),
+    DemoAttack(
+        "s20-copy-to-foreign-bucket",
+        ("C25",),
+        "orders-api",
+        demo_exfil_copy,
+        "22:10",
+        "02:25",
+        "an orders-api instance lists exports/partner/ of acme-data-prod and "
+        f"copies four objects server-side into {sw.EXFIL_BUCKET} of account {FOREIGN} "
+        "(s20's copy-out step)",
+    ),
+    DemoAttack(
+        "s32-detector-blinding",
+        ("C32",),
+        ALICE,
+        s32,
+        "23:05",
+        "10:05",
+        "alice's session in the security account: GuardDuty CreateIPSet, "
+        "UpdateThreatIntelSet (off), an Access Analyzer archive rule, DisableMacie, "
+        "UpdateDetector (off) and DeleteDetector",
+    ),
 )
 # the scenario world's personas that the reused plans name, played by default-world actors
 DEMO_STAND_INS = {"dave@acme.example (SSO)": ALICE, "carol@acme.example (SSO)": ALICE,
@@ -977,8 +1404,9 @@ def _minutes(hhmm: str) -> int:
 DEMO_FROM = "20:00"  # the demo attacks are planned here, so benign traffic before is unchanged
 
 
-def demo_attacks(world: g.World, seed: int, start: int) -> tuple[dict[str, dict[str, Any]],
-                                                                  Callable[[], list[Req]]]:
+def demo_attacks(
+    world: g.World, seed: int, start: int
+) -> tuple[dict[str, dict[str, Any]], Callable[[], list[Req]]]:
     """``DEMO_ATTACKS`` in the default one-day world: what MANIFEST.json says of each (counts
     are added later) and a function that plans them all. Call it at ``DEMO_FROM``, when the
     established actors have their sessions of the day: plans draw on their own randomness and
@@ -1004,8 +1432,16 @@ def demo_attacks(world: g.World, seed: int, start: int) -> tuple[dict[str, dict[
         out: list[Req] = []
         for d in DEMO_ATTACKS:
             base = actors[d.base]
-            a = Actor(f"attack {d.id}", 0, base.profile, base.who, base.agent, scaled=False,
-                      label=d.id, state=base.state)  # base's sessions: stolen, not new
+            a = Actor(
+                f"attack {d.id}",
+                0,
+                base.profile,
+                base.who,
+                base.agent,
+                scaled=False,
+                label=d.id,
+                state=base.state,
+            )  # base's sessions: stolen, not new
             env.shift = 60 * (_minutes(d.at) - _minutes(d.planned_at))
             reqs = d.plan(Ctx(f"{seed}:demo:{d.id}"), a, env)
             for r in reqs:

@@ -1133,19 +1133,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="output directory")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--start", default="2026-11-02", help="first UTC day, YYYY-MM-DD")
-    ap.add_argument("--days", type=int, default=None,
-                    help="days to generate (1; 16 with --scenarios)")
-    ap.add_argument("--cloudtrail-events", type=int, default=None,
-                    help="target record count (3000; 14000 a day with --scenarios)")
-    ap.add_argument("--access-lines", type=int, default=None,
-                    help="target line count (2000; 7000 a day with --scenarios)")
-    ap.add_argument("--large-files", type=int, default=0, metavar="N",
-                    help="~N records/lines per file, not the real delivery cadence")
+    ap.add_argument(
+        "--days", type=int, default=None, help="days to generate (1; 16 with --scenarios)"
+    )
+    ap.add_argument(
+        "--cloudtrail-events",
+        type=int,
+        default=None,
+        help="target record count (3000; 14000 a day with --scenarios)",
+    )
+    ap.add_argument(
+        "--access-lines",
+        type=int,
+        default=None,
+        help="target line count (2000; 7000 a day with --scenarios)",
+    )
+    ap.add_argument(
+        "--large-files",
+        type=int,
+        default=0,
+        metavar="N",
+        help="~N records/lines per file, not the real delivery cadence",
+    )
     ap.add_argument("--no-digest", action="store_true", help="skip the CloudTrail digest file")
-    ap.add_argument("--no-attacks", action="store_true",
-                    help="only benign traffic (by default the first day ends with a few attacks)")
-    ap.add_argument("--scenarios", action="store_true",
-                    help="the labelled evaluation world: benign weeks, traps, attacks, labels.json")
+    ap.add_argument(
+        "--no-attacks",
+        action="store_true",
+        help="only benign traffic (by default the first day ends with a few attacks)",
+    )
+    ap.add_argument(
+        "--scenarios",
+        action="store_true",
+        help="the labelled evaluation world: benign weeks, traps, attacks, labels.json",
+    )
     args = ap.parse_args(argv)  # fmt: skip
     scen = load_scenarios() if args.scenarios else None
     if args.days is None:
@@ -1190,8 +1210,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             batch, queue = sorted(batch + queue[:n], key=lambda r: r.t), queue[n:]
         for r in batch:
             ct, lines = render(ctx, r)
-            if lines and mutes and r.bucket and any(  # logging off: S3 delivers nothing
-                b == r.bucket.name and t1 <= r.t < t2 for b, t1, t2 in mutes
+            if (
+                lines
+                and mutes
+                and r.bucket
+                and any(  # logging off: S3 delivers nothing
+                    b == r.bucket.name and t1 <= r.t < t2 for b, t1, t2 in mutes
+                )
             ):
                 lines = []
             if ct is not None:
@@ -1233,8 +1258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif attacks and tracker is not None:
         for label, info in attacks.items():
             t = tracker.by.get(label, {"ct": 0, "al": 0, "first": start, "last": start})
-            info.update(start=demo.iso(t["first"]), end=demo.iso(t["last"]),
-                        cloudtrail_records=t["ct"], access_log_lines=t["al"])
+            info.update(
+                start=demo.iso(t["first"]),
+                end=demo.iso(t["last"]),
+                cloudtrail_records=t["ct"],
+                access_log_lines=t["al"],
+            )
         manifest["attacks"] = attacks
         n_ct = sum(a["cloudtrail_records"] for a in attacks.values())
         n_al = sum(a["access_log_lines"] for a in attacks.values())

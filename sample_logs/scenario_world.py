@@ -513,11 +513,20 @@ def add_benign(env: Env) -> None:
         I(1, "GetObject", px["backups"], g.cli("s3.cp"), error="AccessDenied"),
     ]  # fmt: skip
     ecs_tasks = [ctx.hexl(32) for _ in range(4)]
-    checkout_who = g.session_who(PROD, "checkout-svc", lambda c, t: (
-        c.rng.choice(ecs_tasks), c.rng.choice(("3.215.88.14", "3.215.88.15"))), 6 * HOUR)
+    checkout_who = g.session_who(
+        PROD,
+        "checkout-svc",
+        lambda c, t: (c.rng.choice(ecs_tasks), c.rng.choice(("3.215.88.14", "3.215.88.15"))),
+        6 * HOUR,
+    )
     lambda_ips = [f"10.20.30.{ctx.rng.randrange(4, 250)}" for _ in range(6)]
-    invoice_who = g.session_who(PROD, "invoice-renderer", lambda c, t: (
-        "invoice-renderer", c.rng.choice(lambda_ips)), 6 * HOUR, env.vpce["prod-e1-lambda"])
+    invoice_who = g.session_who(
+        PROD,
+        "invoice-renderer",
+        lambda c, t: ("invoice-renderer", c.rng.choice(lambda_ips)),
+        6 * HOUR,
+        env.vpce["prod-e1-lambda"],
+    )
     new = [
         Actor("carol@acme.example (SSO)", 12, work_dub, carol_who, con, carol_mix,
               days=gate(start, weekdays=True)),
@@ -658,11 +667,29 @@ def website_deploy(ctx: Ctx, a: Actor, t: int, env: Env, assets: Sequence[str]) 
         out.append(r)
     tt = t + 20 + 3 * len(files) + 5
     o = a.who(ctx, a, tt, Item(0, "PutObject"))
-    out.append(api_req(ctx, a, tt, o, "cloudfront", "CreateInvalidation", g.TERRAFORM, {
-        "distributionId": "E2QWRUHAPOMQZL", "invalidationBatch": {
-            "paths": {"quantity": 1, "items": ["/*"]}, "callerReference": f"tf-{tt}"}},
-        {"location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/E2QWRUHAPOMQZL/"
-                     f"invalidation/I{ctx.alnum(13)}"}, host="cloudfront.amazonaws.com"))
+    out.append(
+        api_req(
+            ctx,
+            a,
+            tt,
+            o,
+            "cloudfront",
+            "CreateInvalidation",
+            g.TERRAFORM,
+            {
+                "distributionId": "E2QWRUHAPOMQZL",
+                "invalidationBatch": {
+                    "paths": {"quantity": 1, "items": ["/*"]},
+                    "callerReference": f"tf-{tt}",
+                },
+            },
+            {
+                "location": "https://cloudfront.amazonaws.com/2020-05-31/distribution/E2QWRUHAPOMQZL/"
+                f"invalidation/I{ctx.alnum(13)}"
+            },
+            host="cloudfront.amazonaws.com",
+        )
+    )
     return out
 
 
@@ -704,26 +731,59 @@ def add_traps(env: Env) -> None:
     mon, tue = day_label(env, "mon"), day_label(env, "tue")
     T = Scenario
     env.scenarios += [
-        T("t01-new-app-role", "trap", (), "A new EC2 application role, fulfillment-api, starts "
-          f"on day {TRAP_DAYS['t01']} and behaves like its peer orders-api: same account, "
-          "instance-profile sessions from private IPs through the prod VPC endpoint, the Java "
-          "SDK, the same buckets and prefixes.", issuer(traps[0], I(0, "GetObject"), start)),
-        T("t02-new-office-ip", "trap", (), f"alice's office egress changes on day "
-          f"{TRAP_DAYS['t02']} to {NEW_OFFICE[0]}/{NEW_OFFICE[1]}; everything else (hours, "
-          "agents, buckets) stays the same. All her requests from then on.",
-          issuer(alice, I(0, "ListBuckets", None, None, PROD), start)),
-        T("t03-traffic-growth", "trap", (), "checkout-svc (ECS task role, NAT egress, no VPC "
-          "endpoint) grows 5% a day over the whole period (about 2x by the last day).",
-          issuer(actors["checkout-svc (ECS)"], I(0, "GetObject"), start)),
-        T("t04-ci-admin-change", "trap", (), f"In the {mon} 15:05 deploy window the CI role "
-          "(Terraform) adds a bucket-policy statement granting our own analytics account's "
-          "etl-nightly role read on acme-data-prod/curated/, and switches acme-app-uploads "
-          "default encryption to SSE-KMS with our key.", ci_arn),
-        T("t05-lifecycle-rule", "trap", (), "The CI role adds a lifecycle rule expiring tmp/ "
-          f"after 7 days on acme-analytics-scratch-eu (not a log bucket), {tue} 15:35.", ci_arn),
-        T("t06-website-deploy", "trap", (), "The CI role deploys the website: PutObject of "
-          f".html/.js/.css into acme-www-static and a CloudFront invalidation, {tue} 16:10.",
-          ci_arn),
+        T(
+            "t01-new-app-role",
+            "trap",
+            (),
+            "A new EC2 application role, fulfillment-api, starts "
+            f"on day {TRAP_DAYS['t01']} and behaves like its peer orders-api: same account, "
+            "instance-profile sessions from private IPs through the prod VPC endpoint, the Java "
+            "SDK, the same buckets and prefixes.",
+            issuer(traps[0], I(0, "GetObject"), start),
+        ),
+        T(
+            "t02-new-office-ip",
+            "trap",
+            (),
+            f"alice's office egress changes on day "
+            f"{TRAP_DAYS['t02']} to {NEW_OFFICE[0]}/{NEW_OFFICE[1]}; everything else (hours, "
+            "agents, buckets) stays the same. All her requests from then on.",
+            issuer(alice, I(0, "ListBuckets", None, None, PROD), start),
+        ),
+        T(
+            "t03-traffic-growth",
+            "trap",
+            (),
+            "checkout-svc (ECS task role, NAT egress, no VPC "
+            "endpoint) grows 5% a day over the whole period (about 2x by the last day).",
+            issuer(actors["checkout-svc (ECS)"], I(0, "GetObject"), start),
+        ),
+        T(
+            "t04-ci-admin-change",
+            "trap",
+            (),
+            f"In the {mon} 15:05 deploy window the CI role "
+            "(Terraform) adds a bucket-policy statement granting our own analytics account's "
+            "etl-nightly role read on acme-data-prod/curated/, and switches acme-app-uploads "
+            "default encryption to SSE-KMS with our key.",
+            ci_arn,
+        ),
+        T(
+            "t05-lifecycle-rule",
+            "trap",
+            (),
+            "The CI role adds a lifecycle rule expiring tmp/ "
+            f"after 7 days on acme-analytics-scratch-eu (not a log bucket), {tue} 15:35.",
+            ci_arn,
+        ),
+        T(
+            "t06-website-deploy",
+            "trap",
+            (),
+            "The CI role deploys the website: PutObject of "
+            f".html/.js/.css into acme-www-static and a CloudFront invalidation, {tue} 16:10.",
+            ci_arn,
+        ),
     ]
 
 
@@ -740,11 +800,18 @@ def ci_trap_admin(ctx: Ctx, a: Actor, env: Env) -> list[Req]:
              "Action": ["s3:GetObject", "s3:ListBucket"],
              "Resource": [arn, f"{arn}/curated/*"]}  # fmt: skip
     body = g.bucket_policy(raw)
-    body = {"policy": "", "bucketPolicy": {**body["bucketPolicy"], "Statement": [
-        *body["bucketPolicy"]["Statement"], grant]}}
+    body = {
+        "policy": "",
+        "bucketPolicy": {
+            **body["bucketPolicy"],
+            "Statement": [*body["bucketPolicy"]["Statement"], grant],
+        },
+    }
     key = f"arn:aws:kms:{E1}:{PROD}:key/{Ctx('uploads-key').uuid()}"
-    for op, b, bd in (("PutBucketPolicy", raw, body),
-                      ("PutBucketEncryption", up, encryption_body(up, key))):
+    for op, b, bd in (
+        ("PutBucketPolicy", raw, body),
+        ("PutBucketEncryption", up, encryption_body(up, key)),
+    ):
         t += 2
         o = a.who(ctx, a, t, Item(0, op, Prefix(b, "", 0)))
         out.append(bucket_req(ctx, a, t, o, op, b, g.TERRAFORM, bd))

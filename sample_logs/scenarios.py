@@ -148,12 +148,14 @@ def write_outputs(out: Path, world: World, tracker: Tracker, start: int,
     (out / "detector.toml").write_text(detector_toml(info))
     (out / "threat_intel_ips.txt").write_text(
         "# Threat-intel IPs for the scenario world: one IP or CIDR per line, '#' starts a comment\n"
-        + "\n".join(sw.THREAT_INTEL) + "\n"
+        + "\n".join(sw.THREAT_INTEL)
+        + "\n"
     )
     (out / "decoys.txt").write_text(
         "# Decoy (canary) objects: one per line, <bucket>/<key> for an object, <bucket>/<prefix>/\n"
         "# (ending in /) for every key under a prefix; '#' starts a comment\n"
-        + "\n".join(sw.DECOYS) + "\n"
+        + "\n".join(sw.DECOYS)
+        + "\n"
     )
     a, tr = totals["attack"], totals["trap"]
     summary = (f"; scenarios: {a[0]} attacks ({a[1]} CloudTrail records, {a[2]} access-log "

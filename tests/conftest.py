@@ -35,7 +35,9 @@ class MotoServer:
         env = {**os.environ, **(extra_env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -98,8 +100,11 @@ def ct_record(i: int, **overrides: Any) -> dict[str, Any]:
             "accountId": "111122223333",
             "accessKeyId": "ASIAEXAMPLE",
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "arn": "arn:aws:iam::111122223333:role/app",
-                                  "userName": "app"},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": "arn:aws:iam::111122223333:role/app",
+                    "userName": "app",
+                },
             },
         },
         "eventTime": f"2026-11-02T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
@@ -108,16 +113,20 @@ def ct_record(i: int, **overrides: Any) -> dict[str, Any]:
         "awsRegion": "us-east-1",
         "sourceIPAddress": "10.0.0.5",
         "userAgent": "[aws-sdk-java/2.25.1]",
-        "requestParameters": {"bucketName": "data", "Host": "data.s3.amazonaws.com",
-                              "key": f"k/{i}"},
+        "requestParameters": {
+            "bucketName": "data",
+            "Host": "data.s3.amazonaws.com",
+            "key": f"k/{i}",
+        },
         "responseElements": None,
         "additionalEventData": {"bytesTransferredOut": 100 + i, "bytesTransferredIn": 0},
         "requestID": f"REQ{i:013d}",
         "eventID": f"00000000-0000-0000-0000-{i:012d}",
         "readOnly": True,
-        "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::data/k/{i}"},
-                      {"accountId": "111122223333", "type": "AWS::S3::Bucket",
-                       "ARN": "arn:aws:s3:::data"}],
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::data/k/{i}"},
+            {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data"},
+        ],
         "eventType": "AwsApiCall",
         "managementEvent": False,
         "recipientAccountId": "111122223333",
@@ -138,8 +147,8 @@ def access_line(i: int, key: str = "k/file.txt", requester: str | None = None) -
     return (
         f"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be data "
         f"[02/Nov/2026:10:{i // 60 % 60:02d}:{i % 60:02d} +0000] 10.0.0.5 {who} "
-        f"REQ{i:013d} REST.GET.OBJECT {key} \"GET /data/{key} HTTP/1.1\" 200 - {100 + i} "
-        f"5000 7 3 \"-\" \"aws-sdk-java/2.25.1\" - hostid{i}= SigV4 "
+        f'REQ{i:013d} REST.GET.OBJECT {key} "GET /data/{key} HTTP/1.1" 200 - {100 + i} '
+        f'5000 7 3 "-" "aws-sdk-java/2.25.1" - hostid{i}= SigV4 '
         f"ECDHE-RSA-AES128-GCM-SHA256 AuthHeader data.s3.us-east-1.amazonaws.com TLSv1.2 "
         f"- - us-east-1"
     )
@@ -171,11 +180,18 @@ class SlackReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:
-                    status, headers = (receiver.script.pop(0) if receiver.script
-                                       else (receiver.default, {}))
-                    receiver.requests.append({"at": time.monotonic(), "path": self.path,
-                                              "headers": dict(self.headers), "body": body,
-                                              "status": status})
+                    status, headers = (
+                        receiver.script.pop(0) if receiver.script else (receiver.default, {})
+                    )
+                    receiver.requests.append(
+                        {
+                            "at": time.monotonic(),
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "status": status,
+                        }
+                    )
                 answer = b"ok" if status < 300 else b"error_from_receiver"
                 self.send_response(status)
                 for k, v in headers.items():
@@ -189,8 +205,7 @@ class SlackReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def delivered(self) -> list[dict[str, Any]]:

@@ -68,8 +68,7 @@ def encode_records(records: list[dict[str, Any]], depth: int = 2000, gz: bool = 
 
 def overflow_record(i: int) -> dict[str, Any]:
     """bytesTransferredOut of 1e20: more than an int64 holds."""
-    return ct_record(i, additionalEventData={"bytesTransferredOut": 1e20,
-                                             "bytesTransferredIn": 0})
+    return ct_record(i, additionalEventData={"bytesTransferredOut": 1e20, "bytesTransferredIn": 0})
 
 
 def list_identity_record(i: int) -> dict[str, Any]:
@@ -88,8 +87,7 @@ def mixed_trail(n: int = 100) -> tuple[bytes, dict[int, str]]:
     records[10] = deep_record(10)
     records[20] = overflow_record(20)
     records[30] = list_identity_record(30)
-    return encode_records(records), {10: "too_deep", 20: "bad_field_type",
-                                     30: "bad_record_shape"}
+    return encode_records(records), {10: "too_deep", 20: "bad_field_type", 30: "bad_record_shape"}
 
 
 TIME_FORMS: dict[str, Any] = {
@@ -145,16 +143,27 @@ SQS_POISON: dict[str, str] = {
     "not_json": "this is not json",
     "deep_array": "[" * 100_000 + "]" * 100_000,
     "deep_sns": json.dumps({"Type": "Notification", "Message": "[" * 100_000}),
-    "s3_missing_fields": json.dumps({"Records": [{"eventSource": "aws:s3",
-                                                  "eventName": "ObjectCreated:Put",
-                                                  "s3": {"object": {}}}]}),
-    "s3_wrong_types": json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
-                                               "s3": {"bucket": "b", "object": ["k"]}}]}),
+    "s3_missing_fields": json.dumps(
+        {
+            "Records": [
+                {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"object": {}}}
+            ]
+        }
+    ),
+    "s3_wrong_types": json.dumps(
+        {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": "b", "object": ["k"]}}]}
+    ),
     "records_not_list": json.dumps({"Records": "x"}),
-    "eventbridge_detail_text": json.dumps({"source": "aws.s3", "detail-type": "Object Created",
-                                           "detail": "x"}),
-    "eventbridge_bucket_text": json.dumps({"source": "aws.s3", "detail-type": "Object Created",
-                                           "detail": {"bucket": "b", "object": {"key": 5}}}),
+    "eventbridge_detail_text": json.dumps(
+        {"source": "aws.s3", "detail-type": "Object Created", "detail": "x"}
+    ),
+    "eventbridge_bucket_text": json.dumps(
+        {
+            "source": "aws.s3",
+            "detail-type": "Object Created",
+            "detail": {"bucket": "b", "object": {"key": 5}},
+        }
+    ),
     "cloudtrail_keys_dict": json.dumps({"s3Bucket": "b", "s3ObjectKey": {"a": 1}}),
     "cloudtrail_bucket_list": json.dumps({"s3Bucket": ["b"], "s3ObjectKey": ["k"]}),
     "sns_message_number": json.dumps({"Type": "Notification", "Message": 5}),

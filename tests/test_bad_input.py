@@ -26,8 +26,9 @@ def write(root: Path, rel: str, data: bytes) -> None:
 
 def run(src: Path, lake: Path, tmp_path: Path) -> dict:
     summary = tmp_path / "summary.json"
-    code = main(["backfill", str(src), "--lake", str(lake), "--summary", str(summary),
-                 "--no-progress"])
+    code = main(
+        ["backfill", str(src), "--lake", str(lake), "--summary", str(summary), "--no-progress"]
+    )
     result = json.loads(summary.read_text())
     assert code == result["exit_code"]
     return result
@@ -74,8 +75,9 @@ def mixed_input(tmp_path: Path) -> tuple[Path, int]:
     return src, n_in
 
 
-def test_every_event_is_parsed_or_quarantined(mixed_input: tuple[Path, int],
-                                             tmp_path: Path) -> None:
+def test_every_event_is_parsed_or_quarantined(
+    mixed_input: tuple[Path, int], tmp_path: Path
+) -> None:
     src, n_in = mixed_input
     lake = tmp_path / "lake"
     summary = run(src, lake, tmp_path)
@@ -109,8 +111,7 @@ def test_every_event_is_parsed_or_quarantined(mixed_input: tuple[Path, int],
     assert by_reason["line_too_long"]["raw"].startswith(b"79a59df9")
 
 
-def test_wrong_types_are_coerced_or_nulled(mixed_input: tuple[Path, int],
-                                           tmp_path: Path) -> None:
+def test_wrong_types_are_coerced_or_nulled(mixed_input: tuple[Path, int], tmp_path: Path) -> None:
     src, _ = mixed_input
     lake = tmp_path / "lake"
     run(src, lake, tmp_path)
@@ -146,8 +147,9 @@ def test_nothing_processable_exits_non_zero(tmp_path: Path) -> None:
     assert summary["rejects"]["unknown_format"]["rejects"] == 1
 
 
-def test_missing_source_is_a_usage_error(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_source_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["backfill", str(tmp_path / "nope"), "--lake", str(tmp_path / "lake")])
     assert code == 2
     assert "no such file or directory" in capsys.readouterr().err
@@ -176,8 +178,10 @@ def test_a_parser_bug_costs_one_file_not_the_batch() -> None:
                 raise RuntimeError("parser bug")
             return ParseResult(skipped={"ok": len(contents)})
 
-    contents = [Content(Blob(ObjectRef(f"/x/{i}", str(i), 4), d), d)
-                for i, d in enumerate([b"fine", b"boom", b"good"])]
+    contents = [
+        Content(Blob(ObjectRef(f"/x/{i}", str(i), 4), d), d)
+        for i, d in enumerate([b"fine", b"boom", b"good"])
+    ]
     result = _parse_guarded(Fragile(), contents)
     assert result.skipped == {"ok": 2}
     (reject,) = result.rejects

@@ -16,8 +16,7 @@ from detector.lake import read_events
 def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("demo")
     summary = root / "summary.json"
-    code = main(["demo", "--lake", str(root / "lake"), "--summary", str(summary),
-                 "--no-progress"])
+    code = main(["demo", "--lake", str(root / "lake"), "--summary", str(summary), "--no-progress"])
     assert code == 0
     return root / "lake", json.loads(summary.read_text())
 
@@ -41,12 +40,15 @@ def test_sources_agree_on_joined_requests(sample_lake: tuple[Path, dict]) -> Non
     ct = df.filter(pl.col("source") == "cloudtrail").select(cols)
     # A copy logs its source read under the same request id, and a DeleteObjects record
     # has no key while the access log has a line per key: compare the rest.
-    sal = df.filter((pl.col("source") == "s3_access")
-                    & ~pl.col("operation").is_in(["REST.COPY.OBJECT_GET",
-                                                  "BATCH.DELETE.OBJECT"])).select(cols)
+    sal = df.filter(
+        (pl.col("source") == "s3_access")
+        & ~pl.col("operation").is_in(["REST.COPY.OBJECT_GET", "BATCH.DELETE.OBJECT"])
+    ).select(cols)
     joined = ct.join(sal, on="request_id", suffix="_sal")
-    assert joined.get_column("request_id").n_unique() == json.loads(
-        (SAMPLE_LOGS / "MANIFEST.json").read_text())["requests_in_both_sources"]
+    assert (
+        joined.get_column("request_id").n_unique()
+        == json.loads((SAMPLE_LOGS / "MANIFEST.json").read_text())["requests_in_both_sources"]
+    )
     for col in ("bucket", "key", "event_time"):
         differ = joined.filter(pl.col(col).ne_missing(pl.col(f"{col}_sal")))
         assert differ.is_empty(), differ.head(5)

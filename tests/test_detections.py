@@ -18,7 +18,9 @@ SAL_KEY = "s3-access-logs/acme-data/2026-11-05-10-00-00-0123456789ABCDEF"
 
 CASES = [
     pytest.param(d, ex, id=f"{d.id}:{ex.name}")
-    for d in load_all().values() if isinstance(d, EventRule) for ex in d.examples
+    for d in load_all().values()
+    if isinstance(d, EventRule)
+    for ex in d.examples
 ]
 
 

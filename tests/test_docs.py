@@ -10,8 +10,9 @@ DOC = (Path(__file__).resolve().parents[1] / "docs" / "features.md").read_text()
 
 
 def test_every_window_feature_is_documented() -> None:
-    missing = [n for n in [*COUNTS, *DISTINCT, *(f"n_{d}" for d in DISTINCT)]
-               if f"`{n}`" not in DOC]
+    missing = [
+        n for n in [*COUNTS, *DISTINCT, *(f"n_{d}" for d in DISTINCT)] if f"`{n}`" not in DOC
+    ]
     assert missing == []
 
 
@@ -22,8 +23,9 @@ def test_every_enriched_column_is_documented() -> None:
     from detector.features.enrich import enrich
     from detector.schema import empty_events
 
-    added = set(enrich(pl.from_arrow(empty_events()), Settings()).columns) - \
-        set(empty_events().column_names)
+    added = set(enrich(pl.from_arrow(empty_events()), Settings()).columns) - set(
+        empty_events().column_names
+    )
     assert sorted(c for c in added if f"`{c}`" not in DOC) == []
 
 
@@ -32,7 +34,8 @@ def test_detections_doc_matches_registry() -> None:
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "detections.md"
     assert doc.read_text() == render(), (
-        "docs/detections.md is stale: python -m detector.detections > docs/detections.md")
+        "docs/detections.md is stale: python -m detector.detections > docs/detections.md"
+    )
 
 
 def test_every_capability_is_covered() -> None:

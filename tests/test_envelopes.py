@@ -16,21 +16,32 @@ def blob(name: str, data: bytes) -> Blob:
 
 
 def envelope(record: dict, detail_type: str = "AWS API Call via CloudTrail") -> dict:
-    return {"version": "0", "id": "e1", "detail-type": detail_type, "source": "aws.s3",
-            "account": "111122223333", "time": record.get("eventTime"), "region": "us-east-1",
-            "resources": [], "detail": record}
+    return {
+        "version": "0",
+        "id": "e1",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": record.get("eventTime"),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": record,
+    }
 
 
 def test_eventbridge_lines_and_arrays() -> None:
     lines = [json.dumps(envelope(ct_record(i))) for i in range(3)]
     lines.append(json.dumps({"detail-type": "Object Created", "detail": {"bucket": {}}}))
     array = json.dumps([envelope(ct_record(10)), envelope(ct_record(11))]).encode()
-    result = parse_blobs([blob("eb.jsonl", "\n".join(lines).encode()),
-                          blob("eb.json", array)])
+    result = parse_blobs([blob("eb.jsonl", "\n".join(lines).encode()), blob("eb.json", array)])
     rows = result.events.to_pylist()
     assert sorted(r["request_id"] for r in rows) == [
-        "REQ0000000000000", "REQ0000000000001", "REQ0000000000002",
-        "REQ0000000000010", "REQ0000000000011"]
+        "REQ0000000000000",
+        "REQ0000000000001",
+        "REQ0000000000002",
+        "REQ0000000000010",
+        "REQ0000000000011",
+    ]
     assert {r["source"] for r in rows} == {"cloudtrail"}
     assert rows[0]["principal_arn"] == "arn:aws:sts::111122223333:assumed-role/app/i-0abc"
     (reject,) = result.rejects
@@ -40,11 +51,16 @@ def test_eventbridge_lines_and_arrays() -> None:
 
 
 def cwl_payload(records: list[dict], message_type: str = "DATA_MESSAGE") -> dict:
-    return {"messageType": message_type, "owner": "111122223333",
-            "logGroup": "aws-cloudtrail-logs", "logStream": "111122223333_CloudTrail_us-east-1",
-            "subscriptionFilters": ["to-kinesis"],
-            "logEvents": [{"id": str(i), "timestamp": 1, "message": json.dumps(r)}
-                          for i, r in enumerate(records)]}
+    return {
+        "messageType": message_type,
+        "owner": "111122223333",
+        "logGroup": "aws-cloudtrail-logs",
+        "logStream": "111122223333_CloudTrail_us-east-1",
+        "subscriptionFilters": ["to-kinesis"],
+        "logEvents": [
+            {"id": str(i), "timestamp": 1, "message": json.dumps(r)} for i, r in enumerate(records)
+        ],
+    }
 
 
 def test_cloudwatch_logs_payloads_gzipped_and_concatenated() -> None:
@@ -73,6 +89,8 @@ def test_cloudtrail_record_with_invalid_utf8_is_rejected_alone() -> None:
     bad = good.replace(b'"[aws-sdk-java/2.25.1]"', b'"caf\xe9"', 1)  # latin-1 byte in record 0
     result = parse_blobs([blob("AWSLogs/1/CloudTrail/us-east-1/2026/11/02/x.json", bad)])
     assert result.events.column("request_id").to_pylist() == [
-        "REQ0000000000002", "REQ0000000000003"]
+        "REQ0000000000002",
+        "REQ0000000000003",
+    ]
     (reject,) = result.rejects
     assert (reject.reason, reject.origin_index, reject.records) == ("invalid_utf8", 0, 1)

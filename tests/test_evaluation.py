@@ -22,23 +22,55 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("world")
-    subprocess.run([sys.executable, str(REPO / "sample_logs" / "generate.py"), "--out",
-                    str(out), "--scenarios"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "sample_logs" / "generate.py"),
+            "--out",
+            str(out),
+            "--scenarios",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 
 def backfill(world: Path, lake: Path, alerts: Path) -> int:
-    return main(["backfill", str(world / "AWSLogs"), str(world / "s3-access-logs"),
-                 "--lake", str(lake), "--config", str(world / "detector.toml"),
-                 "--alerts", str(alerts), "--no-progress"])
+    return main(
+        [
+            "backfill",
+            str(world / "AWSLogs"),
+            str(world / "s3-access-logs"),
+            "--lake",
+            str(lake),
+            "--config",
+            str(world / "detector.toml"),
+            "--alerts",
+            str(alerts),
+            "--no-progress",
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
 def evaluated(world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     run = tmp_path_factory.mktemp("run")
     assert backfill(world, run / "lake", run / "alerts.jsonl") == 0
-    assert main(["evaluate", str(world / "labels.json"), str(run / "alerts.jsonl"),
-                 "--lake", str(run / "lake"), "--json", str(run / "eval.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(world / "labels.json"),
+                str(run / "alerts.jsonl"),
+                "--lake",
+                str(run / "lake"),
+                "--json",
+                str(run / "eval.json"),
+            ]
+        )
+        == 0
+    )
     return {"dir": run, **json.loads((run / "eval.json").read_text())}
 
 
@@ -56,10 +88,13 @@ def test_every_capability_is_detected(evaluated: dict) -> None:
     assert all(s["detected"] for s in evaluated["scenarios"] if s["kind"] == "attack")
 
 
-def test_same_input_same_alert_ids_and_no_duplicates(world: Path, evaluated: dict,
-                                                      tmp_path: Path) -> None:
-    first = [json.loads(x)["alert_id"] for x in
-             (evaluated["dir"] / "alerts.jsonl").read_text().splitlines()]
+def test_same_input_same_alert_ids_and_no_duplicates(
+    world: Path, evaluated: dict, tmp_path: Path
+) -> None:
+    first = [
+        json.loads(x)["alert_id"]
+        for x in (evaluated["dir"] / "alerts.jsonl").read_text().splitlines()
+    ]
     assert len(first) == len(set(first))
     assert backfill(world, tmp_path / "lake", tmp_path / "a.jsonl") == 0
     again = [json.loads(x)["alert_id"] for x in (tmp_path / "a.jsonl").read_text().splitlines()]

@@ -70,9 +70,14 @@ def test_array_elements_cuts_any_depth_and_respects_strings() -> None:
 # --- event times -----------------------------------------------------------------------------
 def test_event_times_outside_the_sane_range_are_no_time() -> None:
     now = datetime.now(UTC)
-    texts = pl.Series(["2006-03-13T00:00:00Z", "2006-03-15T00:00:00Z",
-                       (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")])
+    texts = pl.Series(
+        [
+            "2006-03-13T00:00:00Z",
+            "2006-03-15T00:00:00Z",
+            (now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ]
+    )
     got = parse_event_times(texts).is_null().to_list()
     assert got == [True, False, True, False]
 
@@ -107,9 +112,19 @@ class EveryGet(RuleForTests):
 
     def findings(self, df: pl.DataFrame, settings: object) -> list[Finding]:
         first = df.row(0, named=True)
-        return [Finding(detection=self.id, key=("x",), first_seen=first["event_time"],
-                        last_seen=first["event_time"], principal="p", account_id=None,
-                        evidence_ids=[], evidence_total=1, reasons=[Reason("f", 1, 0, "t")])]
+        return [
+            Finding(
+                detection=self.id,
+                key=("x",),
+                first_seen=first["event_time"],
+                last_seen=first["event_time"],
+                principal="p",
+                account_id=None,
+                evidence_ids=[],
+                evidence_total=1,
+                reasons=[Reason("f", 1, 0, "t")],
+            )
+        ]
 
 
 def test_one_detection_raising_costs_only_itself() -> None:
@@ -127,8 +142,9 @@ def test_events_without_a_time_never_reach_detection() -> None:
     events = table([reads(START, 3)])
     column = events.schema.get_field_index("event_time")
     times = events.column("event_time").to_pylist()
-    events = events.set_column(column, "event_time",
-                               pa.array([None, *times[1:]], events.schema[column].type))
+    events = events.set_column(
+        column, "event_time", pa.array([None, *times[1:]], events.schema[column].type)
+    )
     assert len(engine.process(events)) == 1
     assert engine.stats.untimed == 1 and engine.stats.errors == {}
 

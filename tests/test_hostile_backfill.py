@@ -43,15 +43,18 @@ class Run:
     summary: dict[str, Any]
 
 
-def detector(*args: str, env: dict[str, str | None] | None = None, timeout: float = 120,
-             summary: Path | None = None) -> Run:
+def detector(
+    *args: str,
+    env: dict[str, str | None] | None = None,
+    timeout: float = 120,
+    summary: Path | None = None,
+) -> Run:
     """``detector ARGS`` as a child process: its exit status, output and summary."""
     cmd = [sys.executable, "-m", "detector.cli", *args]
     if summary is not None:
         cmd += ["--summary", str(summary)]
     full = {k: v for k, v in {**os.environ, **(env or {})}.items() if v is not None}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                            env=full)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=full)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -59,8 +62,9 @@ def detector(*args: str, env: dict[str, str | None] | None = None, timeout: floa
         out, err = proc.communicate()
         raise AssertionError(f"timed out: {' '.join(args)}\n{err.decode()[-2000:]}") from None
     done = summary is not None and summary.exists()
-    return Run(proc.returncode, out.decode(), err.decode(),
-               json.loads(summary.read_text()) if done else {})
+    return Run(
+        proc.returncode, out.decode(), err.decode(), json.loads(summary.read_text()) if done else {}
+    )
 
 
 PEAK_RSS = """
@@ -84,17 +88,32 @@ def peak_rss_of(cmd: list[str], env: dict[str, str] | None = None) -> tuple[int,
     """Run the CLI (``cmd`` as ``backfill_cmd`` gives it): (exit status, peak RSS MB, stderr)."""
     assert cmd[1:3] == ["-m", "detector.cli"]
     report = Path(os.environ.get("TMPDIR", "/tmp")) / f"peak-rss-{os.getpid()}-{time.time_ns()}"
-    run = subprocess.run([cmd[0], "-c", PEAK_RSS, str(report), *cmd[3:]], cwd=REPO,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         env={**os.environ, **(env or {})}, timeout=300)
+    run = subprocess.run(
+        [cmd[0], "-c", PEAK_RSS, str(report), *cmd[3:]],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
     rss = int(report.read_text()) / 1024
     report.unlink()
     return run.returncode, rss, run.stderr.decode()
 
 
 def backfill_cmd(src: Path, lake: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "detector.cli", "backfill", str(src), "--lake", str(lake),
-            "--no-progress", "--no-detect", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "detector.cli",
+        "backfill",
+        str(src),
+        "--lake",
+        str(lake),
+        "--no-progress",
+        "--no-detect",
+        *extra,
+    ]
 
 
 def rejects_by_reason(lake: Path) -> dict[str, int]:
@@ -117,8 +136,7 @@ def good_trail(root: Path, name: str = "good.json.gz", first: int = 0) -> None:
 
 
 # --- bombs and oversized objects -----------------------------------------------------------
-def test_gzip_bomb_is_quarantined_with_its_sizes_and_memory_stays_bounded(tmp_path: Path
-                                                                           ) -> None:
+def test_gzip_bomb_is_quarantined_with_its_sizes_and_memory_stays_bounded(tmp_path: Path) -> None:
     """5 MB of gzip that inflates to 5 GB, beside a good object of the same batch."""
     src, lake = tmp_path / "logs", tmp_path / "lake"
     good_trail(src)
@@ -170,8 +188,9 @@ def test_deep_overflowing_and_misshapen_records_reject_only_themselves(tmp_path:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     data, expected = mixed_trail(100)
     write(src, CT_KEY + "mixed.json.gz", data)
-    run = detector("backfill", str(src), "--lake", str(lake), "--no-progress",
-                   summary=tmp_path / "s.json")
+    run = detector(
+        "backfill", str(src), "--lake", str(lake), "--no-progress", summary=tmp_path / "s.json"
+    )
     assert run.code == 0, run.stderr
     events = read_events(lake)
     quarantine = read_quarantine(lake).to_pylist()
@@ -183,8 +202,12 @@ def test_deep_overflowing_and_misshapen_records_reject_only_themselves(tmp_path:
     assert overflow.column("bytes_out").to_pylist() == [None]
     lost = sum(r["records"] for r in quarantine)
     assert events.num_rows + lost == 100  # events in = parsed + quarantined
-    assert json.loads(next(r for r in quarantine if r["reason"] == "bad_record_shape")["raw"]
-                      )["eventID"] == ct_record(30)["eventID"]
+    assert (
+        json.loads(next(r for r in quarantine if r["reason"] == "bad_record_shape")["raw"])[
+            "eventID"
+        ]
+        == ct_record(30)["eventID"]
+    )
 
 
 def test_event_times_in_every_export_form_and_none_null(tmp_path: Path) -> None:
@@ -210,40 +233,64 @@ def test_fifo_socket_and_broken_links_are_rejected_not_waited_on(tmp_path: Path)
     src, lake = tmp_path / "logs", tmp_path / "lake"
     good_trail(src)
     names = special_files(src / "special")
-    run = detector("backfill", str(src), "--lake", str(lake), "--no-progress",
-                   summary=tmp_path / "s.json", timeout=60)
+    run = detector(
+        "backfill",
+        str(src),
+        "--lake",
+        str(lake),
+        "--no-progress",
+        summary=tmp_path / "s.json",
+        timeout=60,
+    )
     assert run.code == 0, run.stderr
     assert read_events(lake).num_rows == GOOD
     quarantine = read_quarantine(lake).to_pylist()
     by_name = {Path(r["origin_object"]).name: r["reason"] for r in quarantine}
-    assert by_name == {"fifo.json": "not_a_regular_file", "listener.sock": "not_a_regular_file",
-                       "dangling.json.gz": "broken_link", "loop-a.json": "broken_link",
-                       "loop-b.json": "broken_link"}
+    assert by_name == {
+        "fifo.json": "not_a_regular_file",
+        "listener.sock": "not_a_regular_file",
+        "dangling.json.gz": "broken_link",
+        "loop-a.json": "broken_link",
+        "loop-b.json": "broken_link",
+    }
     assert sorted(by_name) == sorted(names)
     assert run.summary["rejects"]["broken_link"]["rejects"] == 3
     assert "Traceback" not in run.stderr
 
 
 # --- our own failures are not the input's ----------------------------------------------------
-@pytest.mark.parametrize("failpoint", ["scratch.write=enospc", "lake.write=enospc",
-                                       "lake.commit=eio", "parse.object:2=memory"])
-def test_infrastructure_failures_stop_the_run_and_lose_nothing(tmp_path: Path,
-                                                              failpoint: str) -> None:
+@pytest.mark.parametrize(
+    "failpoint",
+    ["scratch.write=enospc", "lake.write=enospc", "lake.commit=eio", "parse.object:2=memory"],
+)
+def test_infrastructure_failures_stop_the_run_and_lose_nothing(
+    tmp_path: Path, failpoint: str
+) -> None:
     """Disk full, I/O error or no memory: nothing is filed as an input reject, nothing is
     marked ingested, exit status 3 with one line; the next run reads everything."""
     src, lake = tmp_path / "logs", tmp_path / "lake"
     good_trail(src, "a.json.gz")
     good_trail(src, "b.json.gz", first=GOOD)
-    run = detector("backfill", str(src), "--lake", str(lake), "--no-progress", "--batch-mb",
-                   "1", env={"DETECTOR_FAILPOINTS": failpoint}, summary=tmp_path / "s.json")
+    run = detector(
+        "backfill",
+        str(src),
+        "--lake",
+        str(lake),
+        "--no-progress",
+        "--batch-mb",
+        "1",
+        env={"DETECTOR_FAILPOINTS": failpoint},
+        summary=tmp_path / "s.json",
+    )
     assert run.code == 3, run.stderr
     assert "Traceback" not in run.stderr
     assert "stopped:" in run.stderr and "read again on the next run" in run.stderr
     assert run.summary["stopped"]
     assert "parser_error" not in run.summary["rejects"]
     assert read_quarantine(lake).num_rows == 0
-    again = detector("backfill", str(src), "--lake", str(lake), "--no-progress",
-                     summary=tmp_path / "s2.json")
+    again = detector(
+        "backfill", str(src), "--lake", str(lake), "--no-progress", summary=tmp_path / "s2.json"
+    )
     assert again.code == 0, again.stderr
     events = read_events(lake)
     assert events.num_rows == 2 * GOOD
@@ -266,8 +313,11 @@ def test_no_scratch_file_outlives_a_kill(tmp_path: Path) -> None:
 # --- processes and signals -----------------------------------------------------------------
 def many_logs(root: Path, files: int = 400) -> int:
     for n in range(files):
-        write(root, CT_KEY + f"f{n:04d}.json.gz",
-              trail_file([ct_record(10_000 * n + i) for i in range(200)]))
+        write(
+            root,
+            CT_KEY + f"f{n:04d}.json.gz",
+            trail_file([ct_record(10_000 * n + i) for i in range(200)]),
+        )
     return files * 200
 
 
@@ -287,13 +337,20 @@ def children_of(pid: int) -> set[int]:
 def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     many_logs(src)
-    proc = subprocess.Popen(backfill_cmd(src, lake, "--workers", "2", "--batch-mb", "1"),
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        backfill_cmd(src, lake, "--workers", "2", "--batch-mb", "1"),
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     workers: set[int] = set()
     while time.monotonic() < deadline and len(workers) < 2:
-        workers = {c for c in children_of(proc.pid)
-                   if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()}
+        workers = {
+            c
+            for c in children_of(proc.pid)
+            if b"multiprocessing" in Path(f"/proc/{c}/cmdline").read_bytes()
+        }
         time.sleep(0.1)
     assert len(workers) >= 2, "workers never started"
     proc.kill()
@@ -301,8 +358,12 @@ def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.1)
-    alive = [w for w in workers if Path(f"/proc/{w}").exists()
-             and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]]
+    alive = [
+        w
+        for w in workers
+        if Path(f"/proc/{w}").exists()
+        and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    ]
     assert alive == []
 
 
@@ -310,8 +371,12 @@ def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:
 def test_ctrl_c_finishes_the_batch_in_hand_and_exits_130(tmp_path: Path, workers: str) -> None:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     total = many_logs(src, 200)
-    proc = subprocess.Popen(backfill_cmd(src, lake, "--workers", workers, "--batch-mb", "1"),
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        backfill_cmd(src, lake, "--workers", workers, "--batch-mb", "1"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     wait_for_a_commit(lake)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -330,16 +395,21 @@ def test_ctrl_c_finishes_the_batch_in_hand_and_exits_130(tmp_path: Path, workers
 def wait_for_a_commit(lake: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     manifests = lake / "_manifest"
-    while time.monotonic() < deadline and not (manifests.exists() and any(
-            p.stat().st_size for p in manifests.glob("*.jsonl"))):
+    while time.monotonic() < deadline and not (
+        manifests.exists() and any(p.stat().st_size for p in manifests.glob("*.jsonl"))
+    ):
         time.sleep(0.02)
 
 
 def test_second_ctrl_c_abandons_the_batch_quietly(tmp_path: Path) -> None:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     total = many_logs(src, 400)
-    proc = subprocess.Popen(backfill_cmd(src, lake, "--batch-mb", "2"), cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        backfill_cmd(src, lake, "--batch-mb", "2"),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     wait_for_a_commit(lake)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.01)
@@ -366,29 +436,45 @@ def test_a_bad_sink_creates_nothing_on_disk(tmp_path: Path) -> None:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     good_trail(src)
     pipeline = tmp_path / "p.toml"
-    pipeline.write_text(f'[source]\nkind = "backfill"\npaths = ["{src}"]\n'
-                        f'[lake]\npath = "{lake}"\n'
-                        '[[sinks]]\nkind = "sns"\nvalue = "not-an-arn"\n')
+    pipeline.write_text(
+        f'[source]\nkind = "backfill"\npaths = ["{src}"]\n'
+        f'[lake]\npath = "{lake}"\n'
+        '[[sinks]]\nkind = "sns"\nvalue = "not-an-arn"\n'
+    )
     run = detector("run", str(pipeline))
     assert run.code == 2
     assert "sink sns" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not lake.exists()
     flags = detector("backfill", str(src), "--lake", str(lake), "--sink", "nope=x")
     assert flags.code == 2 and not lake.exists()
-    config = detector("backfill", str(src), "--lake", str(lake), "--config",
-                      str(tmp_path / "missing.toml"))
+    config = detector(
+        "backfill", str(src), "--lake", str(lake), "--config", str(tmp_path / "missing.toml")
+    )
     assert config.code == 2 and not lake.exists()
 
 
 def test_no_aws_region_is_one_clear_line(tmp_path: Path) -> None:
     for region in (None, ""):  # unset, or set to nothing
         env: dict[str, str | None] = {
-            "HOME": str(tmp_path), "AWS_CONFIG_FILE": str(tmp_path / "none"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region, "AWS_PROFILE": None, "AWS_ACCESS_KEY_ID": "x",
-            "AWS_SECRET_ACCESS_KEY": "y"}
-        run = detector("tail", "sqs", "--queue-url", "https://sqs.example.invalid/1/q",
-                       "--lake", str(tmp_path / "lake"), env=env, timeout=60)
+            "HOME": str(tmp_path),
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_PROFILE": None,
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "y",
+        }
+        run = detector(
+            "tail",
+            "sqs",
+            "--queue-url",
+            "https://sqs.example.invalid/1/q",
+            "--lake",
+            str(tmp_path / "lake"),
+            env=env,
+            timeout=60,
+        )
         assert run.code == 2, run.stderr
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and "AWS_REGION" in lines[0], run.stderr
@@ -403,8 +489,9 @@ def test_redelivered_events_are_stored_once_and_counted(tmp_path: Path) -> None:
     write(src / "org", CT_KEY + "org.json.gz", trail_file(records))
     write(src / "account", CT_KEY + "acct.json.gz", trail_file(records[:30]))
     write(src / "account", CT_KEY + "again.json.gz", trail_file(records[20:40]))
-    run = detector("backfill", str(src), "--lake", str(lake), "--no-progress",
-                   summary=tmp_path / "s.json")
+    run = detector(
+        "backfill", str(src), "--lake", str(lake), "--no-progress", summary=tmp_path / "s.json"
+    )
     assert run.code == 0, run.stderr
     ids = read_events(lake).column("event_id").to_pylist()
     assert sorted(ids) == sorted(r["eventID"] for r in records)
@@ -412,7 +499,8 @@ def test_redelivered_events_are_stored_once_and_counted(tmp_path: Path) -> None:
     assert run.summary["events"]["total"] == GOOD
     later = tmp_path / "later"
     write(later, CT_KEY + "late.json.gz", trail_file([*records[45:], ct_record(999)]))
-    again = detector("backfill", str(later), "--lake", str(lake), "--no-progress",
-                     summary=tmp_path / "s2.json")
+    again = detector(
+        "backfill", str(later), "--lake", str(lake), "--no-progress", summary=tmp_path / "s2.json"
+    )
     assert again.summary["duplicates"] == {"cloudtrail": 5}
     assert read_events(lake).num_rows == GOOD + 1

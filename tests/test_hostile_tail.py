@@ -37,30 +37,56 @@ POISON_REASONS = {"poison_message", "unknown_notification"}
 
 
 def queue_state(queue: str) -> tuple[int, int]:
-    attrs = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue, AttributeNames=["All"])["Attributes"]
-    return (int(attrs["ApproximateNumberOfMessages"]),
-            int(attrs["ApproximateNumberOfMessagesNotVisible"]))
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    return (
+        int(attrs["ApproximateNumberOfMessages"]),
+        int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+    )
 
 
-def tail(kind: str, *args: str, env: dict[str, str] | None = None,
-         timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "detector.cli", "tail", kind, *args,
-                           "--status-seconds", "0", "--until-idle", "3", "--no-detect"],
-                          capture_output=True, text=True, timeout=timeout, cwd=REPO,
-                          env={**os.environ, **(env or {})})
+def tail(
+    kind: str, *args: str, env: dict[str, str] | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector.cli",
+            "tail",
+            kind,
+            *args,
+            "--status-seconds",
+            "0",
+            "--until-idle",
+            "3",
+            "--no-detect",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_sqs_poison_of_every_shape_is_quarantined_and_good_messages_go_on(
-        aws: str, tmp_path: Path) -> None:
+    aws: str, tmp_path: Path
+) -> None:
     s3, queue = quiet_bucket("logs")
-    s3.put_object(Bucket="logs", Key=CT_KEY + "good.json.gz",
-                  Body=trail_file([ct_record(i) for i in range(20)]))
+    s3.put_object(
+        Bucket="logs",
+        Key=CT_KEY + "good.json.gz",
+        Body=trail_file([ct_record(i) for i in range(20)]),
+    )
     sqs = boto3.client("sqs")
     for body in SQS_POISON.values():
         sqs.send_message(QueueUrl=queue, MessageBody=body)
-    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(
-        {"s3Bucket": "logs", "s3ObjectKey": [CT_KEY + "good.json.gz"]}))
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps({"s3Bucket": "logs", "s3ObjectKey": [CT_KEY + "good.json.gz"]}),
+    )
     lake = tmp_path / "lake"
     run = tail("sqs", "--queue-url", queue, "--lake", str(lake), "--wait", "1")
     assert run.returncode == 0, run.stderr[-3000:]
@@ -75,36 +101,49 @@ def test_sqs_poison_of_every_shape_is_quarantined_and_good_messages_go_on(
 
 
 def test_a_bomb_behind_a_notification_is_quarantined_beside_a_good_object(
-        aws: str, tmp_path: Path) -> None:
+    aws: str, tmp_path: Path
+) -> None:
     s3, queue = quiet_bucket("logs")
-    s3.put_object(Bucket="logs", Key=CT_KEY + "good.json.gz",
-                  Body=trail_file([ct_record(i) for i in range(20)]))
+    s3.put_object(
+        Bucket="logs",
+        Key=CT_KEY + "good.json.gz",
+        Body=trail_file([ct_record(i) for i in range(20)]),
+    )
     s3.put_object(Bucket="logs", Key=CT_KEY + "bomb.json.gz", Body=gzip_bomb(2 << 30))
     s3.put_object(Bucket="logs", Key=CT_KEY + "huge.json", Body=b"[" + b" " * (3 << 20))
-    boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(
-        {"s3Bucket": "logs", "s3ObjectKey": [CT_KEY + k for k in (
-            "good.json.gz", "bomb.json.gz", "huge.json")]}))
+    boto3.client("sqs").send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps(
+            {
+                "s3Bucket": "logs",
+                "s3ObjectKey": [CT_KEY + k for k in ("good.json.gz", "bomb.json.gz", "huge.json")],
+            }
+        ),
+    )
     lake = tmp_path / "lake"
-    run = tail("sqs", "--queue-url", queue, "--lake", str(lake), "--wait", "1",
-               "--max-object-mb", "2")
+    run = tail(
+        "sqs", "--queue-url", queue, "--lake", str(lake), "--wait", "1", "--max-object-mb", "2"
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert read_events(lake).num_rows == 20
-    reasons = {r["origin_object"].rsplit("/", 1)[1]: r["reason"]
-               for r in read_quarantine(lake).to_pylist()}
+    reasons = {
+        r["origin_object"].rsplit("/", 1)[1]: r["reason"] for r in read_quarantine(lake).to_pylist()
+    }
     assert reasons == {"bomb.json.gz": "decompression_bomb", "huge.json": "object_too_large"}
     assert queue_state(queue) == (0, 0)
 
 
 def test_a_message_that_kills_the_process_is_quarantined_after_max_receives(
-        aws: str, tmp_path: Path) -> None:
+    aws: str, tmp_path: Path
+) -> None:
     """No redrive policy: the receive count still bounds the crash loop."""
     s3, queue = quiet_bucket("logs")
-    boto3.client("sqs").set_queue_attributes(QueueUrl=queue,
-                                            Attributes={"VisibilityTimeout": "1"})
-    s3.put_object(Bucket="logs", Key=CT_KEY + "killer.json.gz",
-                  Body=trail_file([ct_record(1)]))
-    boto3.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(
-        {"s3Bucket": "logs", "s3ObjectKey": [CT_KEY + "killer.json.gz"]}))
+    boto3.client("sqs").set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": "1"})
+    s3.put_object(Bucket="logs", Key=CT_KEY + "killer.json.gz", Body=trail_file([ct_record(1)]))
+    boto3.client("sqs").send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps({"s3Bucket": "logs", "s3ObjectKey": [CT_KEY + "killer.json.gz"]}),
+    )
     lake = tmp_path / "lake"
     args = ("--queue-url", queue, "--lake", str(lake), "--wait", "1", "--max-receives", "2")
     kill = {"DETECTOR_FAILPOINTS": "parse.object:1"}  # dies reading the object
@@ -131,19 +170,24 @@ KINESIS_POISON: dict[str, bytes] = {
     "deep": deep_json(100_000),
     "garbage": b"\x00\xff\xfe not a record",
     "not_utf8": b'{"detail-type": "AWS API Call via CloudTrail", "detail": "\xff\xfe"}',
-    "detail_text": json.dumps({"detail-type": "AWS API Call via CloudTrail",
-                               "detail": "x"}).encode(),
+    "detail_text": json.dumps(
+        {"detail-type": "AWS API Call via CloudTrail", "detail": "x"}
+    ).encode(),
     "truncated_gzip": gzip.compress(envelope(ct_record(7)))[:40],
-    "payload_wrong_types": gzip.compress(json.dumps(
-        {"messageType": "DATA_MESSAGE", "logEvents": "x"}).encode()),
+    "payload_wrong_types": gzip.compress(
+        json.dumps({"messageType": "DATA_MESSAGE", "logEvents": "x"}).encode()
+    ),
 }
 
 
 def test_kinesis_poison_records_cost_only_themselves(aws: str, tmp_path: Path) -> None:
     kinesis = kinesis_stream()
     good = [ct_record(i) for i in range(10)]
-    records = [envelope(r) for r in good[:5]] + list(KINESIS_POISON.values()) + [
-        envelope(r) for r in good[5:]]
+    records = (
+        [envelope(r) for r in good[:5]]
+        + list(KINESIS_POISON.values())
+        + [envelope(r) for r in good[5:]]
+    )
     for data in records:
         kinesis.put_record(StreamName="trail", Data=data, PartitionKey="p")
     lake = tmp_path / "lake"
@@ -191,14 +235,15 @@ def sample_units(per_unit: int = 120) -> list[list[Blob]]:
     for key, path in sample_objects():
         data = path.read_bytes()
         blobs.append(Blob(ObjectRef(str(path), key, len(data)), data))
-    return [blobs[i:i + per_unit] for i in range(0, len(blobs), per_unit)]
+    return [blobs[i : i + per_unit] for i in range(0, len(blobs), per_unit)]
 
 
 def tail_in_process(lake: Path) -> tuple[set[str], int]:
     """The sample day through the tail loop: (alert ids, batches that failed)."""
     detection = DetectionRun.open(Lake(lake), DetectOptions(config=DEMO_CONFIG))
-    runner = Tail(ListSource(sample_units()), TailOptions(lake, until_idle=0.0,
-                                                          status_seconds=0), detection)
+    runner = Tail(
+        ListSource(sample_units()), TailOptions(lake, until_idle=0.0, status_seconds=0), detection
+    )
     runner.run()
     failed = int(runner.metrics.snapshot()["failures"])
     alerts = read_quarantine(lake)  # the lake's own record, not the run's memory
@@ -214,7 +259,8 @@ def armed() -> Iterator[None]:
 
 @pytest.mark.parametrize("failure", ["lake.commit:7-7=enospc", "lake.commit:8-8=eio"])
 def test_a_failed_batch_is_retried_on_the_last_committed_state(
-        tmp_path: Path, armed: None, failure: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, armed: None, failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr("detector.tail.RETRY_BACKOFF_MAX", 0.0)
     clean, failed = tail_in_process(tmp_path / "clean")
     assert len(clean) >= 10 and failed == 0
@@ -227,9 +273,11 @@ def test_a_failed_batch_is_retried_on_the_last_committed_state(
     assert not list((tmp_path / "retried").rglob("*.tmp"))
 
 
-
 def lake_alert_ids(lake: Path) -> set[str]:
     import pyarrow.parquet as pq
 
-    return {i for p in (lake / "alerts").glob("*.parquet")
-            for i in pq.read_table(p, columns=["alert_id"]).column(0).to_pylist()}
+    return {
+        i
+        for p in (lake / "alerts").glob("*.parquet")
+        for i in pq.read_table(p, columns=["alert_id"]).column(0).to_pylist()
+    }

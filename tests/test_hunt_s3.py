@@ -31,33 +31,43 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
-def test_s3_lake_answers_like_the_local_one(aws: str, local_lake: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_s3_lake_answers_like_the_local_one(
+    aws: str, local_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     upload(local_lake, "sec-lake", "lakes/prod")
     remote = "s3://sec-lake/lakes/prod/"
-    for name, params in (("deletes-per-hour", []),
-                         ("principal-timeline", ["--param", f"principal={ETL}"]),
-                         ("alert-evidence", ["--param", f"alert_id={ALERT_ID}"]),
-                         ("outside-requests", [])):
+    for name, params in (
+        ("deletes-per-hour", []),
+        ("principal-timeline", ["--param", f"principal={ETL}"]),
+        ("alert-evidence", ["--param", f"alert_id={ALERT_ID}"]),
+        ("outside-requests", []),
+    ):
         local = run_json(capsys, name, "--lake", str(local_lake), *params)
         got = run_json(capsys, name, "--lake", remote, *params)
         assert got == local and got, name
-    evidence = run_json(capsys, "alert-evidence", "--lake", remote, "--param",
-                        f"alert_id={ALERT_ID}")
-    assert [r["request_id"] for r in evidence] == [request_id(27), request_id(27),
-                                                   request_id(52)]
-    counts = run_json(capsys, "--lake", remote,
-                      "SELECT source, count(*) AS n FROM events GROUP BY ALL ORDER BY ALL")
+    evidence = run_json(
+        capsys, "alert-evidence", "--lake", remote, "--param", f"alert_id={ALERT_ID}"
+    )
+    assert [r["request_id"] for r in evidence] == [request_id(27), request_id(27), request_id(52)]
+    counts = run_json(
+        capsys,
+        "--lake",
+        remote,
+        "SELECT source, count(*) AS n FROM events GROUP BY ALL ORDER BY ALL",
+    )
     assert counts == [{"source": "cloudtrail", "n": 37}, {"source": "s3_access", "n": 7}]
 
 
-def test_s3_lake_is_read_only(aws: str, local_lake: Path,
-                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_s3_lake_is_read_only(
+    aws: str, local_lake: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     upload(local_lake, "ro-lake", "l")
     keys = {o["Key"] for o in s3().list_objects_v2(Bucket="ro-lake")["Contents"]}
-    for sql in ("COPY (SELECT 1) TO 's3://ro-lake/l/events/x.parquet'",
-                "SELECT * FROM read_parquet('s3://ro-lake/l/events/**/*.parquet')",
-                "SELECT * FROM read_csv('s3://ro-lake/other.csv')"):
+    for sql in (
+        "COPY (SELECT 1) TO 's3://ro-lake/l/events/x.parquet'",
+        "SELECT * FROM read_parquet('s3://ro-lake/l/events/**/*.parquet')",
+        "SELECT * FROM read_csv('s3://ro-lake/other.csv')",
+    ):
         assert main(["hunt", "--lake", "s3://ro-lake/l", sql]) == 2
         err = capsys.readouterr().err
         assert err.startswith("detector: error:") and err.count("\n") == 1, err

@@ -36,20 +36,33 @@ STREAM = "trail"
 # --- records as CloudTrail puts them on a stream ------------------------------------------
 def envelope(i: int, **overrides: Any) -> bytes:
     """An EventBridge rule's envelope of CloudTrail event ``i``, as one Kinesis record."""
-    return json.dumps({
-        "version": "0", "id": f"ev-{i}", "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.s3", "account": "111122223333", "time": "2026-11-02T10:00:00Z",
-        "region": "us-east-1", "resources": [], "detail": ct_record(i, **overrides),
-    }).encode()
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"ev-{i}",
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.s3",
+            "account": "111122223333",
+            "time": "2026-11-02T10:00:00Z",
+            "region": "us-east-1",
+            "resources": [],
+            "detail": ct_record(i, **overrides),
+        }
+    ).encode()
 
 
 def cwl_record(ids: list[int], message_type: str = "DATA_MESSAGE") -> bytes:
     """A CloudWatch Logs subscription payload (gzipped) carrying CloudTrail events ``ids``."""
     payload = {
-        "messageType": message_type, "owner": "111122223333", "logGroup": "aws-cloudtrail-logs",
-        "logStream": "111122223333_CloudTrail_us-east-1", "subscriptionFilters": ["to-kinesis"],
-        "logEvents": [{"id": str(n), "timestamp": 1793613600000 + n,
-                       "message": json.dumps(ct_record(i))} for n, i in enumerate(ids)],
+        "messageType": message_type,
+        "owner": "111122223333",
+        "logGroup": "aws-cloudtrail-logs",
+        "logStream": "111122223333_CloudTrail_us-east-1",
+        "subscriptionFilters": ["to-kinesis"],
+        "logEvents": [
+            {"id": str(n), "timestamp": 1793613600000 + n, "message": json.dumps(ct_record(i))}
+            for n, i in enumerate(ids)
+        ],
     }
     return gzip.compress(json.dumps(payload).encode())
 
@@ -110,7 +123,8 @@ def test_reads_every_shard_envelopes_and_cloudwatch_payloads(kinesis: Any) -> No
     works = drain(src)
     assert sorted(ids_of(works)) == [*range(12), *range(100, 109)]
     assert parse_blobs([b for w in works for b in w.blobs]).skipped == {
-        "cloudwatch_control_message": 1}
+        "cloudwatch_control_message": 1
+    }
     assert sum(w.messages for w in works) == 16
     assert all(w.objects == [] and w.rejects == [] for w in works)
     assert works[-1].checkpoint == {"kinesis": {STREAM: last}}
@@ -188,7 +202,8 @@ def test_from_timestamp(kinesis: Any) -> None:
 
 def test_stream_arn_is_accepted(kinesis: Any) -> None:
     arn = kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"][
-        "StreamARN"]
+        "StreamARN"
+    ]
     for i in range(4):
         put(kinesis, envelope(i), f"k{i}")
     src = source(arn)
@@ -222,13 +237,16 @@ def test_missing_stream_is_a_clear_error(aws: str) -> None:
     assert "no-such-stream" in str(err.value) and "us-east-1" in str(err.value)
 
 
-@pytest.mark.parametrize("kw", [
-    {"stream": "s", "start": "earliest"},
-    {"stream": "s", "start": "timestamp"},
-    {"stream": "s", "at_timestamp": datetime(2026, 11, 2, tzinfo=UTC)},
-    {"stream": "arn:aws:kinesis:us-east-1:111122223333:deliverystream/x"},
-    {"stream": ""},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"stream": "s", "start": "earliest"},
+        {"stream": "s", "start": "timestamp"},
+        {"stream": "s", "at_timestamp": datetime(2026, 11, 2, tzinfo=UTC)},
+        {"stream": "arn:aws:kinesis:us-east-1:111122223333:deliverystream/x"},
+        {"stream": ""},
+    ],
+)
 def test_bad_arguments_are_usage_errors(kw: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
         KinesisSource(client=object(), **kw)
@@ -253,17 +271,21 @@ class FakeKinesis:
 
     def _shard(self, lo: int, hi: int, *parents: str) -> str:
         sid = f"shardId-{len(self.shards):012d}"
-        self.shards[sid] = {"lo": lo, "hi": hi, "parents": parents, "records": [],
-                            "closed": False}
+        self.shards[sid] = {"lo": lo, "hi": hi, "parents": parents, "records": [], "closed": False}
         return sid
 
     def put(self, data: bytes, hash_key: int) -> str:
         for sid, sh in self.shards.items():
             if not sh["closed"] and sh["lo"] <= hash_key <= sh["hi"]:
                 self.seq += 1
-                sh["records"].append({"SequenceNumber": str(495900000000 + self.seq),
-                                      "Data": data, "PartitionKey": "k",
-                                      "ApproximateArrivalTimestamp": datetime.now(UTC)})
+                sh["records"].append(
+                    {
+                        "SequenceNumber": str(495900000000 + self.seq),
+                        "Data": data,
+                        "PartitionKey": "k",
+                        "ApproximateArrivalTimestamp": datetime.now(UTC),
+                    }
+                )
                 return sid
         raise AssertionError("no open shard for that key")
 
@@ -290,15 +312,16 @@ class FakeKinesis:
         start = int(kw.get("NextToken", 0))
         ids = sorted(self.shards)
         out = []
-        for sid in ids[start:start + self.page]:
+        for sid in ids[start : start + self.page]:
             sh = self.shards[sid]
             shard: dict[str, Any] = {
                 "ShardId": sid,
                 "HashKeyRange": {"StartingHashKey": str(sh["lo"]), "EndingHashKey": str(sh["hi"])},
                 "SequenceNumberRange": {"StartingSequenceNumber": "1"},
             }
-            for key, parent in zip(("ParentShardId", "AdjacentParentShardId"), sh["parents"],
-                                   strict=False):
+            for key, parent in zip(
+                ("ParentShardId", "AdjacentParentShardId"), sh["parents"], strict=False
+            ):
                 shard[key] = parent
             if sh["closed"]:
                 shard["SequenceNumberRange"]["EndingSequenceNumber"] = str(10**40)
@@ -308,15 +331,22 @@ class FakeKinesis:
             resp["NextToken"] = str(start + self.page)
         return resp
 
-    def get_shard_iterator(self, StreamName: str, ShardId: str, ShardIteratorType: str,
-                           StartingSequenceNumber: str | None = None,
-                           Timestamp: datetime | None = None) -> dict[str, Any]:
+    def get_shard_iterator(
+        self,
+        StreamName: str,
+        ShardId: str,
+        ShardIteratorType: str,
+        StartingSequenceNumber: str | None = None,
+        Timestamp: datetime | None = None,
+    ) -> dict[str, Any]:
         self._fail("get_shard_iterator")
         seqs = [r["SequenceNumber"] for r in self.shards[ShardId]["records"]]
-        at = {"TRIM_HORIZON": lambda: 0, "LATEST": lambda: len(seqs),
-              "AT_SEQUENCE_NUMBER": lambda: seqs.index(StartingSequenceNumber),
-              "AFTER_SEQUENCE_NUMBER": lambda: seqs.index(StartingSequenceNumber) + 1,
-              }[ShardIteratorType]()
+        at = {
+            "TRIM_HORIZON": lambda: 0,
+            "LATEST": lambda: len(seqs),
+            "AT_SEQUENCE_NUMBER": lambda: seqs.index(StartingSequenceNumber),
+            "AFTER_SEQUENCE_NUMBER": lambda: seqs.index(StartingSequenceNumber) + 1,
+        }[ShardIteratorType]()
         return {"ShardIterator": f"{self.generation}|{ShardId}|{at}"}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
@@ -325,11 +355,14 @@ class FakeKinesis:
         if int(generation) != self.generation:
             raise ClientError({"Error": {"Code": "ExpiredIteratorException"}}, "GetRecords")
         records = self.shards[sid]["records"]
-        batch = records[int(at):int(at) + Limit]
+        batch = records[int(at) : int(at) + Limit]
         end = int(at) + len(batch)
         done = self.shards[sid]["closed"] and end == len(records)
-        return {"Records": batch, "MillisBehindLatest": 0 if end == len(records) else 5000,
-                "NextShardIterator": None if done else f"{generation}|{sid}|{end}"}
+        return {
+            "Records": batch,
+            "MillisBehindLatest": 0 if end == len(records) else 5000,
+            "NextShardIterator": None if done else f"{generation}|{sid}|{end}",
+        }
 
 
 def fake_source(fake: FakeKinesis, **kw: Any) -> KinesisSource:
@@ -357,10 +390,18 @@ def test_resharding_reads_every_record_once_parents_first() -> None:
 
     delivered = {i: n for n, w in enumerate(works) for i in ids_of([w])}  # type: ignore[list-item]
     assert sorted(ids_of(works)) == list(range(30))  # type: ignore[arg-type]
-    assert set(where.values()) == {"shardId-000000000000", "shardId-000000000001", left, right,
-                                   merged}
-    for child, parents in [(left, ["shardId-000000000000"]), (right, ["shardId-000000000000"]),
-                           (merged, [right, "shardId-000000000001"])]:
+    assert set(where.values()) == {
+        "shardId-000000000000",
+        "shardId-000000000001",
+        left,
+        right,
+        merged,
+    }
+    for child, parents in [
+        (left, ["shardId-000000000000"]),
+        (right, ["shardId-000000000000"]),
+        (merged, [right, "shardId-000000000001"]),
+    ]:
         first_child = min(delivered[i] for i, s in where.items() if s == child)
         last_parent = max(delivered[i] for i, s in where.items() if s in parents)
         assert last_parent < first_child
@@ -410,7 +451,8 @@ def test_from_latest_ignores_closed_history_and_follows_new_splits() -> None:
     got = ids_of(drain(src))
     assert sorted(got) == list(range(10, 20))
     assert max(got.index(i) for i, s in where.items() if s == parent) < min(
-        got.index(i) for i, s in where.items() if s in children)
+        got.index(i) for i, s in where.items() if s in children
+    )
 
 
 def test_restart_after_a_latest_start_does_not_read_the_history_it_skipped() -> None:
@@ -447,8 +489,10 @@ def test_expired_iterators_and_throttling_lose_and_double_nothing() -> None:
     works = [src.poll()]
     works[0].ack()  # type: ignore[union-attr]
     fake.expire_iterators()
-    fake.failures = ["get_records:ProvisionedThroughputExceededException",
-                     "get_shard_iterator:ProvisionedThroughputExceededException"]
+    fake.failures = [
+        "get_records:ProvisionedThroughputExceededException",
+        "get_shard_iterator:ProvisionedThroughputExceededException",
+    ]
     for _ in range(20):
         work = src.poll()
         if work is not None:
@@ -477,13 +521,17 @@ def test_lag_reports_the_slowest_shard() -> None:
 
 def test_envelopes_with_cloudwatch_like_fields_still_parse_as_envelopes() -> None:
     tricky = envelope(1, requestParameters={"logEvents": [], "bucketName": "data"})
-    records = [{"SequenceNumber": str(n), "Data": data}
-               for n, data in enumerate([tricky, envelope(2), b'{"detail-type": "x", broken'])]
+    records = [
+        {"SequenceNumber": str(n), "Data": data}
+        for n, data in enumerate([tricky, envelope(2), b'{"detail-type": "x", broken'])
+    ]
     blobs, rejects, taken = pack(STREAM, "shardId-000000000000", records)
     assert taken == len(records)
     (blob,) = blobs
     assert route(Content(blob, blob.data)).name == "eventbridge"  # type: ignore[union-attr]
     result = parse_blobs(blobs)
     assert result.events.column("request_id").to_pylist() == [
-        "REQ0000000000001", "REQ0000000000002"]
+        "REQ0000000000001",
+        "REQ0000000000002",
+    ]
     assert [r.reason for r in rejects + result.rejects] == ["invalid_json"]

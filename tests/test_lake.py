@@ -29,8 +29,10 @@ def make_logs(root: Path) -> None:
 def test_partitioned_zstd_parquet_of_the_canonical_schema(tmp_path: Path) -> None:
     make_logs(tmp_path / "logs")
     backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake"))
-    files = sorted(p.relative_to(tmp_path / "lake").parent.as_posix()
-                   for p in (tmp_path / "lake" / "events").rglob("*.parquet"))
+    files = sorted(
+        p.relative_to(tmp_path / "lake").parent.as_posix()
+        for p in (tmp_path / "lake" / "events").rglob("*.parquet")
+    )
     assert files == [
         "events/source=cloudtrail/date=2026-11-02",
         "events/source=cloudtrail/date=2026-11-03",
@@ -76,10 +78,12 @@ def test_two_workers_give_the_same_lake(tmp_path: Path) -> None:
     make_logs(tmp_path / "logs")
     for i in range(6):
         (tmp_path / "logs" / CT_KEY / f"more{i}.json.gz").write_bytes(
-            trail_file([ct_record(1000 + 100 * i + j) for j in range(20)]))
+            trail_file([ct_record(1000 + 100 * i + j) for j in range(20)])
+        )
     one = backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "l1", batch_bytes=1))
-    two = backfill([str(tmp_path / "logs")],
-                   IngestOptions(lake=tmp_path / "l2", workers=2, batch_bytes=1))
+    two = backfill(
+        [str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "l2", workers=2, batch_bytes=1)
+    )
     assert one.events_total == two.events_total == 129
     assert two.batches == 8  # one object per batch, spread over two processes
     a = read_events(tmp_path / "l1").drop_columns(["origin_object"]).sort_by("event_id")

@@ -26,8 +26,7 @@ def test_bundled_pipelines_are_valid(path: Path) -> None:
     p = load_pipeline(path)
     assert p.sinks, "every bundled pipeline shows how alerts leave"
     for s in p.sinks:
-        route = Route(s.min_severity, tuple(s.include) if s.include else None,
-                      tuple(s.exclude))
+        route = Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude))
         route.check(load_all(), path.name)
         if s.kind == "slack":
             assert s.value.startswith(("env:", "file:"))
@@ -42,13 +41,20 @@ path = "/tmp/lake"
 """
 
 
-@pytest.mark.parametrize(("extra", "message"), [
-    ('[[sinks]]\nkind = "slack"\nvalue = "https://hooks.slack.com/services/T/B/x"\n',
-     "must not be in the pipeline file"),
-    ("[run]\nmetrics_prot = 9108\n", "metrics_prot"),
-    ('[detect]\nenabled = false\n[[sinks]]\nkind = "jsonl"\nvalue = "-"\n',
-     "sinks need detection"),
-])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            '[[sinks]]\nkind = "slack"\nvalue = "https://hooks.slack.com/services/T/B/x"\n',
+            "must not be in the pipeline file",
+        ),
+        ("[run]\nmetrics_prot = 9108\n", "metrics_prot"),
+        (
+            '[detect]\nenabled = false\n[[sinks]]\nkind = "jsonl"\nvalue = "-"\n',
+            "sinks need detection",
+        ),
+    ],
+)
 def test_bad_pipeline_files_name_the_problem(tmp_path: Path, extra: str, message: str) -> None:
     path = tmp_path / "p.toml"
     path.write_text(BASE + extra)
@@ -67,8 +73,9 @@ def test_wrong_source_kind_and_missing_queue(tmp_path: Path) -> None:
         load_pipeline(path)
 
 
-def test_run_reports_a_bad_file_in_one_line(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_reports_a_bad_file_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "p.toml"
     path.write_text("[source\n")
     assert main(["run", str(path)]) == 2
@@ -77,19 +84,20 @@ def test_run_reports_a_bad_file_in_one_line(tmp_path: Path,
     assert len(err.splitlines()) == 1
 
 
-def test_backfill_pipeline_runs_on_local_folders(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_backfill_pipeline_runs_on_local_folders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sample = REPO / "sample_logs"
     path = tmp_path / "p.toml"
     out = tmp_path / "alerts.jsonl"
     path.write_text(f"""
 [source]
 kind = "backfill"
-paths = ["{sample / 'AWSLogs'}", "{sample / 's3-access-logs'}"]
+paths = ["{sample / "AWSLogs"}", "{sample / "s3-access-logs"}"]
 [lake]
-path = "{tmp_path / 'lake'}"
+path = "{tmp_path / "lake"}"
 [detect]
-config = "{sample / 'demo.toml'}"
+config = "{sample / "demo.toml"}"
 [[sinks]]
 kind = "jsonl"
 value = "{out}"

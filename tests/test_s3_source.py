@@ -27,8 +27,11 @@ def put_logs(client: object, bucket: str, n_files: int = 3) -> int:
             client.put_object(Bucket=bucket, Key=key, Body=trail_file(recs))  # type: ignore[attr-defined]
             n += 10
     body = "\n".join(access_line(i) for i in range(7)).encode()
-    client.put_object(Bucket=bucket, Key=ACCESS_KEY + "2026-11-02-10-00-00-0123456789ABCDEF",  # type: ignore[attr-defined]
-                      Body=body)
+    client.put_object(
+        Bucket=bucket,
+        Key=ACCESS_KEY + "2026-11-02-10-00-00-0123456789ABCDEF",  # type: ignore[attr-defined]
+        Body=body,
+    )
     return n + 7
 
 
@@ -58,8 +61,18 @@ def test_backfill_from_s3_prefix_is_idempotent(aws: str, tmp_path: Path) -> None
 
 def test_since_until_prune_by_key_date(aws: str, tmp_path: Path) -> None:
     put_logs(s3(), "logs")
-    out = backfill(["s3://logs/AWSLogs/", "--lake", str(tmp_path / "lake"),
-                    "--since", "2026-11-02", "--until", "2026-11-02"], tmp_path)
+    out = backfill(
+        [
+            "s3://logs/AWSLogs/",
+            "--lake",
+            str(tmp_path / "lake"),
+            "--since",
+            "2026-11-02",
+            "--until",
+            "2026-11-02",
+        ],
+        tmp_path,
+    )
     assert out["objects"]["out_of_range"] == 3
     assert out["events"]["total"] == 30
 
@@ -68,10 +81,12 @@ def test_prefix_lists_across_pages(aws: str, tmp_path: Path) -> None:
     client = s3()
     client.create_bucket(Bucket="many")
     for i in range(1005):  # more than one ListObjectsV2 page of 1000
-        client.put_object(Bucket="many", Key=f"{CT_KEY}f{i:04d}.json",
-                           Body=trail_file([ct_record(i)], gz=False))
-    out = backfill(["s3://many/AWSLogs", "--lake", str(tmp_path / "lake"), "--workers", "2"],
-                   tmp_path)
+        client.put_object(
+            Bucket="many", Key=f"{CT_KEY}f{i:04d}.json", Body=trail_file([ct_record(i)], gz=False)
+        )
+    out = backfill(
+        ["s3://many/AWSLogs", "--lake", str(tmp_path / "lake"), "--workers", "2"], tmp_path
+    )
     assert out["objects"]["read"] == 1005
     assert out["events"]["total"] == 1005
 
@@ -109,28 +124,47 @@ def iam_enforcing_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer
     server.stop()
 
 
-def test_access_denied_objects_are_quarantined(iam_enforcing_server: MotoServer,
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               tmp_path: Path) -> None:
+def test_access_denied_objects_are_quarantined(
+    iam_enforcing_server: MotoServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     url = iam_enforcing_server.url
-    admin = {"endpoint_url": url, "region_name": "us-east-1",
-             "aws_access_key_id": "admin", "aws_secret_access_key": "admin"}
+    admin = {
+        "endpoint_url": url,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "admin",
+        "aws_secret_access_key": "admin",
+    }
     s3a = boto3.client("s3", **admin)
     iam = boto3.client("iam", **admin)
     s3a.create_bucket(Bucket="locked")  # 1
-    s3a.put_object(Bucket="locked", Key=CT_KEY + "open.json", Body=trail_file(
-        [ct_record(1)], gz=False))  # 2
-    s3a.put_object(Bucket="locked", Key=CT_KEY + "secret/x.json",
-                   Body=trail_file([ct_record(2)], gz=False))  # 3
+    s3a.put_object(
+        Bucket="locked", Key=CT_KEY + "open.json", Body=trail_file([ct_record(1)], gz=False)
+    )  # 2
+    s3a.put_object(
+        Bucket="locked", Key=CT_KEY + "secret/x.json", Body=trail_file([ct_record(2)], gz=False)
+    )  # 3
     iam.create_user(UserName="reader")  # 4
-    iam.put_user_policy(UserName="reader", PolicyName="p", PolicyDocument=json.dumps({  # 5
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "*"},
-            {"Effect": "Deny", "Action": "s3:GetObject",
-             "Resource": "arn:aws:s3:::locked/*/secret/*"},
-        ],
-    }))
+    iam.put_user_policy(
+        UserName="reader",
+        PolicyName="p",
+        PolicyDocument=json.dumps(
+            {  # 5
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:ListBucket", "s3:GetObject"],
+                        "Resource": "*",
+                    },
+                    {
+                        "Effect": "Deny",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::locked/*/secret/*",
+                    },
+                ],
+            }
+        ),
+    )
     key = iam.create_access_key(UserName="reader")["AccessKey"]  # 6
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])

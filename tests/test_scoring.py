@@ -18,9 +18,18 @@ SPEC = load_model_spec("default")
 
 
 def normal_window(rng: random.Random) -> dict[str, float]:
-    return {"n_read": rng.randint(80, 120), "bytes_out": rng.randint(8, 12) * 10**6,
-            "n_keys": rng.randint(60, 90), "n_prefixes": 3, "n_buckets": 1, "n_write": 5,
-            "n_delete": 0, "n_denied": 0, "n_recon": 0, "n_presigned": 0}
+    return {
+        "n_read": rng.randint(80, 120),
+        "bytes_out": rng.randint(8, 12) * 10**6,
+        "n_keys": rng.randint(60, 90),
+        "n_prefixes": 3,
+        "n_buckets": 1,
+        "n_write": 5,
+        "n_delete": 0,
+        "n_denied": 0,
+        "n_recon": 0,
+        "n_presigned": 0,
+    }
 
 
 def trained(seed: int = 7, windows: int = 200) -> Scorer:
@@ -60,16 +69,16 @@ def test_new_principal_is_judged_by_its_peers() -> None:
     scorer = trained()
     assert scorer.score("role/new", "acct|AssumedRole", normal_window(random.Random(3))) == []
     spike = {**normal_window(random.Random(3)), "n_read": 4000}
-    assert [d.feature for d in scorer.score("role/other", "acct|AssumedRole", spike)] == [
-        "n_read"]
+    assert [d.feature for d in scorer.score("role/other", "acct|AssumedRole", spike)] == ["n_read"]
     assert all(d.peer for d in scorer.score("role/other", "acct|AssumedRole", spike))
 
 
 def test_seeded_runs_are_identical() -> None:
     a, b = trained(seed=11), trained(seed=11)
     x = {**normal_window(random.Random(5)), "n_read": 900}
-    assert [(d.feature, d.z) for d in a.score("role/app", "p", x)] == \
-        [(d.feature, d.z) for d in b.score("role/app", "p", x)]
+    assert [(d.feature, d.z) for d in a.score("role/app", "p", x)] == [
+        (d.feature, d.z) for d in b.score("role/app", "p", x)
+    ]
 
 
 def test_state_save_restore_gives_same_scores(tmp_path: Path) -> None:
@@ -84,11 +93,14 @@ def test_state_save_restore_gives_same_scores(tmp_path: Path) -> None:
     assert original == again and original
 
 
-@pytest.mark.parametrize(("damage", "message"), [
-    (lambda b: b"garbage", "bad header"),
-    (lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
-    (lambda b: b[:-10] + b"0123456789", "damaged"),
-])
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda b: b"garbage", "bad header"),
+        (lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
+        (lambda b: b[:-10] + b"0123456789", "damaged"),
+    ],
+)
 def test_bad_checkpoints_fail_loudly(tmp_path: Path, damage, message: str) -> None:
     path = tmp_path / "detector.state"
     save(DetectorState(model_name="default", scorer=trained(windows=5)), path)
@@ -111,14 +123,17 @@ def write(tmp_path: Path, text: str, name: str = "detector.toml") -> Path:
     return path
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[org]\naccounts = [1234]\n", r"\$\.org\.accounts\[0\]"),
-    ("[org]\naccounts = ['12345']\n", "org.accounts"),
-    ("[org]\nnope = 1\n", "nope"),
-    ("[threat_intel]\nip_files = ['missing.txt']\n", "missing.txt not found"),
-    ("[windows]\nminutes = 0\n", "windows.minutes"),
-    ("not toml [", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[org]\naccounts = [1234]\n", r"\$\.org\.accounts\[0\]"),
+        ("[org]\naccounts = ['12345']\n", "org.accounts"),
+        ("[org]\nnope = 1\n", "nope"),
+        ("[threat_intel]\nip_files = ['missing.txt']\n", "missing.txt not found"),
+        ("[windows]\nminutes = 0\n", "windows.minutes"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
 def test_bad_settings_name_file_and_field(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(UsageError, match=message) as exc:
@@ -136,9 +151,14 @@ def test_bad_threat_intel_line_names_file_and_line(tmp_path: Path) -> None:
 def test_settings_resolve_lists_relative_to_the_file(tmp_path: Path) -> None:
     write(tmp_path, "198.51.100.0/24  # bad range\n", "ti.txt")
     write(tmp_path, "secrets/decoy-\n", "decoys.txt")
-    s = load_settings(write(tmp_path, "[org]\naccounts = ['111122223333']\n"
-                            "[buckets]\ndecoys_file = 'decoys.txt'\n"
-                            "[threat_intel]\nip_files = ['ti.txt']\n"))
+    s = load_settings(
+        write(
+            tmp_path,
+            "[org]\naccounts = ['111122223333']\n"
+            "[buckets]\ndecoys_file = 'decoys.txt'\n"
+            "[threat_intel]\nip_files = ['ti.txt']\n",
+        )
+    )
     assert s.our_accounts == {"111122223333"}
     assert s.decoys == ("secrets/decoy-",)
     assert str(s.threat_networks[0]) == "198.51.100.0/24"

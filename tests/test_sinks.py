@@ -24,22 +24,42 @@ from detector.sinks.sns import MESSAGE_MAX, SnsSink, sns_message, sns_subject
 HUNT = "detector hunt --lake ./lake principal 'arn:aws:iam::111122223333:role/app'"
 
 
-def make_alert(i: int = 1, severity: str = "high", detection: str = "bulk_s3_client",
-               **overrides: Any) -> dict[str, Any]:
+def make_alert(
+    i: int = 1, severity: str = "high", detection: str = "bulk_s3_client", **overrides: Any
+) -> dict[str, Any]:
     """An alert dict shaped exactly as ``Alert`` serialises (sinks get these dicts)."""
-    alert = asdict(Alert(
-        alert_id=f"{i:024x}", detection=detection, capabilities=["C01"], attack=["T1530"],
-        title="Bulk download with an S3 sync client", severity=severity, score=0.93,
-        principal="arn:aws:iam::111122223333:role/app", account_id="111122223333",
-        first_seen="2026-11-02T10:00:00Z", last_seen="2026-11-02T10:05:00Z",
-        detected_at="2026-11-02T10:05:00Z", evidence_event_ids=[f"ev-{n}" for n in range(8)],
-        evidence_total=120, buckets=["data"], source_ips=["203.0.113.7"],
-        user_agents=["aws-cli/2.15.0"], vpc_endpoint_ids=[],
-        reasons=[{"feature": "bytes_out", "observed": "9.1 GB", "baseline": "40 MB",
-                  "text": "9.1 GB read in 5 minutes, 230x its usual peak"}],
-        runbook="Confirm with the role's owner; revoke its sessions if unexpected.",
-        hunt=HUNT,
-    ))
+    alert = asdict(
+        Alert(
+            alert_id=f"{i:024x}",
+            detection=detection,
+            capabilities=["C01"],
+            attack=["T1530"],
+            title="Bulk download with an S3 sync client",
+            severity=severity,
+            score=0.93,
+            principal="arn:aws:iam::111122223333:role/app",
+            account_id="111122223333",
+            first_seen="2026-11-02T10:00:00Z",
+            last_seen="2026-11-02T10:05:00Z",
+            detected_at="2026-11-02T10:05:00Z",
+            evidence_event_ids=[f"ev-{n}" for n in range(8)],
+            evidence_total=120,
+            buckets=["data"],
+            source_ips=["203.0.113.7"],
+            user_agents=["aws-cli/2.15.0"],
+            vpc_endpoint_ids=[],
+            reasons=[
+                {
+                    "feature": "bytes_out",
+                    "observed": "9.1 GB",
+                    "baseline": "40 MB",
+                    "text": "9.1 GB read in 5 minutes, 230x its usual peak",
+                }
+            ],
+            runbook="Confirm with the role's owner; revoke its sessions if unexpected.",
+            hunt=HUNT,
+        )
+    )
     alert.update(overrides)
     return alert
 
@@ -58,33 +78,45 @@ def wait_for(predicate: Any, timeout: float = 5.0) -> None:
 
 
 # --- specs, secrets, routes ---------------------------------------------------------------
-@pytest.mark.parametrize(("spec", "kind", "target"), [
-    ("slack=https://hooks.slack.com/services/T0/B0/xyz", "slack", r"slack-[0-9a-f]{12}"),
-    ("sns=arn:aws:sns:eu-west-1:111122223333:alerts", "sns",
-     r"sns-eu-west-1-111122223333-alerts"),
-    ("sns=arn:aws-us-gov:sns:us-gov-west-1:111122223333:a.fifo", "sns",
-     r"sns-us-gov-west-1-111122223333-a-fifo"),
-    ("jsonl=-", "jsonl", r"jsonl-stdout"),
-])
+@pytest.mark.parametrize(
+    ("spec", "kind", "target"),
+    [
+        ("slack=https://hooks.slack.com/services/T0/B0/xyz", "slack", r"slack-[0-9a-f]{12}"),
+        (
+            "sns=arn:aws:sns:eu-west-1:111122223333:alerts",
+            "sns",
+            r"sns-eu-west-1-111122223333-alerts",
+        ),
+        (
+            "sns=arn:aws-us-gov:sns:us-gov-west-1:111122223333:a.fifo",
+            "sns",
+            r"sns-us-gov-west-1-111122223333-a-fifo",
+        ),
+        ("jsonl=-", "jsonl", r"jsonl-stdout"),
+    ],
+)
 def test_parse_sink_spec(spec: str, kind: str, target: str) -> None:
     sink = parse_sink_spec(spec)
     assert sink.name == kind
     assert re.fullmatch(target, sink.target_id)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("https://hooks.slack.com/services/T0/B0/secret", "kind=value"),
-    ("=x", "kind=value"),
-    ("teams=https://example.com/x", "unknown sink kind 'teams'; known: jsonl, slack, sns"),
-    ("slack=", "empty value"),
-    ("slack=ftp://hooks.slack.com/secret", "http(s) URL"),
-    ("slack=https:///secret", "http(s) URL"),
-    ("slack=https://hooks.slack.com/sec ret", "http(s) URL"),
-    ("sns=arn:aws:sqs:us-east-1:111122223333:secret", "topic ARN"),
-    ("sns=arn:aws:sns:us-east-1:1234:secret", "topic ARN"),
-    ("sns=secret", "topic ARN"),
-    ("jsonl=/no/such/dir/secret.jsonl", "does not exist"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/secret", "kind=value"),
+        ("=x", "kind=value"),
+        ("teams=https://example.com/x", "unknown sink kind 'teams'; known: jsonl, slack, sns"),
+        ("slack=", "empty value"),
+        ("slack=ftp://hooks.slack.com/secret", "http(s) URL"),
+        ("slack=https:///secret", "http(s) URL"),
+        ("slack=https://hooks.slack.com/sec ret", "http(s) URL"),
+        ("sns=arn:aws:sqs:us-east-1:111122223333:secret", "topic ARN"),
+        ("sns=arn:aws:sns:us-east-1:1234:secret", "topic ARN"),
+        ("sns=secret", "topic ARN"),
+        ("jsonl=/no/such/dir/secret.jsonl", "does not exist"),
+    ],
+)
 def test_parse_sink_spec_errors(spec: str, message: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_sink_spec(spec)
@@ -122,16 +154,19 @@ def test_secrets_from_env_and_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert parse_sink_spec("sns=env:TOPIC").target_id == "sns-us-east-1-111122223333-t"
 
 
-@pytest.mark.parametrize(("route", "alert", "accepted"), [
-    (Route(), make_alert(severity="low"), True),
-    (Route(), make_alert(severity="info"), False),
-    (Route("high"), make_alert(severity="medium"), False),
-    (Route("high"), make_alert(severity="critical"), True),
-    (Route("low", include=("canary",)), make_alert(detection="canary"), True),
-    (Route("low", include=("canary",)), make_alert(detection="other"), False),
-    (Route("low", exclude=("noisy",)), make_alert(detection="noisy"), False),
-    (Route("critical"), make_alert(severity="bogus"), True),
-])
+@pytest.mark.parametrize(
+    ("route", "alert", "accepted"),
+    [
+        (Route(), make_alert(severity="low"), True),
+        (Route(), make_alert(severity="info"), False),
+        (Route("high"), make_alert(severity="medium"), False),
+        (Route("high"), make_alert(severity="critical"), True),
+        (Route("low", include=("canary",)), make_alert(detection="canary"), True),
+        (Route("low", include=("canary",)), make_alert(detection="other"), False),
+        (Route("low", exclude=("noisy",)), make_alert(detection="noisy"), False),
+        (Route("critical"), make_alert(severity="bogus"), True),
+    ],
+)
 def test_route_accepts(route: Route, alert: dict[str, Any], accepted: bool) -> None:
     assert route.accepts(alert) is accepted
 
@@ -149,8 +184,14 @@ HOSTILE = make_alert(
     user_agents=["<!channel>", "<https://evil.example|click here>", "ok`agent`\n*Urgent*"],
     buckets=["b&b", "~strike~"],
     evidence_event_ids=["`*_key_*`"],
-    reasons=[{"feature": "key", "observed": "1", "baseline": None,
-              "text": "read key `_*secret*_`\n<!here> <#C123>"}],
+    reasons=[
+        {
+            "feature": "key",
+            "observed": "1",
+            "baseline": None,
+            "text": "read key `_*secret*_`\n<!here> <#C123>",
+        }
+    ],
     hunt="detector hunt 'ua = ''<!channel>'' and k = ''```'''",
 )
 
@@ -177,10 +218,13 @@ def test_slack_message_makes_log_values_inert() -> None:
             # every backtick opens or closes one of our code spans: values cannot escape them
             assert text.count("`") % 2 == 0, text
     evidence = next(t for t in _texts(payload) if "User agents" in t)
-    assert "`okˋagentˋ\\n*Urgent*`" in evidence          # the newline cannot start a line
+    assert "`okˋagentˋ\\n*Urgent*`" in evidence  # the newline cannot start a line
     assert "`ˋ*_key_*ˋ`" in evidence
-    reasons = next(b for b in payload["blocks"] if b.get("text", {}).get("type") == "plain_text"
-                   and b["type"] == "section")
+    reasons = next(
+        b
+        for b in payload["blocks"]
+        if b.get("text", {}).get("type") == "plain_text" and b["type"] == "section"
+    )
     assert "\n<" not in reasons["text"]["text"] and "\\n&lt;!here&gt;" in reasons["text"]["text"]
     hunt = payload["blocks"][-2]["text"]["text"]
     assert hunt.startswith("*Dig further:*\n```") and hunt.count("```") == 2
@@ -190,16 +234,22 @@ def test_escape_helpers() -> None:
     assert escape_mrkdwn("a & <b> &amp;") == "a &amp; &lt;b&gt; &amp;amp;"
     assert inline_code(None) == "-"
     assert inline_code("x" * 500, 50) == "`" + "x" * 47 + "…`"
-    assert inline_code("&" * 100, 20).endswith("…`")                # never cuts an entity
+    assert inline_code("&" * 100, 20).endswith("…`")  # never cuts an entity
     assert not re.search(r"&[a-z]{0,2}…", inline_code("&" * 100, 20))
-    assert inline_code("a\u202eb") == "`a\\u202eb`"                  # bidi override shown
+    assert inline_code("a\u202eb") == "`a\\u202eb`"  # bidi override shown
 
 
 def test_slack_message_layout_and_limits() -> None:
     payload = slack_message(make_alert())
     blocks = payload["blocks"]
-    assert blocks[0] == {"type": "header", "text": {
-        "type": "plain_text", "text": "Bulk download with an S3 sync client", "emoji": False}}
+    assert blocks[0] == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": "Bulk download with an S3 sync client",
+            "emoji": False,
+        },
+    }
     fields = " ".join(f["text"] for f in blocks[1]["fields"])
     assert ":red_circle: HIGH" in fields and "`bulk_s3_client`" in fields
     assert "`arn:aws:iam::111122223333:role/app`" in fields and "`111122223333`" in fields
@@ -213,9 +263,15 @@ def test_slack_message_layout_and_limits() -> None:
     del without["hunt"]
     assert "Dig further" not in json.dumps(slack_message(without))
 
-    huge = make_alert(title="T" * 400, user_agents=["u" * 5000] * 10, buckets=["b" * 3000] * 10,
-                      reasons=[{"text": "r" * 5000}] * 40, hunt="h" * 10_000,
-                      runbook="x" * 5000, principal="p" * 5000)
+    huge = make_alert(
+        title="T" * 400,
+        user_agents=["u" * 5000] * 10,
+        buckets=["b" * 3000] * 10,
+        reasons=[{"text": "r" * 5000}] * 40,
+        hunt="h" * 10_000,
+        runbook="x" * 5000,
+        principal="p" * 5000,
+    )
     payload = slack_message(huge)
     assert len(payload["blocks"]) <= 50
     assert len(payload["blocks"][0]["text"]["text"]) <= 150
@@ -230,8 +286,12 @@ def test_slack_message_layout_and_limits() -> None:
 
 # --- Slack: delivery ----------------------------------------------------------------------
 def test_slack_send_classifies_answers(slack_receiver: SlackReceiver) -> None:
-    slack_receiver.script = [(429, {"Retry-After": "7"}), (503, {}), (404, {}), (302, {
-        "Location": "http://127.0.0.1:9/elsewhere"})]
+    slack_receiver.script = [
+        (429, {"Retry-After": "7"}),
+        (503, {}),
+        (404, {}),
+        (302, {"Location": "http://127.0.0.1:9/elsewhere"}),
+    ]
     sink = SlackSink(slack_receiver.url)
     outcomes = []
     for _ in range(4):
@@ -251,7 +311,8 @@ def test_slack_send_classifies_answers(slack_receiver: SlackReceiver) -> None:
 
 
 def test_slack_429_and_500_are_retried_once_delivered(
-        slack_receiver: SlackReceiver, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    slack_receiver: SlackReceiver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     slack_receiver.script = [(429, {"Retry-After": "1"}), (500, {})]
     sink = SlackSink(slack_receiver.url)
@@ -262,8 +323,8 @@ def test_slack_429_and_500_are_retried_once_delivered(
         assert outbox.delivered == {sink.target_id: 1}
     attempts = slack_receiver.requests
     assert [r["status"] for r in attempts] == [429, 500, 200]
-    assert attempts[1]["at"] - attempts[0]["at"] >= 0.95          # Retry-After honoured
-    assert attempts[2]["at"] - attempts[1]["at"] < 0.9              # then plain backoff
+    assert attempts[1]["at"] - attempts[0]["at"] >= 0.95  # Retry-After honoured
+    assert attempts[2]["at"] - attempts[1]["at"] < 0.9  # then plain backoff
     assert len(slack_receiver.delivered()) == 1
     raw = attempts[-1]["body"].decode()
     assert "<!channel>" not in raw and "<https://evil" not in raw and "&lt;!channel&gt;" in raw
@@ -280,9 +341,14 @@ def _topic_with_queue(fifo: bool = False) -> tuple[str, Any, str]:
     topic = sns.create_topic(Name="alerts")["TopicArn"]
     queue_url = sqs.create_queue(QueueName="alerts-q")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
-                  Attributes={"RawMessageDelivery": "false"})
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(
+        TopicArn=topic,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "false"},
+    )
     return topic, sqs, queue_url
 
 
@@ -300,31 +366,44 @@ def test_sns_publishes_alert_with_attributes(aws: str) -> None:
     assert json.loads(envelope["Message"]) == alert
     assert envelope["Subject"] == "[HIGH] Bulk download with an S3 sync client"
     attributes = {k: v["Value"] for k, v in envelope["MessageAttributes"].items()}
-    assert attributes == {"severity": "high", "detection": "bulk_s3_client",
-                          "alert_id": alert["alert_id"]}
+    assert attributes == {
+        "severity": "high",
+        "detection": "bulk_s3_client",
+        "alert_id": alert["alert_id"],
+    }
 
 
 def test_sns_oversized_alert_is_trimmed(aws: str) -> None:
     topic, sqs, queue_url = _topic_with_queue()
-    alert = make_alert(user_agents=["ua-" + "x" * 30_000 for _ in range(10)],
-                       reasons=[{"text": "r" * 50_000}] * 5, hunt="h" * 5000)
+    alert = make_alert(
+        user_agents=["ua-" + "x" * 30_000 for _ in range(10)],
+        reasons=[{"text": "r" * 50_000}] * 5,
+        hunt="h" * 5000,
+    )
     assert len(json.dumps(alert)) > MESSAGE_MAX
     message = sns_message(alert)
     assert len(message.encode()) < MESSAGE_MAX
     trimmed = json.loads(message)
     assert trimmed["truncated"] is True
-    assert {k: trimmed[k] for k in ("alert_id", "detection", "severity")} == \
-        {k: alert[k] for k in ("alert_id", "detection", "severity")}
+    assert {k: trimmed[k] for k in ("alert_id", "detection", "severity")} == {
+        k: alert[k] for k in ("alert_id", "detection", "severity")
+    }
     assert trimmed["user_agents"][0].startswith("ua-xxx") and trimmed["evidence_total"] == 120
-    assert json.loads(sns_message(make_alert())) == make_alert()     # small ones untouched
-    SnsSink(topic).send(alert)                                       # SNS accepts it
+    assert json.loads(sns_message(make_alert())) == make_alert()  # small ones untouched
+    SnsSink(topic).send(alert)  # SNS accepts it
     [envelope] = _received(sqs, queue_url)
     assert json.loads(envelope["Message"])["truncated"] is True
 
 
-@pytest.mark.parametrize("title", [
-    "Ünïcödé " * 30, "line one\nline two\r\t" + "x" * 200, "", "日本語のみ",
-])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Ünïcödé " * 30,
+        "line one\nline two\r\t" + "x" * 200,
+        "",
+        "日本語のみ",
+    ],
+)
 def test_sns_subject_is_valid(title: str) -> None:
     subject = sns_subject(make_alert(title=title, severity="critical"))
     assert 0 < len(subject) <= 100
@@ -341,14 +420,16 @@ def test_sns_long_title_is_accepted(aws: str) -> None:
 def test_sns_fifo_topic_drops_a_resent_alert(aws: str) -> None:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = sns.create_topic(Name="alerts.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="alerts.fifo",
-                                 Attributes={"FifoQueue": "true"})["QueueUrl"]
+    queue_url = sqs.create_queue(QueueName="alerts.fifo", Attributes={"FifoQueue": "true"})[
+        "QueueUrl"
+    ]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+        "Attributes"
+    ]["QueueArn"]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
     sink = parse_sink_spec(f"sns={topic}")
     sink.send(make_alert())
-    sink.send(make_alert())          # a re-send after a crash: deduplicated by alert_id
+    sink.send(make_alert())  # a re-send after a crash: deduplicated by alert_id
     assert len(_received(sqs, queue_url)) == 1
 
 
@@ -370,24 +451,26 @@ def test_jsonl_file_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture[str
     lines = path.read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0]) == alerts[0]
     assert json.loads(lines[1])["alert_id"] == alerts[1]["alert_id"]
-    assert lines[0] == Alert(**alerts[0]).to_json()          # the same line as --alerts
+    assert lines[0] == Alert(**alerts[0]).to_json()  # the same line as --alerts
     parse_sink_spec("jsonl=-").send(make_alert(3))
     assert json.loads(capsys.readouterr().out)["alert_id"] == make_alert(3)["alert_id"]
 
 
 # --- the outbox ---------------------------------------------------------------------------
 def test_failing_sink_blocks_nothing_and_delivers_on_recovery(
-        slack_receiver: SlackReceiver, tmp_path: Path) -> None:
+    slack_receiver: SlackReceiver, tmp_path: Path
+) -> None:
     slack_receiver.default = 500
     slack, jsonl = SlackSink(slack_receiver.url), JsonlSink(str(tmp_path / "a.jsonl"))
     alerts = [make_alert(i) for i in range(3)]
-    with Outbox(tmp_path / "_delivery", [(slack, Route()), (jsonl, Route())],
-                backoff=0.05, backoff_cap=0.2) as outbox:
+    with Outbox(
+        tmp_path / "_delivery", [(slack, Route()), (jsonl, Route())], backoff=0.05, backoff_cap=0.2
+    ) as outbox:
         outbox.start([])
         t0 = time.monotonic()
         outbox.submit(alerts)
         assert time.monotonic() - t0 < 0.1
-        wait_for(lambda: len(jsonl_ids(tmp_path / "a.jsonl")) == 3)   # the other sink flows
+        wait_for(lambda: len(jsonl_ids(tmp_path / "a.jsonl")) == 3)  # the other sink flows
         wait_for(lambda: len(slack_receiver.requests) >= 3)
         assert outbox.pending()[slack.target_id] == 3
         assert not outbox.drain(0.2)
@@ -400,7 +483,8 @@ def test_failing_sink_blocks_nothing_and_delivers_on_recovery(
 
 
 def test_restart_sends_only_what_was_not_delivered(
-        slack_receiver: SlackReceiver, tmp_path: Path) -> None:
+    slack_receiver: SlackReceiver, tmp_path: Path
+) -> None:
     root, path = tmp_path / "_delivery", tmp_path / "a.jsonl"
     a = [make_alert(i) for i in range(5)]
     with Outbox(root, [(JsonlSink(str(path)), Route())]) as outbox:
@@ -409,16 +493,14 @@ def test_restart_sends_only_what_was_not_delivered(
         assert outbox.drain(5)
     slack_receiver.default = 500
     slack = SlackSink(slack_receiver.url)
-    with Outbox(root, [(JsonlSink(str(path)), Route()), (slack, Route())],
-                backoff=0.05) as outbox:
-        outbox.start(a[:3])                    # a[2] was committed but never handed over
-        assert outbox.pending()[slack.target_id] == 0       # slack is new: history skipped
+    with Outbox(root, [(JsonlSink(str(path)), Route()), (slack, Route())], backoff=0.05) as outbox:
+        outbox.start(a[:3])  # a[2] was committed but never handed over
+        assert outbox.pending()[slack.target_id] == 0  # slack is new: history skipped
         outbox.submit([a[3]])
         wait_for(lambda: jsonl_ids(path) == [x["alert_id"] for x in a[:4]])
-        assert outbox.pending()[slack.target_id] == 1       # slack is down
-    slack_receiver.default = 200               # crash-like stop with a[3] still queued
-    with Outbox(root, [(JsonlSink(str(path)), Route()), (slack, Route())],
-                backoff=0.05) as outbox:
+        assert outbox.pending()[slack.target_id] == 1  # slack is down
+    slack_receiver.default = 200  # crash-like stop with a[3] still queued
+    with Outbox(root, [(JsonlSink(str(path)), Route()), (slack, Route())], backoff=0.05) as outbox:
         outbox.start(a[:5])
         assert outbox.drain(5)
         assert outbox.delivered == {JsonlSink(str(path)).target_id: 1, slack.target_id: 2}
@@ -432,7 +514,7 @@ def test_new_sink_skips_history(tmp_path: Path) -> None:
     path = tmp_path / "a.jsonl"
     with Outbox(tmp_path / "_delivery", [(JsonlSink(str(path)), Route())]) as outbox:
         outbox.start([make_alert(1), make_alert(2)])
-        outbox.submit([make_alert(2), make_alert(3)])      # re-submitting is harmless
+        outbox.submit([make_alert(2), make_alert(3)])  # re-submitting is harmless
         assert outbox.drain(5)
     assert jsonl_ids(path) == [make_alert(3)["alert_id"]]
 
@@ -440,10 +522,17 @@ def test_new_sink_skips_history(tmp_path: Path) -> None:
 def test_routes_filter_and_widening_a_route_replays_nothing(tmp_path: Path) -> None:
     root = tmp_path / "_delivery"
     paths = {n: tmp_path / f"{n}.jsonl" for n in ("high", "canary", "rest")}
-    routes = {"high": Route("high"), "canary": Route("low", include=("canary",)),
-              "rest": Route("medium", exclude=("canary",))}
-    alerts = [make_alert(1, "low", "canary"), make_alert(2, "critical", "canary"),
-              make_alert(3, "medium", "x"), make_alert(4, "high", "x")]
+    routes = {
+        "high": Route("high"),
+        "canary": Route("low", include=("canary",)),
+        "rest": Route("medium", exclude=("canary",)),
+    }
+    alerts = [
+        make_alert(1, "low", "canary"),
+        make_alert(2, "critical", "canary"),
+        make_alert(3, "medium", "x"),
+        make_alert(4, "high", "x"),
+    ]
     with Outbox(root, [(JsonlSink(str(paths[n])), routes[n]) for n in paths]) as outbox:
         outbox.start([])
         outbox.submit(alerts)
@@ -458,7 +547,8 @@ def test_routes_filter_and_widening_a_route_replays_nothing(tmp_path: Path) -> N
 
 
 def test_undeliverable_alert_is_dead_lettered_and_the_rest_flow(
-        slack_receiver: SlackReceiver, tmp_path: Path) -> None:
+    slack_receiver: SlackReceiver, tmp_path: Path
+) -> None:
     slack_receiver.script = [(400, {})]
     sink = SlackSink(slack_receiver.url)
     root = tmp_path / "_delivery"
@@ -471,7 +561,7 @@ def test_undeliverable_alert_is_dead_lettered_and_the_rest_flow(
     [dead] = [json.loads(line) for line in (root / f"{sink.target_id}.dead.jsonl").open()]
     assert dead["alert_id"] == make_alert(1)["alert_id"]
     assert dead["reason"] == "HTTP 400: error_from_receiver" and dead["alert"] == make_alert(1)
-    with Outbox(root, [(sink, Route())]) as outbox:                  # not retried on restart
+    with Outbox(root, [(sink, Route())]) as outbox:  # not retried on restart
         outbox.start([make_alert(1), make_alert(2)])
         assert outbox.pending() == {sink.target_id: 0}
     assert len(slack_receiver.requests) == 2
@@ -505,7 +595,7 @@ def test_torn_journal_line_is_survived(tmp_path: Path) -> None:
         outbox.submit([make_alert(1)])
         assert outbox.drain(5)
     journal = root / f"{sink.target_id}.jsonl"
-    journal.write_text(journal.read_text() + '{"alert_id": "0000')   # crash mid-write
+    journal.write_text(journal.read_text() + '{"alert_id": "0000')  # crash mid-write
     with Outbox(root, [(JsonlSink(str(path)), Route())]) as outbox:
         outbox.start([make_alert(1), make_alert(2)])
         assert outbox.drain(5)
@@ -519,7 +609,7 @@ def test_concurrent_submits_deliver_each_alert_once(tmp_path: Path) -> None:
 
     path = tmp_path / "a.jsonl"
     alerts = [make_alert(i) for i in range(400)]
-    chunks = [alerts[j:j + 10] for j in range(0, 400, 10)]
+    chunks = [alerts[j : j + 10] for j in range(0, 400, 10)]
 
     def submit_all(outbox: Outbox, reverse: bool) -> None:
         for chunk in reversed(chunks) if reverse else chunks:
@@ -527,8 +617,7 @@ def test_concurrent_submits_deliver_each_alert_once(tmp_path: Path) -> None:
 
     with Outbox(tmp_path / "_delivery", [(JsonlSink(str(path)), Route())]) as outbox:
         outbox.start([])
-        threads = [threading.Thread(target=submit_all, args=(outbox, n % 2 == 1))
-                   for n in range(8)]
+        threads = [threading.Thread(target=submit_all, args=(outbox, n % 2 == 1)) for n in range(8)]
         for t in threads:
             t.start()
         for t in threads:

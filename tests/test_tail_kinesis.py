@@ -34,26 +34,45 @@ HASH_KEYS = ("0", str(2**127 + 1))
 
 def trail_records() -> list[dict[str, Any]]:
     """The bundled day's CloudTrail records, file by file in delivery order."""
-    files = sorted((p for p in (SAMPLE / "AWSLogs").rglob("*.json.gz")
-                    if "/CloudTrail/" in str(p)),
-                   key=lambda p: (key_time(str(p.relative_to(SAMPLE))), p.name))
+    files = sorted(
+        (p for p in (SAMPLE / "AWSLogs").rglob("*.json.gz") if "/CloudTrail/" in str(p)),
+        key=lambda p: (key_time(str(p.relative_to(SAMPLE))), p.name),
+    )
     return [r for f in files for r in json.loads(gzip.decompress(f.read_bytes()))["Records"]]
 
 
 def envelope(record: dict[str, Any]) -> bytes:
-    return json.dumps({"version": "0", "id": record["eventID"],
-                       "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
-                       "account": record.get("recipientAccountId"), "time": record["eventTime"],
-                       "region": record.get("awsRegion"), "resources": [],
-                       "detail": record}).encode()
+    return json.dumps(
+        {
+            "version": "0",
+            "id": record["eventID"],
+            "detail-type": "AWS API Call via CloudTrail",
+            "source": "aws.s3",
+            "account": record.get("recipientAccountId"),
+            "time": record["eventTime"],
+            "region": record.get("awsRegion"),
+            "resources": [],
+            "detail": record,
+        }
+    ).encode()
 
 
 def cwl_payload(records: list[dict[str, Any]]) -> bytes:
-    return gzip.compress(json.dumps({
-        "messageType": "DATA_MESSAGE", "owner": "418295730164", "logGroup": "cloudtrail",
-        "logStream": "418295730164_CloudTrail_us-east-1", "subscriptionFilters": ["kinesis"],
-        "logEvents": [{"id": str(i), "timestamp": 0, "message": json.dumps(r)}
-                      for i, r in enumerate(records)]}).encode())
+    return gzip.compress(
+        json.dumps(
+            {
+                "messageType": "DATA_MESSAGE",
+                "owner": "418295730164",
+                "logGroup": "cloudtrail",
+                "logStream": "418295730164_CloudTrail_us-east-1",
+                "subscriptionFilters": ["kinesis"],
+                "logEvents": [
+                    {"id": str(i), "timestamp": 0, "message": json.dumps(r)}
+                    for i, r in enumerate(records)
+                ],
+            }
+        ).encode()
+    )
 
 
 def put_day(kinesis: Any) -> int:
@@ -61,13 +80,20 @@ def put_day(kinesis: Any) -> int:
     records = trail_records()
     entries: list[dict[str, Any]] = []
     for start in range(0, len(records), 50):
-        chunk = records[start:start + 50]
-        entries += [{"Data": envelope(r), "PartitionKey": "eb", "ExplicitHashKey": HASH_KEYS[0]}
-                    for r in chunk[:25]]
-        entries.append({"Data": cwl_payload(chunk[25:]), "PartitionKey": "cwl",
-                        "ExplicitHashKey": HASH_KEYS[1]})
+        chunk = records[start : start + 50]
+        entries += [
+            {"Data": envelope(r), "PartitionKey": "eb", "ExplicitHashKey": HASH_KEYS[0]}
+            for r in chunk[:25]
+        ]
+        entries.append(
+            {
+                "Data": cwl_payload(chunk[25:]),
+                "PartitionKey": "cwl",
+                "ExplicitHashKey": HASH_KEYS[1],
+            }
+        )
     for i in range(0, len(entries), 400):
-        resp = kinesis.put_records(StreamName=STREAM, Records=entries[i:i + 400])
+        resp = kinesis.put_records(StreamName=STREAM, Records=entries[i : i + 400])
         assert resp["FailedRecordCount"] == 0
     return len(records)
 
@@ -108,31 +134,56 @@ log_format = "json"
 def cloudtrail_reference(tmp_path: Path) -> set[str]:
     """Backfill of the same CloudTrail files: the alerts the tail must give."""
     out = tmp_path / "reference.jsonl"
-    subprocess.run([sys.executable, "-m", "detector.cli", "backfill", str(SAMPLE / "AWSLogs"),
-                    "--lake", str(tmp_path / "reference-lake"), "--config", str(DEMO_CONFIG),
-                    "--no-progress", "--alerts", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector.cli",
+            "backfill",
+            str(SAMPLE / "AWSLogs"),
+            "--lake",
+            str(tmp_path / "reference-lake"),
+            "--config",
+            str(DEMO_CONFIG),
+            "--no-progress",
+            "--alerts",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return {json.loads(line)["alert_id"] for line in out.read_text().splitlines()}
 
 
-def test_kinesis_pipeline_end_to_end(aws: str, tmp_path: Path, cloudtrail_reference: set[str],
-                                     slack_receiver: SlackReceiver) -> None:
+def test_kinesis_pipeline_end_to_end(
+    aws: str, tmp_path: Path, cloudtrail_reference: set[str], slack_receiver: SlackReceiver
+) -> None:
     kinesis = boto3.client("kinesis")
     kinesis.create_stream(StreamName=STREAM, ShardCount=2)
     n = put_day(kinesis)
     topic, subscriber = sns_to_queue()
     lake = tmp_path / "lake"
     port = free_port()
-    cmd = [sys.executable, "-m", "detector.cli", "run",
-           str(pipeline_file(tmp_path, lake, topic, port)), "--until-idle", "4"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "detector.cli",
+        "run",
+        str(pipeline_file(tmp_path, lake, topic, port)),
+        "--until-idle",
+        "4",
+    ]
     env = {**os.environ, "TEST_SLACK_WEBHOOK": slack_receiver.url}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     scraped = ""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            scraped = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics",
-                                             timeout=2).read().decode()
+            scraped = (
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                .read()
+                .decode()
+            )
             if "detector_events_total{" in scraped:
                 break
         except OSError:
@@ -152,10 +203,17 @@ def test_kinesis_pipeline_end_to_end(aws: str, tmp_path: Path, cloudtrail_refere
     assert sorted(slack_alert_ids(slack_receiver)) == sorted(cloudtrail_reference)
     assert sorted(sns_alert_ids(subscriber)) == sorted(cloudtrail_reference)
 
-    manifest = [json.loads(line) for f in sorted((lake / "_manifest").glob("*.jsonl"))
-                for line in f.read_text().splitlines()]
-    positions = {k: v for m in manifest if "checkpoint" in m
-                 for k, v in m["checkpoint"]["kinesis"][STREAM].items()}
+    manifest = [
+        json.loads(line)
+        for f in sorted((lake / "_manifest").glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+    positions = {
+        k: v
+        for m in manifest
+        if "checkpoint" in m
+        for k, v in m["checkpoint"]["kinesis"][STREAM].items()
+    }
     assert len(positions) == 2
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -34,32 +34,56 @@ ALERT_ID = re.compile(r"\b[0-9a-f]{24}\b")
 
 # --- notification shapes (pure) ------------------------------------------------------------
 def s3_event(bucket: str, key: str, name: str = "ObjectCreated:Put") -> dict[str, Any]:
-    return {"Records": [{"eventSource": "aws:s3", "eventName": name,
-                         "s3": {"bucket": {"name": bucket},
-                                "object": {"key": key, "size": 10, "eTag": "abc"}}}]}
+    return {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": name,
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": key, "size": 10, "eTag": "abc"},
+                },
+            }
+        ]
+    }
 
 
 def test_s3_event_keys_are_url_decoded() -> None:
     notice = parse_notification(json.dumps(s3_event("logs", "AWSLogs/a+b/c%2Bd%3D.gz")))
     assert [(o.uri, o.key, o.size, o.etag) for o in notice.objects] == [
-        ("s3://logs/AWSLogs/a b/c+d=.gz", "AWSLogs/a b/c+d=.gz", 10, "abc")]
+        ("s3://logs/AWSLogs/a b/c+d=.gz", "AWSLogs/a b/c+d=.gz", 10, "abc")
+    ]
 
 
 def test_sns_wrapped_s3_event_and_cloudtrail_notification() -> None:
-    wrapped = {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:1:t",
-               "Message": json.dumps(s3_event("logs", "k.gz"))}
+    wrapped = {
+        "Type": "Notification",
+        "TopicArn": "arn:aws:sns:us-east-1:1:t",
+        "Message": json.dumps(s3_event("logs", "k.gz")),
+    }
     assert [o.uri for o in parse_notification(json.dumps(wrapped)).objects] == ["s3://logs/k.gz"]
-    trail = {"Type": "Notification", "Message": json.dumps(
-        {"s3Bucket": "trail", "s3ObjectKey": ["AWSLogs/1/CloudTrail/x+y.json.gz"]})}
+    trail = {
+        "Type": "Notification",
+        "Message": json.dumps(
+            {"s3Bucket": "trail", "s3ObjectKey": ["AWSLogs/1/CloudTrail/x+y.json.gz"]}
+        ),
+    }
     # CloudTrail's own notification carries keys as they are: no URL decoding.
     assert [o.key for o in parse_notification(json.dumps(trail)).objects] == [
-        "AWSLogs/1/CloudTrail/x+y.json.gz"]
+        "AWSLogs/1/CloudTrail/x+y.json.gz"
+    ]
 
 
 def test_eventbridge_object_created_and_ignored_shapes() -> None:
-    eb = {"version": "0", "detail-type": "Object Created", "source": "aws.s3",
-          "detail": {"bucket": {"name": "logs"},
-                     "object": {"key": "a%20b.gz", "size": 5, "etag": "e1"}}}
+    eb = {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {
+            "bucket": {"name": "logs"},
+            "object": {"key": "a%20b.gz", "size": 5, "etag": "e1"},
+        },
+    }
     assert [o.key for o in parse_notification(json.dumps(eb)).objects] == ["a b.gz"]
     deleted = {**eb, "detail-type": "Object Deleted"}
     assert parse_notification(json.dumps(deleted)).ignored == ["Object Deleted"]
@@ -70,13 +94,16 @@ def test_eventbridge_object_created_and_ignored_shapes() -> None:
     assert (removed.objects, removed.ignored) == ([], ["ObjectRemoved:Delete"])
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    ("not json at all", "poison_message"),
-    ("[1, 2]", "poison_message"),
-    (json.dumps({"hello": "world"}), "unknown_notification"),
-    (json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]}), "poison_message"),
-    (json.dumps({"Type": "Notification", "Message": "{broken"}), "poison_message"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ("not json at all", "poison_message"),
+        ("[1, 2]", "poison_message"),
+        (json.dumps({"hello": "world"}), "unknown_notification"),
+        (json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]}), "poison_message"),
+        (json.dumps({"Type": "Notification", "Message": "{broken"}), "poison_message"),
+    ],
+)
 def test_bad_messages_are_named(body: str, reason: str) -> None:
     with pytest.raises(NotificationError) as err:
         parse_notification(body)
@@ -84,22 +111,30 @@ def test_bad_messages_are_named(body: str, reason: str) -> None:
 
 
 # --- the consumer against the server -------------------------------------------------------
-def notified_bucket(name: str = "logs", visibility: int = 30,
-                    redrive_to: str | None = None) -> tuple[Any, str]:
+def notified_bucket(
+    name: str = "logs", visibility: int = 30, redrive_to: str | None = None
+) -> tuple[Any, str]:
     """A bucket whose ObjectCreated notifications go to a new queue; (s3 client, queue url)."""
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     attrs = {"VisibilityTimeout": str(visibility)}
     if redrive_to:
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=redrive_to,
-                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        attrs["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn,
-                                             "maxReceiveCount": "2"})
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=redrive_to, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        attrs["RedrivePolicy"] = json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}
+        )
     queue = sqs.create_queue(QueueName=f"{name}-notifications", Attributes=attrs)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue,
-                                   AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     s3.create_bucket(Bucket=name)
-    s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    s3.put_bucket_notification_configuration(
+        Bucket=name,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
     return s3, queue
 
 
@@ -128,7 +163,8 @@ def test_source_fetches_objects_and_quarantines_poison(aws: str) -> None:
         assert sorted(r.reason for r in rejects) == ["object_missing", "poison_message"]
         poison = next(r for r in rejects if r.reason == "poison_message")
         assert poison.raw == b"{definitely not json" and poison.origin_object.startswith(
-            "sqs:logs-notifications/")
+            "sqs:logs-notifications/"
+        )
         for w in works:
             w.ack()
         attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
@@ -182,8 +218,9 @@ def sample_objects() -> list[tuple[str, Path]]:
     """The bundled day's log objects in delivery order (by the time in their key)."""
     from detector.sources.keydates import key_time
 
-    files = [p for d in ("AWSLogs", "s3-access-logs") for p in (SAMPLE / d).rglob("*")
-             if p.is_file()]
+    files = [
+        p for d in ("AWSLogs", "s3-access-logs") for p in (SAMPLE / d).rglob("*") if p.is_file()
+    ]
     keyed = [(str(p.relative_to(SAMPLE)), p) for p in files]
     return sorted(keyed, key=lambda kp: (key_time(kp[0]), kp[0]))
 
@@ -198,8 +235,9 @@ def sns_to_queue() -> tuple[str, str]:
     sns, sqs = boto3.client("sns"), boto3.client("sqs")
     topic = sns.create_topic(Name="detector-alerts")["TopicArn"]
     queue = sqs.create_queue(QueueName="alert-subscriber")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue,
-                                   AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     return topic, queue
 
@@ -208,8 +246,9 @@ def sns_alert_ids(queue: str) -> list[str]:
     sqs = boto3.client("sqs")
     ids = []
     while True:
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
-                                  WaitTimeSeconds=0).get("Messages", [])
+        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+            "Messages", []
+        )
         if not got:
             return ids
         for m in got:
@@ -227,16 +266,40 @@ def slack_alert_ids(receiver: SlackReceiver) -> list[str]:
 
 
 def tail_cmd(queue: str, lake: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "detector.cli", "tail", "sqs", "--queue-url", queue,
-            "--lake", str(lake), "--wait", "1", "--config", str(DEMO_CONFIG),
-            "--status-seconds", "0", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "detector.cli",
+        "tail",
+        "sqs",
+        "--queue-url",
+        queue,
+        "--lake",
+        str(lake),
+        "--wait",
+        "1",
+        "--config",
+        str(DEMO_CONFIG),
+        "--status-seconds",
+        "0",
+        *extra,
+    ]
 
 
 def event_rows(lake: Path) -> Counter[tuple[Any, ...]]:
     """Every event of a lake as a multiset of identifying fields: equal means each event is
     there exactly as often as in the other lake."""
-    cols = ["source", "event_id", "request_id", "event_time", "event_name", "bucket", "key",
-            "source_ip", "principal_arn"]
+    cols = [
+        "source",
+        "event_id",
+        "request_id",
+        "event_time",
+        "event_name",
+        "bucket",
+        "key",
+        "source_ip",
+        "principal_arn",
+    ]
     table = read_events(lake).select(cols)
     rows = Counter(tuple(r.values()) for r in table.to_pylist())
     assert sum(rows.values()) == 4942
@@ -255,38 +318,62 @@ class Reference:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     tmp = tmp_path_factory.mktemp("reference")
     out = tmp / "alerts.jsonl"
-    subprocess.run([sys.executable, "-m", "detector.cli", "backfill", str(SAMPLE / "AWSLogs"),
-                    str(SAMPLE / "s3-access-logs"), "--lake", str(tmp / "lake"),
-                    "--config", str(DEMO_CONFIG), "--no-progress", "--alerts", str(out)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "detector.cli",
+            "backfill",
+            str(SAMPLE / "AWSLogs"),
+            str(SAMPLE / "s3-access-logs"),
+            "--lake",
+            str(tmp / "lake"),
+            "--config",
+            str(DEMO_CONFIG),
+            "--no-progress",
+            "--alerts",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     ids = {json.loads(line)["alert_id"] for line in out.read_text().splitlines()}
     assert len(ids) >= 10
     return Reference(ids, event_rows(tmp / "lake"))
 
 
-def notify_in_groups(queue: str, bucket: str, objects: list[tuple[str, Path]],
-                     per_message: int = 10) -> None:
+def notify_in_groups(
+    queue: str, bucket: str, objects: list[tuple[str, Path]], per_message: int = 10
+) -> None:
     """CloudTrail-style SNS notifications naming several keys each (fewer messages: moto's
     queue gets slower the longer it is, and the crash tests need many runs)."""
     sqs = boto3.client("sqs")
     for i in range(0, len(objects), per_message):
-        keys = [k for k, _ in objects[i:i + per_message]]
-        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(
-            {"Type": "Notification",
-             "Message": json.dumps({"s3Bucket": bucket, "s3ObjectKey": keys})}))
+        keys = [k for k, _ in objects[i : i + per_message]]
+        sqs.send_message(
+            QueueUrl=queue,
+            MessageBody=json.dumps(
+                {
+                    "Type": "Notification",
+                    "Message": json.dumps({"s3Bucket": bucket, "s3ObjectKey": keys}),
+                }
+            ),
+        )
 
 
 def quiet_bucket(name: str = "quiet") -> tuple[Any, str]:
     """A bucket without notifications and a queue we notify ourselves."""
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     s3.create_bucket(Bucket=name)
-    queue = sqs.create_queue(QueueName=f"{name}-queue",
-                             Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"{name}-queue", Attributes={"VisibilityTimeout": "2"})[
+        "QueueUrl"
+    ]
     return s3, queue
 
 
-def test_tail_sqs_end_to_end_matches_backfill(aws: str, tmp_path: Path, reference: Reference,
-                                              slack_receiver: SlackReceiver) -> None:
+def test_tail_sqs_end_to_end_matches_backfill(
+    aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
+) -> None:
     s3, queue = notified_bucket()
     topic, subscriber = sns_to_queue()
     objects = sample_objects()
@@ -294,9 +381,22 @@ def test_tail_sqs_end_to_end_matches_backfill(aws: str, tmp_path: Path, referenc
     boto3.client("sqs").send_message(QueueUrl=queue, MessageBody="poison <!channel>")
     lake = tmp_path / "lake"
     run = subprocess.run(
-        tail_cmd(queue, lake, "--until-idle", "3", "--sink", f"slack={slack_receiver.url}",
-                 "--sink", f"sns={topic}", "--alerts", str(tmp_path / "tail-alerts.jsonl")),
-        capture_output=True, text=True, timeout=300)
+        tail_cmd(
+            queue,
+            lake,
+            "--until-idle",
+            "3",
+            "--sink",
+            f"slack={slack_receiver.url}",
+            "--sink",
+            f"sns={topic}",
+            "--alerts",
+            str(tmp_path / "tail-alerts.jsonl"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert slack_receiver.url not in run.stderr + run.stdout  # webhook URLs are never logged
 
@@ -305,19 +405,23 @@ def test_tail_sqs_end_to_end_matches_backfill(aws: str, tmp_path: Path, referenc
     quarantine = read_quarantine(lake).to_pylist()
     assert [q["reason"] for q in quarantine] == ["poison_message"]
 
-    tailed = {json.loads(line)["alert_id"]
-              for line in (tmp_path / "tail-alerts.jsonl").read_text().splitlines()}
+    tailed = {
+        json.loads(line)["alert_id"]
+        for line in (tmp_path / "tail-alerts.jsonl").read_text().splitlines()
+    }
     assert tailed == expected  # same input, same alerts, through backfill or tail
     slack_ids = slack_alert_ids(slack_receiver)
     assert sorted(slack_ids) == sorted(expected)
     assert sorted(sns_alert_ids(subscriber)) == sorted(expected)
-    attrs = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue, AttributeNames=["All"])["Attributes"]
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert attrs["ApproximateNumberOfMessages"] == "0"
 
 
 def test_sigkill_at_failpoints_loses_nothing_and_repeats_nothing(
-        aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver) -> None:
+    aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
+) -> None:
     """Killed before a commit, between commit and ack, and after an ack, one run after the
     other; then a run to the end. The lake and the sink must look as if nothing happened."""
     s3, queue = quiet_bucket()
@@ -325,14 +429,26 @@ def test_sigkill_at_failpoints_loses_nothing_and_repeats_nothing(
     upload(s3, "quiet", objects)
     notify_in_groups(queue, "quiet", objects)
     lake = tmp_path / "lake"
-    args = tail_cmd(queue, lake, "--batch-messages", "10", "--sink",
-                    f"slack={slack_receiver.url}", "--checkpoint-seconds", "3600")
+    args = tail_cmd(
+        queue,
+        lake,
+        "--batch-messages",
+        "10",
+        "--sink",
+        f"slack={slack_receiver.url}",
+        "--checkpoint-seconds",
+        "3600",
+    )
     for failpoint in ("tail.before_commit:3", "tail.after_commit:2", "tail.after_ack:2"):
-        crashed = subprocess.run(args, env={**os.environ, "DETECTOR_FAILPOINTS": failpoint},
-                                 capture_output=True, text=True, timeout=300)
+        crashed = subprocess.run(
+            args,
+            env={**os.environ, "DETECTOR_FAILPOINTS": failpoint},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-3000:]
-    done = subprocess.run([*args, "--until-idle", "4"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([*args, "--until-idle", "4"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
     assert event_rows(lake) == reference.events  # every event exactly once
@@ -341,22 +457,30 @@ def test_sigkill_at_failpoints_loses_nothing_and_repeats_nothing(
     assert set(delivered) == reference.alert_ids
 
 
-def test_sigkill_at_random_moments(aws: str, tmp_path: Path, reference: Reference,
-                                   slack_receiver: SlackReceiver) -> None:
+def test_sigkill_at_random_moments(
+    aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
+) -> None:
     s3, queue = quiet_bucket()
     objects = sample_objects()
     upload(s3, "quiet", objects)
     notify_in_groups(queue, "quiet", objects)
     lake = tmp_path / "lake"
-    args = tail_cmd(queue, lake, "--batch-messages", "5", "--sink",
-                    f"slack={slack_receiver.url}", "--checkpoint-seconds", "1")
+    args = tail_cmd(
+        queue,
+        lake,
+        "--batch-messages",
+        "5",
+        "--sink",
+        f"slack={slack_receiver.url}",
+        "--checkpoint-seconds",
+        "1",
+    )
     for delay in (4.0, 5.5):
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
-    done = subprocess.run([*args, "--until-idle", "4"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([*args, "--until-idle", "4"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert event_rows(lake) == reference.events
     delivered = slack_alert_ids(slack_receiver)
@@ -368,8 +492,9 @@ def test_sigterm_drains_and_checkpoints(aws: str, tmp_path: Path) -> None:
     s3, queue = notified_bucket()
     upload(s3, "logs", sample_objects()[:50])
     lake = tmp_path / "lake"
-    proc = subprocess.Popen(tail_cmd(queue, lake), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        tail_cmd(queue, lake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not list((lake / "_manifest").glob("*.jsonl")):
         time.sleep(0.2)
@@ -387,8 +512,10 @@ def test_redrive_policy_is_left_to_sqs(aws: str) -> None:
     sqs = boto3.client("sqs")
     dlq = sqs.create_queue(QueueName="dead-letters")["QueueUrl"]
     _, queue = notified_bucket(visibility=1, redrive_to=dlq)
-    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(
-        {"s3Bucket": "no-such-bucket-here", "s3ObjectKey": ["x.json.gz"]}))
+    sqs.send_message(
+        QueueUrl=queue,
+        MessageBody=json.dumps({"s3Bucket": "no-such-bucket-here", "s3ObjectKey": ["x.json.gz"]}),
+    )
     source = SqsSource(queue, wait=1, max_receives=1)
     try:
         assert source.redrive_max == 2

@@ -19,24 +19,45 @@ ROLE = "arn:aws:iam::111122223333:role/app"
 def events(rows: list[dict]) -> pl.DataFrame:
     cols = {k: [r.get(k) for r in rows] for k in {k for r in rows for k in r}}
     times = cols.pop("event_time")
-    t = pa.table({k: pa.array(v, pa.string() if k != "bytes_out" else pa.int64())
-                  for k, v in cols.items()})
+    t = pa.table(
+        {k: pa.array(v, pa.string() if k != "bytes_out" else pa.int64()) for k, v in cols.items()}
+    )
     t = t.append_column("event_time", pa.array(times, pa.timestamp("us", tz="UTC")))
     return enrich(conform(t), Settings(our_accounts=frozenset({"111122223333"})))
 
 
 def get(t: datetime, key: str, **kw: object) -> dict:
-    return {"source": "cloudtrail", "event_time": t, "event_name": "GetObject",
-            "session_issuer_arn": ROLE, "principal_arn": ROLE, "principal_type": "AssumedRole",
-            "bucket": "b1", "key": key, "source_ip": "10.0.0.1", "bytes_out": 100,
-            "user_agent": "aws-sdk-java/2.25", "event_id": key, **kw}
+    return {
+        "source": "cloudtrail",
+        "event_time": t,
+        "event_name": "GetObject",
+        "session_issuer_arn": ROLE,
+        "principal_arn": ROLE,
+        "principal_type": "AssumedRole",
+        "bucket": "b1",
+        "key": key,
+        "source_ip": "10.0.0.1",
+        "bytes_out": 100,
+        "user_agent": "aws-sdk-java/2.25",
+        "event_id": key,
+        **kw,
+    }
 
 
 def test_partial_windows_count_and_distinct() -> None:
-    df = events([get(T0, "a/1"), get(T0 + timedelta(seconds=30), "a/2"),
-                 get(T0 + timedelta(seconds=40), "b/3", source_ip="203.0.113.9",
-                     event_name="DeleteObject"),
-                 get(T0 + timedelta(minutes=6), "a/1")])
+    df = events(
+        [
+            get(T0, "a/1"),
+            get(T0 + timedelta(seconds=30), "a/2"),
+            get(
+                T0 + timedelta(seconds=40),
+                "b/3",
+                source_ip="203.0.113.9",
+                event_name="DeleteObject",
+            ),
+            get(T0 + timedelta(minutes=6), "a/1"),
+        ]
+    )
     w = finalize(partial_windows(df, 5)).to_dicts()
     assert [x["window_start"] for x in w] == [T0, T0 + timedelta(minutes=5)]
     first = w[0]
@@ -48,8 +69,9 @@ def test_partial_windows_count_and_distinct() -> None:
 
 def test_partials_of_one_window_merge_across_batches() -> None:
     a = partial_windows(events([get(T0, "k1"), get(T0, "k2")]), 5)
-    b = partial_windows(events([get(T0 + timedelta(minutes=1), "k2"),
-                                get(T0 + timedelta(minutes=2), "k3")]), 5)
+    b = partial_windows(
+        events([get(T0 + timedelta(minutes=1), "k2"), get(T0 + timedelta(minutes=2), "k3")]), 5
+    )
     (w,) = finalize(merge(pl.concat([a, b]))).to_dicts()
     assert (w["n_events"], w["n_keys"]) == (4, 3)
 
@@ -64,12 +86,14 @@ def test_windows_close_on_the_slowest_source_with_lateness() -> None:
     assert agg.close().height == 0, "access logs are behind: nothing else may close yet"
     agg.add(events([get(T0 + timedelta(hours=2), "k")]))  # CloudTrail catches up to 12:00
     closed = agg.close().to_dicts()
-    assert [(c["window_start"], c["n_events"]) for c in closed] == [
-        (T0 + timedelta(hours=1), 2)], "the late event joined its window before it closed"
+    assert [(c["window_start"], c["n_events"]) for c in closed] == [(T0 + timedelta(hours=1), 2)], (
+        "the late event joined its window before it closed"
+    )
     assert agg.close(flush=True).height == 1  # 12:00: one principal, both sources
 
 
 def test_events_without_principal_are_counted() -> None:
-    w = finalize(partial_windows(events([get(T0, "k", session_issuer_arn=None,
-                                             principal_arn=None)]), 5)).to_dicts()
+    w = finalize(
+        partial_windows(events([get(T0, "k", session_issuer_arn=None, principal_arn=None)]), 5)
+    ).to_dicts()
     assert [(x["principal"], x["n_events"]) for x in w] == [("(unknown)", 1)]

@@ -22,6 +22,8 @@ def active(settings: Settings) -> list[Detection]:
     registry = load_all()
     unknown = sorted(set(settings.disabled) - set(registry))
     if unknown:
-        raise UsageError(f"{settings.source}: detections.disabled names unknown detection(s) "
-                         f"{', '.join(unknown)}; known: {', '.join(sorted(registry))}")
+        raise UsageError(
+            f"{settings.source}: detections.disabled names unknown detection(s) "
+            f"{', '.join(unknown)}; known: {', '.join(sorted(registry))}"
+        )
     return [d for i, d in sorted(registry.items()) if i not in settings.disabled]

@@ -20,11 +20,14 @@ def render() -> str:
     rows = sorted(registry.values(), key=lambda d: (min(d.capabilities), d.id))
     for d in rows:
         window = int(d.dedup_window.total_seconds() // 60)
-        lines.append(f"| {', '.join(d.capabilities)} | `{d.id}` | {d.kind} | {d.severity} | "
-                     f"{d.title} | {', '.join(d.attack)} | {', '.join(d.dedup_by)} / "
-                     f"{window} min |")
-    covered = sorted({c for d in registry.values() for c in d.capabilities},
-                     key=lambda c: int(c[1:]))
+        lines.append(
+            f"| {', '.join(d.capabilities)} | `{d.id}` | {d.kind} | {d.severity} | "
+            f"{d.title} | {', '.join(d.attack)} | {', '.join(d.dedup_by)} / "
+            f"{window} min |"
+        )
+    covered = sorted(
+        {c for d in registry.values() for c in d.capabilities}, key=lambda c: int(c[1:])
+    )
     lines += ["", f"Capabilities covered: {len(covered)} of 32 ({', '.join(covered)}).", ""]
     return "\n".join(lines)
 

@@ -25,9 +25,11 @@ class OffensiveUserAgent(EventRule):
     attack = ("T1595", "T1526", "T1078")
     dedup_by = ("principal", "agent_family")
     dedup_window = timedelta(hours=6)
-    runbook = ("Confirm with the security team whether an assessment is running (then allowlist "
-               "its user agent or principal); otherwise treat the credentials as stolen: revoke "
-               "sessions, rotate keys, review everything the principal did.")
+    runbook = (
+        "Confirm with the security team whether an assessment is running (then allowlist "
+        "its user agent or principal); otherwise treat the credentials as stolen: revoke "
+        "sessions, rotate keys, review everything the principal did."
+    )
     reason_feature = "user_agent"
     reason_template = "{event_name} by {principal} from {source_ip} with agent {user_agent}"
 
@@ -42,24 +44,65 @@ class OffensiveUserAgent(EventRule):
         return out
 
     examples = (
-        Example("AWS CLI on Kali Linux", (record(
-            "ListBuckets", "s3.amazonaws.com", {"Host": "s3.amazonaws.com"},
-            userAgent="aws-cli/1.22.34 Python/3.9.12 Linux/5.16.0-kali7-amd64 "
-                      "botocore/1.24.33"),)),
-        Example("Pacu through boto3 on Parrot", (data_event(
-            "GetObject", "acme-data", "reports/q3.csv", identity=ADMIN,
-            userAgent="Boto3/1.26.8 Python/3.10.8 Linux/6.0.0-parrot1-amd64 Botocore/1.29.8 "
-                      "Pacu"),)),
-        Example("Prowler scan (medium)", (record(
-            "GetBucketPolicy", "s3.amazonaws.com", {"bucketName": "acme-data", "policy": ""},
-            userAgent="Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1 lang/python#3.11 "
-                      "APN_1.0 Prowler/4.2.0"),)),
-        Example("ordinary AWS CLI", (record(
-            "ListBuckets", "s3.amazonaws.com", {"Host": "s3.amazonaws.com"}),), fires=False),
-        Example("AWS service", (record(
-            "GetObject", "s3.amazonaws.com", {"bucketName": "acme-data", "key": "x"},
-            identity=SERVICE, sourceIPAddress="cloudtrail.amazonaws.com",
-            userAgent="cloudtrail.amazonaws.com"),), fires=False),
+        Example(
+            "AWS CLI on Kali Linux",
+            (
+                record(
+                    "ListBuckets",
+                    "s3.amazonaws.com",
+                    {"Host": "s3.amazonaws.com"},
+                    userAgent="aws-cli/1.22.34 Python/3.9.12 Linux/5.16.0-kali7-amd64 "
+                    "botocore/1.24.33",
+                ),
+            ),
+        ),
+        Example(
+            "Pacu through boto3 on Parrot",
+            (
+                data_event(
+                    "GetObject",
+                    "acme-data",
+                    "reports/q3.csv",
+                    identity=ADMIN,
+                    userAgent=(
+                        "Boto3/1.26.8 Python/3.10.8 Linux/6.0.0-parrot1-amd64 Botocore/1.29.8 Pacu"
+                    ),
+                ),
+            ),
+        ),
+        Example(
+            "Prowler scan (medium)",
+            (
+                record(
+                    "GetBucketPolicy",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "policy": ""},
+                    userAgent=(
+                        "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1 "
+                        "lang/python#3.11 APN_1.0 Prowler/4.2.0"
+                    ),
+                ),
+            ),
+        ),
+        Example(
+            "ordinary AWS CLI",
+            (record("ListBuckets", "s3.amazonaws.com", {"Host": "s3.amazonaws.com"}),),
+            fires=False,
+        ),
+        Example(
+            "AWS service",
+            (
+                record(
+                    "GetObject",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "key": "x"},
+                    identity=SERVICE,
+                    sourceIPAddress="cloudtrail.amazonaws.com",
+                    userAgent="cloudtrail.amazonaws.com",
+                ),
+            ),
+            fires=False,
+        ),
     )
 
 
@@ -72,26 +115,57 @@ class BulkS3Client(EventRule):
     attack = ("T1530", "T1567.002")
     dedup_by = ("principal", "agent_family")
     dedup_window = timedelta(hours=6)
-    runbook = ("Ask the principal's owner whether the tool is sanctioned (allowlist its agent "
-               "if so); check bytes read and the destinations written since it appeared.")
+    runbook = (
+        "Ask the principal's owner whether the tool is sanctioned (allowlist its agent "
+        "if so); check bytes read and the destinations written since it appeared."
+    )
     reason_feature = "user_agent"
-    reason_template = ("{event_name} on {bucket} by {principal} from {source_ip} with bulk "
-                       "client {user_agent}")
+    reason_template = (
+        "{event_name} on {bucket} by {principal} from {source_ip} with bulk client {user_agent}"
+    )
 
     def match(self, settings: Settings) -> pl.Expr:
-        return (pl.col("is_bulk_client") & (pl.col("event_source") == "s3.amazonaws.com")
-                & pl.col("bucket").is_not_null() & ~pl.col("is_foreign_bucket"))
+        return (
+            pl.col("is_bulk_client")
+            & (pl.col("event_source") == "s3.amazonaws.com")
+            & pl.col("bucket").is_not_null()
+            & ~pl.col("is_foreign_bucket")
+        )
 
     examples = (
-        Example("rclone listing and reading, access log", access_lines=(
-            access_line("REST.GET.BUCKET", key=None, user_agent="rclone/v1.66.0"),
-            access_line(user_agent="rclone/v1.66.0", minute=1))),
-        Example("S3 Browser in CloudTrail", (data_event(
-            "GetObject", "acme-data", "finance/ledger.xlsx", identity=ADMIN,
-            userAgent="S3 Browser/11.5.7 (https://s3browser.com)"),)),
-        Example("AWS SDK", (data_event("GetObject", "acme-data", "finance/ledger.xlsx"),),
-                fires=False),
-        Example("rclone against somebody else's bucket", (data_event(
-            "PutObject", "partner-drop", "feed.csv", account="999988887777",
-            userAgent="rclone/v1.66.0"),), fires=False),
+        Example(
+            "rclone listing and reading, access log",
+            access_lines=(
+                access_line("REST.GET.BUCKET", key=None, user_agent="rclone/v1.66.0"),
+                access_line(user_agent="rclone/v1.66.0", minute=1),
+            ),
+        ),
+        Example(
+            "S3 Browser in CloudTrail",
+            (
+                data_event(
+                    "GetObject",
+                    "acme-data",
+                    "finance/ledger.xlsx",
+                    identity=ADMIN,
+                    userAgent="S3 Browser/11.5.7 (https://s3browser.com)",
+                ),
+            ),
+        ),
+        Example(
+            "AWS SDK", (data_event("GetObject", "acme-data", "finance/ledger.xlsx"),), fires=False
+        ),
+        Example(
+            "rclone against somebody else's bucket",
+            (
+                data_event(
+                    "PutObject",
+                    "partner-drop",
+                    "feed.csv",
+                    account="999988887777",
+                    userAgent="rclone/v1.66.0",
+                ),
+            ),
+            fires=False,
+        ),
     )

@@ -29,8 +29,11 @@ _DISABLES: tuple[tuple[str, str, pl.Expr | None], ...] = (
     ("config.amazonaws.com", "DeleteDeliveryChannel", None),
 )
 _MUTES: tuple[tuple[str, str, pl.Expr | None], ...] = (
-    *((_GD, f"{verb}{kind}", None) for verb in ("Create", "Update", "Delete")
-      for kind in ("IPSet", "ThreatIntelSet")),
+    *(
+        (_GD, f"{verb}{kind}", None)
+        for verb in ("Create", "Update", "Delete")
+        for kind in ("IPSet", "ThreatIntelSet")
+    ),
     (_GD, "CreateFilter", _RP.str.contains(r'"action"\s*:\s*"ARCHIVE"')),
     (_GD, "UpdateFilter", _RP.str.contains(r'"action"\s*:\s*"ARCHIVE"')),
     ("access-analyzer.amazonaws.com", "CreateArchiveRule", None),
@@ -62,25 +65,51 @@ class GuardDutyDetectorDeleted(_Blinding):
     capabilities = ("C32",)
     attack = ("T1562.001",)
     dedup_by = ("principal", "aws_region")
-    runbook = ("Recreate the detector (and its S3 protection) at once: deleting it also drops "
-               "existing findings. Then review the principal's activity in the region.")
+    runbook = (
+        "Recreate the detector (and its S3 protection) at once: deleting it also drops "
+        "existing findings. Then review the principal's activity in the region."
+    )
     reason_feature = "detector_change"
-    reason_template = ("DeleteDetector {request_parameters} in {aws_region} by {principal} from "
-                       "{source_ip}")
+    reason_template = (
+        "DeleteDetector {request_parameters} in {aws_region} by {principal} from {source_ip}"
+    )
 
     def match(self, settings: Settings) -> pl.Expr:
         return _any_of(((_GD, "DeleteDetector", None),))
 
     examples = (
-        Example("detector deleted", (record("DeleteDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample"}),)),
-        Example("detector deleted by the CI role (still fires)", (record("DeleteDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample"}, identity=CI),)),
-        Example("delete refused", (record("DeleteDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample"},
-            errorCode="AccessDeniedException"),), fires=False),
-        Example("detector read", (record("GetDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample"}),), fires=False),
+        Example(
+            "detector deleted",
+            (record("DeleteDetector", _GD, {"detectorId": "12abc34d567e8fa901bc2d34eexample"}),),
+        ),
+        Example(
+            "detector deleted by the CI role (still fires)",
+            (
+                record(
+                    "DeleteDetector",
+                    _GD,
+                    {"detectorId": "12abc34d567e8fa901bc2d34eexample"},
+                    identity=CI,
+                ),
+            ),
+        ),
+        Example(
+            "delete refused",
+            (
+                record(
+                    "DeleteDetector",
+                    _GD,
+                    {"detectorId": "12abc34d567e8fa901bc2d34eexample"},
+                    errorCode="AccessDeniedException",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "detector read",
+            (record("GetDetector", _GD, {"detectorId": "12abc34d567e8fa901bc2d34eexample"}),),
+            fires=False,
+        ),
     )
 
 
@@ -93,53 +122,165 @@ class SecurityDetectorBlinded(_Blinding):
     attack = ("T1562.001",)
     dedup_by = ("principal", "event_name")
     dedup_window = timedelta(hours=6)
-    runbook = ("Undo the change (re-enable, remove the trusted IP set or archive filter/rule) "
-               "unless it is a reviewed change, and check which findings it would suppress.")
+    runbook = (
+        "Undo the change (re-enable, remove the trusted IP set or archive filter/rule) "
+        "unless it is a reviewed change, and check which findings it would suppress."
+    )
     reason_feature = "detector_change"
-    reason_template = ("{event_name} ({event_source}) in {aws_region} by {principal} from "
-                       "{source_ip}: {request_parameters}")
+    reason_template = (
+        "{event_name} ({event_source}) in {aws_region} by {principal} from "
+        "{source_ip}: {request_parameters}"
+    )
 
     def match(self, settings: Settings) -> pl.Expr:
         ci = list(settings.ci_roles)
-        is_ci = (pl.col("principal").is_in(ci) | pl.col("principal_arn").is_in(ci)).fill_null(
-            False)
+        is_ci = (pl.col("principal").is_in(ci) | pl.col("principal_arn").is_in(ci)).fill_null(False)
         return _any_of(_DISABLES) | (_any_of(_MUTES) & ~is_ci)
 
     examples = (
-        Example("GuardDuty suspended", (record("UpdateDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "enable": False}),)),
-        Example("S3 protection switched off", (record("UpdateDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample",
-            "features": [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}]}),)),
-        Example("attacker range added as trusted IPs", (record("CreateIPSet", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "name": "office",
-            "format": "TXT", "location": "https://s3.amazonaws.com/x/trusted.txt",
-            "activate": True}),)),
-        Example("archive filter for S3 findings", (record("CreateFilter", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "name": "noise",
-            "action": "ARCHIVE", "rank": 1, "findingCriteria": {"criterion": {
-                "type": {"eq": ["Exfiltration:S3/AnomalousBehavior"]}}}}),)),
-        Example("Macie paused", (record("UpdateMacieSession", "macie2.amazonaws.com",
-                                        {"status": "PAUSED"}),)),
-        Example("Config recorder stopped by the CI role (still fires)", (record(
-            "StopConfigurationRecorder", "config.amazonaws.com",
-            {"configurationRecorderName": "default"}, identity=CI),)),
-        Example("Security Hub disabled", (record(
-            "DisableSecurityHub", "securityhub.amazonaws.com", {}),)),
-        Example("GuardDuty enabled", (record("UpdateDetector", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "enable": True,
-            "findingPublishingFrequency": "FIFTEEN_MINUTES"}),), fires=False),
-        Example("notify-only filter", (record("CreateFilter", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "name": "watch",
-            "action": "NOOP", "findingCriteria": {}}),), fires=False),
-        Example("IP set managed by the CI role", (record("UpdateIPSet", _GD, {
-            "detectorId": "12abc34d567e8fa901bc2d34eexample", "ipSetId": "0abc",
-            "activate": True}, identity=CI),), fires=False),
-        Example("Access Analyzer archive rule by an AWS service", (record(
-            "CreateArchiveRule", "access-analyzer.amazonaws.com",
-            {"analyzerName": "org", "ruleName": "svc"}, identity=SERVICE,
-            sourceIPAddress="cloudformation.amazonaws.com"),), fires=False),
-        Example("refused DisableMacie", (record(
-            "DisableMacie", "macie2.amazonaws.com", {}, errorCode="AccessDeniedException"),),
-            fires=False),
+        Example(
+            "GuardDuty suspended",
+            (
+                record(
+                    "UpdateDetector",
+                    _GD,
+                    {"detectorId": "12abc34d567e8fa901bc2d34eexample", "enable": False},
+                ),
+            ),
+        ),
+        Example(
+            "S3 protection switched off",
+            (
+                record(
+                    "UpdateDetector",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "features": [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}],
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "attacker range added as trusted IPs",
+            (
+                record(
+                    "CreateIPSet",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "name": "office",
+                        "format": "TXT",
+                        "location": "https://s3.amazonaws.com/x/trusted.txt",
+                        "activate": True,
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "archive filter for S3 findings",
+            (
+                record(
+                    "CreateFilter",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "name": "noise",
+                        "action": "ARCHIVE",
+                        "rank": 1,
+                        "findingCriteria": {
+                            "criterion": {"type": {"eq": ["Exfiltration:S3/AnomalousBehavior"]}}
+                        },
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "Macie paused",
+            (record("UpdateMacieSession", "macie2.amazonaws.com", {"status": "PAUSED"}),),
+        ),
+        Example(
+            "Config recorder stopped by the CI role (still fires)",
+            (
+                record(
+                    "StopConfigurationRecorder",
+                    "config.amazonaws.com",
+                    {"configurationRecorderName": "default"},
+                    identity=CI,
+                ),
+            ),
+        ),
+        Example(
+            "Security Hub disabled",
+            (record("DisableSecurityHub", "securityhub.amazonaws.com", {}),),
+        ),
+        Example(
+            "GuardDuty enabled",
+            (
+                record(
+                    "UpdateDetector",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "enable": True,
+                        "findingPublishingFrequency": "FIFTEEN_MINUTES",
+                    },
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "notify-only filter",
+            (
+                record(
+                    "CreateFilter",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "name": "watch",
+                        "action": "NOOP",
+                        "findingCriteria": {},
+                    },
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "IP set managed by the CI role",
+            (
+                record(
+                    "UpdateIPSet",
+                    _GD,
+                    {
+                        "detectorId": "12abc34d567e8fa901bc2d34eexample",
+                        "ipSetId": "0abc",
+                        "activate": True,
+                    },
+                    identity=CI,
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "Access Analyzer archive rule by an AWS service",
+            (
+                record(
+                    "CreateArchiveRule",
+                    "access-analyzer.amazonaws.com",
+                    {"analyzerName": "org", "ruleName": "svc"},
+                    identity=SERVICE,
+                    sourceIPAddress="cloudformation.amazonaws.com",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "refused DisableMacie",
+            (
+                record(
+                    "DisableMacie", "macie2.amazonaws.com", {}, errorCode="AccessDeniedException"
+                ),
+            ),
+            fires=False,
+        ),
     )

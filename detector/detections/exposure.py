@@ -29,13 +29,17 @@ _ALL_BLOCKED = pl.all_horizontal(*(_RP.str.contains(rf'"{f}"\s*:\s*"?true"?') fo
 _PUBLIC_GROUP = r"acs\.amazonaws\.com\\?/groups\\?/global\\?/(AllUsers|AuthenticatedUsers)"
 _PUBLIC_CANNED = r'"x-amz-acl"\s*:\s*\[?\s*"(public-read|public-read-write|authenticated-read)"'
 _WILDCARD = r'^"?\*"?$|"AWS"\s*:\s*(\[[^\]]*)?"\*"'
-_RESTRICTING = (r"(?i)aws:(SourceIp|VpcSourceIp|SourceVpce?|PrincipalOrg(ID|Paths)|"
-                r"PrincipalAccount|PrincipalArn|SourceAccount|SourceArn|SourceOrg(ID|Paths)|"
-                r"userid|username)|s3:DataAccessPoint(Account|Arn)")
+_RESTRICTING = (
+    r"(?i)aws:(SourceIp|VpcSourceIp|SourceVpce?|PrincipalOrg(ID|Paths)|"
+    r"PrincipalAccount|PrincipalArn|SourceAccount|SourceArn|SourceOrg(ID|Paths)|"
+    r"userid|username)|s3:DataAccessPoint(Account|Arn)"
+)
 _ACCOUNT_IN_PRINCIPAL = r'(::|")\d{12}[:"]'
-_ACCOUNT_CONDITION = (r'"(aws:PrincipalAccount|aws:SourceAccount|s3:DataAccessPointAccount|'
-                      r'aws:PrincipalArn|aws:SourceArn|s3:DataAccessPointArn)"\s*:\s*'
-                      r'(\[[^\]]*\]|"[^"]*")')
+_ACCOUNT_CONDITION = (
+    r'"(aws:PrincipalAccount|aws:SourceAccount|s3:DataAccessPointAccount|'
+    r'aws:PrincipalArn|aws:SourceArn|s3:DataAccessPointArn)"\s*:\s*'
+    r'(\[[^\]]*\]|"[^"]*")'
+)
 """Condition keys that widen a grant to an account (bare id or inside an ARN)."""
 POLICY_EVENTS = ("PutBucketPolicy", "PutAccessPointPolicy")
 
@@ -50,46 +54,69 @@ def statements() -> list[tuple[pl.Expr, pl.Expr, pl.Expr]]:
     as JSON text. CloudTrail logs a bucket policy as an object, an access point's as a string:
     ``json_path_match`` returns either as text that parses again."""
     rp = pl.when(_NAME.is_in(POLICY_EVENTS)).then(pl.col("request_parameters"))
-    doc = pl.coalesce(rp.str.json_path_match("$.bucketPolicy"),
-                      rp.str.json_path_match("$.PutAccessPointPolicyRequest.Policy"))
+    doc = pl.coalesce(
+        rp.str.json_path_match("$.bucketPolicy"),
+        rp.str.json_path_match("$.PutAccessPointPolicyRequest.Policy"),
+    )
     s = doc.str.json_path_match("$.Statement")
     s = pl.when(s.str.starts_with("{")).then(pl.lit("[") + s + pl.lit("]")).otherwise(s)
-    return [(s.str.json_path_match(f"$[{i}].Effect"), s.str.json_path_match(f"$[{i}].Principal"),
-             s.str.json_path_match(f"$[{i}].Condition")) for i in range(MAX_STATEMENTS)]
+    return [
+        (
+            s.str.json_path_match(f"$[{i}].Effect"),
+            s.str.json_path_match(f"$[{i}].Principal"),
+            s.str.json_path_match(f"$[{i}].Condition"),
+        )
+        for i in range(MAX_STATEMENTS)
+    ]
 
 
 def public_policy() -> pl.Expr:
     """A statement allows everyone (Principal ``*``) without a condition narrowing who."""
-    return pl.any_horizontal(*(
-        (effect == "Allow") & principal.str.contains(_WILDCARD)
-        & (condition.is_null() | ~condition.str.contains(_RESTRICTING))
-        for effect, principal, condition in statements())).fill_null(False)
+    return pl.any_horizontal(
+        *(
+            (effect == "Allow")
+            & principal.str.contains(_WILDCARD)
+            & (condition.is_null() | ~condition.str.contains(_RESTRICTING))
+            for effect, principal, condition in statements()
+        )
+    ).fill_null(False)
 
 
 def accounts(text: pl.Expr, pattern: str) -> pl.Expr:
     """Distinct 12-digit account ids found by ``pattern`` in ``text``."""
-    return (text.str.extract_all(pattern)
-            .list.eval(pl.element().str.extract(r"(\d{12})", 1)).list.unique())
+    return (
+        text.str.extract_all(pattern)
+        .list.eval(pl.element().str.extract(r"(\d{12})", 1))
+        .list.unique()
+    )
 
 
 def foreign(accts: pl.Expr, settings: Settings) -> pl.Expr:
     """The ids among ``accts`` that are not ours (not the recipient's, when ours are unknown)."""
-    ours = (pl.lit(sorted(settings.our_accounts | settings.partner_accounts),
-                   dtype=pl.List(pl.String))
-            if settings.our_accounts else pl.concat_list(pl.col("recipient_account_id")))
+    ours = (
+        pl.lit(sorted(settings.our_accounts | settings.partner_accounts), dtype=pl.List(pl.String))
+        if settings.our_accounts
+        else pl.concat_list(pl.col("recipient_account_id"))
+    )
     return accts.list.set_difference(ours).list.drop_nulls()
 
 
 def policy_foreign(settings: Settings) -> pl.Expr:
     """Accounts not ours that an Allow statement names, as principal or in a condition."""
     stmts = statements()
-    principals = pl.concat_str([pl.when(e == "Allow").then(p) for e, p, _ in stmts],
-                               separator=" ", ignore_nulls=True)
-    conditions = pl.concat_str([pl.when(e == "Allow").then(c) for e, _, c in stmts],
-                               separator=" ", ignore_nulls=True)
+    principals = pl.concat_str(
+        [pl.when(e == "Allow").then(p) for e, p, _ in stmts], separator=" ", ignore_nulls=True
+    )
+    conditions = pl.concat_str(
+        [pl.when(e == "Allow").then(c) for e, _, c in stmts], separator=" ", ignore_nulls=True
+    )
     in_conditions = conditions.str.extract_all(_ACCOUNT_CONDITION).list.join(" ")
-    return foreign(pl.concat_list(accounts(principals, _ACCOUNT_IN_PRINCIPAL),
-                                  accounts(in_conditions, r"\d{12}")).list.unique(), settings)
+    return foreign(
+        pl.concat_list(
+            accounts(principals, _ACCOUNT_IN_PRINCIPAL), accounts(in_conditions, r"\d{12}")
+        ).list.unique(),
+        settings,
+    )
 
 
 class _Exposure(EventRule):
@@ -106,8 +133,7 @@ class _Exposure(EventRule):
 
     def match(self, settings: Settings) -> pl.Expr:
         website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
-        return (_OK & _NAME.is_in(list(self.events_of)) & self.exposes()
-                & ~(website & _ci(settings)))
+        return _OK & _NAME.is_in(list(self.events_of)) & self.exposes() & ~(website & _ci(settings))
 
     def exposes(self) -> pl.Expr:
         raise NotImplementedError
@@ -124,62 +150,133 @@ class _Exposure(EventRule):
 class PublicAccessBlockDisabled(_Exposure):
     id = "public_access_block_disabled"
     title = "S3 Block Public Access removed or weakened (bucket or account)"
-    runbook = ("Re-apply Block Public Access (all four settings) unless the bucket is meant to "
-               "be public, then check its policy and ACLs for what the change exposed.")
-    reason_template = ("{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
-                       "Access removed or not all four settings on")
+    runbook = (
+        "Re-apply Block Public Access (all four settings) unless the bucket is meant to "
+        "be public, then check its policy and ACLs for what the change exposed."
+    )
+    reason_template = (
+        "{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
+        "Access removed or not all four settings on"
+    )
 
-    events_of = tuple(f"{verb}{scope}PublicAccessBlock" for verb in ("Put", "Delete")
-                      for scope in ("Bucket", "", "Account"))
+    events_of = tuple(
+        f"{verb}{scope}PublicAccessBlock"
+        for verb in ("Put", "Delete")
+        for scope in ("Bucket", "", "Account")
+    )
 
     def exposes(self) -> pl.Expr:
         known = pl.col("request_parameters").is_not_null()  # access logs carry no settings
         return _NAME.str.starts_with("Delete") | (known & ~_ALL_BLOCKED)
 
     examples = (
-        Example("bucket BPA flags turned off", (record(
-            "PutBucketPublicAccessBlock", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "PublicAccessBlockConfiguration": {
-                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/", "BlockPublicAcls": False,
-                "IgnorePublicAcls": False, "BlockPublicPolicy": False,
-                "RestrictPublicBuckets": False}, "publicAccessBlock": ""}),)),
-        Example("account BPA deleted", (record(
-            "DeleteAccountPublicAccessBlock", "s3.amazonaws.com",
-            {"x-amz-account-id": OUR_ACCOUNT, "Host": "s3-control.us-east-1.amazonaws.com"}),)),
-        Example("all four flags on", (record(
-            "PutBucketPublicAccessBlock", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "PublicAccessBlockConfiguration": {
-                f: True for f in _FLAGS}, "publicAccessBlock": ""}),), fires=False),
-        Example("CI opening the website bucket", (record(
-            "DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
-            {"bucketName": "acme-www-static", "publicAccessBlock": ""}, identity=CI),),
-            fires=False),
-        Example("BPA put seen in the access log only (settings not logged)", access_lines=(
-            access_line("REST.PUT.PUBLIC_ACCESS_BLOCK", "acme-data", None, bytes_sent=0,
-                        object_size=0),), fires=False),
-        Example("denied", (record("DeleteBucketPublicAccessBlock", "s3.amazonaws.com",
-                                  {"bucketName": "acme-data"}, errorCode="AccessDenied"),),
-                fires=False),
+        Example(
+            "bucket BPA flags turned off",
+            (
+                record(
+                    "PutBucketPublicAccessBlock",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "PublicAccessBlockConfiguration": {
+                            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                            "BlockPublicAcls": False,
+                            "IgnorePublicAcls": False,
+                            "BlockPublicPolicy": False,
+                            "RestrictPublicBuckets": False,
+                        },
+                        "publicAccessBlock": "",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "account BPA deleted",
+            (
+                record(
+                    "DeleteAccountPublicAccessBlock",
+                    "s3.amazonaws.com",
+                    {"x-amz-account-id": OUR_ACCOUNT, "Host": "s3-control.us-east-1.amazonaws.com"},
+                ),
+            ),
+        ),
+        Example(
+            "all four flags on",
+            (
+                record(
+                    "PutBucketPublicAccessBlock",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "PublicAccessBlockConfiguration": {f: True for f in _FLAGS},
+                        "publicAccessBlock": "",
+                    },
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "CI opening the website bucket",
+            (
+                record(
+                    "DeleteBucketPublicAccessBlock",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-www-static", "publicAccessBlock": ""},
+                    identity=CI,
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "BPA put seen in the access log only (settings not logged)",
+            access_lines=(
+                access_line(
+                    "REST.PUT.PUBLIC_ACCESS_BLOCK", "acme-data", None, bytes_sent=0, object_size=0
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "denied",
+            (
+                record(
+                    "DeleteBucketPublicAccessBlock",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data"},
+                    errorCode="AccessDenied",
+                ),
+            ),
+            fires=False,
+        ),
     )
 
 
 def _put_policy(bucket: str, *statements: dict, **extra: Any) -> dict[str, Any]:
-    return record("PutBucketPolicy", "s3.amazonaws.com", bucket_policy(bucket, *statements),
-                  **extra)
+    return record(
+        "PutBucketPolicy", "s3.amazonaws.com", bucket_policy(bucket, *statements), **extra
+    )
 
 
-_READ_ALL = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
-             "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-data/*"}
+_READ_ALL = {
+    "Sid": "PublicRead",
+    "Effect": "Allow",
+    "Principal": "*",
+    "Action": "s3:GetObject",
+    "Resource": "arn:aws:s3:::acme-data/*",
+}
 
 
 @register
 class PublicBucketPolicy(_Exposure):
     id = "bucket_policy_public"
     title = "Bucket or access point policy allows everyone (Principal *) unconditionally"
-    runbook = ("Remove or condition the wildcard statement (aws:SourceVpce, aws:PrincipalOrgID) "
-               "and review access logs for anonymous reads since the change.")
-    reason_template = ("{event_name} on {bucket} by {principal} allows Principal * with no "
-                       "condition narrowing who")
+    runbook = (
+        "Remove or condition the wildcard statement (aws:SourceVpce, aws:PrincipalOrgID) "
+        "and review access logs for anonymous reads since the change."
+    )
+    reason_template = (
+        "{event_name} on {bucket} by {principal} allows Principal * with no condition narrowing who"
+    )
 
     events_of = POLICY_EVENTS
 
@@ -188,20 +285,50 @@ class PublicBucketPolicy(_Exposure):
 
     examples = (
         Example("public read for *", (_put_policy("acme-data", _READ_ALL),)),
-        Example("AWS:* with only a TLS condition (single statement object)", (record(
-            "PutBucketPolicy", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "bucketPolicy": {"Statement": {
-                "Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "s3:*",
-                "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}}}),)),
-        Example("website bucket public read (medium)",
-                (_put_policy("acme-www-static", _READ_ALL),)),
-        Example("Principal * limited to our VPC endpoint", (_put_policy("acme-data", {
-            **_READ_ALL, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}}),),
-            fires=False),
-        Example("Deny * statement", (_put_policy("acme-data", {**_READ_ALL, "Effect": "Deny"}),),
-                fires=False),
-        Example("CI deploying the website bucket policy",
-                (_put_policy("acme-www-static", _READ_ALL, identity=CI),), fires=False),
+        Example(
+            "AWS:* with only a TLS condition (single statement object)",
+            (
+                record(
+                    "PutBucketPolicy",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "bucketPolicy": {
+                            "Statement": {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": ["*"]},
+                                "Action": "s3:*",
+                                "Resource": "*",
+                                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+                            }
+                        },
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "website bucket public read (medium)", (_put_policy("acme-www-static", _READ_ALL),)
+        ),
+        Example(
+            "Principal * limited to our VPC endpoint",
+            (
+                _put_policy(
+                    "acme-data",
+                    {**_READ_ALL, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b"}}},
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "Deny * statement",
+            (_put_policy("acme-data", {**_READ_ALL, "Effect": "Deny"}),),
+            fires=False,
+        ),
+        Example(
+            "CI deploying the website bucket policy",
+            (_put_policy("acme-www-static", _READ_ALL, identity=CI),),
+            fires=False,
+        ),
     )
 
 
@@ -209,33 +336,90 @@ class PublicBucketPolicy(_Exposure):
 class PublicAcl(_Exposure):
     id = "public_acl_granted"
     title = "Bucket or object ACL grants AllUsers or AuthenticatedUsers"
-    runbook = ("Set the ACL back to private (or enforce BucketOwnerEnforced ownership) and check "
-               "what was read anonymously while it was public.")
+    runbook = (
+        "Set the ACL back to private (or enforce BucketOwnerEnforced ownership) and check "
+        "what was read anonymously while it was public."
+    )
     reason_template = "{event_name} on {bucket}/{key} by {principal} makes it public"
 
-    events_of = ("PutBucketAcl", "PutObjectAcl", "PutObject", "CopyObject",
-                 "CreateMultipartUpload", "CreateBucket")
+    events_of = (
+        "PutBucketAcl",
+        "PutObjectAcl",
+        "PutObject",
+        "CopyObject",
+        "CreateMultipartUpload",
+        "CreateBucket",
+    )
 
     def exposes(self) -> pl.Expr:
         return _RP.str.contains(_PUBLIC_GROUP) | _RP.str.contains(_PUBLIC_CANNED)
 
     examples = (
-        Example("bucket ACL grants AllUsers READ", (record(
-            "PutBucketAcl", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "AccessControlPolicy": {"AccessControlList": {"Grant": [
-                {"Grantee": {"xsi:type": "Group",
-                             "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
-                 "Permission": "READ"}]}, "Owner": {"ID": "abc"}}, "acl": ""}),)),
-        Example("object uploaded public-read", (data_event(
-            "PutObject", "acme-data", "exports/customers.csv",
-            params={"x-amz-acl": ["public-read"]}),)),
-        Example("website object public-read by a human (medium)", (data_event(
-            "PutObjectAcl", "acme-www-static", "index.html", params={
-                "x-amz-acl": ["public-read"], "acl": ""}),)),
-        Example("private canned ACL", (data_event(
-            "PutObjectAcl", "acme-data", "x.csv", params={"x-amz-acl": ["private"]}),),
-            fires=False),
-        Example("CI publishing to the website bucket", (data_event(
-            "PutObject", "acme-www-static", "app.js", params={"x-amz-acl": ["public-read"]},
-            identity=CI),), fires=False),
+        Example(
+            "bucket ACL grants AllUsers READ",
+            (
+                record(
+                    "PutBucketAcl",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "AccessControlPolicy": {
+                            "AccessControlList": {
+                                "Grant": [
+                                    {
+                                        "Grantee": {
+                                            "xsi:type": "Group",
+                                            "URI": "http://acs.amazonaws.com/groups/global/AllUsers",
+                                        },
+                                        "Permission": "READ",
+                                    }
+                                ]
+                            },
+                            "Owner": {"ID": "abc"},
+                        },
+                        "acl": "",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "object uploaded public-read",
+            (
+                data_event(
+                    "PutObject",
+                    "acme-data",
+                    "exports/customers.csv",
+                    params={"x-amz-acl": ["public-read"]},
+                ),
+            ),
+        ),
+        Example(
+            "website object public-read by a human (medium)",
+            (
+                data_event(
+                    "PutObjectAcl",
+                    "acme-www-static",
+                    "index.html",
+                    params={"x-amz-acl": ["public-read"], "acl": ""},
+                ),
+            ),
+        ),
+        Example(
+            "private canned ACL",
+            (data_event("PutObjectAcl", "acme-data", "x.csv", params={"x-amz-acl": ["private"]}),),
+            fires=False,
+        ),
+        Example(
+            "CI publishing to the website bucket",
+            (
+                data_event(
+                    "PutObject",
+                    "acme-www-static",
+                    "app.js",
+                    params={"x-amz-acl": ["public-read"]},
+                    identity=CI,
+                ),
+            ),
+            fires=False,
+        ),
     )

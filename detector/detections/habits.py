@@ -22,6 +22,8 @@ that day" a habit."""
 def automation(v: Verdict) -> bool:
     """Roles that run code (not people, whose operations vary by nature)."""
     return ":role/" in v.principal and "AWSReservedSSO_" not in v.principal
+
+
 """Windows of history before an hour of the week can be called rare."""
 
 
@@ -40,9 +42,18 @@ class AnomalousPermissionChange(WindowDetection):
         new_ops = [o for o in v.news.get("operations") or [] if o in PERMISSION]
         if not new_ops:
             return None
-        return v.finding(self, [Reason("new_permission_operation", ", ".join(new_ops),
-                                       "never before", f"first {', '.join(new_ops)} by this "
-                                       "principal")], 5.0)
+        return v.finding(
+            self,
+            [
+                Reason(
+                    "new_permission_operation",
+                    ", ".join(new_ops),
+                    "never before",
+                    f"first {', '.join(new_ops)} by this principal",
+                )
+            ],
+            5.0,
+        )
 
 
 @register
@@ -57,15 +68,27 @@ class RareApi(WindowDetection):
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         if not v.established or v.principal in settings.ci_roles or not automation(v):
             return None
-        new_ops = [o for o in v.news.get("operations") or []
-                   if o not in PERMISSION and (o in CONFIG or o.startswith(("GetBucket",
-                                                                            "PutBucket")))]
+        new_ops = [
+            o
+            for o in v.news.get("operations") or []
+            if o not in PERMISSION and (o in CONFIG or o.startswith(("GetBucket", "PutBucket")))
+        ]
         if not new_ops:
             return None
         # Code does not start calling new APIs on its own: medium for automation roles.
-        return v.finding(self, [Reason("new_operation", ", ".join(new_ops), "never before",
-                                       f"first {', '.join(new_ops)} by this principal")], 3.0,
-                         "medium")
+        return v.finding(
+            self,
+            [
+                Reason(
+                    "new_operation",
+                    ", ".join(new_ops),
+                    "never before",
+                    f"first {', '.join(new_ops)} by this principal",
+                )
+            ],
+            3.0,
+            "medium",
+        )
 
 
 @register
@@ -79,8 +102,11 @@ class RareTime(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         p, w = v.profile, v.window
-        if p is None or p.windows < RARE_HOUR_HISTORY or \
-                w["window_start"] - p.first_seen < RARE_HOUR_AGE:
+        if (
+            p is None
+            or p.windows < RARE_HOUR_HISTORY
+            or w["window_start"] - p.first_seen < RARE_HOUR_AGE
+        ):
             return None
         total = sum(p.hours)
         hours = [(w["hour"] + d) % 24 for d in (-1, 0, 1)]
@@ -89,12 +115,24 @@ class RareTime(WindowDetection):
         # A rare hour on a working day (a late evening) is not enough. Time this principal
         # never works is a weekday it has not worked in ten days or more, at an hour it
         # rarely works; or a weekday and an hour that are both rare.
-        never_this_day = weekday_share == 0 and \
-            w["window_start"] - p.first_seen >= NEVER_DAY_HISTORY
-        if not ((never_this_day and hour_share <= 0.05)
-                or (hour_share <= 0.02 and weekday_share < 0.01)):
+        never_this_day = (
+            weekday_share == 0 and w["window_start"] - p.first_seen >= NEVER_DAY_HISTORY
+        )
+        if not (
+            (never_this_day and hour_share <= 0.05) or (hour_share <= 0.02 and weekday_share < 0.01)
+        ):
             return None
         severity = "medium"
-        return v.finding(self, [Reason("hour", f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",
-                                       "never at this hour", "activity at an hour this "
-                                       "principal never works")], 3.0, severity)
+        return v.finding(
+            self,
+            [
+                Reason(
+                    "hour",
+                    f"{w['hour']:02d}:00 UTC, weekday {w['weekday']}",
+                    "never at this hour",
+                    "activity at an hour this principal never works",
+                )
+            ],
+            3.0,
+            severity,
+        )

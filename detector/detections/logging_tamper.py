@@ -28,11 +28,12 @@ class TrailStoppedOrDeleted(EventRule):
     capabilities = ("C01",)
     attack = ("T1562.008",)
     dedup_by = ("principal", "event_name")
-    runbook = ("Confirm the change was planned; if not, restart logging (StartLogging), "
-               "recreate the trail, and investigate the principal's recent activity.")
+    runbook = (
+        "Confirm the change was planned; if not, restart logging (StartLogging), "
+        "recreate the trail, and investigate the principal's recent activity."
+    )
     reason_feature = "trail_change"
-    reason_template = ("{event_name} on trail {trail} by {principal} from {source_ip} "
-                       "({user_agent})")
+    reason_template = "{event_name} on trail {trail} by {principal} from {source_ip} ({user_agent})"
 
     def match(self, settings: Settings) -> pl.Expr:
         return _api("cloudtrail.amazonaws.com", "StopLogging", "DeleteTrail")
@@ -40,20 +41,39 @@ class TrailStoppedOrDeleted(EventRule):
     events_of = ("StopLogging", "DeleteTrail")
 
     def findings(self, events: pl.DataFrame, settings: Settings):  # type: ignore[override]
-        events = self.candidates(events).with_columns(trail=pl.coalesce(
-            _RP.str.json_path_match("$.name"), _RP.str.json_path_match("$.trailName")))
+        events = self.candidates(events).with_columns(
+            trail=pl.coalesce(
+                _RP.str.json_path_match("$.name"), _RP.str.json_path_match("$.trailName")
+            )
+        )
         return super().findings(events, settings)
 
     examples = (
-        Example("StopLogging", (record("StopLogging", "cloudtrail.amazonaws.com",
-                                       {"name": "org-trail"}),)),
-        Example("DeleteTrail", (record("DeleteTrail", "cloudtrail.amazonaws.com",
-                                       {"name": "org-trail"}),)),
-        Example("failed StopLogging", (record("StopLogging", "cloudtrail.amazonaws.com",
-                                              {"name": "org-trail"},
-                                              errorCode="AccessDenied"),), fires=False),
-        Example("StartLogging", (record("StartLogging", "cloudtrail.amazonaws.com",
-                                        {"name": "org-trail"}),), fires=False),
+        Example(
+            "StopLogging",
+            (record("StopLogging", "cloudtrail.amazonaws.com", {"name": "org-trail"}),),
+        ),
+        Example(
+            "DeleteTrail",
+            (record("DeleteTrail", "cloudtrail.amazonaws.com", {"name": "org-trail"}),),
+        ),
+        Example(
+            "failed StopLogging",
+            (
+                record(
+                    "StopLogging",
+                    "cloudtrail.amazonaws.com",
+                    {"name": "org-trail"},
+                    errorCode="AccessDenied",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "StartLogging",
+            (record("StartLogging", "cloudtrail.amazonaws.com", {"name": "org-trail"}),),
+            fires=False,
+        ),
     )
 
 
@@ -71,16 +91,30 @@ class TrailUpdated(EventRule):
     events_of = ("UpdateTrail",)
 
     def match(self, settings: Settings) -> pl.Expr:
-        return (_api("cloudtrail.amazonaws.com", "UpdateTrail")
-                & ~pl.col("principal").is_in(list(settings.ci_roles)))
+        return _api("cloudtrail.amazonaws.com", "UpdateTrail") & ~pl.col("principal").is_in(
+            list(settings.ci_roles)
+        )
 
     examples = (
-        Example("UpdateTrail by a human", (record(
-            "UpdateTrail", "cloudtrail.amazonaws.com",
-            {"name": "org-trail", "s3BucketName": "attacker-bucket"}),)),
-        Example("UpdateTrail by the CI role", (record(
-            "UpdateTrail", "cloudtrail.amazonaws.com", {"name": "org-trail"}, identity=CI),),
-            fires=False),
+        Example(
+            "UpdateTrail by a human",
+            (
+                record(
+                    "UpdateTrail",
+                    "cloudtrail.amazonaws.com",
+                    {"name": "org-trail", "s3BucketName": "attacker-bucket"},
+                ),
+            ),
+        ),
+        Example(
+            "UpdateTrail by the CI role",
+            (
+                record(
+                    "UpdateTrail", "cloudtrail.amazonaws.com", {"name": "org-trail"}, identity=CI
+                ),
+            ),
+            fires=False,
+        ),
     )
 
 
@@ -92,7 +126,8 @@ _NARROWED = (
     & _RP.str.contains(r'"eventSelectors"\s*:\s*\[\s*\]')
 )
 _ADVANCED_NARROWED = (
-    ~_RP.str.contains(r'"Management"') | ~_RP.str.contains(r'AWS::S3::Object')
+    ~_RP.str.contains(r'"Management"')
+    | ~_RP.str.contains(r"AWS::S3::Object")
     | _RP.str.contains(r'"field"\s*:\s*"readOnly"')
 )
 
@@ -105,41 +140,97 @@ class EventSelectorsNarrowed(EventRule):
     capabilities = ("C02",)
     attack = ("T1562.008",)
     dedup_by = ("principal",)
-    runbook = ("Restore the trail's selectors (management events on, S3 data events for the "
-               "sensitive buckets) and review what happened while logging was narrowed.")
+    runbook = (
+        "Restore the trail's selectors (management events on, S3 data events for the "
+        "sensitive buckets) and review what happened while logging was narrowed."
+    )
     reason_feature = "event_selectors"
     reason_template = "{event_name} by {principal} narrows what is logged: {request_parameters}"
     events_of = ("PutEventSelectors", "PutAdvancedEventSelectors")
 
     def match(self, settings: Settings) -> pl.Expr:
         basic = _api("cloudtrail.amazonaws.com", "PutEventSelectors") & _NARROWED
-        advanced = _api("cloudtrail.amazonaws.com", "PutAdvancedEventSelectors") & \
-            _ADVANCED_NARROWED
+        advanced = (
+            _api("cloudtrail.amazonaws.com", "PutAdvancedEventSelectors") & _ADVANCED_NARROWED
+        )
         return basic | advanced
 
     examples = (
-        Example("selectors drop management events, S3 values emptied", (record(
-            "PutEventSelectors", "cloudtrail.amazonaws.com",
-            {"trailName": "org-trail", "eventSelectors": [{
-                "readWriteType": "ReadOnly", "includeManagementEvents": False,
-                "dataResources": [{"type": "AWS::S3::Object", "values": []}],
-                "excludeManagementEventSources": []}]}),)),
-        Example("advanced selectors with no S3 data events", (record(
-            "PutAdvancedEventSelectors", "cloudtrail.amazonaws.com",
-            {"trailName": "org-trail", "advancedEventSelectors": [{
-                "name": "mgmt", "fieldSelectors": [
-                    {"field": "eventCategory", "equals": ["Management"]}]}]}),)),
-        Example("full selectors", (record(
-            "PutEventSelectors", "cloudtrail.amazonaws.com",
-            {"trailName": "org-trail", "eventSelectors": [{
-                "readWriteType": "All", "includeManagementEvents": True,
-                "dataResources": [{"type": "AWS::S3::Object",
-                                   "values": ["arn:aws:s3:::acme-data/"]}]}]}),), fires=False),
+        Example(
+            "selectors drop management events, S3 values emptied",
+            (
+                record(
+                    "PutEventSelectors",
+                    "cloudtrail.amazonaws.com",
+                    {
+                        "trailName": "org-trail",
+                        "eventSelectors": [
+                            {
+                                "readWriteType": "ReadOnly",
+                                "includeManagementEvents": False,
+                                "dataResources": [{"type": "AWS::S3::Object", "values": []}],
+                                "excludeManagementEventSources": [],
+                            }
+                        ],
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "advanced selectors with no S3 data events",
+            (
+                record(
+                    "PutAdvancedEventSelectors",
+                    "cloudtrail.amazonaws.com",
+                    {
+                        "trailName": "org-trail",
+                        "advancedEventSelectors": [
+                            {
+                                "name": "mgmt",
+                                "fieldSelectors": [
+                                    {"field": "eventCategory", "equals": ["Management"]}
+                                ],
+                            }
+                        ],
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "full selectors",
+            (
+                record(
+                    "PutEventSelectors",
+                    "cloudtrail.amazonaws.com",
+                    {
+                        "trailName": "org-trail",
+                        "eventSelectors": [
+                            {
+                                "readWriteType": "All",
+                                "includeManagementEvents": True,
+                                "dataResources": [
+                                    {
+                                        "type": "AWS::S3::Object",
+                                        "values": ["arn:aws:s3:::acme-data/"],
+                                    }
+                                ],
+                            }
+                        ],
+                    },
+                ),
+            ),
+            fires=False,
+        ),
     )
 
 
-_LOG_STORE_CHANGE = ("PutBucketLifecycle", "PutBucketLifecycleConfiguration",
-                     "DeleteBucketPolicy", "PutBucketPolicy", "DeleteBucket")
+_LOG_STORE_CHANGE = (
+    "PutBucketLifecycle",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketPolicy",
+    "PutBucketPolicy",
+    "DeleteBucket",
+)
 _SHORT_EXPIRY = _RP.str.contains(r'"Days"\s*:\s*"?([0-9]|[12][0-9])"?[,}]')
 
 
@@ -152,8 +243,10 @@ class LogStoreSabotage(EventRule):
     attack = ("T1562.008", "T1485")
     dedup_by = ("principal", "bucket")
     dedup_window = timedelta(hours=6)
-    runbook = ("Check the log bucket's lifecycle and policy; restore them and verify log "
-               "delivery (CloudTrail status, access-log delivery) resumed.")
+    runbook = (
+        "Check the log bucket's lifecycle and policy; restore them and verify log "
+        "delivery (CloudTrail status, access-log delivery) resumed."
+    )
     reason_feature = "log_bucket_change"
     reason_template = "{event_name} on log bucket {bucket} by {principal}"
     events_of = (*_LOG_STORE_CHANGE, "DeleteObject", "DeleteObjects")
@@ -171,23 +264,66 @@ class LogStoreSabotage(EventRule):
         return _OK & ((log_bucket & config) | ((log_bucket | log_objects) & deletes))
 
     examples = (
-        Example("1-day expiry on the trail bucket", (record(
-            "PutBucketLifecycle", "s3.amazonaws.com",
-            {"bucketName": "acme-cloudtrail-logs", "LifecycleConfiguration": {"Rule": {
-                "ID": "cleanup", "Status": "Enabled", "Filter": {"Prefix": ""},
-                "Expiration": {"Days": 1}}}}),)),
-        Example("trail log objects deleted", (record(
-            "DeleteObject", "s3.amazonaws.com",
-            {"bucketName": "acme-cloudtrail-logs",
-             "key": "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05/x.json.gz"}),)),
-        Example("CloudTrail service writing its logs", (record(
-            "PutObject", "s3.amazonaws.com",
-            {"bucketName": "acme-cloudtrail-logs", "key": "AWSLogs/111122223333/x.json.gz"},
-            identity=SERVICE, sourceIPAddress="cloudtrail.amazonaws.com"),), fires=False),
-        Example("365-day expiry on the trail bucket", (record(
-            "PutBucketLifecycle", "s3.amazonaws.com",
-            {"bucketName": "acme-cloudtrail-logs", "LifecycleConfiguration": {"Rule": {
-                "Expiration": {"Days": 365}}}}),), fires=False),
+        Example(
+            "1-day expiry on the trail bucket",
+            (
+                record(
+                    "PutBucketLifecycle",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-cloudtrail-logs",
+                        "LifecycleConfiguration": {
+                            "Rule": {
+                                "ID": "cleanup",
+                                "Status": "Enabled",
+                                "Filter": {"Prefix": ""},
+                                "Expiration": {"Days": 1},
+                            }
+                        },
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "trail log objects deleted",
+            (
+                record(
+                    "DeleteObject",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-cloudtrail-logs",
+                        "key": "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05/x.json.gz",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "CloudTrail service writing its logs",
+            (
+                record(
+                    "PutObject",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-cloudtrail-logs", "key": "AWSLogs/111122223333/x.json.gz"},
+                    identity=SERVICE,
+                    sourceIPAddress="cloudtrail.amazonaws.com",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "365-day expiry on the trail bucket",
+            (
+                record(
+                    "PutBucketLifecycle",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-cloudtrail-logs",
+                        "LifecycleConfiguration": {"Rule": {"Expiration": {"Days": 365}}},
+                    },
+                ),
+            ),
+            fires=False,
+        ),
     )
 
 
@@ -206,18 +342,46 @@ class AccessLoggingDisabled(EventRule):
 
     def match(self, settings: Settings) -> pl.Expr:
         # Access-log lines carry no request body: only CloudTrail shows what was set.
-        return (_api("s3.amazonaws.com", "PutBucketLogging")
-                & pl.col("request_parameters").is_not_null()
-                & ~_RP.str.contains('"LoggingEnabled"'))
+        return (
+            _api("s3.amazonaws.com", "PutBucketLogging")
+            & pl.col("request_parameters").is_not_null()
+            & ~_RP.str.contains('"LoggingEnabled"')
+        )
 
     examples = (
-        Example("logging status emptied", (record(
-            "PutBucketLogging", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "BucketLoggingStatus": {
-                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}, "logging": ""}),)),
-        Example("logging enabled", (record(
-            "PutBucketLogging", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "BucketLoggingStatus": {"LoggingEnabled": {
-                "TargetBucket": "acme-logs", "TargetPrefix": "acme-data/"}},
-             "logging": ""}, identity=ADMIN),), fires=False),
+        Example(
+            "logging status emptied",
+            (
+                record(
+                    "PutBucketLogging",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "BucketLoggingStatus": {"xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"},
+                        "logging": "",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "logging enabled",
+            (
+                record(
+                    "PutBucketLogging",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "BucketLoggingStatus": {
+                            "LoggingEnabled": {
+                                "TargetBucket": "acme-logs",
+                                "TargetPrefix": "acme-data/",
+                            }
+                        },
+                        "logging": "",
+                    },
+                    identity=ADMIN,
+                ),
+            ),
+            fires=False,
+        ),
     )

@@ -33,9 +33,18 @@ class NewNetworkOrigin(WindowDetection):
             baseline = f"{len(p.seen['ip_prefixes'])} known networks (NAT)"
         else:
             return None
-        return v.finding(self, [Reason("new_public_network", nets, baseline,
-                                       f"requests from new public network(s) {nets}; this "
-                                       f"principal uses {baseline}")], 6.0)
+        return v.finding(
+            self,
+            [
+                Reason(
+                    "new_public_network",
+                    nets,
+                    baseline,
+                    f"requests from new public network(s) {nets}; this principal uses {baseline}",
+                )
+            ],
+            6.0,
+        )
 
 
 @register
@@ -55,9 +64,19 @@ class NewAgentFamily(WindowDetection):
         data = w.get("n_read", 0) + w.get("n_write", 0) + w.get("n_delete", 0)
         if data < 20:
             return None
-        return v.finding(self, [Reason("new_agent", ", ".join(new), "known agents",
-                                       f"new client {', '.join(new)} with {data} data "
-                                       "requests")], 3.0, "medium" if data >= 200 else "low")
+        return v.finding(
+            self,
+            [
+                Reason(
+                    "new_agent",
+                    ", ".join(new),
+                    "known agents",
+                    f"new client {', '.join(new)} with {data} data requests",
+                )
+            ],
+            3.0,
+            "medium" if data >= 200 else "low",
+        )
 
 
 @register
@@ -67,8 +86,10 @@ class AccessPathChange(WindowDetection):
     severity = "medium"
     capabilities = ("C14",)
     attack = ("T1078.004", "T1537")
-    runbook = ("The role's credentials are used outside its VPC: find the source IPs, "
-               "revoke sessions, and add aws:SourceVpce conditions.")
+    runbook = (
+        "The role's credentials are used outside its VPC: find the source IPs, "
+        "revoke sessions, and add aws:SourceVpce conditions."
+    )
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         w = v.window
@@ -76,9 +97,14 @@ class AccessPathChange(WindowDetection):
             return None
         if w.get("n_no_vpce", 0) < MIN_DATA_REQUESTS:
             return None
-        reasons = [Reason("no_vpc_endpoint", str(w["n_no_vpce"]),
-                          f"{v.profile.vpce_share:.0%} via VPC endpoint",
-                          f"{w['n_no_vpce']} data requests without the VPC endpoint this "
-                          f"principal uses {v.profile.vpce_share:.0%} of the time")]
+        reasons = [
+            Reason(
+                "no_vpc_endpoint",
+                str(w["n_no_vpce"]),
+                f"{v.profile.vpce_share:.0%} via VPC endpoint",
+                f"{w['n_no_vpce']} data requests without the VPC endpoint this "
+                f"principal uses {v.profile.vpce_share:.0%} of the time",
+            )
+        ]
         severity = "high" if w.get("n_public_ip", 0) else "medium"
         return v.finding(self, reasons, 6.0, severity)

@@ -27,8 +27,13 @@ _RP = pl.col("request_parameters").fill_null("")
 _NAME = pl.col("event_name")
 _S3 = pl.col("event_source") == "s3.amazonaws.com"
 _LOCK_EVENTS = ("PutObjectLockConfiguration", "PutBucketObjectLockConfiguration")
-_EVENTS = ("PutBucketVersioning", "DeleteBucketEncryption", "DeleteBucketReplication",
-           "DeleteBucketLifecycle", *_LOCK_EVENTS)
+_EVENTS = (
+    "PutBucketVersioning",
+    "DeleteBucketEncryption",
+    "DeleteBucketReplication",
+    "DeleteBucketLifecycle",
+    *_LOCK_EVENTS,
+)
 
 
 def change_kind(settings: Settings) -> pl.Expr:
@@ -41,12 +46,19 @@ def change_kind(settings: Settings) -> pl.Expr:
         .then(pl.lit("versioning suspended"))
         .when(versioning & _RP.str.contains(r'(?i)"MfaDelete"\s*:\s*"Disabled"'))
         .then(pl.lit("MFA delete disabled"))
-        .when(_NAME == "DeleteBucketEncryption").then(pl.lit("default encryption deleted"))
-        .when(_NAME == "DeleteBucketReplication").then(pl.lit("replication deleted"))
+        .when(_NAME == "DeleteBucketEncryption")
+        .then(pl.lit("default encryption deleted"))
+        .when(_NAME == "DeleteBucketReplication")
+        .then(pl.lit("replication deleted"))
         .when((_NAME == "DeleteBucketLifecycle") & ~log_bucket)
         .then(pl.lit("lifecycle deleted"))
-        .when(lock & (~_RP.str.contains(r'"DefaultRetention"')
-                      | _RP.str.contains(r'"Days"\s*:\s*"?[01]"?\s*[,}]')))
+        .when(
+            lock
+            & (
+                ~_RP.str.contains(r'"DefaultRetention"')
+                | _RP.str.contains(r'"Days"\s*:\s*"?[01]"?\s*[,}]')
+            )
+        )
         .then(pl.lit("object lock retention removed or cut to a day"))
     )
 
@@ -60,9 +72,11 @@ class RecoveryControlsDisabled(EventRule):
     attack = ("T1490", "T1485")
     dedup_by = ("principal", "bucket")
     dedup_window = timedelta(hours=6)
-    runbook = ("Ask the principal's owner whether the change was planned. If not, re-enable "
-               "versioning/MFA delete, restore encryption, replication and lifecycle from IaC, "
-               "and look for deletes or re-encryption of the bucket's objects that followed.")
+    runbook = (
+        "Ask the principal's owner whether the change was planned. If not, re-enable "
+        "versioning/MFA delete, restore encryption, replication and lifecycle from IaC, "
+        "and look for deletes or re-encryption of the bucket's objects that followed."
+    )
     reason_feature = "recovery_controls"
 
     def match(self, settings: Settings) -> pl.Expr:
@@ -77,12 +91,16 @@ class RecoveryControlsDisabled(EventRule):
             return []
         key = [pl.col(c).cast(pl.String).fill_null("-") for c in self.dedup_by]
         hits = hits.with_columns(change=change_kind(settings)).with_columns(
-            kinds=pl.col("change").n_unique().over(key))
-        ci = (pl.col("principal").is_in(list(settings.ci_roles))
-              | pl.col("principal_arn").is_in(list(settings.ci_roles))).fill_null(False)
+            kinds=pl.col("change").n_unique().over(key)
+        )
+        ci = (
+            pl.col("principal").is_in(list(settings.ci_roles))
+            | pl.col("principal_arn").is_in(list(settings.ci_roles))
+        ).fill_null(False)
         hits = hits.filter(~ci | (pl.col("kinds") >= 2))
-        several = {tuple(r[:-1]) for r in hits.select(*key, "kinds").unique().iter_rows()
-                   if r[-1] >= 2}
+        several = {
+            tuple(r[:-1]) for r in hits.select(*key, "kinds").unique().iter_rows() if r[-1] >= 2
+        }
         out = group_findings(self, hits, settings)
         for f in out:
             if f.key in several:
@@ -93,61 +111,187 @@ class RecoveryControlsDisabled(EventRule):
         first = hits.row(0, named=True)
         changes = hits.get_column("change").unique(maintain_order=True).to_list()
         several = bool((hits.get_column("kinds") >= 2).any())
-        text = (f"{', '.join(changes)} on bucket {first['bucket']} by {first['principal']} "
-                f"from {first['source_ip']}")
+        text = (
+            f"{', '.join(changes)} on bucket {first['bucket']} by {first['principal']} "
+            f"from {first['source_ip']}"
+        )
         if several:
             text += f" ({len(changes)} different recovery-control changes to one bucket)"
-        return [Reason(self.reason_feature, "; ".join(changes),
-                       "no recovery-control changes", text)]
+        return [
+            Reason(self.reason_feature, "; ".join(changes), "no recovery-control changes", text)
+        ]
 
     examples = (
-        Example("versioning suspended", (record(
-            "PutBucketVersioning", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "Host": "acme-data.s3.us-east-1.amazonaws.com",
-             "VersioningConfiguration": {"Status": "Suspended",
-                                         "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"},
-             "versioning": ""}),)),
-        Example("MFA delete turned off", (record(
-            "PutBucketVersioning", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "VersioningConfiguration": {
-                "Status": "Enabled", "MfaDelete": "Disabled",
-                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}, "versioning": ""},
-            identity={"type": "Root", "principalId": "111122223333",
-                      "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"}),)),
-        Example("encryption and replication deleted by the CI role (2 changes)", (
-            record("DeleteBucketEncryption", "s3.amazonaws.com",
-                   {"bucketName": "acme-data", "encryption": ""}, identity=CI),
-            record("DeleteBucketReplication", "s3.amazonaws.com",
-                   {"bucketName": "acme-data", "replication": ""}, identity=CI, minute=2))),
-        Example("lifecycle deleted, seen in the access log", access_lines=(access_line(
-            "REST.DELETE.LIFECYCLE", "acme-data", None, bytes_sent=0, object_size=0,
-            status=204, requester="arn:aws:sts::111122223333:assumed-role/admin/alice"),)),
-        Example("object lock default retention removed", (record(
-            "PutObjectLockConfiguration", "s3.amazonaws.com",
-            {"bucketName": "acme-backups", "ObjectLockConfiguration": {
-                "ObjectLockEnabled": "Enabled",
-                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}, "object-lock": ""}),)),
-        Example("versioning enabled", (record(
-            "PutBucketVersioning", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "VersioningConfiguration": {"Status": "Enabled"},
-             "versioning": ""}),), fires=False),
-        Example("single encryption delete by the CI role", (record(
-            "DeleteBucketEncryption", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "encryption": ""}, identity=CI),), fires=False),
-        Example("failed suspend", (record(
-            "PutBucketVersioning", "s3.amazonaws.com",
-            {"bucketName": "acme-data", "VersioningConfiguration": {"Status": "Suspended"}},
-            errorCode="AccessDenied"),), fires=False),
-        Example("lifecycle deleted on the log bucket", (record(
-            "DeleteBucketLifecycle", "s3.amazonaws.com",
-            {"bucketName": "acme-cloudtrail-logs", "lifecycle": ""}, identity=ADMIN),),
-            fires=False),
-        Example("S3 service acting for a replication setup", (record(
-            "DeleteBucketReplication", "s3.amazonaws.com", {"bucketName": "acme-data"},
-            identity=SERVICE_S3, sourceIPAddress="s3.amazonaws.com"),), fires=False),
-        Example("object lock 30-day compliance retention", (record(
-            "PutObjectLockConfiguration", "s3.amazonaws.com",
-            {"bucketName": "acme-backups", "ObjectLockConfiguration": {
-                "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {
-                    "Mode": "COMPLIANCE", "Days": 30}}}}),), fires=False),
+        Example(
+            "versioning suspended",
+            (
+                record(
+                    "PutBucketVersioning",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "Host": "acme-data.s3.us-east-1.amazonaws.com",
+                        "VersioningConfiguration": {
+                            "Status": "Suspended",
+                            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                        },
+                        "versioning": "",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "MFA delete turned off",
+            (
+                record(
+                    "PutBucketVersioning",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "VersioningConfiguration": {
+                            "Status": "Enabled",
+                            "MfaDelete": "Disabled",
+                            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                        },
+                        "versioning": "",
+                    },
+                    identity={
+                        "type": "Root",
+                        "principalId": "111122223333",
+                        "arn": "arn:aws:iam::111122223333:root",
+                        "accountId": "111122223333",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "encryption and replication deleted by the CI role (2 changes)",
+            (
+                record(
+                    "DeleteBucketEncryption",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "encryption": ""},
+                    identity=CI,
+                ),
+                record(
+                    "DeleteBucketReplication",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "replication": ""},
+                    identity=CI,
+                    minute=2,
+                ),
+            ),
+        ),
+        Example(
+            "lifecycle deleted, seen in the access log",
+            access_lines=(
+                access_line(
+                    "REST.DELETE.LIFECYCLE",
+                    "acme-data",
+                    None,
+                    bytes_sent=0,
+                    object_size=0,
+                    status=204,
+                    requester="arn:aws:sts::111122223333:assumed-role/admin/alice",
+                ),
+            ),
+        ),
+        Example(
+            "object lock default retention removed",
+            (
+                record(
+                    "PutObjectLockConfiguration",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-backups",
+                        "ObjectLockConfiguration": {
+                            "ObjectLockEnabled": "Enabled",
+                            "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+                        },
+                        "object-lock": "",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "versioning enabled",
+            (
+                record(
+                    "PutBucketVersioning",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-data",
+                        "VersioningConfiguration": {"Status": "Enabled"},
+                        "versioning": "",
+                    },
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "single encryption delete by the CI role",
+            (
+                record(
+                    "DeleteBucketEncryption",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "encryption": ""},
+                    identity=CI,
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "failed suspend",
+            (
+                record(
+                    "PutBucketVersioning",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data", "VersioningConfiguration": {"Status": "Suspended"}},
+                    errorCode="AccessDenied",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "lifecycle deleted on the log bucket",
+            (
+                record(
+                    "DeleteBucketLifecycle",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-cloudtrail-logs", "lifecycle": ""},
+                    identity=ADMIN,
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "S3 service acting for a replication setup",
+            (
+                record(
+                    "DeleteBucketReplication",
+                    "s3.amazonaws.com",
+                    {"bucketName": "acme-data"},
+                    identity=SERVICE_S3,
+                    sourceIPAddress="s3.amazonaws.com",
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "object lock 30-day compliance retention",
+            (
+                record(
+                    "PutObjectLockConfiguration",
+                    "s3.amazonaws.com",
+                    {
+                        "bucketName": "acme-backups",
+                        "ObjectLockConfiguration": {
+                            "ObjectLockEnabled": "Enabled",
+                            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}},
+                        },
+                    },
+                ),
+            ),
+            fires=False,
+        ),
     )

@@ -40,8 +40,9 @@ class Phases:
 class PhasesState(msgspec.Struct, forbid_unknown_fields=True):
     """``Phases`` in a checkpoint: phase → [time it was last seen, alert id]."""
 
-    seen: dict[Literal["exfil", "destroy", "note"],
-               tuple[Annotated[datetime, msgspec.Meta(tz=True)], str]]
+    seen: dict[
+        Literal["exfil", "destroy", "note"], tuple[Annotated[datetime, msgspec.Meta(tz=True)], str]
+    ]
 
 
 def _time(a: Alert) -> datetime:
@@ -58,13 +59,22 @@ class ExfiltrateThenDestroy(Detection):
     kind = "correlation"
     dedup_by = ("principal",)
     dedup_window = timedelta(hours=24)
-    runbook = ("Treat as an incident: revoke the principal's sessions and keys, block its "
-               "network path, snapshot versions and backups before they expire.")
+    runbook = (
+        "Treat as an incident: revoke the principal's sessions and keys, block its "
+        "network path, snapshot versions and backups before they expire."
+    )
 
     def observe(self, alert: Alert, memory: dict[str, Phases]) -> Finding | None:
         caps = set(alert.capabilities)
-        phase = ("exfil" if caps & EXFIL else "destroy" if caps & DESTROY
-                 else "note" if caps & NOTE else None)
+        phase = (
+            "exfil"
+            if caps & EXFIL
+            else "destroy"
+            if caps & DESTROY
+            else "note"
+            if caps & NOTE
+            else None
+        )
         if phase is None:
             return None
         t = _time(alert)
@@ -75,27 +85,53 @@ class ExfiltrateThenDestroy(Detection):
             phases.seen[phase] = (t, alert.alert_id)
             exfil = phases.seen.get("exfil")
             destroy = phases.seen.get("destroy")
-            if phase in ("destroy", "note") and exfil and destroy and \
-                    timedelta(0) <= destroy[0] - exfil[0] <= HORIZON and found is None:
+            if (
+                phase in ("destroy", "note")
+                and exfil
+                and destroy
+                and timedelta(0) <= destroy[0] - exfil[0] <= HORIZON
+                and found is None
+            ):
                 found = self._finding(alert, key, phases, exfil, destroy)
         return found
 
-    def _finding(self, alert: Alert, key: str, phases: Phases, exfil: tuple[datetime, str],
-                 destroy: tuple[datetime, str]) -> Finding:
-        reasons = [Reason("sequence", f"{key}: read-out at {exfil[0]:%H:%M}, destroy at "
-                          f"{destroy[0]:%H:%M}", None,
-                          f"read/copy-out burst (alert {exfil[1]}) then deletes or "
-                          f"re-encryption (alert {destroy[1]}) within "
-                          f"{(destroy[0] - exfil[0]).total_seconds() / 3600:.1f} h on {key}")]
+    def _finding(
+        self,
+        alert: Alert,
+        key: str,
+        phases: Phases,
+        exfil: tuple[datetime, str],
+        destroy: tuple[datetime, str],
+    ) -> Finding:
+        reasons = [
+            Reason(
+                "sequence",
+                f"{key}: read-out at {exfil[0]:%H:%M}, destroy at {destroy[0]:%H:%M}",
+                None,
+                f"read/copy-out burst (alert {exfil[1]}) then deletes or "
+                f"re-encryption (alert {destroy[1]}) within "
+                f"{(destroy[0] - exfil[0]).total_seconds() / 3600:.1f} h on {key}",
+            )
+        ]
         note = phases.seen.get("note")
         if note:
-            reasons.append(Reason("ransom_note", note[1], None,
-                                  f"ransom-like note uploaded (alert {note[1]})"))
+            reasons.append(
+                Reason("ransom_note", note[1], None, f"ransom-like note uploaded (alert {note[1]})")
+            )
         t = _time(alert)
-        return Finding(detection=self.id, key=(key,), first_seen=exfil[0], last_seen=t,
-                       principal=alert.principal, account_id=alert.account_id,
-                       evidence_ids=list(alert.evidence_event_ids), evidence_total=
-                       alert.evidence_total, buckets=list(alert.buckets),
-                       source_ips=list(alert.source_ips), user_agents=list(alert.user_agents),
-                       vpc_endpoint_ids=list(alert.vpc_endpoint_ids), reasons=reasons,
-                       score=10.0)
+        return Finding(
+            detection=self.id,
+            key=(key,),
+            first_seen=exfil[0],
+            last_seen=t,
+            principal=alert.principal,
+            account_id=alert.account_id,
+            evidence_ids=list(alert.evidence_event_ids),
+            evidence_total=alert.evidence_total,
+            buckets=list(alert.buckets),
+            source_ips=list(alert.source_ips),
+            user_agents=list(alert.user_agents),
+            vpc_endpoint_ids=list(alert.vpc_endpoint_ids),
+            reasons=reasons,
+            score=10.0,
+        )

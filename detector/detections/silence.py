@@ -39,8 +39,12 @@ class StreamWatch:
         df = enriched.filter(pl.col("event_time").is_not_null()).with_columns(
             stream=pl.when(pl.col("source") == "s3_access")
             .then(pl.lit("s3_access:") + pl.col("bucket").fill_null("-"))
-            .otherwise(pl.lit("cloudtrail:") + pl.col("recipient_account_id").fill_null("-")
-                       + pl.lit(":") + pl.col("aws_region").fill_null("-")),
+            .otherwise(
+                pl.lit("cloudtrail:")
+                + pl.col("recipient_account_id").fill_null("-")
+                + pl.lit(":")
+                + pl.col("aws_region").fill_null("-")
+            ),
             hour=pl.col("event_time").dt.truncate("1h"),
         )
         per_hour = df.group_by("stream", "hour").len().sort("hour")
@@ -55,17 +59,28 @@ class StreamWatch:
             s.events += n
 
     def to_state(self) -> StreamWatchState:
-        return StreamWatchState({name: StreamState(s.first_hour, s.last_hour,
-                                                   s.hours_with_events, s.events, s.alerted_for)
-                                 for name, s in self.streams.items()})
+        return StreamWatchState(
+            {
+                name: StreamState(
+                    s.first_hour, s.last_hour, s.hours_with_events, s.events, s.alerted_for
+                )
+                for name, s in self.streams.items()
+            }
+        )
 
     @classmethod
     def from_state(cls, state: StreamWatchState) -> StreamWatch:
         for name, s in state.streams.items():
             if s.last_hour < s.first_hour:
                 raise ValueError(f"streams[{name!r}]: last_hour is before first_hour")
-        return cls({name: Stream(s.first_hour, s.last_hour, s.hours_with_events, s.events,
-                                 s.alerted_for) for name, s in state.streams.items()})
+        return cls(
+            {
+                name: Stream(
+                    s.first_hour, s.last_hour, s.hours_with_events, s.events, s.alerted_for
+                )
+                for name, s in state.streams.items()
+            }
+        )
 
 
 Hour = Annotated[datetime, msgspec.Meta(tz=True)]
@@ -98,8 +113,10 @@ class TelemetrySilence(Detection):
     kind = "anomaly"
     dedup_by = ("principal",)
     dedup_window = timedelta(hours=24)
-    runbook = ("Check the trail's status and event selectors, the bucket's logging setting "
-               "and the log bucket's policy; find who changed them.")
+    runbook = (
+        "Check the trail's status and event selectors, the bucket's logging setting "
+        "and the log bucket's policy; find who changed them."
+    )
 
     def check(self, watch: StreamWatch, watermark: datetime | None) -> list[Finding]:
         if watermark is None:
@@ -107,23 +124,41 @@ class TelemetrySilence(Detection):
         out = []
         for name, s in watch.streams.items():
             span = (s.last_hour - s.first_hour) / timedelta(hours=1) + 1
-            steady = (span >= MIN_HISTORY_HOURS and s.hours_with_events >= 0.95 * span
-                      and s.events / span >= MIN_PER_HOUR)
+            steady = (
+                span >= MIN_HISTORY_HOURS
+                and s.hours_with_events >= 0.95 * span
+                and s.events / span >= MIN_PER_HOUR
+            )
             silent_since = s.last_hour + timedelta(hours=1)
             if not steady or watermark - silent_since < GAP or s.alerted_for == silent_since:
                 continue
             s.alerted_for = silent_since
             typical = s.events / span
-            reasons = [Reason("stream_volume", f"0 events since {silent_since:%Y-%m-%d %H:%M}",
-                              f"{typical:,.0f} events/hour",
-                              f"{name} sent {typical:,.0f} events every hour for "
-                              f"{span:.0f} h, then nothing since {silent_since:%H:%M} UTC "
-                              "while other logs continue")]
+            reasons = [
+                Reason(
+                    "stream_volume",
+                    f"0 events since {silent_since:%Y-%m-%d %H:%M}",
+                    f"{typical:,.0f} events/hour",
+                    f"{name} sent {typical:,.0f} events every hour for "
+                    f"{span:.0f} h, then nothing since {silent_since:%H:%M} UTC "
+                    "while other logs continue",
+                )
+            ]
             bucket = name.split(":", 1)[1] if name.startswith("s3_access:") else None
-            out.append(Finding(detection=self.id, key=(name,), first_seen=silent_since,
-                               last_seen=watermark, principal=name, account_id=None,
-                               evidence_ids=[], evidence_total=0, reasons=reasons,
-                               buckets=[bucket] if bucket else [],
-                               score=5.0, severity="high" if name.startswith("cloudtrail")
-                               else "medium"))
+            out.append(
+                Finding(
+                    detection=self.id,
+                    key=(name,),
+                    first_seen=silent_since,
+                    last_seen=watermark,
+                    principal=name,
+                    account_id=None,
+                    evidence_ids=[],
+                    evidence_total=0,
+                    reasons=reasons,
+                    buckets=[bucket] if bucket else [],
+                    score=5.0,
+                    severity="high" if name.startswith("cloudtrail") else "medium",
+                )
+            )
         return out

@@ -22,21 +22,29 @@ class Sweep(WindowDetection):
     runbook = "Look for a List-then-Get crawl in the evidence; compare with the principal's job."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        devs = [d for f in ("n_keys", "n_prefixes", "n_buckets", "n_list")
-                if (d := v.deviation(f))]
+        devs = [d for f in ("n_keys", "n_prefixes", "n_buckets", "n_list") if (d := v.deviation(f))]
         if not devs:
             return None
         context = risky_context(v)
         crawl = v.window.get("n_list", 0) > 10 and v.window.get("n_read", 0) > 50
         reasons = [deviation_reason(d) for d in devs] + context
         if crawl:
-            reasons.append(Reason("list_then_get", f"{v.window['n_list']} lists, "
-                                  f"{v.window['n_read']} reads", None,
-                                  "listings followed by reads: a crawl"))
+            reasons.append(
+                Reason(
+                    "list_then_get",
+                    f"{v.window['n_list']} lists, {v.window['n_read']} reads",
+                    None,
+                    "listings followed by reads: a crawl",
+                )
+            )
         n = len(context) + crawl
         extreme = any(d.observed >= EXTREME_PEAK_MULTIPLE * max(d.baseline_peak, 1) for d in devs)
-        return v.finding(self, reasons, max(d.z for d in devs) + n,
-                         "high" if n >= 2 else "medium" if n or extreme else "low")
+        return v.finding(
+            self,
+            reasons,
+            max(d.z for d in devs) + n,
+            "high" if n >= 2 else "medium" if n or extreme else "low",
+        )
 
 
 @register
@@ -53,11 +61,19 @@ class NewBucketWithVolume(WindowDetection):
         w = v.window
         if not (v.established and new):
             return None
-        if w.get("n_read", 0) < NEW_BUCKET_MIN_READS and w.get("bytes_out", 0) < \
-                NEW_BUCKET_MIN_BYTES:
+        if (
+            w.get("n_read", 0) < NEW_BUCKET_MIN_READS
+            and w.get("bytes_out", 0) < NEW_BUCKET_MIN_BYTES
+        ):
             return None
-        reasons = [Reason("new_buckets", ", ".join(new[:5]), "buckets used before",
-                          f"first access to {', '.join(new[:5])} with {w['n_read']:,} reads")]
+        reasons = [
+            Reason(
+                "new_buckets",
+                ", ".join(new[:5]),
+                "buckets used before",
+                f"first access to {', '.join(new[:5])} with {w['n_read']:,} reads",
+            )
+        ]
         return v.finding(self, reasons + risky_context(v), 5.0)
 
 

@@ -19,20 +19,47 @@ def risky_context(v: Verdict) -> list[Reason]:
     w, out = v.window, []
     if v.established and v.news.get("buckets"):
         names = ", ".join(v.news["buckets"][:5])
-        out.append(Reason("new_buckets", names, "none new",
-                          f"bucket(s) this principal never used: {names}"))
+        out.append(
+            Reason(
+                "new_buckets", names, "none new", f"bucket(s) this principal never used: {names}"
+            )
+        )
     if w.get("n_public_ip", 0) and v.profile and v.profile.public_share < 0.05:
-        out.append(Reason("public_source", str(w["n_public_ip"]), "private network",
-                          "requests from public IPs for a principal that uses private ones"))
+        out.append(
+            Reason(
+                "public_source",
+                str(w["n_public_ip"]),
+                "private network",
+                "requests from public IPs for a principal that uses private ones",
+            )
+        )
     if w.get("n_no_vpce", 0) and v.profile and v.profile.vpce_share > 0.95:
-        out.append(Reason("no_vpc_endpoint", str(w["n_no_vpce"]), "always via VPC endpoint",
-                          "data requests without the VPC endpoint this principal always uses"))
+        out.append(
+            Reason(
+                "no_vpc_endpoint",
+                str(w["n_no_vpce"]),
+                "always via VPC endpoint",
+                "data requests without the VPC endpoint this principal always uses",
+            )
+        )
     if w.get("n_foreign_bucket", 0):
-        out.append(Reason("foreign_bucket", str(w["n_foreign_bucket"]), "0",
-                          "requests to buckets owned by accounts that are not ours"))
+        out.append(
+            Reason(
+                "foreign_bucket",
+                str(w["n_foreign_bucket"]),
+                "0",
+                "requests to buckets owned by accounts that are not ours",
+            )
+        )
     if v.established and v.news.get("agents"):
-        out.append(Reason("new_agent", ", ".join(v.news["agents"][:3]), "known agents",
-                          f"new client {', '.join(v.news['agents'][:3])}"))
+        out.append(
+            Reason(
+                "new_agent",
+                ", ".join(v.news["agents"][:3]),
+                "known agents",
+                f"new client {', '.join(v.news['agents'][:3])}",
+            )
+        )
     return out
 
 
@@ -42,7 +69,7 @@ def _volume(d: WindowDetection, v: Verdict, features: tuple[str, ...]) -> Findin
         return None
     context = risky_context(v)
     extreme = [x for x in devs if x.observed >= EXTREME_PEAK_MULTIPLE * max(x.baseline_peak, 1)]
-    severity = ("high" if len(context) >= 2 else "medium" if context or extreme else "low")
+    severity = "high" if len(context) >= 2 else "medium" if context or extreme else "low"
     score = max(x.z for x in devs) + 2 * len(context)
     return v.finding(d, [deviation_reason(x) for x in devs] + context, score, severity)
 
@@ -81,8 +108,10 @@ class MassDelete(WindowDetection):
     severity = "medium"
     capabilities = ("C20",)
     attack = ("T1485",)
-    runbook = ("Stop the principal, check versioning and replicas, restore from versions or "
-               "backups; permanent (version-id) deletes cannot be undone.")
+    runbook = (
+        "Stop the principal, check versioning and replicas, restore from versions or "
+        "backups; permanent (version-id) deletes cannot be undone."
+    )
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         f = _volume(self, v, ("n_delete",))
@@ -90,8 +119,14 @@ class MassDelete(WindowDetection):
         if f is not None:
             f.severity = "high" if permanent or f.severity == "high" else "medium"
             if permanent:
-                f.reasons.append(Reason("version_deletes", str(permanent), "0",
-                                        f"{permanent} permanent (version-id) deletes"))
+                f.reasons.append(
+                    Reason(
+                        "version_deletes",
+                        str(permanent),
+                        "0",
+                        f"{permanent} permanent (version-id) deletes",
+                    )
+                )
         return f
 
 
@@ -108,6 +143,12 @@ class PresignedAbuse(WindowDetection):
         f = _volume(self, v, ("n_presigned",))
         if f is not None and v.established and v.news.get("ip_prefixes"):
             f.severity = "medium"
-            f.reasons.append(Reason("new_networks", ", ".join(v.news["ip_prefixes"][:5]),
-                                    "known networks", "presigned requests from new networks"))
+            f.reasons.append(
+                Reason(
+                    "new_networks",
+                    ", ".join(v.news["ip_prefixes"][:5]),
+                    "known networks",
+                    "presigned requests from new networks",
+                )
+            )
         return f

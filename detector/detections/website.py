@@ -24,38 +24,78 @@ class WebsiteContentTampering(EventRule):
     attack = ("T1491.002", "T1195", "T1059.007")
     dedup_by = ("principal", "bucket")
     dedup_window = timedelta(hours=6)
-    runbook = ("Diff the object against the last deployed build (restore the previous version "
-               "if it differs), look for injected script tags or third-party URLs, and find how "
-               "the principal got write access.")
+    runbook = (
+        "Diff the object against the last deployed build (restore the previous version "
+        "if it differs), look for injected script tags or third-party URLs, and find how "
+        "the principal got write access."
+    )
     reason_feature = "website_write"
-    reason_template = ("{event_name} of {bucket}/{key} by {principal} (not a deploy role) from "
-                       "{source_ip} with {user_agent}")
+    reason_template = (
+        "{event_name} of {bucket}/{key} by {principal} (not a deploy role) from "
+        "{source_ip} with {user_agent}"
+    )
 
     def match(self, settings: Settings) -> pl.Expr:
         ci = list(settings.ci_roles)
         deploy = (pl.col("principal").is_in(ci) | pl.col("principal_arn").is_in(ci)).fill_null(
-            False)
+            False
+        )
         website = pl.col("bucket").is_in(list(settings.website_buckets)).fill_null(False)
         active = pl.col("key").str.contains(ACTIVE_CONTENT).fill_null(False)
-        return (pl.col("event_name").is_in(list(_WRITES)) & ~pl.col("is_error") & website
-                & active & ~deploy)
+        return (
+            pl.col("event_name").is_in(list(_WRITES))
+            & ~pl.col("is_error")
+            & website
+            & active
+            & ~deploy
+        )
 
     examples = (
-        Example("checkout script replaced by the app role", (data_event(
-            "PutObject", "acme-www-static", "assets/js/checkout.min.js", bytes_in=48_211,
-            params={"Content-Type": "application/javascript"}),)),
-        Example("index page overwritten by a human, access log", access_lines=(access_line(
-            "REST.PUT.OBJECT", "acme-www-static", "index.html", requester=ADMIN_ARN,
-            ip="203.0.113.10", bytes_sent=0, object_size=5120,
-            user_agent="aws-cli/2.15.30 Python/3.11.8"),)),
-        Example("deploy by the CI role", (data_event(
-            "PutObject", "acme-www-static", "assets/js/checkout.min.js", identity=CI),),
-            fires=False),
-        Example("image upload", (data_event(
-            "PutObject", "acme-www-static", "img/banner.png"),), fires=False),
-        Example("script into a non-website bucket", (data_event(
-            "PutObject", "acme-artifacts", "build/app.js"),), fires=False),
-        Example("refused write", (data_event(
-            "PutObject", "acme-www-static", "index.html", errorCode="AccessDenied"),),
-            fires=False),
+        Example(
+            "checkout script replaced by the app role",
+            (
+                data_event(
+                    "PutObject",
+                    "acme-www-static",
+                    "assets/js/checkout.min.js",
+                    bytes_in=48_211,
+                    params={"Content-Type": "application/javascript"},
+                ),
+            ),
+        ),
+        Example(
+            "index page overwritten by a human, access log",
+            access_lines=(
+                access_line(
+                    "REST.PUT.OBJECT",
+                    "acme-www-static",
+                    "index.html",
+                    requester=ADMIN_ARN,
+                    ip="203.0.113.10",
+                    bytes_sent=0,
+                    object_size=5120,
+                    user_agent="aws-cli/2.15.30 Python/3.11.8",
+                ),
+            ),
+        ),
+        Example(
+            "deploy by the CI role",
+            (data_event("PutObject", "acme-www-static", "assets/js/checkout.min.js", identity=CI),),
+            fires=False,
+        ),
+        Example(
+            "image upload",
+            (data_event("PutObject", "acme-www-static", "img/banner.png"),),
+            fires=False,
+        ),
+        Example(
+            "script into a non-website bucket",
+            (data_event("PutObject", "acme-artifacts", "build/app.js"),),
+            fires=False,
+        ),
+        Example(
+            "refused write",
+            (data_event("PutObject", "acme-www-static", "index.html", errorCode="AccessDenied"),),
+            fires=False,
+        ),
     )

@@ -40,34 +40,47 @@ class Verdict:
     def deviation(self, feature: str) -> Deviation | None:
         return next((d for d in self.deviations if d.feature == feature), None)
 
-    def finding(self, d: Detection, reasons: list[Reason], score: float,
-                severity: str | None = None) -> Finding:
+    def finding(
+        self, d: Detection, reasons: list[Reason], score: float, severity: str | None = None
+    ) -> Finding:
         w = self.window
         first: datetime = w["first_seen"]
         last: datetime = w["last_seen"]
         return Finding(
-            detection=d.id, key=(self.principal,), first_seen=first, last_seen=last,
-            principal=self.principal, account_id=self.account_id,
+            detection=d.id,
+            key=(self.principal,),
+            first_seen=first,
+            last_seen=last,
+            principal=self.principal,
+            account_id=self.account_id,
             evidence_ids=list(w.get("evidence") or [])[:EVIDENCE_CAP],
             evidence_total=int(w.get("n_events", 0)),
             buckets=list(w.get("buckets") or [])[:LIST_CAP],
             source_ips=list(w.get("ip_prefixes") or [])[:LIST_CAP],
             user_agents=list(w.get("agents") or [])[:LIST_CAP],
             vpc_endpoint_ids=list(w.get("vpces") or [])[:LIST_CAP],
-            reasons=reasons, score=score, severity=severity,  # type: ignore[arg-type]
+            reasons=reasons,
+            score=score,
+            severity=severity,  # type: ignore[arg-type]
         )
 
 
 def deviation_reason(dev: Deviation) -> Reason:
-    """"bytes_out 4.1 GB vs typical 120 MB (peak 300 MB)" — in words, with the baseline."""
+    """ "bytes_out 4.1 GB vs typical 120 MB (peak 300 MB)" — in words, with the baseline."""
     fmt = human_bytes if dev.feature.startswith("bytes") else human_count
     who = "peers" if dev.peer else "this principal"
     where = f" on {dev.scope}" if dev.scope else ""
-    text = (f"{dev.feature}{where} {fmt(dev.observed)} vs typical "
-            f"{fmt(dev.baseline_typical)} and peak {fmt(dev.baseline_peak)} for {who}"
-            f"{where} ({dev.z:.1f} sd)")
-    return Reason(dev.feature, fmt(dev.observed),
-                  f"typical {fmt(dev.baseline_typical)}, peak {fmt(dev.baseline_peak)}", text)
+    text = (
+        f"{dev.feature}{where} {fmt(dev.observed)} vs typical "
+        f"{fmt(dev.baseline_typical)} and peak {fmt(dev.baseline_peak)} for {who}"
+        f"{where} ({dev.z:.1f} sd)"
+    )
+    return Reason(
+        dev.feature,
+        fmt(dev.observed),
+        f"typical {fmt(dev.baseline_typical)}, peak {fmt(dev.baseline_peak)}",
+        text,
+    )
 
 
 def human_bytes(n: float) -> str:

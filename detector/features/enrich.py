@@ -11,45 +11,108 @@ import pyarrow as pa
 
 from detector.config import Settings
 
-READ = ("GetObject", "HeadObject", "SelectObjectContent", "GetObjectAttributes",
-        "GetObjectTorrent")
-WRITE = ("PutObject", "CopyObject", "UploadPart", "UploadPartCopy", "CompleteMultipartUpload",
-         "CreateMultipartUpload", "RestoreObject", "PutObjectRetention", "PutObjectLegalHold")
-LIST = ("ListObjects", "ListObjectsV2", "ListObjectVersions", "ListBuckets",
-        "ListMultipartUploads", "ListParts")
+READ = ("GetObject", "HeadObject", "SelectObjectContent", "GetObjectAttributes", "GetObjectTorrent")
+WRITE = (
+    "PutObject",
+    "CopyObject",
+    "UploadPart",
+    "UploadPartCopy",
+    "CompleteMultipartUpload",
+    "CreateMultipartUpload",
+    "RestoreObject",
+    "PutObjectRetention",
+    "PutObjectLegalHold",
+)
+LIST = (
+    "ListObjects",
+    "ListObjectsV2",
+    "ListObjectVersions",
+    "ListBuckets",
+    "ListMultipartUploads",
+    "ListParts",
+)
 DELETE = ("DeleteObject", "DeleteObjects")
 PERMISSION = (
-    "PutBucketPolicy", "DeleteBucketPolicy", "PutBucketAcl", "PutObjectAcl",
-    "PutBucketPublicAccessBlock", "DeleteBucketPublicAccessBlock", "PutPublicAccessBlock",
-    "DeletePublicAccessBlock", "PutAccountPublicAccessBlock", "DeleteAccountPublicAccessBlock",
-    "PutBucketOwnershipControls", "DeleteBucketOwnershipControls", "CreateAccessPoint",
-    "PutAccessPointPolicy", "DeleteAccessPointPolicy", "PutMultiRegionAccessPointPolicy",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketAcl",
+    "PutObjectAcl",
+    "PutBucketPublicAccessBlock",
+    "DeleteBucketPublicAccessBlock",
+    "PutPublicAccessBlock",
+    "DeletePublicAccessBlock",
+    "PutAccountPublicAccessBlock",
+    "DeleteAccountPublicAccessBlock",
+    "PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls",
+    "CreateAccessPoint",
+    "PutAccessPointPolicy",
+    "DeleteAccessPointPolicy",
+    "PutMultiRegionAccessPointPolicy",
 )
 CONFIG = (
-    "PutBucketVersioning", "PutBucketEncryption", "DeleteBucketEncryption",
-    "PutBucketLifecycle", "PutBucketLifecycleConfiguration", "DeleteBucketLifecycle",
-    "PutBucketReplication", "DeleteBucketReplication", "PutBucketLogging", "PutBucketTagging",
-    "DeleteBucketTagging", "PutBucketCors", "DeleteBucketCors", "PutBucketWebsite",
-    "DeleteBucketWebsite", "PutBucketNotification", "PutBucketNotificationConfiguration",
-    "PutObjectLockConfiguration", "PutBucketObjectLockConfiguration", "DeleteBucket",
-    "CreateBucket", "PutBucketRequestPayment", "PutBucketAccelerateConfiguration",
+    "PutBucketVersioning",
+    "PutBucketEncryption",
+    "DeleteBucketEncryption",
+    "PutBucketLifecycle",
+    "PutBucketLifecycleConfiguration",
+    "DeleteBucketLifecycle",
+    "PutBucketReplication",
+    "DeleteBucketReplication",
+    "PutBucketLogging",
+    "PutBucketTagging",
+    "DeleteBucketTagging",
+    "PutBucketCors",
+    "DeleteBucketCors",
+    "PutBucketWebsite",
+    "DeleteBucketWebsite",
+    "PutBucketNotification",
+    "PutBucketNotificationConfiguration",
+    "PutObjectLockConfiguration",
+    "PutBucketObjectLockConfiguration",
+    "DeleteBucket",
+    "CreateBucket",
+    "PutBucketRequestPayment",
+    "PutBucketAccelerateConfiguration",
 )
 RECON = (
-    "ListBuckets", "GetBucketPolicy", "GetBucketAcl", "GetBucketLocation",
-    "GetBucketVersioning", "GetBucketLogging", "GetBucketEncryption", "GetBucketPolicyStatus",
-    "GetBucketPublicAccessBlock", "GetPublicAccessBlock", "GetBucketTagging",
-    "GetBucketReplication", "GetBucketLifecycle", "GetBucketLifecycleConfiguration",
-    "GetBucketOwnershipControls", "GetObjectAcl", "GetBucketWebsite", "GetBucketCors",
+    "ListBuckets",
+    "GetBucketPolicy",
+    "GetBucketAcl",
+    "GetBucketLocation",
+    "GetBucketVersioning",
+    "GetBucketLogging",
+    "GetBucketEncryption",
+    "GetBucketPolicyStatus",
+    "GetBucketPublicAccessBlock",
+    "GetPublicAccessBlock",
+    "GetBucketTagging",
+    "GetBucketReplication",
+    "GetBucketLifecycle",
+    "GetBucketLifecycleConfiguration",
+    "GetBucketOwnershipControls",
+    "GetObjectAcl",
+    "GetBucketWebsite",
+    "GetBucketCors",
 )
 OP_CLASSES: dict[str, str] = {
-    **{n: "read" for n in READ}, **{n: "write" for n in WRITE}, **{n: "list" for n in LIST},
-    **{n: "delete" for n in DELETE}, **{n: "permission" for n in PERMISSION},
+    **{n: "read" for n in READ},
+    **{n: "write" for n in WRITE},
+    **{n: "list" for n in LIST},
+    **{n: "delete" for n in DELETE},
+    **{n: "permission" for n in PERMISSION},
     **{n: "config" for n in CONFIG},
 }
 """Operation class of each S3 API name; anything else is ``other``."""
 
-DENIED_CODES = ("AccessDenied", "AllAccessDisabled", "AccessDeniedException",
-                "UnauthorizedOperation", "Client.UnauthorizedOperation", "VpceAccessDenied")
+DENIED_CODES = (
+    "AccessDenied",
+    "AllAccessDisabled",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "VpceAccessDenied",
+)
 
 _PRIVATE_V4 = (
     r"^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|127\.|169\.254\.|"
@@ -91,14 +154,17 @@ def principal_key() -> pl.Expr:
     anonymous = (pl.col("principal_type") == "Anonymous") | (pl.col("account_id") == "anonymous")
     sso = pl.col("session_issuer_arn").str.contains(":role/.*AWSReservedSSO_").fill_null(False)
     return (
-        pl.when(anonymous).then(pl.lit("anonymous"))
+        pl.when(anonymous)
+        .then(pl.lit("anonymous"))
         .when(sso & pl.col("session_name").is_not_null())
-        .then(normalise_role(pl.col("session_issuer_arn")) + pl.lit("/")
-              + pl.col("session_name"))
+        .then(normalise_role(pl.col("session_issuer_arn")) + pl.lit("/") + pl.col("session_name"))
         .when((pl.col("principal_type") == "AWSService") & pl.col("invoked_by").is_not_null())
         .then(pl.lit("service:") + pl.col("invoked_by"))
-        .otherwise(normalise_role(pl.coalesce("session_issuer_arn", "principal_arn",
-                                              "invoked_by", "principal_id")))
+        .otherwise(
+            normalise_role(
+                pl.coalesce("session_issuer_arn", "principal_arn", "invoked_by", "principal_id")
+            )
+        )
     )
 
 
@@ -108,19 +174,38 @@ def agent_family() -> pl.Expr:
     return (
         pl.when(ua.str.contains(r"(?i)^signin\.amazonaws\.com|S3Console|console\.amazonaws"))
         .then(pl.lit("console"))
-        .when(ua.str.contains(r"(?i)^AWS Internal|amazonaws\.com$")).then(pl.lit("aws-internal"))
-        .when(ua.str.contains(r"(?i)^(Mozilla|Opera)/")).then(pl.lit("browser"))
-        .otherwise(ua.str.extract(r"^([A-Za-z][\w .-]*?)/", 1)
-                   .fill_null(ua.str.extract(r"^([A-Za-z][\w.-]*)", 1)).fill_null(ua)
-                   .str.slice(0, 40))
+        .when(ua.str.contains(r"(?i)^AWS Internal|amazonaws\.com$"))
+        .then(pl.lit("aws-internal"))
+        .when(ua.str.contains(r"(?i)^(Mozilla|Opera)/"))
+        .then(pl.lit("browser"))
+        .otherwise(
+            ua.str.extract(r"^([A-Za-z][\w .-]*?)/", 1)
+            .fill_null(ua.str.extract(r"^([A-Za-z][\w.-]*)", 1))
+            .fill_null(ua)
+            .str.slice(0, 40)
+        )
     )
 
 
 UNUSED_BY_DETECTION = (
-    "additional_event_data", "request_uri", "referrer", "extra_fields", "origin_object",
-    "origin_index", "host_header", "total_time_ms", "turnaround_time_ms", "acl_required",
-    "source_region", "bucket_owner", "access_point_arn", "access_key_id", "error_message",
-    "object_size", "signature_version", "event_type",
+    "additional_event_data",
+    "request_uri",
+    "referrer",
+    "extra_fields",
+    "origin_object",
+    "origin_index",
+    "host_header",
+    "total_time_ms",
+    "turnaround_time_ms",
+    "acl_required",
+    "source_region",
+    "bucket_owner",
+    "access_point_arn",
+    "access_key_id",
+    "error_message",
+    "object_size",
+    "signature_version",
+    "event_type",
 )
 """Columns no detection reads: not copied into the detection frame (memory per batch)."""
 
@@ -136,7 +221,7 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
     is_ipv6 = ip.str.contains(":").fill_null(False) & ~ip.str.contains(r"[g-zG-Z]").fill_null(True)
     known_org = bool(settings.our_accounts)
     event_name = pl.col("event_name")
-    denied = (pl.col("error_code").is_in(DENIED_CODES) | (pl.col("http_status") == 403))
+    denied = pl.col("error_code").is_in(DENIED_CODES) | (pl.col("http_status") == 403)
     presigned = (pl.col("auth_method") == "QueryString").fill_null(False)
     ours = list(settings.our_accounts | settings.partner_accounts)
     return df.with_columns(
@@ -147,7 +232,8 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
             (pl.col("principal_type") == "AWSService")
             | pl.col("session_issuer_arn").str.contains(SERVICE_ROLE)
             | pl.col("principal_arn").str.contains(r":assumed-role/AWSServiceRole")
-            | ip.str.ends_with(".amazonaws.com") | (ip == "AWS Internal")
+            | ip.str.ends_with(".amazonaws.com")
+            | (ip == "AWS Internal")
         ).fill_null(False),
         is_public_ip=(
             (is_ipv4 & ~ip.str.contains(_PRIVATE_V4).fill_null(False))
@@ -155,42 +241,58 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         ),
         # A presigned URL is used by whoever holds it (a browser), not by the principal that
         # signed it: its address says nothing about where the principal's code runs.
-        ip_prefix=pl.when(presigned).then(None)
-        .when(is_ipv4).then(ip.str.replace(r"\.\d+$", ".0/24"))
-        .when(is_ipv6).then(ip.str.extract(r"^([0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F]*)", 1)
-                            + pl.lit("::/48")),
+        ip_prefix=pl.when(presigned)
+        .then(None)
+        .when(is_ipv4)
+        .then(ip.str.replace(r"\.\d+$", ".0/24"))
+        .when(is_ipv6)
+        .then(ip.str.extract(r"^([0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F]*)", 1) + pl.lit("::/48")),
         agent_family=agent_family(),
         is_offensive_agent=pl.col("user_agent").str.contains(OFFENSIVE_AGENTS).fill_null(False),
         is_bulk_client=pl.col("user_agent").str.contains(BULK_CLIENTS).fill_null(False),
         is_foreign_bucket=(
             pl.col("bucket_account_id").is_not_null()
-            & (~pl.col("bucket_account_id").is_in(ours) if known_org
-               else pl.col("bucket_account_id") != pl.col("recipient_account_id"))
+            & (
+                ~pl.col("bucket_account_id").is_in(ours)
+                if known_org
+                else pl.col("bucket_account_id") != pl.col("recipient_account_id")
+            )
         ).fill_null(False),
         is_foreign_vpce=(
             pl.col("vpc_endpoint_account_id").is_not_null()
-            & (~pl.col("vpc_endpoint_account_id").is_in(ours) if known_org
-               else (pl.col("vpc_endpoint_account_id") != pl.col("recipient_account_id"))
-               & (pl.col("vpc_endpoint_account_id") != pl.col("account_id")))
+            & (
+                ~pl.col("vpc_endpoint_account_id").is_in(ours)
+                if known_org
+                else (pl.col("vpc_endpoint_account_id") != pl.col("recipient_account_id"))
+                & (pl.col("vpc_endpoint_account_id") != pl.col("account_id"))
+            )
         ).fill_null(False),
         is_presigned=(pl.col("auth_method") == "QueryString").fill_null(False),
         is_non_tls=(
-            pl.col("tls_version").is_null() & pl.col("cipher_suite").is_null()
-            & (pl.col("event_source") == "s3.amazonaws.com") & is_ipv4
-            & (pl.col("source") == "s3_access") & pl.col("principal_arn").is_not_null()
+            pl.col("tls_version").is_null()
+            & pl.col("cipher_suite").is_null()
+            & (pl.col("event_source") == "s3.amazonaws.com")
+            & is_ipv4
+            & (pl.col("source") == "s3_access")
+            & pl.col("principal_arn").is_not_null()
         ).fill_null(False),
         is_sse_c=(pl.col("sse") == "SSE-C").fill_null(False),
-        is_version_delete=(event_name.is_in(DELETE) & pl.col("version_id").is_not_null())
-        .fill_null(False),
-        objects_deleted=pl.when(event_name.is_in(DELETE)
-                                & (pl.col("operation") != "REST.POST.MULTI_OBJECT_DELETE")
-                                .fill_null(True))
-        .then(1).otherwise(0),
+        is_version_delete=(event_name.is_in(DELETE) & pl.col("version_id").is_not_null()).fill_null(
+            False
+        ),
+        objects_deleted=pl.when(
+            event_name.is_in(DELETE)
+            & (pl.col("operation") != "REST.POST.MULTI_OBJECT_DELETE").fill_null(True)
+        )
+        .then(1)
+        .otherwise(0),
         is_denied=denied.fill_null(False),
-        is_error=(pl.col("error_code").is_not_null() | (pl.col("http_status") >= 400))
-        .fill_null(False),
-        key_prefix=pl.col("key").str.extract(r"^([^/]*/?[^/]*/)", 1).fill_null(
-            pl.col("key").str.extract(r"^([^/]*/)", 1)),
+        is_error=(pl.col("error_code").is_not_null() | (pl.col("http_status") >= 400)).fill_null(
+            False
+        ),
+        key_prefix=pl.col("key")
+        .str.extract(r"^([^/]*/?[^/]*/)", 1)
+        .fill_null(pl.col("key").str.extract(r"^([^/]*/)", 1)),
         hour=pl.col("event_time").dt.hour(),
         weekday=pl.col("event_time").dt.weekday(),
         evidence_id=pl.coalesce("event_id", "request_id"),

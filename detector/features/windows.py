@@ -39,8 +39,11 @@ COUNTS: dict[str, pl.Expr] = {
     "n_errors": pl.col("is_error").sum(),
     "n_denied": pl.col("is_denied").sum(),
     "n_public_ip": (pl.col("is_public_ip") & ~pl.col("is_presigned")).sum(),
-    "n_no_vpce": (pl.col("vpc_endpoint_id").is_null() & (pl.col("source") == "cloudtrail")
-                  & pl.col("op_class").is_in(["read", "write", "list", "delete"])).sum(),
+    "n_no_vpce": (
+        pl.col("vpc_endpoint_id").is_null()
+        & (pl.col("source") == "cloudtrail")
+        & pl.col("op_class").is_in(["read", "write", "list", "delete"])
+    ).sum(),
     "n_foreign_vpce": pl.col("is_foreign_vpce").sum(),
     "n_foreign_bucket": pl.col("is_foreign_bucket").sum(),
     "n_presigned": pl.col("is_presigned").sum(),
@@ -65,13 +68,15 @@ KEY = ("principal", "window_start")
 UNKNOWN_PRINCIPAL = "(unknown)"
 
 
-def partial_windows(enriched: pl.DataFrame, minutes: int,
-                    distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
+def partial_windows(
+    enriched: pl.DataFrame, minutes: int, distinct: dict[str, str] = DISTINCT
+) -> pl.DataFrame:
     """Reduce a batch to one row per (principal, window) with counts and distinct lists."""
     # No time: no window to put it in (rules still see the event). No principal: counted
     # under "(unknown)", so that a burst of unattributable requests is still a window.
     df = enriched.filter(pl.col("event_time").is_not_null()).with_columns(
-        pl.col("principal").fill_null(UNKNOWN_PRINCIPAL))
+        pl.col("principal").fill_null(UNKNOWN_PRINCIPAL)
+    )
     if df.is_empty():
         return empty_partials(distinct)
     return (
@@ -79,8 +84,10 @@ def partial_windows(enriched: pl.DataFrame, minutes: int,
         .group_by(*KEY)
         .agg(
             *(expr.cast(pl.Int64).alias(name) for name, expr in COUNTS.items()),
-            *(pl.col(col).drop_nulls().unique().head(DISTINCT_CAP).alias(name)
-              for name, col in distinct.items()),
+            *(
+                pl.col(col).drop_nulls().unique().head(DISTINCT_CAP).alias(name)
+                for name, col in distinct.items()
+            ),
             pl.col("account_id").drop_nulls().first().alias("account_id"),
             pl.col("principal_type").drop_nulls().first().alias("principal_type"),
             pl.col("event_time").min().alias("first_seen"),
@@ -96,14 +103,19 @@ def empty_partials(distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
 
 def partials_schema(distinct: dict[str, str] = DISTINCT) -> pl.Schema:
     """The columns of partial (and open) windows."""
-    return pl.Schema({
-        "principal": pl.String(), "window_start": pl.Datetime("us", "UTC"),
-        **{n: pl.Int64() for n in COUNTS},
-        **{n: pl.List(pl.String()) for n in distinct},
-        "account_id": pl.String(), "principal_type": pl.String(),
-        "first_seen": pl.Datetime("us", "UTC"), "last_seen": pl.Datetime("us", "UTC"),
-        "evidence": pl.List(pl.String()),
-    })
+    return pl.Schema(
+        {
+            "principal": pl.String(),
+            "window_start": pl.Datetime("us", "UTC"),
+            **{n: pl.Int64() for n in COUNTS},
+            **{n: pl.List(pl.String()) for n in distinct},
+            "account_id": pl.String(),
+            "principal_type": pl.String(),
+            "first_seen": pl.Datetime("us", "UTC"),
+            "last_seen": pl.Datetime("us", "UTC"),
+            "evidence": pl.List(pl.String()),
+        }
+    )
 
 
 def merge(partials: pl.DataFrame, distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
@@ -135,8 +147,11 @@ def bucket_view(enriched: pl.DataFrame) -> pl.DataFrame:
     """Data events keyed by principal×bucket, for the per-bucket windows."""
     return enriched.filter(
         pl.col("bucket").is_not_null() & pl.col("op_class").is_in(["read", "write", "delete"])
-    ).with_columns(principal=pl.col("principal").fill_null(UNKNOWN_PRINCIPAL)
-                   + pl.lit(BUCKET_SEPARATOR) + pl.col("bucket"))
+    ).with_columns(
+        principal=pl.col("principal").fill_null(UNKNOWN_PRINCIPAL)
+        + pl.lit(BUCKET_SEPARATOR)
+        + pl.col("bucket")
+    )
 
 
 def finalize(windows: pl.DataFrame, distinct: dict[str, str] = DISTINCT) -> pl.DataFrame:
@@ -171,8 +186,9 @@ class WindowAggregator:
             return
         if self.open.is_empty() and self.open.width != partial.width:
             self.open = empty_partials(self.distinct)
-        self.open = compact(merge(pl.concat([self.open, partial], how="vertical_relaxed"),
-                                  self.distinct))
+        self.open = compact(
+            merge(pl.concat([self.open, partial], how="vertical_relaxed"), self.distinct)
+        )
 
     @property
     def watermark(self) -> datetime | None:
@@ -201,9 +217,13 @@ class WindowAggregator:
             empty_partials(self.distinct).write_ipc_stream(buffer)
         else:  # zstd shrinks lists of keys several times
             self.open.write_ipc_stream(buffer, compression="zstd")
-        return WindowsState(minutes=self.minutes, lateness=self.lateness,
-                            distinct=dict(self.distinct), open=buffer.getvalue(),
-                            newest=dict(self.newest))
+        return WindowsState(
+            minutes=self.minutes,
+            lateness=self.lateness,
+            distinct=dict(self.distinct),
+            open=buffer.getvalue(),
+            newest=dict(self.newest),
+        )
 
     @classmethod
     def from_state(cls, state: WindowsState) -> WindowAggregator:
@@ -229,17 +249,24 @@ class WindowAggregator:
             raise ValueError(f"open: not the open windows' schema ({difference})")
         if any(frame[k].null_count() for k in KEY):
             raise ValueError("open: null principal or window_start")
-        return cls(minutes=state.minutes, lateness=state.lateness, distinct=dict(state.distinct),
-                   open=frame, newest=dict(state.newest))
+        return cls(
+            minutes=state.minutes,
+            lateness=state.lateness,
+            distinct=dict(state.distinct),
+            open=frame,
+            newest=dict(state.newest),
+        )
 
 
 def _difference(got: pl.Schema, expected: pl.Schema) -> str:
     missing = [c for c in expected if c not in got]
     extra = [c for c in got if c not in expected]
-    typed = [f"{c} is {got[c]}, not {t}" for c, t in expected.items()
-             if c in got and got[c] != t]
-    parts = [*(["missing " + ", ".join(missing)] if missing else []),
-             *(["unexpected " + ", ".join(extra)] if extra else []), *typed]
+    typed = [f"{c} is {got[c]}, not {t}" for c, t in expected.items() if c in got and got[c] != t]
+    parts = [
+        *(["missing " + ", ".join(missing)] if missing else []),
+        *(["unexpected " + ", ".join(extra)] if extra else []),
+        *typed,
+    ]
     return "; ".join(parts) or "columns out of order"
 
 

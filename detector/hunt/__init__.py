@@ -28,16 +28,26 @@ def _day(t: str | datetime) -> str:
     return t.date().isoformat() if isinstance(t, datetime) else str(t)[:10]
 
 
-def evidence_hunt_command(alert_id: str, lake: str | os.PathLike[str],
-                          first_seen: str | datetime | None = None,
-                          last_seen: str | datetime | None = None) -> str:
+def evidence_hunt_command(
+    alert_id: str,
+    lake: str | os.PathLike[str],
+    first_seen: str | datetime | None = None,
+    last_seen: str | datetime | None = None,
+) -> str:
     """The shell command that shows an alert's evidence events (for alert JSON and Slack).
 
     With the alert's ``first_seen`` and ``last_seen`` (ISO 8601 text or datetimes, UTC),
     the command names those days, so the hunt reads only their partitions.
     """
-    argv = ["detector", "hunt", EVIDENCE_HUNT, "--lake", os.fspath(lake),
-            "--param", f"alert_id={alert_id}"]
+    argv = [
+        "detector",
+        "hunt",
+        EVIDENCE_HUNT,
+        "--lake",
+        os.fspath(lake),
+        "--param",
+        f"alert_id={alert_id}",
+    ]
     if first_seen:
         argv += ["--param", f"since={_day(first_seen)}"]
     if last_seen:

@@ -1,10 +1,10 @@
 """``detector hunt``: SQL or a saved hunt over a lake, a table or a file, or a shell.
 
-    detector hunt --lake DIR "SELECT ..."                      ad-hoc SQL, a table
-    detector hunt --lake s3://b/p NAME --param key=value       a saved hunt (hunts/NAME.sql)
-    detector hunt --lake DIR NAME --format csv --output f.csv  CSV, JSON lines or Parquet
-    detector hunt --lake DIR --shell                           an interactive session
-    detector hunt --list                                       the saved hunts
+detector hunt --lake DIR "SELECT ..."                      ad-hoc SQL, a table
+detector hunt --lake s3://b/p NAME --param key=value       a saved hunt (hunts/NAME.sql)
+detector hunt --lake DIR NAME --format csv --output f.csv  CSV, JSON lines or Parquet
+detector hunt --lake DIR --shell                           an interactive session
+detector hunt --list                                       the saved hunts
 """
 
 from __future__ import annotations
@@ -54,24 +54,46 @@ def _limit(text: str) -> int:
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``hunt`` on the CLI's subparsers."""
     p = subparsers.add_parser(
-        "hunt", help="query the lake in SQL (DuckDB), run saved hunts, or open a SQL shell",
+        "hunt",
+        help="query the lake in SQL (DuckDB), run saved hunts, or open a SQL shell",
         description=DESCRIPTION,
     )
-    p.add_argument("query", nargs="?", metavar="QUERY",
-                   help="one SELECT statement, or the name of a saved hunt")
+    p.add_argument(
+        "query",
+        nargs="?",
+        metavar="QUERY",
+        help="one SELECT statement, or the name of a saved hunt",
+    )
     p.add_argument("--lake", help="lake directory or s3://bucket/prefix")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE",
-                   help="a parameter of the hunt (repeatable); bound, never pasted into SQL")
-    p.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
-                   help="table (default) on the terminal; csv, json (JSON lines) or parquet "
-                   "to --output")
-    p.add_argument("--output", type=Path, metavar="FILE",
-                   help="write the result here (csv and json go to stdout without it; "
-                   "never inside the lake)")
-    p.add_argument("--limit", type=_limit, metavar="N",
-                   help="at most N rows (default: all, and the table shows the first 100)")
-    p.add_argument("--shell", action="store_true",
-                   help="interactive SQL session (.tables, .schema, .hunts, .run, .quit)")
+    p.add_argument(
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a parameter of the hunt (repeatable); bound, never pasted into SQL",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "csv", "json", "parquet"),
+        default="table",
+        help="table (default) on the terminal; csv, json (JSON lines) or parquet to --output",
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="write the result here (csv and json go to stdout without it; never inside the lake)",
+    )
+    p.add_argument(
+        "--limit",
+        type=_limit,
+        metavar="N",
+        help="at most N rows (default: all, and the table shows the first 100)",
+    )
+    p.add_argument(
+        "--shell",
+        action="store_true",
+        help="interactive SQL session (.tables, .schema, .hunts, .run, .quit)",
+    )
     p.add_argument("--list", action="store_true", help="list the saved hunts and exit")
     return p
 
@@ -122,8 +144,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def render_table_to(console: Console, batches: Any, limit: int | None,
-                    title: str | None) -> None:
+def render_table_to(console: Console, batches: Any, limit: int | None, title: str | None) -> None:
     from detector.hunt.output import render_table
 
     if not console.is_terminal and console.width < 200:
@@ -138,22 +159,30 @@ def _check_output(output: Path | None, lake: str) -> None:
     target = Path(os.path.abspath(output)).resolve()
     root = Path(os.path.abspath(lake)).resolve()
     if target == root or root in target.parents:
-        raise UsageError(visible(f"--output {output}: inside the lake; hunting never writes "
-                                 "to the lake, choose a file outside it"))
+        raise UsageError(
+            visible(
+                f"--output {output}: inside the lake; hunting never writes "
+                "to the lake, choose a file outside it"
+            )
+        )
 
 
 def render_hunt_list(console: Console) -> None:
     hunts = load_hunts()
-    table = Table(title=safe_text(f"saved hunts ({HUNTS_DIR})"), show_edge=False,
-                  header_style="bold")
+    table = Table(
+        title=safe_text(f"saved hunts ({HUNTS_DIR})"), show_edge=False, header_style="bold"
+    )
     table.add_column("hunt", no_wrap=True)
     table.add_column("title")
     table.add_column("parameters")
     for hunt in hunts.values():
         params = Text("\n").join(
-            safe_text(f"{p.name}: {p.type}" + ("" if p.required else
-                                               f" = {p.default}" if p.default else " (optional)"))
-            for p in hunt.params)
+            safe_text(
+                f"{p.name}: {p.type}"
+                + ("" if p.required else f" = {p.default}" if p.default else " (optional)")
+            )
+            for p in hunt.params
+        )
         table.add_row(safe_text(hunt.name), safe_text(hunt.title), params or Text("-"))
     console.print(table)
     say(console, "run one: detector hunt NAME --lake LAKE --param key=value ...")

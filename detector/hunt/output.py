@@ -79,8 +79,13 @@ def _short(text: str) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
 
 
-def render_table(batches: Iterable[pa.RecordBatch], console: Console, *, limit: int | None,
-                 title: str | None = None) -> int:
+def render_table(
+    batches: Iterable[pa.RecordBatch],
+    console: Console,
+    *,
+    limit: int | None,
+    title: str | None = None,
+) -> int:
     """Print up to ``limit`` rows (default ``TABLE_ROWS``); return the rows read.
 
     Reading stops after ``limit`` rows, or without one after ``COUNT_AHEAD + 1``: the rest
@@ -92,12 +97,16 @@ def render_table(batches: Iterable[pa.RecordBatch], console: Console, *, limit: 
     total = 0
     for batch in _capped(batches, budget):
         if table is None:
-            table = Table(title=None if title is None else safe_text(title), show_edge=False,
-                          header_style="bold")
+            table = Table(
+                title=None if title is None else safe_text(title),
+                show_edge=False,
+                header_style="bold",
+            )
             for name, typ in zip(batch.schema.names, batch.schema.types, strict=True):
                 numeric = pa.types.is_integer(typ) or pa.types.is_floating(typ)
-                table.add_column(safe_text(name), justify="right" if numeric else "left",
-                                 overflow="fold")
+                table.add_column(
+                    safe_text(name), justify="right" if numeric else "left", overflow="fold"
+                )
         if total < shown:
             for row in batch.slice(0, shown - total).to_pylist():
                 table.add_row(*(safe_text(_short(_table_cell(v))) for v in row.values()))
@@ -108,8 +117,11 @@ def render_table(batches: Iterable[pa.RecordBatch], console: Console, *, limit: 
     console.print(table)
     if limit is None and total > shown:
         count = f"more than {budget - 1:,}" if total >= budget else f"{total:,}"
-        say(console, f"{count} rows, showing the first {shown:,} "
-                     "(--limit N, or --format csv|json|parquet --output FILE for all)")
+        say(
+            console,
+            f"{count} rows, showing the first {shown:,} "
+            "(--limit N, or --format csv|json|parquet --output FILE for all)",
+        )
     elif limit is not None and total >= limit:
         say(console, f"first {total:,} rows (--limit {limit})")
     else:
@@ -129,8 +141,9 @@ def _capped(batches: Iterable[pa.RecordBatch], limit: int | None) -> Iterator[pa
             return
 
 
-def write(batches: Iterable[pa.RecordBatch], fmt: str, output: Path | None, *,
-          limit: int | None) -> int:
+def write(
+    batches: Iterable[pa.RecordBatch], fmt: str, output: Path | None, *, limit: int | None
+) -> int:
     """Stream the result to ``output`` (stdout when None, not for Parquet); rows written."""
     rows = 0
     batches = _capped(batches, limit)
@@ -157,8 +170,9 @@ def write(batches: Iterable[pa.RecordBatch], fmt: str, output: Path | None, *,
                 if out is not None:
                     out.writerow([cell(v) for v in row.values()])
                 else:
-                    fh.write(json.dumps({k: plain(v) for k, v in row.items()},
-                                        ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps({k: plain(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
+                    )
             rows += batch.num_rows
         fh.flush()
     finally:

@@ -57,8 +57,10 @@ class Param:
                 t = datetime.fromisoformat(text.replace("Z", "+00:00"))
                 return t if t.tzinfo else t.replace(tzinfo=UTC)
         except ValueError:
-            raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.type}"
-                             + (" (YYYY-MM-DD)" if self.type == "date" else "")) from None
+            raise QueryError(
+                f"parameter {self.name}: {text!r} is not a valid {self.type}"
+                + (" (YYYY-MM-DD)" if self.type == "date" else "")
+            ) from None
         if self.type == "text[]":
             return [v.strip() for v in text.split(",") if v.strip()]
         return text
@@ -66,8 +68,9 @@ class Param:
     def usage(self) -> str:
         if self.required:
             return f"{self.name}=<{self.type}>"
-        return f"[{self.name}=<{self.type}>" + (f", default {self.default}]" if self.default
-                                                 else "]")
+        return f"[{self.name}=<{self.type}>" + (
+            f", default {self.default}]" if self.default else "]"
+        )
 
 
 @dataclass(frozen=True)
@@ -85,13 +88,17 @@ class Hunt:
         unknown = sorted(set(given) - set(declared))
         if unknown:
             known = ", ".join(declared) or "none"
-            raise QueryError(f"hunt {self.name}: unknown parameter {', '.join(unknown)} "
-                             f"(its parameters: {known})")
+            raise QueryError(
+                f"hunt {self.name}: unknown parameter {', '.join(unknown)} "
+                f"(its parameters: {known})"
+            )
         missing = [p.name for p in self.params if p.required and p.name not in given]
         if missing:
-            raise QueryError(f"hunt {self.name}: missing parameter "
-                             + ", ".join(f"--param {m}=…" for m in missing)
-                             + f" (usage: {self.usage()})")
+            raise QueryError(
+                f"hunt {self.name}: missing parameter "
+                + ", ".join(f"--param {m}=…" for m in missing)
+                + f" (usage: {self.usage()})"
+            )
         return {p.name: p.convert(given.get(p.name, p.default)) for p in self.params}
 
     def usage(self) -> str:
@@ -119,12 +126,15 @@ def parse_hunt(path: Path) -> Hunt:
         elif sep and key == "param":
             m = _PARAM.match(value.strip())
             if not m or m["type"] not in TYPES:
-                raise QueryError(f"{path}:{n}: bad parameter line (want NAME (TYPE[, default V"
-                                 f" | , optional]): description; TYPE one of {', '.join(TYPES)})")
+                raise QueryError(
+                    f"{path}:{n}: bad parameter line (want NAME (TYPE[, default V"
+                    f" | , optional]): description; TYPE one of {', '.join(TYPES)})"
+                )
             optional = m["optional"] is not None or m["default"] is not None
             default = m["default"].strip() if m["default"] is not None else None
-            params.append(Param(m["name"], m["type"], m["doc"].strip(), default or None,
-                                not optional))
+            params.append(
+                Param(m["name"], m["type"], m["doc"].strip(), default or None, not optional)
+            )
             last = None
         elif last and body:
             fields[last] += " " + body
@@ -142,8 +152,7 @@ def get_hunt(name: str, directory: Path = HUNTS_DIR) -> Hunt:
     path = directory / f"{name}.sql"
     if not NAME.match(name) or not path.is_file():
         known = ", ".join(sorted(p.stem for p in directory.glob("*.sql")))
-        raise QueryError(f"unknown hunt {name!r} (saved hunts: {known}; "
-                         "see detector hunt --list)")
+        raise QueryError(f"unknown hunt {name!r} (saved hunts: {known}; see detector hunt --list)")
     return parse_hunt(path)
 
 

@@ -40,8 +40,12 @@ class Shell:
 
     def loop(self) -> int:
         if self.interactive:
-            say(self.console, "detector hunt shell: views " + ", ".join(table_names(self.conn))
-                + "; .help for commands")
+            say(
+                self.console,
+                "detector hunt shell: views "
+                + ", ".join(table_names(self.conn))
+                + "; .help for commands",
+            )
         buffer: list[str] = []
         while True:
             try:
@@ -66,8 +70,9 @@ class Shell:
                 self._do("\n".join(buffer))
                 buffer = []
 
-    def _do(self, sql: str, params: dict[str, object] | None = None,
-            title: str | None = None) -> None:
+    def _do(
+        self, sql: str, params: dict[str, object] | None = None, title: str | None = None
+    ) -> None:
         batches = execute(self.conn, sql, params, batch_rows=TABLE_BATCH_ROWS)
         try:
             render_table(batches, self.console, limit=None, title=title)

@@ -62,17 +62,19 @@ ROLE_PATH = r"(:role/)(?:[^/]+/)*([^/]+)$"
 
 def _strip_role_path(arn: str) -> str:
     # LIKE first: the regular expression runs only on ARNs of roles with a path.
-    return (f"(CASE WHEN {arn} LIKE '%:role/%/%' "
-            f"THEN regexp_replace({arn}, '{ROLE_PATH}', '\\1\\2') ELSE {arn} END)")
+    return (
+        f"(CASE WHEN {arn} LIKE '%:role/%/%' "
+        f"THEN regexp_replace({arn}, '{ROLE_PATH}', '\\1\\2') ELSE {arn} END)"
+    )
 
 
 PRINCIPAL_SQL = f"""CASE
     WHEN principal_type = 'Anonymous' OR account_id = 'anonymous' THEN 'anonymous'
     WHEN session_name IS NOT NULL AND contains(session_issuer_arn, ':role/')
          AND contains(session_issuer_arn, 'AWSReservedSSO_')
-      THEN {_strip_role_path('session_issuer_arn')} || '/' || session_name
+      THEN {_strip_role_path("session_issuer_arn")} || '/' || session_name
     WHEN principal_type = 'AWSService' AND invoked_by IS NOT NULL THEN 'service:' || invoked_by
-    ELSE {_strip_role_path('coalesce(session_issuer_arn, principal_arn, invoked_by, principal_id)')}
+    ELSE {_strip_role_path("coalesce(session_issuer_arn, principal_arn, invoked_by, principal_id)")}
   END"""
 """``detector.features.enrich.principal_key`` in SQL (a test keeps the two equal)."""
 
@@ -142,8 +144,11 @@ _GLOB = re.compile(r"[*?\[\]{}]")
 def _confined(rel: str) -> bool:
     """A manifest's relative path that can only name a file inside the lake: no absolute
     path, no ``.``/``..`` or empty segment, no glob character (DuckDB expands globs)."""
-    return (not rel.startswith("/") and not _GLOB.search(rel)
-            and all(part not in ("", ".", "..") for part in rel.split("/")))
+    return (
+        not rel.startswith("/")
+        and not _GLOB.search(rel)
+        and all(part not in ("", ".", "..") for part in rel.split("/"))
+    )
 
 
 def _collect(root: str, entries: Iterable[dict[str, object]]) -> LakeFiles:
@@ -154,8 +159,11 @@ def _collect(root: str, entries: Iterable[dict[str, object]]) -> LakeFiles:
         for rel in entry.get("files") or ():  # type: ignore[union-attr]
             rel = str(rel)
             if not _confined(rel):
-                log.warning("%s: the manifest names %s, which is not a file inside the lake; "
-                            "skipped", root, rel)
+                log.warning(
+                    "%s: the manifest names %s, which is not a file inside the lake; skipped",
+                    root,
+                    rel,
+                )
                 continue
             table = rel.split("/", 1)[0]
             if table in TABLES and rel.endswith(".parquet") and rel not in seen:
@@ -170,8 +178,10 @@ def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
         raise LakeError(f"{lake}: no lake here (not a directory)")
     manifests = sorted((root / MANIFEST).glob("*.jsonl"))
     if not manifests:
-        raise LakeError(f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl); "
-                        "write one with: detector backfill SOURCE --lake DIR")
+        raise LakeError(
+            f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl); "
+            "write one with: detector backfill SOURCE --lake DIR"
+        )
 
     def lines() -> Iterator[dict[str, object]]:
         for path in manifests:
@@ -186,12 +196,19 @@ def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
             if os.path.realpath(path).startswith(real_root):
                 inside.append(path)
             else:
-                log.warning("%s: committed file %s leads outside the lake (a symbolic link?); "
-                            "skipped", lake, path)
+                log.warning(
+                    "%s: committed file %s leads outside the lake (a symbolic link?); skipped",
+                    lake,
+                    path,
+                )
         present = [p for p in inside if os.path.exists(p)]
         if len(present) < len(inside):
-            log.warning("%s: %d committed %s file(s) are missing; querying the rest",
-                        lake, len(inside) - len(present), table)
+            log.warning(
+                "%s: %d committed %s file(s) are missing; querying the rest",
+                lake,
+                len(inside) - len(present),
+                table,
+            )
         files.tables[table] = present
     return files
 
@@ -215,21 +232,28 @@ def s3_files(lake: str) -> LakeFiles:
         keys = sorted(
             o["Key"]
             for page in client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=manifest_prefix)
-            for o in page.get("Contents", ()) if o["Key"].endswith(".jsonl")
+                Bucket=bucket, Prefix=manifest_prefix
+            )
+            for o in page.get("Contents", ())
+            if o["Key"].endswith(".jsonl")
         )
-        texts = [(k, client.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8"))
-                 for k in keys]
+        texts = [
+            (k, client.get_object(Bucket=bucket, Key=k)["Body"].read().decode("utf-8"))
+            for k in keys
+        ]
     except botocore.exceptions.ClientError as exc:
         err = exc.response.get("Error", {})
-        raise LakeError(f"{lake}: cannot read the lake's manifest: "
-                        f"{err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")) from None
+        raise LakeError(
+            f"{lake}: cannot read the lake's manifest: "
+            f"{err.get('Code', '?')}: {err.get('Message', '')}".rstrip(": ")
+        ) from None
     except (botocore.exceptions.BotoCoreError, UnicodeDecodeError) as exc:
         raise LakeError(f"{lake}: cannot read the lake's manifest: {exc}") from None
     if not texts:
         raise LakeError(f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl)")
-    return _collect(root, (e for k, text in texts
-                           for e in _entries(text.splitlines(), f"s3://{bucket}/{k}")))
+    return _collect(
+        root, (e for k, text in texts for e in _entries(text.splitlines(), f"s3://{bucket}/{k}"))
+    )
 
 
 def lake_files(lake: str) -> LakeFiles:
@@ -248,15 +272,17 @@ def _file_list(paths: list[str]) -> str:
     return "[" + ", ".join(_quote(p) for p in paths) + "]"
 
 
-def _empty_view(conn: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema,
-                extra: str = "") -> None:
+def _empty_view(
+    conn: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema, extra: str = ""
+) -> None:
     rel = conn.from_arrow(schema.empty_table())
     cols = ", ".join(f'NULL::{t} AS "{c}"' for c, t in zip(rel.columns, rel.dtypes, strict=True))
     conn.execute(f"CREATE VIEW {name} AS SELECT {cols}{extra} WHERE false")
 
 
-def _parquet_view(conn: duckdb.DuckDBPyConnection, name: str, paths: list[str],
-                  extra: str = "") -> None:
+def _parquet_view(
+    conn: duckdb.DuckDBPyConnection, name: str, paths: list[str], extra: str = ""
+) -> None:
     hive = any("=" in p.rsplit("/", 2)[-2] for p in paths)
     options = f"hive_partitioning = {str(hive).lower()}, union_by_name = true"
     star = "*"
@@ -265,8 +291,10 @@ def _parquet_view(conn: duckdb.DuckDBPyConnection, name: str, paths: list[str],
         # filters on the cast still prune files.
         options += ", hive_types = {'date': 'VARCHAR'}"
         star = "* REPLACE (TRY_CAST(date AS DATE) AS date)"
-    conn.execute(f"CREATE VIEW {name} AS SELECT {star}{extra} "
-                 f"FROM read_parquet({_file_list(paths)}, {options})")
+    conn.execute(
+        f"CREATE VIEW {name} AS SELECT {star}{extra} "
+        f"FROM read_parquet({_file_list(paths)}, {options})"
+    )
 
 
 def _alert_schema() -> pa.Schema:
@@ -288,8 +316,10 @@ def httpfs_extension() -> Path:
             if path.is_file():
                 return path
     version = duckdb.__version__
-    raise LakeError(f"s3:// lakes need DuckDB's httpfs extension for DuckDB {version}: "
-                    f"pip install 'duckdb-ext-httpfs=={version}.*'")
+    raise LakeError(
+        f"s3:// lakes need DuckDB's httpfs extension for DuckDB {version}: "
+        f"pip install 'duckdb-ext-httpfs=={version}.*'"
+    )
 
 
 S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
@@ -321,16 +351,18 @@ def _s3_secret(conn: duckdb.DuckDBPyConnection) -> None:
     try:
         conn.execute(f"CREATE SECRET hunt_lake (TYPE s3, {body}{extra})")
     except duckdb.Error:
-        raise LakeError("could not configure DuckDB's S3 access from the AWS "
-                        "configuration") from None
+        raise LakeError(
+            "could not configure DuckDB's S3 access from the AWS configuration"
+        ) from None
 
 
 def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake's views, locked read-only."""
     lake = os.fspath(lake)
     files = lake_files(lake)
-    conn = duckdb.connect(config={"autoinstall_known_extensions": False,
-                                  "autoload_known_extensions": False})
+    conn = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
     try:
         conn.execute("SET enable_progress_bar = false")
         if files.is_s3:
@@ -342,8 +374,9 @@ def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
         if events:
             _parquet_view(conn, "events", events, f", {PRINCIPAL_SQL} AS principal")
         else:
-            _empty_view(conn, "events", EVENT_SCHEMA,
-                        ", NULL::DATE AS date, NULL::VARCHAR AS principal")
+            _empty_view(
+                conn, "events", EVENT_SCHEMA, ", NULL::DATE AS date, NULL::VARCHAR AS principal"
+            )
         conn.execute(REQUESTS_SQL)
         for macro in MACROS:
             conn.execute(macro)
@@ -368,16 +401,29 @@ def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
 # --- the read-only guard ---------------------------------------------------------------
 _EXPLAIN = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?", re.IGNORECASE)
 
-REFUSED_FUNCTIONS = frozenset({
-    # settings (the s3_* credentials among them), secrets, variables
-    "current_setting", "duckdb_settings", "duckdb_secrets", "which_secret",
-    "duckdb_variables", "getvariable", "getenv",
-    # SQL run from a string, out of the guard's sight
-    "query", "query_table", "json_execute_serialized_sql",
-    # DuckDB's own logs (HTTP requests among them) and the switches that fill them
-    "duckdb_logs", "duckdb_log_contexts", "enable_logging", "disable_logging",
-    "truncate_duckdb_logs", "write_log",
-})
+REFUSED_FUNCTIONS = frozenset(
+    {
+        # settings (the s3_* credentials among them), secrets, variables
+        "current_setting",
+        "duckdb_settings",
+        "duckdb_secrets",
+        "which_secret",
+        "duckdb_variables",
+        "getvariable",
+        "getenv",
+        # SQL run from a string, out of the guard's sight
+        "query",
+        "query_table",
+        "json_execute_serialized_sql",
+        # DuckDB's own logs (HTTP requests among them) and the switches that fill them
+        "duckdb_logs",
+        "duckdb_log_contexts",
+        "enable_logging",
+        "disable_logging",
+        "truncate_duckdb_logs",
+        "write_log",
+    }
+)
 """Refused wherever they appear in a query. ``refused_names`` adds DuckDB's own views and
 macros built on them (``pg_settings``, ``histogram_values``…)."""
 
@@ -397,7 +443,8 @@ def refused_names() -> tuple[frozenset[str], frozenset[str]]:
             "SELECT lower(view_name), 'table', sql FROM duckdb_views() WHERE internal "
             "UNION ALL SELECT lower(function_name), CASE function_type WHEN 'table_macro' "
             "THEN 'table' ELSE 'scalar' END, macro_definition FROM duckdb_functions() "
-            "WHERE macro_definition IS NOT NULL").fetchall()
+            "WHERE macro_definition IS NOT NULL"
+        ).fetchall()
     grown = True
     while grown:
         grown = False
@@ -435,13 +482,17 @@ def _check_names(conn: duckdb.DuckDBPyConnection, query: str) -> None:
     except (duckdb.Error, json.JSONDecodeError) as exc:
         raise QueryError(f"refused: the query could not be checked: {one_line(exc)}") from None
     if tree.get("error"):
-        raise QueryError("refused: the query could not be checked: "
-                         f"{visible(tree.get('error_message', 'unknown error'))}")
+        raise QueryError(
+            "refused: the query could not be checked: "
+            f"{visible(tree.get('error_message', 'unknown error'))}"
+        )
     tables, scalars = refused_names()
     for as_table, name in _named(tree):
         if name in (tables if as_table else scalars):
-            raise QueryError(f"refused: {name} is not available in hunts (it shows settings, "
-                             "secrets, logs or runs SQL from text)")
+            raise QueryError(
+                f"refused: {name} is not available in hunts (it shows settings, "
+                "secrets, logs or runs SQL from text)"
+            )
 
 
 def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
@@ -453,8 +504,7 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
     if not statements:
         raise QueryError("no query given")
     if len(statements) > 1:
-        raise QueryError("one query at a time, please (found "
-                         f"{len(statements)} statements)")
+        raise QueryError(f"one query at a time, please (found {len(statements)} statements)")
     statement = statements[0]
     kind = statement.type
     if kind == duckdb.StatementType.EXPLAIN:
@@ -463,16 +513,21 @@ def check_query(conn: duckdb.DuckDBPyConnection, sql: str) -> str:
             raise QueryError("refused: only EXPLAIN [ANALYZE] SELECT is allowed")
         check_query(conn, inner)
     elif kind != duckdb.StatementType.SELECT:
-        raise QueryError(f"refused: {kind.name} statements are not allowed; hunting is "
-                         "read-only (SELECT queries over the lake's views)")
+        raise QueryError(
+            f"refused: {kind.name} statements are not allowed; hunting is "
+            "read-only (SELECT queries over the lake's views)"
+        )
     else:
         _check_names(conn, statement.query)
     return statement.query
 
 
-def execute(conn: duckdb.DuckDBPyConnection, sql: str,
-            params: dict[str, object] | None = None,
-            batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+def execute(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object] | None = None,
+    batch_rows: int = 65_536,
+) -> Iterator[pa.RecordBatch]:
     """Check, then run ``sql`` with ``$name`` parameters bound (never pasted into the SQL),
     streaming the result; errors become one-line ``QueryError``/``DetectorError``."""
     query = check_query(conn, sql)
@@ -494,8 +549,9 @@ def execute(conn: duckdb.DuckDBPyConnection, sql: str,
         reader.close()  # a reader stopped early (a table's first rows) computes no more
 
 
-def run_query(conn: duckdb.DuckDBPyConnection, sql: str,
-              params: dict[str, object] | None = None) -> pa.Table:
+def run_query(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None
+) -> pa.Table:
     """The whole result of ``sql`` as one Arrow table (see ``execute``)."""
     query = check_query(conn, sql)
     with _errors():
@@ -506,8 +562,12 @@ def run_query(conn: duckdb.DuckDBPyConnection, sql: str,
 def _errors() -> Iterator[None]:
     try:
         yield
-    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException,
-            duckdb.InvalidInputException) as exc:
+    except (
+        duckdb.ParserException,
+        duckdb.BinderException,
+        duckdb.CatalogException,
+        duckdb.InvalidInputException,
+    ) as exc:
         raise QueryError(one_line(exc)) from None
     except duckdb.PermissionException as exc:
         raise QueryError(f"refused: {one_line(exc)}") from None
@@ -516,5 +576,9 @@ def _errors() -> Iterator[None]:
 
 
 def table_names(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    return [r[0] for r in conn.execute(
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name").fetchall()]
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY view_name"
+        ).fetchall()
+    ]

@@ -71,8 +71,11 @@ def route(content: Content) -> LogType | None:
     return None
 
 
-def parse_blobs(blobs: Iterable[Blob], max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
-                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> ParseResult:
+def parse_blobs(
+    blobs: Iterable[Blob],
+    max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+) -> ParseResult:
     """Parse many log objects, grouped per log type so each parses in bulk.
 
     Objects are decompressed one at a time (never past ``max_object_bytes``) and parsed in
@@ -94,7 +97,7 @@ def parse_blobs(blobs: Iterable[Blob], max_object_bytes: int = DEFAULT_MAX_OBJEC
         except MemoryError as exc:
             raise infrastructure(exc, f"decompressing {blob.uri}") from exc
         if content.data.startswith(BOM):  # every parser, and line numbers, start after it
-            content = replace(content, data=content.data[len(BOM):])
+            content = replace(content, data=content.data[len(BOM) :])
         lt = _route_or_reject(content, result)
         if lt is None:
             continue
@@ -117,15 +120,29 @@ def _route_or_reject(content: Content, result: ParseResult) -> LogType | None:
         return None
     lt = route(content)
     if lt is None:
-        result.rejects.append(content.problem or Reject(
-            blob.uri, "unknown_format", "not a known log format (by key or content)",
-            content.data, records=None))
+        result.rejects.append(
+            content.problem
+            or Reject(
+                blob.uri,
+                "unknown_format",
+                "not a known log format (by key or content)",
+                content.data,
+                records=None,
+            )
+        )
         return None
     if content.problem is not None and content.problem.reason != "not_gzip":
         p = content.problem
         result.rejects.append(
-            Reject(p.origin_object, p.reason, p.detail + "; salvaged what decompressed",
-                   p.raw, None, None, lt.source)
+            Reject(
+                p.origin_object,
+                p.reason,
+                p.detail + "; salvaged what decompressed",
+                p.raw,
+                None,
+                None,
+                lt.source,
+            )
         )
     return lt
 
@@ -152,8 +169,9 @@ def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
     except _OURS as exc:
         raise infrastructure(exc, f"parsing {len(contents)} {lt.name} object(s)") from exc
     except Exception:
-        log.exception("%s parser failed on a batch of %d objects; retrying one by one",
-                      lt.name, len(contents))
+        log.exception(
+            "%s parser failed on a batch of %d objects; retrying one by one", lt.name, len(contents)
+        )
     result = ParseResult()
     for content in contents:
         try:
@@ -164,7 +182,14 @@ def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
             raise infrastructure(exc, f"parsing {content.blob.uri}") from exc
         except Exception as exc:
             log.exception("%s parser failed on %s", lt.name, content.blob.uri)
-            result.rejects.append(Reject(content.blob.uri, "parser_error",
-                                         f"{type(exc).__name__}: {exc}", content.data,
-                                         records=None, source=lt.source))
+            result.rejects.append(
+                Reject(
+                    content.blob.uri,
+                    "parser_error",
+                    f"{type(exc).__name__}: {exc}",
+                    content.data,
+                    records=None,
+                    source=lt.source,
+                )
+            )
     return result

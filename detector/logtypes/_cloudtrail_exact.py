@@ -107,9 +107,7 @@ class RequestParameters(msgspec.Struct, gc=False):
     sse_customer: Any = msgspec.field(
         default=None, name="x-amz-server-side-encryption-customer-algorithm"
     )
-    kms_key: Any = msgspec.field(
-        default=None, name="x-amz-server-side-encryption-aws-kms-key-id"
-    )
+    kms_key: Any = msgspec.field(default=None, name="x-amz-server-side-encryption-aws-kms-key-id")
 
 
 class AdditionalEventData(msgspec.Struct, gc=False):
@@ -149,8 +147,13 @@ class RecordBatch:
     _raw_starts: list[int] = field(default_factory=list)
     _raw_ofs: list[RawOf | None] = field(default_factory=list)
 
-    def add(self, records: Sequence[Record], origin: str, indices: Sequence[int],
-            raw_of: RawOf | None = None) -> None:
+    def add(
+        self,
+        records: Sequence[Record],
+        origin: str,
+        indices: Sequence[int],
+        raw_of: RawOf | None = None,
+    ) -> None:
         self._raw_starts.append(len(self.records))
         self._raw_ofs.append(raw_of)
         self.records.extend(records)
@@ -165,17 +168,26 @@ class RecordBatch:
             return msgspec.json.encode(self.records[i])
         return raw_of(i - self._raw_starts[seg])
 
-    def reject(self, origin: str, reason: str, detail: str, raw: bytes,
-               index: int | None = None, records: int | None = 1) -> None:
-        self.rejects.append(
-            Reject(origin, reason, detail, raw, index, records, SOURCE_CLOUDTRAIL)
-        )
+    def reject(
+        self,
+        origin: str,
+        reason: str,
+        detail: str,
+        raw: bytes,
+        index: int | None = None,
+        records: int | None = 1,
+    ) -> None:
+        self.rejects.append(Reject(origin, reason, detail, raw, index, records, SOURCE_CLOUDTRAIL))
 
 
-BAD_BYTES = ("additionalEventData.bytesTransferredIn/Out is not a number an int64 can hold; "
-             "kept the event with the value null")
-BAD_TIME = ("no usable event time: eventTime (or @timestamp) is missing, in no known form, "
-            "or before 2006 or in the future")
+BAD_BYTES = (
+    "additionalEventData.bytesTransferredIn/Out is not a number an int64 can hold; "
+    "kept the event with the value null"
+)
+BAD_TIME = (
+    "no usable event time: eventTime (or @timestamp) is missing, in no known form, "
+    "or before 2006 or in the future"
+)
 
 
 def to_table(batch: RecordBatch) -> pa.Table:
@@ -189,12 +201,15 @@ def to_table(batch: RecordBatch) -> pa.Table:
         return _strings(list(map(attrgetter(attr), objs)))
 
     rps, res, aeds = _screen_sides(batch)
-    times = parse_event_times(pl.from_arrow(strs(recs, "eventTime")),  # type: ignore[arg-type]
-                              pl.from_arrow(strs(recs, "timestamp")))  # type: ignore[arg-type]
+    times = parse_event_times(
+        pl.from_arrow(strs(recs, "eventTime")),  # type: ignore[arg-type]
+        pl.from_arrow(strs(recs, "timestamp")),
+    )  # type: ignore[arg-type]
     for i in times.is_null().arg_true().to_list():
         if rps[i] is not None:
-            batch.reject(batch.origins[i], "bad_event_time", BAD_TIME, batch.raw(i),
-                         batch.indices[i])
+            batch.reject(
+                batch.origins[i], "bad_event_time", BAD_TIME, batch.raw(i), batch.indices[i]
+            )
             rps[i] = None
     keep = [i for i, rp in enumerate(rps) if rp is not None]
     if len(keep) < n:
@@ -205,8 +220,7 @@ def to_table(batch: RecordBatch) -> pa.Table:
     indices = [batch.indices[i] for i in keep]
     uis = [r.userIdentity or _EMPTY_UI for r in recs]
     issuers = [
-        (u.sessionContext.sessionIssuer if u.sessionContext else None) or _EMPTY_ISSUER
-        for u in uis
+        (u.sessionContext.sessionIssuer if u.sessionContext else None) or _EMPTY_ISSUER for u in uis
     ]
     tls = [r.tlsDetails or _EMPTY_TLS for r in recs]
     rp_raw = list(map(attrgetter("requestParameters"), recs))
@@ -216,8 +230,9 @@ def to_table(batch: RecordBatch) -> pa.Table:
     bytes_in, bad_in = _ints([a.bytesTransferredIn for a in aeds])
     for j in sorted(set(bad_out) | set(bad_in)):
         i = keep[j]
-        batch.reject(batch.origins[i], "bad_field_type", BAD_BYTES, batch.raw(i),
-                     batch.indices[i], records=0)
+        batch.reject(
+            batch.origins[i], "bad_field_type", BAD_BYTES, batch.raw(i), batch.indices[i], records=0
+        )
 
     cols: dict[str, pa.Array] = {
         "event_time": times.to_arrow(),
@@ -273,32 +288,55 @@ def to_table(batch: RecordBatch) -> pa.Table:
     }
     df = pl.from_arrow(pa.table(cols))
     assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(
-        _bucket_accounts(recs, df.get_column("bucket")).alias("bucket_account_id")
-    )
+    df = df.with_columns(_bucket_accounts(recs, df.get_column("bucket")).alias("bucket_account_id"))
     out = df.select(
         pl.lit(SOURCE_CLOUDTRAIL).alias("source"),
         "event_time",
-        "event_id", "request_id", "event_name", "event_source", "event_type", "aws_region",
-        "principal_arn", "principal_type", "principal_id", "account_id",
+        "event_id",
+        "request_id",
+        "event_name",
+        "event_source",
+        "event_type",
+        "aws_region",
+        "principal_arn",
+        "principal_type",
+        "principal_id",
+        "account_id",
         pl.coalesce("ui_user_name", "issuer_user_name").alias("user_name"),
         "access_key_id",
         pl.when(pl.col("principal_arn").str.contains(":assumed-role/", literal=True))
         .then(pl.col("principal_arn").str.split("/").list.last())
         .alias("session_name"),
-        "session_issuer_arn", "invoked_by", "source_ip", "user_agent", "vpc_endpoint_id",
+        "session_issuer_arn",
+        "invoked_by",
+        "source_ip",
+        "user_agent",
+        "vpc_endpoint_id",
         "vpc_endpoint_account_id",
         normalise_tls(pl.col("tls_version")).alias("tls_version"),
         pl.coalesce("tls_cipher", "aed_cipher").alias("cipher_suite"),
-        "signature_version", "auth_method",
+        "signature_version",
+        "auth_method",
         pl.coalesce("tls_host", "rp_host").alias("host_header"),
-        "bucket", "key", "version_id", "bucket_account_id", "recipient_account_id",
-        "error_code", "error_message", "bytes_out", "bytes_in", "read_only",
-        "management_event", "event_category",
+        "bucket",
+        "key",
+        "version_id",
+        "bucket_account_id",
+        "recipient_account_id",
+        "error_code",
+        "error_message",
+        "bytes_out",
+        "bytes_in",
+        "read_only",
+        "management_event",
+        "event_category",
         _sse_expr().alias("sse"),
         pl.coalesce("rp_kms", "re_kms").alias("kms_key_id"),
-        "request_parameters", "response_elements", "additional_event_data",
-        "origin_object", "origin_index",
+        "request_parameters",
+        "response_elements",
+        "additional_event_data",
+        "origin_object",
+        "origin_index",
     )
     return conform(out.to_arrow())
 
@@ -331,12 +369,16 @@ def _bucket_accounts(recs: Sequence[Record], buckets: pl.Series) -> pl.Series:
     flat = list(chain.from_iterable(lists))
     if not flat:
         return pl.Series("bucket_account_id", [None] * len(recs), dtype=pl.String)
-    res = pl.from_arrow(pa.table({  # numbers where text belongs read as their text
-        "row": np.repeat(np.arange(len(recs)), lens),
-        "type": _strings(list(map(attrgetter("type"), flat))),
-        "arn": _strings(list(map(attrgetter("ARN"), flat))),
-        "acct": _strings(list(map(attrgetter("accountId"), flat))),
-    }))
+    res = pl.from_arrow(
+        pa.table(
+            {  # numbers where text belongs read as their text
+                "row": np.repeat(np.arange(len(recs)), lens),
+                "type": _strings(list(map(attrgetter("type"), flat))),
+                "arn": _strings(list(map(attrgetter("ARN"), flat))),
+                "acct": _strings(list(map(attrgetter("accountId"), flat))),
+            }
+        )
+    )
     assert isinstance(res, pl.DataFrame)
     wanted = pl.DataFrame({"row": np.arange(len(recs)), "bucket": buckets})
     best = (
@@ -362,9 +404,11 @@ def _screen_sides(batch: RecordBatch) -> tuple[list[Any], list[Any], list[Any]]:
     yet: a record whose raw sub-object is not UTF-8, or holds what msgspec cannot decode (a
     number out of range), is rejected here, alone; its entries come back as None.
     """
-    sides = [(_RP_ARRAY, "requestParameters", RequestParameters, _EMPTY_RP),
-             (_RP_ARRAY, "responseElements", RequestParameters, _EMPTY_RP),
-             (_AED_ARRAY, "additionalEventData", AdditionalEventData, _EMPTY_AED)]
+    sides = [
+        (_RP_ARRAY, "requestParameters", RequestParameters, _EMPTY_RP),
+        (_RP_ARRAY, "responseElements", RequestParameters, _EMPTY_RP),
+        (_AED_ARRAY, "additionalEventData", AdditionalEventData, _EMPTY_AED),
+    ]
     out: list[list[Any]] = []
     bad: dict[int, tuple[str, str]] = {}
     for decoder, name, typ, empty in sides:
@@ -372,8 +416,7 @@ def _screen_sides(batch: RecordBatch) -> tuple[list[Any], list[Any], list[Any]]:
         try:
             values = decoder.decode(b"[" + b",".join(raws) + b"]")
             _utf8(b"".join(raws))
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError,
-                RecursionError):
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
             values = []
             for i, raw in enumerate(raws):
                 try:
@@ -383,8 +426,13 @@ def _screen_sides(batch: RecordBatch) -> tuple[list[Any], list[Any], list[Any]]:
                     bad.setdefault(i, ("invalid_utf8", f"{name} holds bytes that are not UTF-8"))
                     values.append(None)
                 except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
-                    bad.setdefault(i, ("invalid_utf8" if not _is_text(raw) else
-                                       "bad_record_shape", f"{name}: {exc}"))
+                    bad.setdefault(
+                        i,
+                        (
+                            "invalid_utf8" if not _is_text(raw) else "bad_record_shape",
+                            f"{name}: {exc}",
+                        ),
+                    )
                     values.append(None)
         out.append([v if type(v) is typ else empty for v in values])
     for i, (reason, detail) in sorted(bad.items()):

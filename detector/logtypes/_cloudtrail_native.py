@@ -58,11 +58,23 @@ _COLUMNS = {
 }
 
 
-_RP_FIELDS = ("bucketName", "key", "versionId", "Host", "x-amz-server-side-encryption",
-              "x-amz-server-side-encryption-customer-algorithm",
-              "x-amz-server-side-encryption-aws-kms-key-id")
-_AED_FIELDS = ("bytesTransferredIn", "bytesTransferredOut", "SignatureVersion", "CipherSuite",
-               "AuthenticationMethod", "SSEApplied")
+_RP_FIELDS = (
+    "bucketName",
+    "key",
+    "versionId",
+    "Host",
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+)
+_AED_FIELDS = (
+    "bytesTransferredIn",
+    "bytesTransferredOut",
+    "SignatureVersion",
+    "CipherSuite",
+    "AuthenticationMethod",
+    "SSEApplied",
+)
 
 
 def _bytes(field: str) -> str:
@@ -163,8 +175,7 @@ class RawRecords:
         """Per file: (origin, [(index, raw)]) — for the fallback tiers."""
         out, start = [], 0
         for origin, n, idx in zip(self.files, self.counts, self.indices, strict=True):
-            out.append((origin, list(zip(idx.tolist(), self.raws[start:start + n],
-                                         strict=True))))
+            out.append((origin, list(zip(idx.tolist(), self.raws[start : start + n], strict=True))))
             start += n
         return out
 
@@ -192,8 +203,9 @@ def _connection() -> duckdb.DuckDBPyConnection:
     if _CONNECTION is None:
         # One thread: parallelism comes from worker processes (--workers), not from here.
         # Scratch paths (/proc/self/fd/N) are reused with new content: never cache files.
-        _CONNECTION = duckdb.connect(config={"threads": 1, "memory_limit": "256MB",
-                                             "enable_external_file_cache": False})
+        _CONNECTION = duckdb.connect(
+            config={"threads": 1, "memory_limit": "256MB", "enable_external_file_cache": False}
+        )
     return _CONNECTION
 
 
@@ -230,8 +242,9 @@ def arrays_to_table(files: list[tuple[str, memoryview]]) -> NativeResult:
 def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
     sql = _SELECT.replace("format='newline_delimited'", f"format='{fmt}'")
     if filenames:
-        sql = sql.replace("maximum_object_size=16777216", "maximum_object_size=16777216, "
-                          "filename=true").replace("AS _bad_bytes", "AS _bad_bytes, filename")
+        sql = sql.replace(
+            "maximum_object_size=16777216", "maximum_object_size=16777216, filename=true"
+        ).replace("AS _bad_bytes", "AS _bad_bytes, filename")
     try:
         return _connection().execute(sql, [paths]).fetch_arrow_table()
     except UnicodeDecodeError as exc:
@@ -243,8 +256,11 @@ def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
         # Bad data is expected (the exact tier will reject it precisely); anything else,
         # such as running out of memory, is ours to fix and must not hide as a slow path.
         expected = isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException)
-        log.log(logging.INFO if expected else logging.WARNING,
-                "native CloudTrail decode fell back to exact decoding: %s", exc)
+        log.log(
+            logging.INFO if expected else logging.WARNING,
+            "native CloudTrail decode fell back to exact decoding: %s",
+            exc,
+        )
         raise NativeDecodeError(str(exc)) from exc
 
 
@@ -257,8 +273,7 @@ def _finish(table: pa.Table, origins: pa.Array, indices: pa.Array) -> NativeResu
     bad_time = times.is_null().to_numpy() & ~not_record
     table = table.drop_columns(["_not_a_record", "_bad_bytes", "_timestamp"])
     table = (
-        table.set_column(table.schema.get_field_index("event_time"), "event_time",
-                         times.to_arrow())
+        table.set_column(table.schema.get_field_index("event_time"), "event_time", times.to_arrow())
         .append_column("origin_object", origins)
         .append_column("origin_index", indices)
     )

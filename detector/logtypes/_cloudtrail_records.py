@@ -37,15 +37,16 @@ from detector.logtypes._cloudtrail_native import NativeDecodeError, RawRecords
 from detector.logtypes._json_split import array_elements
 from detector.logtypes.base import ParseResult
 
-DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError,
-                 RecursionError)
+DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 """What decoding bad bytes can raise (msgspec reports invalid UTF-8 in strings as the last,
 and JSON nested deeper than it recurses as the first)."""
 
 
-
-def finish(batch: RecordBatch, records: RawRecords | None = None,
-           arrays: Sequence[tuple[str, memoryview]] = ()) -> ParseResult:
+def finish(
+    batch: RecordBatch,
+    records: RawRecords | None = None,
+    arrays: Sequence[tuple[str, memoryview]] = (),
+) -> ParseResult:
     """Events from every tier: whole arrays and raw records natively, the rest exactly.
 
     ``arrays`` are trail files' Records arrays and ``records`` raw records (JSON lines,
@@ -55,8 +56,9 @@ def finish(batch: RecordBatch, records: RawRecords | None = None,
     tables: list[pa.Table] = []
     if arrays:
         try:
-            tables.append(_accept_native(batch, native.arrays_to_table(list(arrays)),
-                                         _array_raws(arrays)))
+            tables.append(
+                _accept_native(batch, native.arrays_to_table(list(arrays)), _array_raws(arrays))
+            )
         except NativeDecodeError:
             for one in arrays:
                 try:
@@ -73,12 +75,25 @@ def finish(batch: RecordBatch, records: RawRecords | None = None,
             for origin, items in records.segments():
                 decode_lines(batch, items, origin)
         else:
-            positions = {(o, int(i)): n for n, (o, i) in enumerate(zip(
-                result.events.column("origin_object").to_pylist(),
-                result.events.column("origin_index").to_pylist(), strict=True))} \
-                if (result.not_record | result.bad_bytes | result.bad_time).any() else {}
-            tables.append(_accept_native(
-                batch, result, lambda origin, index: records.raws[positions[(origin, index)]]))
+            positions = (
+                {
+                    (o, int(i)): n
+                    for n, (o, i) in enumerate(
+                        zip(
+                            result.events.column("origin_object").to_pylist(),
+                            result.events.column("origin_index").to_pylist(),
+                            strict=True,
+                        )
+                    )
+                }
+                if (result.not_record | result.bad_bytes | result.bad_time).any()
+                else {}
+            )
+            tables.append(
+                _accept_native(
+                    batch, result, lambda origin, index: records.raws[positions[(origin, index)]]
+                )
+            )
     if batch.records or not tables:
         tables.append(to_table(batch))
     events = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -109,8 +124,9 @@ def raw_elements(array: bytes) -> list[bytes]:
         return [array[a:z] for a, z in found.spans] if found else []
 
 
-def _accept_native(batch: RecordBatch, result: native.NativeResult,
-                   raw_of: Callable[[str, int], bytes]) -> pa.Table:
+def _accept_native(
+    batch: RecordBatch, result: native.NativeResult, raw_of: Callable[[str, int], bytes]
+) -> pa.Table:
     """Reject native rows that are not records or have no usable time; flag bad byte
     counts (the event is kept, the count null); keep the rest."""
     table = result.events
@@ -121,25 +137,31 @@ def _accept_native(batch: RecordBatch, result: native.NativeResult,
         positions = table.column("origin_index").take(pa.array(flagged)).to_pylist()
         for row, origin, index in zip(flagged, origins, positions, strict=True):
             if result.not_record[row]:
-                batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD,
-                             raw_of(origin, index), index)
+                batch.reject(
+                    origin, "not_cloudtrail_record", NOT_A_RECORD, raw_of(origin, index), index
+                )
             elif result.bad_time[row]:
                 batch.reject(origin, "bad_event_time", BAD_TIME, raw_of(origin, index), index)
             else:
-                batch.reject(origin, "bad_field_type", BAD_BYTES, raw_of(origin, index), index,
-                             records=0)
+                batch.reject(
+                    origin, "bad_field_type", BAD_BYTES, raw_of(origin, index), index, records=0
+                )
     if dropped.any():
         table = table.filter(pa.array(~dropped))
     return table
 
 
-NOT_A_RECORD = ("JSON object has none of eventVersion, eventTime, eventName, eventSource, "
-                "eventID")
+NOT_A_RECORD = "JSON object has none of eventVersion, eventTime, eventName, eventSource, eventID"
 TOO_DEEP = "record nested deeper than a JSON decoder recurses (about 1,000 levels)"
 
 
-def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0,
-                 salvage_from: bytes | None = None) -> None:
+def decode_array(
+    batch: RecordBatch,
+    data: bytes,
+    origin: str,
+    first_index: int = 0,
+    salvage_from: bytes | None = None,
+) -> None:
     """Decode a JSON array of records into ``batch``; fall back tier by tier on bad input.
 
     ``salvage_from`` is the whole file the array was cut from, so that the positions in
@@ -158,12 +180,22 @@ def decode_array(batch: RecordBatch, data: bytes, origin: str, first_index: int 
     except msgspec.DecodeError:
         salvage_array(batch, salvage_from or data, origin, first_index)
         return
-    accept(batch, records, origin, range(first_index, first_index + len(records)),
-           lambda: [bytes(r) for r in RAW_ARRAY.decode(data)])
+    accept(
+        batch,
+        records,
+        origin,
+        range(first_index, first_index + len(records)),
+        lambda: [bytes(r) for r in RAW_ARRAY.decode(data)],
+    )
 
 
-def accept(batch: RecordBatch, records: Sequence[Record], origin: str, indices: Sequence[int],
-           raws: Callable[[], Sequence[bytes]]) -> None:
+def accept(
+    batch: RecordBatch,
+    records: Sequence[Record],
+    origin: str,
+    indices: Sequence[int],
+    raws: Callable[[], Sequence[bytes]],
+) -> None:
     """Add decoded records, rejecting JSON objects that are not CloudTrail records at all.
 
     Any JSON object decodes (every field is optional); one with none of the identifying
@@ -177,13 +209,15 @@ def accept(batch: RecordBatch, records: Sequence[Record], origin: str, indices: 
     keep = [i for i, r in enumerate(records) if _is_record(r)]
     for i in sorted(set(range(len(records))) - set(keep)):
         batch.reject(origin, "not_cloudtrail_record", NOT_A_RECORD, raw[i], indices[i])
-    batch.add([records[i] for i in keep], origin, [indices[i] for i in keep],
-              lambda k: raw[keep[k]])
+    batch.add(
+        [records[i] for i in keep], origin, [indices[i] for i in keep], lambda k: raw[keep[k]]
+    )
 
 
 def _is_record(r: Record) -> bool:
-    return any(v is not None for v in (r.eventVersion, r.eventTime, r.eventName,
-                                       r.eventSource, r.eventID))
+    return any(
+        v is not None for v in (r.eventVersion, r.eventTime, r.eventName, r.eventSource, r.eventID)
+    )
 
 
 def decode_lines(batch: RecordBatch, lines: Sequence[tuple[int, bytes]], origin: str) -> None:
@@ -198,16 +232,19 @@ def decode_lines(batch: RecordBatch, lines: Sequence[tuple[int, bytes]], origin:
     accept(batch, records, origin, [i for i, _ in lines], lambda: [ln for _, ln in lines])
 
 
-def decode_each(batch: RecordBatch, raws: Sequence[tuple[int, bytes]], origin: str,
-                text_was_repaired: bool = False) -> None:
+def decode_each(
+    batch: RecordBatch,
+    raws: Sequence[tuple[int, bytes]],
+    origin: str,
+    text_was_repaired: bool = False,
+) -> None:
     """Decode records one at a time, rejecting each one that does not fit."""
     good: list[Record] = []
     idx: list[int] = []
     good_raws: list[bytes] = []
     for i, raw in raws:
         if text_was_repaired and "\ufffd".encode() in raw:
-            batch.reject(origin, "invalid_utf8", "record contains bytes that are not UTF-8",
-                         raw, i)
+            batch.reject(origin, "invalid_utf8", "record contains bytes that are not UTF-8", raw, i)
             continue
         try:
             record = RECORD.decode(raw)
@@ -246,9 +283,12 @@ _NEXT_ARRAY = re.compile(rb'\s*(?:\{\s*"Records"\s*:\s*)?\[')
 """Where a concatenated file's next document begins: a bare array, or a trail file's."""
 
 
-def split_array(batch: RecordBatch, data: bytes, origin: str,
-                cut_short: Callable[[int, bytes], None] | None = None,
-                ) -> list[tuple[int, bytes]] | None:
+def split_array(
+    batch: RecordBatch,
+    data: bytes,
+    origin: str,
+    cut_short: Callable[[int, bytes], None] | None = None,
+) -> list[tuple[int, bytes]] | None:
     """The elements of a file's records array(s), cut by structure, whatever they hold, and
     every byte accounted for: bytes after the array that are not another array (Firehose
     concatenates trail files) are rejected. When the file ends inside the array (a file cut
@@ -261,16 +301,23 @@ def split_array(batch: RecordBatch, data: bytes, origin: str,
         m = _ARRAY_START.search(data) if pos == 0 else _NEXT_ARRAY.match(data, pos)
         if m is None:
             if not items:
-                batch.reject(origin, "no_records", "no Records array in this JSON", data,
-                             None, None)
+                batch.reject(
+                    origin, "no_records", "no Records array in this JSON", data, None, None
+                )
             return items
         found = array_elements(data, m.end() - 1)
         if found is None or not (found.closed or cut_short):
             return None
-        before = data[:m.start()].strip()
+        before = data[: m.start()].strip()
         if pos == 0 and before not in (b"", b"{"):
-            batch.reject(origin, "invalid_json", "unexpected bytes before the Records array",
-                         before, None, None)
+            batch.reject(
+                origin,
+                "invalid_json",
+                "unexpected bytes before the Records array",
+                before,
+                None,
+                None,
+            )
         elements = list(enumerate(found.spans, start=seen))
         seen += len(elements)
         if not found.closed and cut_short is not None:
@@ -278,18 +325,20 @@ def split_array(batch: RecordBatch, data: bytes, origin: str,
                 last, (a, _) = elements.pop()
                 cut_short(last, data[a:])
             else:
-                batch.reject(origin, "invalid_json", "file ends inside the Records array",
-                             b"", None, None)
+                batch.reject(
+                    origin, "invalid_json", "file ends inside the Records array", b"", None, None
+                )
             return items + _elements(batch, data, origin, elements)
         items += _elements(batch, data, origin, elements)
-        rest = data[found.end:].lstrip()
+        rest = data[found.end :].lstrip()
         if b'"Records"' in m.group(0):  # {"Records": [...]} closes with its brace
             rest = rest.removeprefix(b"}").lstrip()
         if not rest:
             return items
         if not (rest.startswith(b"[") or _RECORDS_HEAD.match(rest)):
-            batch.reject(origin, "invalid_json", "unexpected bytes after the Records array",
-                         rest, None, None)
+            batch.reject(
+                origin, "invalid_json", "unexpected bytes after the Records array", rest, None, None
+            )
             return items
         pos = len(data) - len(rest)
 
@@ -299,15 +348,22 @@ _KEY_FRAGMENT = re.compile(rb'"(?:[^"\\]|\\.)*"\s*:')
 brace lost or added), its fields spilling into the array."""
 
 
-def _elements(batch: RecordBatch, data: bytes, origin: str,
-              elements: list[tuple[int, tuple[int, int]]]) -> list[tuple[int, bytes]]:
+def _elements(
+    batch: RecordBatch, data: bytes, origin: str, elements: list[tuple[int, tuple[int, int]]]
+) -> list[tuple[int, bytes]]:
     """The elements' bytes with their indices; each ``"name": value`` fragment is rejected
     instead, as damage of unknown size (how many records it came from cannot be told)."""
     out = []
     for index, (a, z) in elements:
         if data[a] == 0x22 and _KEY_FRAGMENT.match(data, a):
-            batch.reject(origin, "invalid_json", "a field outside any record (damage: a "
-                         "brace lost or added)", data[a:z], index, None)
+            batch.reject(
+                origin,
+                "invalid_json",
+                "a field outside any record (damage: a brace lost or added)",
+                data[a:z],
+                index,
+                None,
+            )
         else:
             out.append((index, data[a:z]))
     return out
@@ -315,20 +371,19 @@ def _elements(batch: RecordBatch, data: bytes, origin: str,
 
 def resync_from(batch: RecordBatch, origin: str) -> Callable[[int, bytes], None]:
     """What to do with the unclosed end of an array: salvage it by resynchronising."""
-    return lambda index, rest: salvage_array(batch, b"[" + rest, origin, index,
-                                             by_structure=False)
+    return lambda index, rest: salvage_array(batch, b"[" + rest, origin, index, by_structure=False)
 
 
-def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int = 0,
-                  by_structure: bool = True) -> None:
+def salvage_array(
+    batch: RecordBatch, data: bytes, origin: str, first_index: int = 0, by_structure: bool = True
+) -> None:
     """Keep every record of a file that does not decode as a whole, rejecting each bad one.
 
     Cut by structure first (exact: each element is judged alone and keeps its index). Only
     when the brackets are broken too does reading resume at the next ``{"eventVersion":``
     after the damage; the damaged stretch is then one reject of unknown size.
     """
-    items = split_array(batch, data, origin, resync_from(batch, origin)
-                        ) if by_structure else None
+    items = split_array(batch, data, origin, resync_from(batch, origin)) if by_structure else None
     if items is not None:
         decode_each(batch, items, origin)
         return
@@ -349,14 +404,21 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
         while pos < n and text[pos] in " \t\r\n,":
             pos += 1
         if pos >= n:
-            batch.reject(origin, "invalid_json", "file ends inside the Records array",
-                         b"", None, None)
+            batch.reject(
+                origin, "invalid_json", "file ends inside the Records array", b"", None, None
+            )
             break
         if text[pos] == "]":
-            rest = text[pos + 1:].strip().removeprefix("}").strip()
+            rest = text[pos + 1 :].strip().removeprefix("}").strip()
             if rest:
-                batch.reject(origin, "invalid_json", "unexpected bytes after the Records "
-                             "array", rest.encode(), None, None)
+                batch.reject(
+                    origin,
+                    "invalid_json",
+                    "unexpected bytes after the Records array",
+                    rest.encode(),
+                    None,
+                    None,
+                )
             break
         try:
             _, end = decoder.raw_decode(text, pos)
@@ -365,11 +427,19 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
             stop = resume.start() if resume else n
             deep = isinstance(exc, RecursionError)
             what = TOO_DEEP if deep else f"{exc.msg} at char {exc.pos} of the file"
-            batch.reject(origin, "too_deep" if deep else "invalid_json",
-                         f"{what}; record {i} rejected"
-                         + ("; reading resumed at the next record" if resume else
-                            " with everything after it"),
-                         text[pos:stop].encode(), i, 1 if deep else None)
+            batch.reject(
+                origin,
+                "too_deep" if deep else "invalid_json",
+                f"{what}; record {i} rejected"
+                + (
+                    "; reading resumed at the next record"
+                    if resume
+                    else " with everything after it"
+                ),
+                text[pos:stop].encode(),
+                i,
+                1 if deep else None,
+            )
             if resume is None:
                 break
             pos, i = stop, i + 1
@@ -377,7 +447,13 @@ def salvage_array(batch: RecordBatch, data: bytes, origin: str, first_index: int
         if text[pos] == "{":
             raws.append((i, text[pos:end].encode()))
         else:  # a value outside any object: a fragment of damage, not a record
-            batch.reject(origin, "invalid_json", f"not a record (a fragment of damage at "
-                         f"char {pos} of the file)", text[pos:end].encode(), i, None)
+            batch.reject(
+                origin,
+                "invalid_json",
+                f"not a record (a fragment of damage at char {pos} of the file)",
+                text[pos:end].encode(),
+                i,
+                None,
+            )
         pos, i = end, i + 1
     decode_each(batch, raws, origin, text_was_repaired=repaired)

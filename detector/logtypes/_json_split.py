@@ -40,7 +40,7 @@ class ArraySpans:
 def array_elements(data: bytes, start: int) -> ArraySpans | None:
     """The elements of the array whose ``[`` is at ``data[start]``; None when the bytes
     there are not an array or a closing bracket inside it has no opening one."""
-    if data[start:start + 1] != b"[":
+    if data[start : start + 1] != b"[":
         return None
     b = np.frombuffer(data, np.uint8)[start:]
     outside = _outside_strings(b)
@@ -55,7 +55,7 @@ def array_elements(data: bytes, start: int) -> ArraySpans | None:
     highs = [*commas.tolist(), end - 1 if closed else end]
     spans = []
     for lo, hi in zip(lows, highs, strict=True):
-        piece = data[start + lo:start + hi]
+        piece = data[start + lo : start + hi]
         stripped = piece.lstrip(_SPACE)
         if stripped.strip(_SPACE):
             first = start + lo + len(piece) - len(stripped)

@@ -54,7 +54,8 @@ def _other_forms(text: pl.Series) -> pl.Series:
     number = pl.col("t").str.contains(_EPOCH)
     value = pl.col("t").cast(pl.Float64, strict=False)
     micros = pl.when(value >= MS_FROM).then(value * 1_000).otherwise(value * 1_000_000)
-    epoch = pl.when(number).then(micros.cast(pl.Int64, strict=False).cast(
-        pl.Datetime("us", "UTC"), strict=False))
+    epoch = pl.when(number).then(
+        micros.cast(pl.Int64, strict=False).cast(pl.Datetime("us", "UTC"), strict=False)
+    )
     forms = [pl.col("t").str.to_datetime(f, **_UTC) for f in _FORMS]  # type: ignore[arg-type]
     return frame.select(pl.coalesce(epoch, *forms)).to_series()

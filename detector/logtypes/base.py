@@ -129,13 +129,21 @@ def unwrap(blob: Blob, cap: int = DEFAULT_MAX_OBJECT_MB << 20) -> Content:
     """
     data = blob.data
     if blob.oversize is not None:
-        return Content(blob, b"", _file_reject(
-            blob, "object_too_large", f"{blob.oversize:,} bytes, over the {_mib(cap)} "
-            "per-object cap (--max-object-mb); only its first bytes are kept here"))
+        return Content(
+            blob,
+            b"",
+            _file_reject(
+                blob,
+                "object_too_large",
+                f"{blob.oversize:,} bytes, over the {_mib(cap)} "
+                "per-object cap (--max-object-mb); only its first bytes are kept here",
+            ),
+        )
     if data[:2] != GZIP_MAGIC:
         if blob.key.endswith(".gz") and data:
-            return Content(blob, data, _file_reject(blob, "not_gzip",
-                                                     "named .gz but is not gzip data"))
+            return Content(
+                blob, data, _file_reject(blob, "not_gzip", "named .gz but is not gzip data")
+            )
         return Content(blob, data)
     inflated = inflate(data, cap)
     if inflated.reason is None:
@@ -169,17 +177,24 @@ def inflate(data: bytes, cap: int) -> Inflated:
             return Inflated(b"".join(out), "truncated_gzip", str(exc))
         total += len(chunk)
         if total > cap:
-            return Inflated(b"", "decompression_bomb",
-                            f"{len(data):,} compressed bytes inflate past the {_mib(cap)} "
-                            "per-object cap (--max-object-mb); stopped there")
+            return Inflated(
+                b"",
+                "decompression_bomb",
+                f"{len(data):,} compressed bytes inflate past the {_mib(cap)} "
+                "per-object cap (--max-object-mb); stopped there",
+            )
         out.append(chunk)
         if not d.eof:
-            return Inflated(b"".join(out), "truncated_gzip",
-                            "compressed stream ended before its end marker")
+            return Inflated(
+                b"".join(out), "truncated_gzip", "compressed stream ended before its end marker"
+            )
         rest = d.unused_data
         if rest[:2] != GZIP_MAGIC and rest.strip(b"\x00"):
-            return Inflated(b"".join(out), "truncated_gzip",
-                            f"{len(rest):,} bytes after the last gzip member are not gzip")
+            return Inflated(
+                b"".join(out),
+                "truncated_gzip",
+                f"{len(rest):,} bytes after the last gzip member are not gzip",
+            )
         if rest[:2] != GZIP_MAGIC:
             break
     return Inflated(out[0] if len(out) == 1 else b"".join(out))

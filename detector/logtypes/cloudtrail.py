@@ -88,8 +88,9 @@ class CloudTrail(LogType):
         return ctr.finish(batch, raw, arrays)
 
 
-def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str, memoryview]],
-                content: Content) -> None:
+def _split_file(
+    raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str, memoryview]], content: Content
+) -> None:
     """Route a file to the fastest tier that can read it; damaged JSON goes to salvage."""
     data, origin = content.data, content.blob.uri
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -97,8 +98,10 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
     if array is not None:
         arrays.append((origin, array))
         return
-    if stripped.startswith(b"[") or _RECORDS_HEAD.match(stripped) or (
-        stripped.startswith(b"{") and b'"Records"' in stripped[:4096]
+    if (
+        stripped.startswith(b"[")
+        or _RECORDS_HEAD.match(stripped)
+        or (stripped.startswith(b"{") and b'"Records"' in stripped[:4096])
     ):
         decoder = ctr.RAW_ARRAY if stripped.startswith(b"[") else _TRAIL_FILE
         try:
@@ -117,8 +120,9 @@ def _split_file(raw: RawRecords, batch: ctr.RecordBatch, arrays: list[tuple[str,
     if len(lines) > 1 or (lines and any(k in lines[0][1] for k in _LINE_KEYS)):
         raw.extend(origin, lines)
         return
-    batch.reject(origin, "no_records", "JSON without a Records array or CloudTrail records",
-                 data, None, None)
+    batch.reject(
+        origin, "no_records", "JSON without a Records array or CloudTrail records", data, None, None
+    )
 
 
 def _split_deep(raw: RawRecords, batch: ctr.RecordBatch, data: bytes, origin: str) -> None:

@@ -31,8 +31,10 @@ class Payload(msgspec.Struct):
 
 
 _PAYLOAD = msgspec.json.Decoder(Payload)
-_HEAD = re.compile(rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters'
-                   rb'|logEvents)"\s*:')
+_HEAD = re.compile(
+    rb'\A\s*\{\s*"(messageType|owner|logGroup|logStream|subscriptionFilters'
+    rb'|logEvents)"\s*:'
+)
 """A payload's first key is one of its own: a CloudTrail record or EventBridge envelope that
 merely contains a ``messageType`` field further on is not one."""
 _BOUNDARY = re.compile(rb"\}\s*\{\s*\"messageType\"")
@@ -76,8 +78,9 @@ def _decode(raw: RawRecords, batch: ctr.RecordBatch, content: Content) -> int:
         try:
             payload = _PAYLOAD.decode(part)
         except ctr.DECODE_ERRORS as exc:
-            batch.reject(origin, "invalid_json", f"CloudWatch Logs payload: {exc}", part,
-                         None, None)
+            batch.reject(
+                origin, "invalid_json", f"CloudWatch Logs payload: {exc}", part, None, None
+            )
             continue
         if payload.messageType == "CONTROL_MESSAGE":
             skipped += 1
@@ -88,8 +91,9 @@ def _decode(raw: RawRecords, batch: ctr.RecordBatch, content: Content) -> int:
             if message.strip():
                 lines.append((offset + i, message))
             else:
-                batch.reject(origin, "not_cloudtrail_record", "empty log event message",
-                             message, offset + i)
+                batch.reject(
+                    origin, "not_cloudtrail_record", "empty log event message", message, offset + i
+                )
         offset += len(payload.logEvents)
         raw.extend(origin, lines)
     return skipped

@@ -68,8 +68,14 @@ def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -
         except ctr.DECODE_ERRORS:
             found = ctr.split_array(batch, data.lstrip(), origin)
             if found is None:
-                batch.reject(origin, "invalid_json", "JSON array of envelopes with broken "
-                             "brackets", data, None, None)
+                batch.reject(
+                    origin,
+                    "invalid_json",
+                    "JSON array of envelopes with broken brackets",
+                    data,
+                    None,
+                    None,
+                )
                 return
             items = found
     else:  # JSON lines, numbered from the top of the object
@@ -87,9 +93,13 @@ def _decode(raw_records: RawRecords, batch: ctr.RecordBatch, content: Content) -
     details: list[tuple[int, bytes]] = []
     for (i, raw), env in pairs:
         if env.detail_type not in CLOUDTRAIL_DETAIL_TYPES:
-            batch.reject(origin, "not_cloudtrail_event",
-                         f"EventBridge detail-type {env.detail_type!r} is not a CloudTrail event",
-                         raw, i)
+            batch.reject(
+                origin,
+                "not_cloudtrail_event",
+                f"EventBridge detail-type {env.detail_type!r} is not a CloudTrail event",
+                raw,
+                i,
+            )
         else:
             details.append((i, bytes(env.detail)))
     if details:

@@ -57,11 +57,34 @@ _HOST_REGION = (
 
 # Token positions after splitting: the time is tokens 2 and 3.
 _NAMES = (
-    "bucket_owner", "bucket", "time_a", "time_b", "remote_ip", "requester", "request_id",
-    "operation", "key", "request_uri", "http_status", "error_code", "bytes_sent",
-    "object_size", "total_time", "turnaround_time", "referrer", "user_agent", "version_id",
-    "host_id", "signature_version", "cipher_suite", "auth_type", "host_header", "tls_version",
-    "access_point_arn", "acl_required", "source_region",
+    "bucket_owner",
+    "bucket",
+    "time_a",
+    "time_b",
+    "remote_ip",
+    "requester",
+    "request_id",
+    "operation",
+    "key",
+    "request_uri",
+    "http_status",
+    "error_code",
+    "bytes_sent",
+    "object_size",
+    "total_time",
+    "turnaround_time",
+    "referrer",
+    "user_agent",
+    "version_id",
+    "host_id",
+    "signature_version",
+    "cipher_suite",
+    "auth_type",
+    "host_header",
+    "tls_version",
+    "access_point_arn",
+    "acl_required",
+    "source_region",
 )
 
 # Access-log operations named as CloudTrail names them. Context-dependent ones
@@ -233,14 +256,21 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
-            read_options=pacsv.ReadOptions(autogenerate_column_names=True,
-                                           block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char='"', double_quote=False,
-                                             escape_char=False, newlines_in_values=False,
-                                             invalid_row_handler=on_invalid),
+            read_options=pacsv.ReadOptions(autogenerate_column_names=True, block_size=16 << 20),
+            parse_options=pacsv.ParseOptions(
+                delimiter=" ",
+                quote_char='"',
+                double_quote=False,
+                escape_char=False,
+                newlines_in_values=False,
+                invalid_row_handler=on_invalid,
+            ),
             convert_options=pacsv.ConvertOptions(
                 column_types={f"f{i}": pa.string() for i in range(64)},
-                strings_can_be_null=False, quoted_strings_can_be_null=False, null_values=[]),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+                null_values=[],
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
@@ -249,8 +279,9 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
     cols = table.columns
     columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
     extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
-    origins = pa.array(np.repeat(np.array([c.blob.uri for c in members], dtype=object), counts),
-                       pa.string())
+    origins = pa.array(
+        np.repeat(np.array([c.blob.uri for c in members], dtype=object), counts), pa.string()
+    )
     indices = pa.array(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
     events, bad = _build(_Tokens(columns, extra, origins, indices))
     return None if bad.any() else events
@@ -275,8 +306,10 @@ def _tokenises_alike(body: bytes, newlines: np.ndarray) -> bool:
         return False
     before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], _NEWLINE)
     after = b[np.minimum(quotes + 1, b.size - 1)]
-    if not (np.isin(before[0::2], _FIELD_START).all()
-            and (np.isin(after[1::2], _FIELD_END) | (quotes[1::2] + 1 == b.size)).all()):
+    if not (
+        np.isin(before[0::2], _FIELD_START).all()
+        and (np.isin(after[1::2], _FIELD_END) | (quotes[1::2] + 1 == b.size)).all()
+    ):
         return False
     lines = np.searchsorted(newlines, quotes)
     return bool((lines[0::2] == lines[1::2]).all())
@@ -323,8 +356,9 @@ def _parse_exact(content: Content) -> ParseResult:
             except UnicodeDecodeError as exc:
                 reason, detail = "invalid_utf8", str(exc)
             else:
-                tokens = [t[1:-1] if t.startswith('"') and len(t) > 1 else t
-                          for t in _TOKEN.findall(text)]
+                tokens = [
+                    t[1:-1] if t.startswith('"') and len(t) > 1 else t for t in _TOKEN.findall(text)
+                ]
                 if len(tokens) < MIN_TOKENS:
                     reason = "too_few_fields"
                     detail = f"{len(tokens) - 1} fields; the oldest format has 18"
@@ -338,13 +372,22 @@ def _parse_exact(content: Content) -> ParseResult:
         return ParseResult(empty_events(), rejects)
     columns = {name: pa.array([r[j] for r in rows], pa.string()) for j, name in enumerate(_NAMES)}
     extra = pa.array([" ".join(r[KNOWN_TOKENS:]).strip() or None for r in rows], pa.string())
-    tokens = _Tokens(columns, extra, pa.array([origin] * len(rows), pa.string()),
-                     pa.array(idx, pa.int64()), raw)
+    tokens = _Tokens(
+        columns, extra, pa.array([origin] * len(rows), pa.string()), pa.array(idx, pa.int64()), raw
+    )
     events, bad = _build(tokens)
     for pos in np.flatnonzero(bad):
-        rejects.append(Reject(origin, "bad_timestamp", "time field does not parse, or is "
-                              "before 2006 or more than a day ahead", raw[pos], idx[pos], 1,
-                              SOURCE_S3_ACCESS))
+        rejects.append(
+            Reject(
+                origin,
+                "bad_timestamp",
+                "time field does not parse, or is before 2006 or more than a day ahead",
+                raw[pos],
+                idx[pos],
+                1,
+                SOURCE_S3_ACCESS,
+            )
+        )
     return ParseResult(events, rejects)
 
 
@@ -359,26 +402,40 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
     df = pl.from_arrow(pa.table(data))
     assert isinstance(df, pl.DataFrame)
     df = df.with_columns(pl.when(pl.all() != "-").then(pl.all()))  # "-" means empty
-    df = df.join(_identities(df.get_column("requester").unique()), on="requester", how="left",
-                 nulls_equal=True, maintain_order="left")
+    df = df.join(
+        _identities(df.get_column("requester").unique()),
+        on="requester",
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     hosts = df.get_column("host_header").unique().to_frame()
-    df = df.join(hosts.with_columns(pl.col("host_header").str.extract(_HOST_REGION, 1)
-                                    .alias("aws_region")),
-                 on="host_header", how="left", nulls_equal=True, maintain_order="left")
+    df = df.join(
+        hosts.with_columns(pl.col("host_header").str.extract(_HOST_REGION, 1).alias("aws_region")),
+        on="host_header",
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
     operation = pl.col("operation")
     out = df.select(
         pl.lit(SOURCE_S3_ACCESS).alias("source"),
-        in_sane_range((pl.col("time_a") + " " + pl.col("time_b"))
-                      .str.to_datetime("[%d/%b/%Y:%H:%M:%S %z]", time_zone="UTC",
-                                       time_unit="us", strict=False))
-        .alias("event_time"),
+        in_sane_range(
+            (pl.col("time_a") + " " + pl.col("time_b")).str.to_datetime(
+                "[%d/%b/%Y:%H:%M:%S %z]", time_zone="UTC", time_unit="us", strict=False
+            )
+        ).alias("event_time"),
         "request_id",
         _event_name().alias("event_name"),
         "operation",
         pl.lit("s3.amazonaws.com").alias("event_source"),
         "aws_region",
         pl.col("requester").alias("principal_arn"),
-        "principal_type", "account_id", "user_name", "session_name", "session_issuer_arn",
+        "principal_type",
+        "account_id",
+        "user_name",
+        "session_name",
+        "session_issuer_arn",
         pl.col("remote_ip").alias("source_ip"),
         "user_agent",
         normalise_tls(pl.col("tls_version")).alias("tls_version"),
@@ -395,12 +452,17 @@ def _build(tokens: _Tokens) -> tuple[pa.Table, np.ndarray]:
         "error_code",
         pl.col("bytes_sent").cast(pl.Int64, strict=False).fill_null(0).alias("bytes_out"),
         pl.when(operation.is_in(_UPLOAD_OPERATIONS))
-        .then(pl.col("object_size").cast(pl.Int64, strict=False)).alias("bytes_in"),
+        .then(pl.col("object_size").cast(pl.Int64, strict=False))
+        .alias("bytes_in"),
         pl.col("object_size").cast(pl.Int64, strict=False),
         pl.col("total_time").cast(pl.Int64, strict=False).alias("total_time_ms"),
         pl.col("turnaround_time").cast(pl.Int64, strict=False).alias("turnaround_time_ms"),
-        pl.when(operation.str.starts_with("REST.GET.") | operation.str.starts_with("REST.HEAD.")
-                | operation.str.starts_with("REST.OPTIONS.")).then(True)
+        pl.when(
+            operation.str.starts_with("REST.GET.")
+            | operation.str.starts_with("REST.HEAD.")
+            | operation.str.starts_with("REST.OPTIONS.")
+        )
+        .then(True)
         .when(operation.str.starts_with("REST.") | operation.str.starts_with("BATCH."))
         .then(False)
         .alias("read_only"),
@@ -427,30 +489,47 @@ def _identities(requesters: pl.Series) -> pl.DataFrame:
     role_name = resource.str.split("/").list.get(1, null_on_oob=True)
     return requesters.to_frame().with_columns(
         _principal_type().alias("principal_type"),
-        pl.when(pl.col("requester").str.starts_with("arn:")).then(parts.struct.field("field_4"))
+        pl.when(pl.col("requester").str.starts_with("arn:"))
+        .then(parts.struct.field("field_4"))
         .alias("account_id"),
-        pl.when(is_role).then(role_name)
-        .when(resource.str.starts_with("user/")).then(resource.str.split("/").list.last())
+        pl.when(is_role)
+        .then(role_name)
+        .when(resource.str.starts_with("user/"))
+        .then(resource.str.split("/").list.last())
         .alias("user_name"),
         pl.when(is_role).then(resource.str.split("/").list.last()).alias("session_name"),
-        pl.when(is_role).then(
-            pl.lit("arn:") + parts.struct.field("field_1") + pl.lit(":iam::")
-            + parts.struct.field("field_4") + pl.lit(":role/") + role_name
-        ).alias("session_issuer_arn"),
+        pl.when(is_role)
+        .then(
+            pl.lit("arn:")
+            + parts.struct.field("field_1")
+            + pl.lit(":iam::")
+            + parts.struct.field("field_4")
+            + pl.lit(":role/")
+            + role_name
+        )
+        .alias("session_issuer_arn"),
     )
 
 
 def _principal_type() -> pl.Expr:
     r = pl.col("requester")
     return (
-        pl.when(r.is_null()).then(pl.lit("Anonymous"))
-        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:assumed-role/")).then(pl.lit("AssumedRole"))
-        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:user/")).then(pl.lit("IAMUser"))
-        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:root$")).then(pl.lit("Root"))
-        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:federated-user/")).then(pl.lit("FederatedUser"))
-        .when(r.str.starts_with("arn:")).then(pl.lit("AWSAccount"))
-        .when(r.str.starts_with("svc:") | (r == "AmazonS3")).then(pl.lit("AWSService"))
-        .when(r.str.contains(r"^[0-9a-f]{64}$")).then(pl.lit("CanonicalUser"))
+        pl.when(r.is_null())
+        .then(pl.lit("Anonymous"))
+        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:assumed-role/"))
+        .then(pl.lit("AssumedRole"))
+        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:user/"))
+        .then(pl.lit("IAMUser"))
+        .when(r.str.contains(r"^arn:[^:]+:iam::\d*:root$"))
+        .then(pl.lit("Root"))
+        .when(r.str.contains(r"^arn:[^:]+:sts::\d*:federated-user/"))
+        .then(pl.lit("FederatedUser"))
+        .when(r.str.starts_with("arn:"))
+        .then(pl.lit("AWSAccount"))
+        .when(r.str.starts_with("svc:") | (r == "AmazonS3"))
+        .then(pl.lit("AWSService"))
+        .when(r.str.contains(r"^[0-9a-f]{64}$"))
+        .then(pl.lit("CanonicalUser"))
         .otherwise(pl.lit("Unknown"))
     )
 
@@ -462,8 +541,10 @@ def _event_name() -> pl.Expr:
     return (
         pl.when((op == "REST.GET.BUCKET") & pl.col("request_uri").str.contains("list-type=2"))
         .then(pl.lit("ListObjectsV2"))
-        .when((op == "REST.GET.ACL") & has_key).then(pl.lit("GetObjectAcl"))
-        .when((op == "REST.PUT.ACL") & has_key).then(pl.lit("PutObjectAcl"))
+        .when((op == "REST.GET.ACL") & has_key)
+        .then(pl.lit("GetObjectAcl"))
+        .when((op == "REST.PUT.ACL") & has_key)
+        .then(pl.lit("PutObjectAcl"))
         .otherwise(base)
     )
 
@@ -478,9 +559,13 @@ back the key exactly; a key logged by an operation we have not seen may still be
 def _decode_keys(keys: pl.Series, operations: pl.Series) -> pl.Series:
     """Decode keys once or twice, by operation, in bulk."""
     once = _url_decode(keys)
-    single = pl.Series([False] * len(keys)) if once.is_empty() else (
-        operations.str.starts_with("S3.") | (operations == "BATCH.DELETE.OBJECT")
-    ).fill_null(False)
+    single = (
+        pl.Series([False] * len(keys))
+        if once.is_empty()
+        else (operations.str.starts_with("S3.") | (operations == "BATCH.DELETE.OBJECT")).fill_null(
+            False
+        )
+    )
     if bool(single.all()):
         return once
     twice = _url_decode(once)

@@ -79,11 +79,16 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
         raise UsageError(f"{path}: not valid TOML: {exc}") from None
     try:
         spec = ModelSpec(
-            name=str(raw["name"]), estimator=str(raw["estimator"]), seed=int(raw["seed"]),
-            fading_factor=float(raw["fading_factor"]), peak_decay=float(raw["peak_decay"]),
+            name=str(raw["name"]),
+            estimator=str(raw["estimator"]),
+            seed=int(raw["seed"]),
+            fading_factor=float(raw["fading_factor"]),
+            peak_decay=float(raw["peak_decay"]),
             warmup_windows=int(raw["warmup_windows"]),
-            score_quantile=float(raw["score_quantile"]), score_floor=float(raw["score_floor"]),
-            peak_factor=float(raw["peak_factor"]), expiry_days=int(raw["expiry_days"]),
+            score_quantile=float(raw["score_quantile"]),
+            score_floor=float(raw["score_floor"]),
+            peak_factor=float(raw["peak_factor"]),
+            expiry_days=int(raw["expiry_days"]),
             idle_days=int(raw["idle_days"]),
             floors={str(k): float(v) for k, v in dict(raw["features"]).items()},
         )
@@ -101,8 +106,7 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
 class LogZBaseline:
     """One principal's (or peer group's) baseline of a few features. river-style API."""
 
-    def __init__(self, features: tuple[str, ...], fading_factor: float,
-                 peak_decay: float) -> None:
+    def __init__(self, features: tuple[str, ...], fading_factor: float, peak_decay: float) -> None:
         self.features = features
         self.fading_factor = fading_factor
         self.peak_decay = peak_decay
@@ -131,27 +135,39 @@ class LogZBaseline:
         self.n += 1
 
     def to_state(self) -> BaselineState:
-        return BaselineState(n=self.n, mean={f: v.mean.mean for f, v in self.var.items()},
-                             sq_mean={f: v.sq_mean.mean for f, v in self.var.items()},
-                             peak={f: float(p) for f, p in self.peak.items()})
+        return BaselineState(
+            n=self.n,
+            mean={f: v.mean.mean for f, v in self.var.items()},
+            sq_mean={f: v.sq_mean.mean for f, v in self.var.items()},
+            peak={f: float(p) for f, p in self.peak.items()},
+        )
 
     @classmethod
-    def from_state(cls, state: BaselineState, features: tuple[str, ...], fading_factor: float,
-                   peak_decay: float) -> LogZBaseline:
+    def from_state(
+        cls,
+        state: BaselineState,
+        features: tuple[str, ...],
+        fading_factor: float,
+        peak_decay: float,
+    ) -> LogZBaseline:
         """A baseline from its checkpoint state; its features must be exactly ``features``.
 
         Every feature learns from every window, so each running mean has had its first value
         exactly when ``n > 0``."""
-        for name, part in (("mean", state.mean), ("sq_mean", state.sq_mean),
-                           ("peak", state.peak)):
+        for name, part in (("mean", state.mean), ("sq_mean", state.sq_mean), ("peak", state.peak)):
             if tuple(part) != features:
                 raise ValueError(f"{name}: features {list(part)}, expected {list(features)}")
         base = cls((), fading_factor, peak_decay)
         started = state.n > 0
         base.features = features
-        base.var = {f: EWVar(fading_factor, EWMean(fading_factor, m, started),
-                             EWMean(fading_factor, state.sq_mean[f], started))
-                    for f, m in state.mean.items()}
+        base.var = {
+            f: EWVar(
+                fading_factor,
+                EWMean(fading_factor, m, started),
+                EWMean(fading_factor, state.sq_mean[f], started),
+            )
+            for f, m in state.mean.items()
+        }
         base.mean = {f: v.mean for f, v in base.var.items()}
         base.peak = dict(state.peak)
         base.n = state.n
@@ -198,7 +214,9 @@ class Scorer:
             features=list(self.spec.features),
             principals={k: b.to_state() for k, b in self.principals.items()},
             peers={k: b.to_state() for k, b in self.peers.items()},
-            quantile=self.quantile.to_state(), scored=self.scored)
+            quantile=self.quantile.to_state(),
+            scored=self.scored,
+        )
 
     @classmethod
     def from_state(cls, state: ScorerState, spec: ModelSpec) -> Scorer:
@@ -207,12 +225,15 @@ class Scorer:
         The features must be the spec's, in its order: a checkpoint made with another feature
         list cannot be continued (ValueError, which the loader turns into a refusal)."""
         if tuple(state.features) != spec.features:
-            raise ValueError(f"features: {state.features}, but model {spec.name!r} scores "
-                             f"{list(spec.features)}")
+            raise ValueError(
+                f"features: {state.features}, but model {spec.name!r} scores {list(spec.features)}"
+            )
         scorer = cls(spec)
         args = (spec.features, spec.fading_factor, spec.peak_decay)
-        for into, part, name in ((scorer.principals, state.principals, "principals"),
-                                 (scorer.peers, state.peers, "peers")):
+        for into, part, name in (
+            (scorer.principals, state.principals, "principals"),
+            (scorer.peers, state.peers, "peers"),
+        ):
             for key, base in part.items():
                 try:
                     into[key] = LogZBaseline.from_state(base, *args)
@@ -245,8 +266,11 @@ class Scorer:
             for f, z in zs.items():
                 value = x.get(f, 0.0)
                 self.quantile.update(z)
-                if (z > threshold and value >= self.spec.floors[f]
-                        and value > self.spec.peak_factor * base.peak[f]):
+                if (
+                    z > threshold
+                    and value >= self.spec.floors[f]
+                    and value > self.spec.peak_factor * base.peak[f]
+                ):
                     typical = math.expm1(base.mean[f].get())
                     deviations.append(Deviation(f, value, z, typical, base.peak[f], use_peer))
             self.scored += 1

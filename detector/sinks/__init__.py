@@ -13,8 +13,16 @@ from detector.plugins import import_all
 from detector.sinks.base import REGISTRY, Route, Sink, make_sink, parse_sink_spec
 from detector.sinks.delivery import Outbox
 
-__all__ = ["REGISTRY", "DeliveryError", "Outbox", "Route", "Sink", "load_all", "make_sink",
-           "parse_sink_spec"]
+__all__ = [
+    "REGISTRY",
+    "DeliveryError",
+    "Outbox",
+    "Route",
+    "Sink",
+    "load_all",
+    "make_sink",
+    "parse_sink_spec",
+]
 
 
 def load_all() -> dict[str, type[Sink]]:

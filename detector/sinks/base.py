@@ -28,8 +28,17 @@ from typing import Any, ClassVar, TypeVar
 from detector.detections.base import SEVERITIES, severity_rank
 from detector.errors import DeliveryError, UsageError
 
-__all__ = ["REGISTRY", "DeliveryError", "Route", "Sink", "digest", "make_sink",
-           "parse_sink_spec", "register", "resolve_secret"]
+__all__ = [
+    "REGISTRY",
+    "DeliveryError",
+    "Route",
+    "Sink",
+    "digest",
+    "make_sink",
+    "parse_sink_spec",
+    "register",
+    "resolve_secret",
+]
 
 
 class Sink:
@@ -99,8 +108,9 @@ def resolve_secret(value: str, what: str) -> str:
         try:
             secret = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{what}: cannot read secret file {path}: "
-                             f"{type(exc).__name__}") from None
+            raise UsageError(
+                f"{what}: cannot read secret file {path}: {type(exc).__name__}"
+            ) from None
         if not secret:
             raise UsageError(f"{what}: secret file {path} is empty")
         return secret
@@ -158,8 +168,9 @@ class Route:
 
     def __post_init__(self) -> None:
         if self.min_severity not in SEVERITIES:
-            raise UsageError(f"min_severity {self.min_severity!r} is not one of "
-                             f"{', '.join(SEVERITIES)}")
+            raise UsageError(
+                f"min_severity {self.min_severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
         if self.include is not None:
             object.__setattr__(self, "include", tuple(self.include))
         object.__setattr__(self, "exclude", tuple(self.exclude))

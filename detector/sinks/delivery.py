@@ -72,8 +72,10 @@ class _Journal:
                     yield record
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
-        text = "".join(json.dumps(r, ensure_ascii=True, separators=(",", ":"), default=str)
-                       + "\n" for r in records)
+        text = "".join(
+            json.dumps(r, ensure_ascii=True, separators=(",", ":"), default=str) + "\n"
+            for r in records
+        )
         if self._file is None:
             created = not self.path.exists()
             if not created and _last_byte(self.path) not in (b"", b"\n"):
@@ -112,8 +114,9 @@ def _fsync_dir(path: Path) -> None:
 class _Lane:
     """One sink's journal, queue and sending thread."""
 
-    def __init__(self, sink: Sink, route: Route, root: Path, backoff: float,
-                 backoff_cap: float) -> None:
+    def __init__(
+        self, sink: Sink, route: Route, root: Path, backoff: float, backoff_cap: float
+    ) -> None:
         self.sink = sink
         self.route = route
         self.journal = _Journal(root / f"{sink.target_id}.jsonl")
@@ -130,8 +133,7 @@ class _Lane:
         self.dead = 0
         self.last_error: str | None = None
         self.stopping = False
-        self.thread = threading.Thread(target=self._run, name=f"sink-{sink.target_id}",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"sink-{sink.target_id}", daemon=True)
 
     def start(self, committed: list[dict[str, Any]]) -> None:
         at = _now()
@@ -142,23 +144,25 @@ class _Lane:
             log.info("sink %s is new: %d earlier alert(s) skipped", self.sink.label, len(ids))
         else:
             for journal in (self.journal, self.dead_journal):
-                self.known.update(str(r["alert_id"]) for r in journal.read()
-                                  if "alert_id" in r)
+                self.known.update(str(r["alert_id"]) for r in journal.read() if "alert_id" in r)
             self.offer(committed)
             ids, self.filtered = self.filtered, []
-            self._startup_append([{"alert_id": i, "status": "filtered", "at": at}
-                                  for i in ids])
+            self._startup_append([{"alert_id": i, "status": "filtered", "at": at} for i in ids])
             if self.queue:
-                log.info("sink %s: %d committed alert(s) not yet delivered; sending",
-                         self.sink.label, len(self.queue))
+                log.info(
+                    "sink %s: %d committed alert(s) not yet delivered; sending",
+                    self.sink.label,
+                    len(self.queue),
+                )
         self.thread.start()
 
     def _startup_append(self, records: list[dict[str, Any]]) -> None:
         try:
             self.journal.append(records)
         except OSError as exc:
-            raise LakeError(f"cannot write delivery journal {self.journal.path}: "
-                            f"{exc.strerror or exc}") from exc
+            raise LakeError(
+                f"cannot write delivery journal {self.journal.path}: {exc.strerror or exc}"
+            ) from exc
 
     def offer(self, alerts: Iterable[dict[str, Any]]) -> None:
         with self.cond:
@@ -178,8 +182,9 @@ class _Lane:
             ids, self.filtered = self.filtered, []
         if ids:
             at = _now()
-            self._finish(self.journal,
-                         [{"alert_id": i, "status": "filtered", "at": at} for i in ids])
+            self._finish(
+                self.journal, [{"alert_id": i, "status": "filtered", "at": at} for i in ids]
+            )
 
     def _run(self) -> None:
         attempt = 0
@@ -187,8 +192,11 @@ class _Lane:
             try:
                 attempt = self._step(attempt)
             except Exception as exc:  # never let the lane die silently
-                log.error("sink %s: delivery loop error %s; continuing", self.sink.label,
-                          type(exc).__name__)
+                log.error(
+                    "sink %s: delivery loop error %s; continuing",
+                    self.sink.label,
+                    type(exc).__name__,
+                )
                 self._pause(self.backoff_cap)
 
     def _step(self, attempt: int) -> int:
@@ -210,27 +218,38 @@ class _Lane:
         except Exception as exc:  # a sink bug: dead-letter the alert, keep the thread
             error = DeliveryError(f"sink failed: {type(exc).__name__}", False)
         if error is None:
-            self._finish(self.journal,
-                         [{"alert_id": _id(alert), "status": "delivered", "at": _now()}],
-                         taken=True)
+            self._finish(
+                self.journal,
+                [{"alert_id": _id(alert), "status": "delivered", "at": _now()}],
+                taken=True,
+            )
             return 0
         self.last_error = error.reason
         if error.retryable:
-            delay = min(self.backoff_cap, self.backoff * 2 ** attempt)
+            delay = min(self.backoff_cap, self.backoff * 2**attempt)
             if error.retry_after is not None:
                 delay = max(self.backoff, min(error.retry_after, RETRY_AFTER_CAP))
-            log.warning("sink %s: alert %s not delivered (%s); retry %d in %.1fs",
-                        self.sink.label, _id(alert), error.reason, attempt + 1, delay)
+            log.warning(
+                "sink %s: alert %s not delivered (%s); retry %d in %.1fs",
+                self.sink.label,
+                _id(alert),
+                error.reason,
+                attempt + 1,
+                delay,
+            )
             self._pause(delay)
             return attempt + 1
-        log.error("sink %s: alert %s dead-lettered: %s", self.sink.label, _id(alert),
-                  error.reason)
-        self._finish(self.dead_journal, [{"alert_id": _id(alert), "reason": error.reason,
-                                          "at": _now(), "alert": alert}], taken=True)
+        log.error("sink %s: alert %s dead-lettered: %s", self.sink.label, _id(alert), error.reason)
+        self._finish(
+            self.dead_journal,
+            [{"alert_id": _id(alert), "reason": error.reason, "at": _now(), "alert": alert}],
+            taken=True,
+        )
         return 0
 
-    def _finish(self, journal: _Journal, records: list[dict[str, Any]],
-                taken: bool = False) -> None:
+    def _finish(
+        self, journal: _Journal, records: list[dict[str, Any]], taken: bool = False
+    ) -> None:
         """Journal outcomes (retrying while the disk refuses); ``taken``: pop the head."""
         attempt = 0
         while True:
@@ -239,10 +258,15 @@ class _Lane:
                 break
             except OSError as exc:
                 journal.close()
-                delay = min(self.backoff_cap, self.backoff * 2 ** attempt)
+                delay = min(self.backoff_cap, self.backoff * 2**attempt)
                 attempt += 1
-                log.error("sink %s: cannot write %s (%s); retry in %.1fs",
-                          self.sink.label, journal.path.name, type(exc).__name__, delay)
+                log.error(
+                    "sink %s: cannot write %s (%s); retry in %.1fs",
+                    self.sink.label,
+                    journal.path.name,
+                    type(exc).__name__,
+                    delay,
+                )
                 if self._pause(delay):
                     return
         if not taken:
@@ -281,8 +305,14 @@ class Outbox:
     ``submit`` each newly committed batch; on shutdown ``drain`` (bounded) and ``close``.
     """
 
-    def __init__(self, root: Path, sinks: list[tuple[Sink, Route]], *,
-                 backoff: float = BACKOFF_START, backoff_cap: float = BACKOFF_CAP) -> None:
+    def __init__(
+        self,
+        root: Path,
+        sinks: list[tuple[Sink, Route]],
+        *,
+        backoff: float = BACKOFF_START,
+        backoff_cap: float = BACKOFF_CAP,
+    ) -> None:
         ids = [s.target_id for s, _ in sinks]
         twice = sorted({i for i in ids if ids.count(i) > 1})
         if twice:
@@ -332,18 +362,26 @@ class Outbox:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per sink: label, pending, delivered, dead-lettered, and the last error if failing."""
-        return {lane.sink.target_id: {"label": lane.sink.label, "pending": len(lane.queue),
-                                      "delivered": lane.delivered, "dead_lettered": lane.dead,
-                                      "last_error": lane.last_error}
-                for lane in self._lanes}
+        return {
+            lane.sink.target_id: {
+                "label": lane.sink.label,
+                "pending": len(lane.queue),
+                "delivered": lane.delivered,
+                "dead_lettered": lane.dead,
+                "last_error": lane.last_error,
+            }
+            for lane in self._lanes
+        }
 
     def drain(self, timeout: float) -> bool:
         """Wait until every queue is empty or ``timeout`` seconds pass; True when empty."""
         deadline = time.monotonic() + timeout
         for lane in self._lanes:
             with lane.cond:
-                lane.cond.wait_for(lambda lane=lane: not lane.queue or lane.stopping,
-                                   timeout=max(0.0, deadline - time.monotonic()))
+                lane.cond.wait_for(
+                    lambda lane=lane: not lane.queue or lane.stopping,
+                    timeout=max(0.0, deadline - time.monotonic()),
+                )
         return all(not lane.queue for lane in self._lanes)
 
     def close(self, timeout: float = 5.0) -> None:

@@ -18,8 +18,15 @@ from typing import IO, Any
 from detector.errors import DeliveryError, UsageError
 from detector.sinks.base import Sink, digest, register
 
-_PERMANENT = {errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR, errno.ENOENT,
-              errno.EROFS, errno.EPIPE}
+_PERMANENT = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.ENOENT,
+    errno.EROFS,
+    errno.EPIPE,
+}
 """Errors that waiting will not fix (unlike a full disk)."""
 
 
@@ -74,8 +81,9 @@ class JsonlSink(Sink):
             if self.path is not None and start is not None:
                 with contextlib.suppress(OSError):
                     os.truncate(self.path, start)  # no torn line before the retry's
-            raise DeliveryError(f"{type(exc).__name__}: {exc.strerror or exc}",
-                                exc.errno not in _PERMANENT) from None
+            raise DeliveryError(
+                f"{type(exc).__name__}: {exc.strerror or exc}", exc.errno not in _PERMANENT
+            ) from None
 
     def close(self) -> None:
         """Close the file; the next ``send`` reopens it (e.g. after log rotation)."""

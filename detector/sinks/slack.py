@@ -47,9 +47,13 @@ REASON_MAX = 400
 HUNT_MAX = 2800
 TIMEOUT = 10.0
 
-_SEVERITY_ICON = {"critical": ":rotating_light:", "high": ":red_circle:",
-                  "medium": ":large_orange_circle:", "low": ":large_yellow_circle:",
-                  "info": ":white_circle:"}
+_SEVERITY_ICON = {
+    "critical": ":rotating_light:",
+    "high": ":red_circle:",
+    "medium": ":large_orange_circle:",
+    "low": ":large_yellow_circle:",
+    "info": ":white_circle:",
+}
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -155,8 +159,11 @@ def _severity(alert: dict[str, Any]) -> str:
 
 
 def _number(value: Any) -> str:
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) \
+    return (
+        str(value)
+        if isinstance(value, int | float) and not isinstance(value, bool)
         else inline_code(value)
+    )
 
 
 def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
@@ -171,8 +178,10 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
     if principal:
         fallback += f" by {inline_code(principal, 120)}"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": plain(title, HEADER_MAX),
-                                    "emoji": False}},
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": plain(title, HEADER_MAX), "emoji": False},
+        },
     ]
     fields = [
         _field("Severity", _severity(alert)),
@@ -188,22 +197,30 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
         fields.append(_field("Score", _number(alert.get("score"))))
     blocks.append({"type": "section", "fields": fields[:10]})
 
-    reasons = [r.get("text") or r.get("feature") if isinstance(r, dict) else r
-               for r in alert.get("reasons") or []]
+    reasons = [
+        r.get("text") or r.get("feature") if isinstance(r, dict) else r
+        for r in alert.get("reasons") or []
+    ]
     reasons = [r for r in reasons if r]
     if reasons:
         bullets = [f"• {plain(r, REASON_MAX)}" for r in reasons[:REASONS_SHOWN]]
         if len(reasons) > REASONS_SHOWN:
             bullets.append(f"… and {len(reasons) - REASONS_SHOWN} more")
         text = "Why it fired:\n" + "\n".join(bullets)
-        blocks.append({"type": "section",
-                       "text": {"type": "plain_text", "text": text[:TEXT_MAX], "emoji": False}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "plain_text", "text": text[:TEXT_MAX], "emoji": False},
+            }
+        )
 
     evidence: list[str] = []
-    for label, key, each in (("Buckets", "buckets", VALUE_MAX),
-                             ("Source IPs", "source_ips", 64),
-                             ("User agents", "user_agents", AGENT_MAX),
-                             ("VPC endpoints", "vpc_endpoint_ids", 64)):
+    for label, key, each in (
+        ("Buckets", "buckets", VALUE_MAX),
+        ("Source IPs", "source_ips", 64),
+        ("User agents", "user_agents", AGENT_MAX),
+        ("VPC endpoints", "vpc_endpoint_ids", 64),
+    ):
         text = _values(alert.get(key), LIST_SHOWN, each)
         if text:
             evidence.append(f"*{label}:* {text}")
@@ -211,8 +228,10 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
     if ids:
         total = alert.get("evidence_total")
         of = f" of {total}" if isinstance(total, int) and total > len(ids[:LIST_SHOWN]) else ""
-        evidence.append(f"*Evidence ({len(ids[:LIST_SHOWN])}{of} events):* "
-                        + ", ".join(inline_code(v, 80) for v in ids[:LIST_SHOWN]))
+        evidence.append(
+            f"*Evidence ({len(ids[:LIST_SHOWN])}{of} events):* "
+            + ", ".join(inline_code(v, 80) for v in ids[:LIST_SHOWN])
+        )
     blocks.extend(_pack(evidence))
 
     if alert.get("runbook"):
@@ -222,9 +241,18 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
         command = _visible(hunt, keep_newlines=True).replace("`", _BACKTICK_LOOKALIKE)
         blocks.append(_mrkdwn_section(f"*Dig further:*\n```{_fit(command, HUNT_MAX)}```"))
     if alert.get("alert_id"):
-        blocks.append({"type": "context", "elements": [
-            {"type": "mrkdwn", "text": f"alert {inline_code(alert['alert_id'], 80)}",
-             "verbatim": True}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"alert {inline_code(alert['alert_id'], 80)}",
+                        "verbatim": True,
+                    }
+                ],
+            }
+        )
     return {"text": fallback[:FALLBACK_MAX], "blocks": blocks[:BLOCKS_MAX]}
 
 
@@ -280,8 +308,10 @@ class SlackSink(Sink):
         if parts.scheme not in ("http", "https") or not host:
             raise UsageError(problem)
         if parts.scheme == "http" and host not in ("127.0.0.1", "localhost", "::1"):
-            log.warning("sink slack: the webhook is plain http; its URL is a credential and "
-                        "travels in clear text")
+            log.warning(
+                "sink slack: the webhook is plain http; its URL is a credential and "
+                "travels in clear text"
+            )
         self._url = value
         h = digest(value)
         self.target_id = f"slack-{h}"
@@ -292,9 +322,14 @@ class SlackSink(Sink):
         """POST the Block Kit message; raise ``DeliveryError`` saying if a retry can help."""
         body = json.dumps(slack_message(alert), ensure_ascii=True).encode("ascii")
         request = urllib.request.Request(
-            self._url, data=body, method="POST",
-            headers={"Content-Type": "application/json; charset=utf-8",
-                     "User-Agent": "s3-anomaly-detector"})
+            self._url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "s3-anomaly-detector",
+            },
+        )
         try:
             with self._opener.open(request, timeout=TIMEOUT) as response:
                 response.read(1024)
@@ -303,10 +338,12 @@ class SlackSink(Sink):
             retry_after = _retry_after(exc.headers.get("Retry-After") if exc.headers else None)
             detail = _excerpt(exc)
             if code == 429:
-                raise DeliveryError(f"HTTP 429 rate limited{detail}", True,
-                                    retry_after) from None
-            raise DeliveryError(f"HTTP {code}{detail}", code >= 500 or code == 408,
-                                retry_after if code >= 500 else None) from None
+                raise DeliveryError(f"HTTP 429 rate limited{detail}", True, retry_after) from None
+            raise DeliveryError(
+                f"HTTP {code}{detail}",
+                code >= 500 or code == 408,
+                retry_after if code >= 500 else None,
+            ) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             cause = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             name = cause if isinstance(cause, str) else type(cause).__name__

@@ -35,10 +35,21 @@ TOPIC_ARN = re.compile(
     r"[A-Za-z0-9_-]{1,256}(?:\.fifo)?"
 )
 _RETRYABLE_CODES = {
-    "Throttling", "ThrottlingException", "ThrottledException", "TooManyRequestsException",
-    "RequestLimitExceeded", "KMSThrottling", "KMSThrottlingException", "InternalError",
-    "InternalFailure", "ServiceUnavailable", "RequestTimeout", "RequestTimeoutException",
-    "ExpiredToken", "ExpiredTokenException", "RequestExpired",
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "KMSThrottling",
+    "KMSThrottlingException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "RequestExpired",
 }
 _SHRINK_STEPS = ((20, 4096), (5, 1024), (3, 256), (1, 64), (0, 64))
 """(items kept per list, characters kept per string) tried in turn until the message fits."""
@@ -47,13 +58,15 @@ _KEEP = ("alert_id", "detection", "severity")
 
 def sns_subject(alert: dict[str, Any]) -> str:
     """``[SEVERITY] title``: printable ASCII, one line, at most 100 characters."""
-    text = f"[{str(alert.get('severity') or 'alert').upper()}] " \
-           f"{alert.get('title') or alert.get('detection') or ''}"
+    text = (
+        f"[{str(alert.get('severity') or 'alert').upper()}] "
+        f"{alert.get('title') or alert.get('detection') or ''}"
+    )
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
     text = re.sub(r"[^\x20-\x7e]+", " ", text)
     text = re.sub(r" {2,}", " ", text).strip()
     if len(text) > SUBJECT_MAX:
-        text = text[:SUBJECT_MAX - 3].rstrip() + "..."
+        text = text[: SUBJECT_MAX - 3].rstrip() + "..."
     return text or "S3 anomaly alert"
 
 
@@ -108,8 +121,7 @@ class SnsSink(Sink):
     def __init__(self, value: str) -> None:
         match = TOPIC_ARN.fullmatch(value)
         if match is None:
-            raise UsageError("sink sns: expected a topic ARN like "
-                             "arn:aws:sns:REGION:ACCOUNT:NAME")
+            raise UsageError("sink sns: expected a topic ARN like arn:aws:sns:REGION:ACCOUNT:NAME")
         self.arn = value
         self.region = match.group("region")
         self.fifo = value.endswith(".fifo")
@@ -123,21 +135,29 @@ class SnsSink(Sink):
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"mode": "adaptive", "max_attempts": 5},
-                            connect_timeout=5, read_timeout=15)
+            config = Config(
+                retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5, read_timeout=15
+            )
             self._client = boto3.session.Session().client(
-                "sns", region_name=self.region, config=config)
+                "sns", region_name=self.region, config=config
+            )
         return self._client
 
     def send(self, alert: dict[str, Any]) -> None:
         """Publish one alert; raise ``DeliveryError`` saying if a retry can help."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        attributes = {k: a for k in ("severity", "detection", "alert_id")
-                      if (a := _attribute(alert.get(k))) is not None}
-        request: dict[str, Any] = {"TopicArn": self.arn, "Subject": sns_subject(alert),
-                                   "Message": sns_message(alert),
-                                   "MessageAttributes": attributes}
+        attributes = {
+            k: a
+            for k in ("severity", "detection", "alert_id")
+            if (a := _attribute(alert.get(k))) is not None
+        }
+        request: dict[str, Any] = {
+            "TopicArn": self.arn,
+            "Subject": sns_subject(alert),
+            "Message": sns_message(alert),
+            "MessageAttributes": attributes,
+        }
         if self.fifo:
             request["MessageGroupId"] = str(alert.get("detection") or "alerts")[:128]
             if alert.get("alert_id"):
@@ -149,8 +169,9 @@ class SnsSink(Sink):
             code = str(error.get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             retryable = code in _RETRYABLE_CODES or status >= 500 or status == 429
-            raise DeliveryError(f"SNS {code or status}: {str(error.get('Message', ''))[:200]}",
-                                retryable) from None
+            raise DeliveryError(
+                f"SNS {code or status}: {str(error.get('Message', ''))[:200]}", retryable
+            ) from None
         except BotoCoreError as exc:
             # No credentials, an endpoint that does not answer, a timeout: all may pass.
             raise DeliveryError(f"SNS client: {type(exc).__name__}", True) from None

@@ -56,4 +56,3 @@ def key_time(key: str) -> str:
         return f"{y}-{mo}-{d}T{h}:{mi}"
     day = key_date(key)
     return day.isoformat() if day else ""
-

@@ -45,8 +45,9 @@ STARTS = {"trim-horizon": "TRIM_HORIZON", "latest": "LATEST", "timestamp": "AT_T
 GET_RECORDS_LIMIT = 10_000
 """The most records one GetRecords call may return."""
 
-_THROTTLED = frozenset({"ProvisionedThroughputExceededException", "LimitExceededException",
-                        "KMSThrottlingException"})
+_THROTTLED = frozenset(
+    {"ProvisionedThroughputExceededException", "LimitExceededException", "KMSThrottlingException"}
+)
 _DENIED = frozenset({"AccessDeniedException", "AccessDenied", "KMSAccessDeniedException"})
 _BOM = b"\xef\xbb\xbf"
 _HEAD = 4096
@@ -81,9 +82,13 @@ def record_shape(payload: bytes) -> str | None:
     return "cloudwatch_logs" if cwl else None
 
 
-def pack(stream: str, shard: str, records: list[dict[str, Any]],
-         max_bytes: int = DEFAULT_MAX_OBJECT_MB << 20, budget: int | None = None,
-         ) -> tuple[list[Blob], list[Reject], int]:
+def pack(
+    stream: str,
+    shard: str,
+    records: list[dict[str, Any]],
+    max_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+    budget: int | None = None,
+) -> tuple[list[Blob], list[Reject], int]:
     """One shard's records of a pass → blobs to parse in bulk, a reject per bad record, and
     how many records were taken: they stop before the decompressed total passes ``budget``
     (at least one is always taken), so a pass holds a bounded amount whatever records hold.
@@ -107,8 +112,15 @@ def pack(stream: str, shard: str, records: list[dict[str, Any]],
         if data[:2] == GZIP_MAGIC:
             inflated = inflate(data, max_bytes)
             if inflated.reason is not None:
-                rejects.append(Reject(origin, inflated.reason, f"Kinesis record: "
-                                      f"{inflated.detail}", data, records=None).capped())
+                rejects.append(
+                    Reject(
+                        origin,
+                        inflated.reason,
+                        f"Kinesis record: {inflated.detail}",
+                        data,
+                        records=None,
+                    ).capped()
+                )
                 taken += 1
                 continue
             body = inflated.data
@@ -125,10 +137,14 @@ def pack(stream: str, shard: str, records: list[dict[str, Any]],
         elif shape == "cloudwatch_logs":  # keys in another order: cannot be split, keep apart
             blobs.append(_blob(stream, shard, [(seq, body)], "json", b""))
         else:
-            rejects.append(Reject(
-                origin, "unknown_record_shape",
-                "neither an EventBridge envelope nor a CloudWatch Logs subscription payload",
-                data).capped())
+            rejects.append(
+                Reject(
+                    origin,
+                    "unknown_record_shape",
+                    "neither an EventBridge envelope nor a CloudWatch Logs subscription payload",
+                    data,
+                ).capped()
+            )
     if payloads:
         blobs.append(_blob(stream, shard, payloads, "json", b"\n"))
     if envelopes:
@@ -136,12 +152,13 @@ def pack(stream: str, shard: str, records: list[dict[str, Any]],
     return blobs, rejects, taken
 
 
-def _blob(stream: str, shard: str, parts: list[tuple[str, bytes]], ext: str,
-          sep: bytes) -> Blob:
+def _blob(stream: str, shard: str, parts: list[tuple[str, bytes]], ext: str, sep: bytes) -> Blob:
     span = f"{parts[0][0]}-{parts[-1][0]}"
     data = sep.join(body for _, body in parts)
-    return Blob(ObjectRef(f"kinesis://{stream}/{shard}/{span}", f"kinesis/{shard}/{span}.{ext}",
-                          len(data)), data)
+    return Blob(
+        ObjectRef(f"kinesis://{stream}/{shard}/{span}", f"kinesis/{shard}/{span}.{ext}", len(data)),
+        data,
+    )
 
 
 @dataclass
@@ -179,11 +196,17 @@ class KinesisSource:
     throttle_backoff: float = 1.0
     """First pause of a throttled shard, doubled per repeat up to ten times."""
 
-    def __init__(self, stream: str, start: str = "trim-horizon",
-                 at_timestamp: datetime | None = None, client: Any | None = None,
-                 max_records: int = 10_000, wait: float = 1.0,
-                 list_interval: float = 30.0,
-                 max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20) -> None:
+    def __init__(
+        self,
+        stream: str,
+        start: str = "trim-horizon",
+        at_timestamp: datetime | None = None,
+        client: Any | None = None,
+        max_records: int = 10_000,
+        wait: float = 1.0,
+        list_interval: float = 30.0,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+    ) -> None:
         if start not in STARTS:
             raise UsageError(f"--from {start}: expected one of {', '.join(STARTS)}")
         if (start == "timestamp") != (at_timestamp is not None):
@@ -212,8 +235,9 @@ class KinesisSource:
         self.list_interval = list_interval
         self._owns_client = client is None
         self.client = client if client is not None else kinesis_client()
-        self._ids: dict[str, str] = {"StreamARN": self.arn} if self.arn else {
-            "StreamName": self.stream}
+        self._ids: dict[str, str] = (
+            {"StreamARN": self.arn} if self.arn else {"StreamName": self.stream}
+        )
         self._shards: dict[str, _Shard] = {}
         self._children: dict[str, list[str]] = {}
         self._fresh = True
@@ -243,8 +267,11 @@ class KinesisSource:
     def poll(self) -> Work | None:
         """One pass over the readable shards, as one unit of work (None if nothing moved)."""
         self._pace()
-        if (self._relist or self._listed_at is None
-                or time.monotonic() - self._listed_at >= self.list_interval):
+        if (
+            self._relist
+            or self._listed_at is None
+            or time.monotonic() - self._listed_at >= self.list_interval
+        ):
             self._list_shards()
         blobs: list[Blob] = []
         rejects: list[Reject] = []
@@ -262,8 +289,8 @@ class KinesisSource:
             taken = len(records)
             if records:
                 more_blobs, more_rejects, taken = pack(
-                    self.stream, shard_id, records, self.max_object_bytes,
-                    self.pass_bytes - held)
+                    self.stream, shard_id, records, self.max_object_bytes, self.pass_bytes - held
+                )
                 records = records[:taken]
                 blobs += more_blobs
                 rejects += more_rejects
@@ -272,8 +299,7 @@ class KinesisSource:
                 if st.committed is None and st.first is None:
                     st.first = str(records[0]["SequenceNumber"])
                 st.position = str(records[-1]["SequenceNumber"])
-                arrivals.append(min(_epoch(r.get("ApproximateArrivalTimestamp"))
-                                    for r in records))
+                arrivals.append(min(_epoch(r.get("ApproximateArrivalTimestamp")) for r in records))
             if taken < len(resp.get("Records") or []):
                 st.iterator = None  # over the pass budget: the rest comes next pass
                 continue
@@ -303,15 +329,19 @@ class KinesisSource:
 
     # --- work, ack and release -------------------------------------------------------
     def _work(self, blobs: list[Blob], rejects: list[Reject], read: int, oldest: float) -> Work:
-        positions = {sid: st.position for sid, st in sorted(self._shards.items())
-                     if st.position is not None}
+        positions = {
+            sid: st.position for sid, st in sorted(self._shards.items()) if st.position is not None
+        }
         generation = self._generation
         return Work(
-            blobs=blobs, rejects=rejects, objects=[],
+            blobs=blobs,
+            rejects=rejects,
+            objects=[],
             checkpoint={"kinesis": {self.stream: dict(positions)}},
             ack=lambda: self._ack(positions),
             release=lambda: self._release(generation),
-            received=oldest, messages=read,
+            received=oldest,
+            messages=read,
         )
 
     def _ack(self, positions: dict[str, str]) -> None:
@@ -335,8 +365,9 @@ class KinesisSource:
             if st.position != st.committed:
                 st.position, st.iterator = st.committed, None
                 rewound += 1
-        log.info("%s: released; %d shard(s) rewound to their committed positions",
-                 self.name, rewound)
+        log.info(
+            "%s: released; %d shard(s) rewound to their committed positions", self.name, rewound
+        )
 
     # --- shards ----------------------------------------------------------------------
     def _pace(self) -> None:
@@ -365,14 +396,16 @@ class KinesisSource:
         self._children = {}
         for sid, shard in listed.items():
             st = self._shards.setdefault(sid, _Shard())
-            st.parents = tuple(p for p in (shard.get("ParentShardId"),
-                                           shard.get("AdjacentParentShardId")) if p)
+            st.parents = tuple(
+                p for p in (shard.get("ParentShardId"), shard.get("AdjacentParentShardId")) if p
+            )
             st.closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
             for parent in st.parents:
                 self._children.setdefault(parent, []).append(sid)
         if new or gone:
-            log.info("%s: %d shard(s), %d new, %d expired", self.name, len(listed), len(new),
-                     len(gone))
+            log.info(
+                "%s: %d shard(s), %d new, %d expired", self.name, len(listed), len(new), len(gone)
+            )
         self._listed_at, self._relist = time.monotonic(), False
 
     def _readable(self) -> list[str]:
@@ -383,8 +416,12 @@ class KinesisSource:
         for sid, st in sorted(self._shards.items()):
             if st.position == SHARD_END or st.paused_until > now:
                 continue
-            if st.position is None and st.first is None and st.iterator is None and (
-                    sid in skipped or not self._parents_done(st, skipped)):
+            if (
+                st.position is None
+                and st.first is None
+                and st.iterator is None
+                and (sid in skipped or not self._parents_done(st, skipped))
+            ):
                 continue
             ready.append(sid)
         if not ready:
@@ -399,11 +436,17 @@ class KinesisSource:
         They are the ancestors of shards already read (passed over by an earlier start) and,
         on a fresh ``--from latest``, closed shards whose parents are skipped too (history).
         """
-        untouched = {sid for sid, st in self._shards.items() if st.closed and not st.started
-                     and st.position is None and st.first is None}
+        untouched = {
+            sid
+            for sid, st in self._shards.items()
+            if st.closed and not st.started and st.position is None and st.first is None
+        }
         ancestors: set[str] = set()
-        stack = [sid for sid, st in self._shards.items()
-                 if st.position is not None or st.first is not None]
+        stack = [
+            sid
+            for sid, st in self._shards.items()
+            if st.position is not None or st.first is not None
+        ]
         while stack:
             for parent in self._shards[stack.pop()].parents:
                 if parent in self._shards and parent not in ancestors:
@@ -413,21 +456,27 @@ class KinesisSource:
         if self._fresh and self.start == "latest":
             grown = True
             while grown:
-                more = {sid for sid in untouched - skipped if all(
-                    p in skipped or p not in self._shards for p in self._shards[sid].parents)}
+                more = {
+                    sid
+                    for sid in untouched - skipped
+                    if all(p in skipped or p not in self._shards for p in self._shards[sid].parents)
+                }
                 skipped |= more
                 grown = bool(more)
         return skipped
 
     def _parents_done(self, st: _Shard, skipped: set[str]) -> bool:
         """Parents read to their committed end, skipped, or expired: the shard may be read."""
-        return all(p not in self._shards or p in skipped or self._shards[p].committed == SHARD_END
-                   for p in st.parents)
+        return all(
+            p not in self._shards or p in skipped or self._shards[p].committed == SHARD_END
+            for p in st.parents
+        )
 
     def _start_for(self, st: _Shard) -> dict[str, Any]:
         """Where a shard with no position begins."""
-        consumed = any(p in self._shards and self._shards[p].committed == SHARD_END
-                       for p in st.parents)
+        consumed = any(
+            p in self._shards and self._shards[p].committed == SHARD_END for p in st.parents
+        )
         if not self._fresh or (consumed and self.start != "timestamp"):
             return {"ShardIteratorType": "TRIM_HORIZON"}
         if self.start == "timestamp":
@@ -438,11 +487,12 @@ class KinesisSource:
         st = self._shards[shard_id]
         args: dict[str, Any] = {"ShardId": shard_id, **self._ids}
         if st.position not in (None, SHARD_END):
-            args |= {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                     "StartingSequenceNumber": st.position}
+            args |= {
+                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
+                "StartingSequenceNumber": st.position,
+            }
         elif st.first is not None:
-            args |= {"ShardIteratorType": "AT_SEQUENCE_NUMBER",
-                     "StartingSequenceNumber": st.first}
+            args |= {"ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": st.first}
         else:
             args |= self._start_for(st)
         try:
@@ -464,12 +514,18 @@ class KinesisSource:
                 return None
             try:
                 resp: dict[str, Any] = self.client.get_records(
-                    ShardIterator=st.iterator, Limit=limit,
-                    **({"StreamARN": self.arn} if self.arn else {}))
+                    ShardIterator=st.iterator,
+                    Limit=limit,
+                    **({"StreamARN": self.arn} if self.arn else {}),
+                )
             except ClientError as exc:
                 if _code(exc) == "ExpiredIteratorException":
-                    log.info("%s: %s iterator expired; asking again from %s", self.name,
-                             shard_id, st.position or st.first or "the start")
+                    log.info(
+                        "%s: %s iterator expired; asking again from %s",
+                        self.name,
+                        shard_id,
+                        st.position or st.first or "the start",
+                    )
                     st.iterator = None
                     continue
                 self._shard_failed(shard_id, exc, "reading")
@@ -488,12 +544,14 @@ class KinesisSource:
             pause = self.throttle_backoff * 2 ** min(st.throttled, 10)
             st.throttled += 1
             st.paused_until = time.monotonic() + pause
-            log.warning("%s: %s throttled (%s); pausing it %.1f s", self.name, shard_id, code,
-                        pause)
+            log.warning(
+                "%s: %s throttled (%s); pausing it %.1f s", self.name, shard_id, code, pause
+            )
             return False
         if code == "ResourceNotFoundException":
-            log.info("%s: %s is gone (expired or stream deleted); listing again", self.name,
-                     shard_id)
+            log.info(
+                "%s: %s is gone (expired or stream deleted); listing again", self.name, shard_id
+            )
             del self._shards[shard_id]
             self._relist = True
             return False
@@ -503,9 +561,12 @@ class KinesisSource:
         code = _code(exc) if isinstance(exc, ClientError) else ""
         region = getattr(getattr(self.client, "meta", None), "region_name", None) or "?"
         if code == "ResourceNotFoundException":
-            return SourceError(self.uri, "stream_not_found",
-                               f"{doing}: no stream {self.stream!r} in region {region} for "
-                               f"these credentials (check the name, AWS_REGION, the account)")
+            return SourceError(
+                self.uri,
+                "stream_not_found",
+                f"{doing}: no stream {self.stream!r} in region {region} for "
+                f"these credentials (check the name, AWS_REGION, the account)",
+            )
         if code in _DENIED:
             return SourceError(self.uri, "access_denied", f"{doing}: {exc}")
         return SourceError(self.uri, "read_failed", f"{doing}: {exc}")

@@ -21,8 +21,13 @@ from detector.logtypes.base import RAW_CAP, Reject
 NOT_LOGS = (".md", ".py", ".pyc", ".sql")
 """Files that sit beside logs in a folder (READMEs, scripts) and are never logs."""
 
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"),
-          (stat.S_ISBLK, "a device"), (stat.S_ISDIR, "a link to a folder (not followed)"))
+_KINDS = (
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISDIR, "a link to a folder (not followed)"),
+)
 
 
 class LocalSource:
@@ -42,8 +47,11 @@ class LocalSource:
         for dirpath, dirnames, filenames in os.walk(self.root, onerror=unlisted.append):
             while unlisted:
                 exc = unlisted.pop()
-                yield _reject(str(exc.filename or dirpath), "unreadable_folder",
-                              f"cannot list this folder: {exc.strerror}")
+                yield _reject(
+                    str(exc.filename or dirpath),
+                    "unreadable_folder",
+                    f"cannot list this folder: {exc.strerror}",
+                )
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if name.startswith(".") or name.endswith(NOT_LOGS):
@@ -51,11 +59,13 @@ class LocalSource:
                 path = Path(dirpath) / name
                 yield self._entry(path, path.relative_to(self.root).as_posix())
         for exc in unlisted:
-            yield _reject(str(exc.filename), "unreadable_folder",
-                          f"cannot list this folder: {exc.strerror}")
+            yield _reject(
+                str(exc.filename), "unreadable_folder", f"cannot list this folder: {exc.strerror}"
+            )
 
-    def fetch_many(self, refs: Iterable[ObjectRef],
-                   max_bytes: int | None = None) -> Iterator[Blob | SourceError]:
+    def fetch_many(
+        self, refs: Iterable[ObjectRef], max_bytes: int | None = None
+    ) -> Iterator[Blob | SourceError]:
         for ref in refs:
             yield _read(ref, max_bytes)
 
@@ -68,8 +78,11 @@ class LocalSource:
             if exc.errno in (errno.ENOENT, errno.ELOOP):
                 why = "a link in a loop" if exc.errno == errno.ELOOP else "a link to nothing"
                 return _reject(str(path), "broken_link", f"{why}: {exc.strerror}")
-            return _reject(str(path), "access_denied" if exc.errno == errno.EACCES
-                           else "read_failed", f"cannot stat: {exc.strerror}")
+            return _reject(
+                str(path),
+                "access_denied" if exc.errno == errno.EACCES else "read_failed",
+                f"cannot stat: {exc.strerror}",
+            )
         if not stat.S_ISREG(st.st_mode):
             kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
             return _reject(str(path), "not_a_regular_file", f"{kind}: not read")

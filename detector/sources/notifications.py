@@ -55,8 +55,9 @@ def parse_notification(body: str | bytes) -> Notice:
     except NotificationError:
         raise
     except Exception as exc:
-        raise NotificationError("poison_message", "notification of an unexpected shape "
-                                f"({type(exc).__name__}: {exc})") from None
+        raise NotificationError(
+            "poison_message", f"notification of an unexpected shape ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _loads(text: str | bytes) -> Any:
@@ -92,9 +93,11 @@ def _parse(doc: Any, depth: int) -> Notice:
         return _cloudtrail(doc)
     if doc.get("source") == "aws.s3" and "detail-type" in doc:
         return _eventbridge(doc)
-    raise NotificationError("unknown_notification",
-                            f"not an S3, CloudTrail or EventBridge notification "
-                            f"(top-level keys: {', '.join(sorted(map(str, doc))[:8])})")
+    raise NotificationError(
+        "unknown_notification",
+        f"not an S3, CloudTrail or EventBridge notification "
+        f"(top-level keys: {', '.join(sorted(map(str, doc))[:8])})",
+    )
 
 
 _BUCKET = re.compile(r"[A-Za-z0-9._\-]{3,255}")
@@ -112,11 +115,14 @@ def _ref(bucket: Any, key: Any, size: Any = 0, etag: Any = None) -> ObjectRef:
     try:
         key_bytes = key.encode("utf-8")
     except UnicodeEncodeError:
-        raise NotificationError("poison_message", "object key is not Unicode text (a lone "
-                                "surrogate): no S3 object has it") from None
+        raise NotificationError(
+            "poison_message",
+            "object key is not Unicode text (a lone surrogate): no S3 object has it",
+        ) from None
     if len(key_bytes) > MAX_KEY_BYTES:
-        raise NotificationError("poison_message", f"object key longer than S3 allows "
-                                f"({MAX_KEY_BYTES} bytes)")
+        raise NotificationError(
+            "poison_message", f"object key longer than S3 allows ({MAX_KEY_BYTES} bytes)"
+        )
     try:
         n = int(size or 0)
     except (TypeError, ValueError):
@@ -138,8 +144,14 @@ def _s3_event(records: list[Any]) -> Notice:
         bucket = _obj(s3.get("bucket")).get("name")
         obj = _obj(s3.get("object"))
         key = obj.get("key")
-        notice.objects.append(_ref(bucket, unquote_plus(key) if isinstance(key, str) else key,
-                                   obj.get("size"), obj.get("eTag")))
+        notice.objects.append(
+            _ref(
+                bucket,
+                unquote_plus(key) if isinstance(key, str) else key,
+                obj.get("size"),
+                obj.get("eTag"),
+            )
+        )
     return notice
 
 
@@ -159,5 +171,13 @@ def _eventbridge(doc: dict[str, Any]) -> Notice:
     bucket = _obj(detail.get("bucket")).get("name")
     obj = _obj(detail.get("object"))
     key = obj.get("key")
-    return Notice(objects=[_ref(bucket, unquote_plus(key) if isinstance(key, str) else key,
-                                obj.get("size"), obj.get("etag"))])
+    return Notice(
+        objects=[
+            _ref(
+                bucket,
+                unquote_plus(key) if isinstance(key, str) else key,
+                obj.get("size"),
+                obj.get("etag"),
+            )
+        ]
+    )

@@ -37,8 +37,9 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 def s3_client() -> Any:
     """An S3 client from the standard AWS configuration, with retries for throttling."""
-    config = Config(retries={"max_attempts": 8, "mode": "adaptive"},
-                    max_pool_connections=DOWNLOAD_THREADS * 2)
+    config = Config(
+        retries={"max_attempts": 8, "mode": "adaptive"}, max_pool_connections=DOWNLOAD_THREADS * 2
+    )
     return aws.client("s3", config)
 
 
@@ -69,16 +70,21 @@ class S3Source:
                     key = obj["Key"]
                     if key.endswith("/"):
                         continue
-                    yield ObjectRef(f"s3://{self.bucket}/{key}", key, int(obj["Size"]),
-                                    str(obj.get("ETag", "")).strip('"'))
+                    yield ObjectRef(
+                        f"s3://{self.bucket}/{key}",
+                        key,
+                        int(obj["Size"]),
+                        str(obj.get("ETag", "")).strip('"'),
+                    )
         except (ClientError, BotoCoreError) as exc:
             raise SourceError(self.spec, classify(exc), f"listing failed: {exc}") from exc
 
     def fetch(self, ref: ObjectRef, max_bytes: int | None = None) -> Blob | SourceError:
         return get_object(self.client, ref, max_bytes)
 
-    def fetch_many(self, refs: Iterable[ObjectRef],
-                   max_bytes: int | None = None) -> Iterator[Blob | SourceError]:
+    def fetch_many(
+        self, refs: Iterable[ObjectRef], max_bytes: int | None = None
+    ) -> Iterator[Blob | SourceError]:
         with ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="s3-get") as pool:
             yield from pool.map(lambda ref: self.fetch(ref, max_bytes), refs)
 

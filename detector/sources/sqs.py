@@ -67,14 +67,21 @@ class _Message:
 class SqsSource:
     """A queue of S3 object notifications (direct, via SNS, CloudTrail's, EventBridge's)."""
 
-    def __init__(self, queue_url: str, wait: int = 20, batch_messages: int = 100,
-                 visibility_timeout: int | None = None,
-                 max_receives: int = DEFAULT_MAX_RECEIVES,
-                 client: Any | None = None, s3: Any | None = None,
-                 max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        wait: int = 20,
+        batch_messages: int = 100,
+        visibility_timeout: int | None = None,
+        max_receives: int = DEFAULT_MAX_RECEIVES,
+        client: Any | None = None,
+        s3: Any | None = None,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+    ) -> None:
         if not queue_url.startswith(("https://", "http://")):
-            raise UsageError(f"{queue_url}: expected a queue URL (https://sqs.REGION."
-                             "amazonaws.com/ACCOUNT/NAME)")
+            raise UsageError(
+                f"{queue_url}: expected a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+            )
         self.queue_url = queue_url
         self.name = "sqs:" + queue_url.rstrip("/").rsplit("/", 1)[-1]
         self.wait = max(0, min(wait, 20))
@@ -97,8 +104,9 @@ class SqsSource:
         self._inflight: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._extender = threading.Thread(target=self._extend_loop, name="sqs-visibility",
-                                          daemon=True)
+        self._extender = threading.Thread(
+            target=self._extend_loop, name="sqs-visibility", daemon=True
+        )
         self._extender.start()
         self._pool = ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="sqs-get")
 
@@ -126,9 +134,14 @@ class SqsSource:
         work = Work(messages=len(messages), received=min(m.sent for m in messages))
         for m in messages:
             if self._gave_up(m, m.receives - 1):
-                work.rejects.append(self._reject(
-                    m, "repeated_failure", f"received {m.receives} times without being "
-                    f"committed (more than --max-receives {self.max_receives}); not read again"))
+                work.rejects.append(
+                    self._reject(
+                        m,
+                        "repeated_failure",
+                        f"received {m.receives} times without being "
+                        f"committed (more than --max-receives {self.max_receives}); not read again",
+                    )
+                )
                 continue
             try:
                 notice = parse_notification(m.body)
@@ -149,9 +162,13 @@ class SqsSource:
                     m.retry = True
             if m.retry and self._gave_up(m, m.receives):
                 m.retry = False
-                work.rejects.append(self._reject(
-                    m, "repeated_failure",
-                    f"received {m.receives} times and an object still could not be read"))
+                work.rejects.append(
+                    self._reject(
+                        m,
+                        "repeated_failure",
+                        f"received {m.receives} times and an object still could not be read",
+                    )
+                )
         blobs = {}
         for m in messages:
             if not m.retry:
@@ -169,13 +186,17 @@ class SqsSource:
         try:
             attrs = self.client.get_queue_attributes(
                 QueueUrl=self.queue_url,
-                AttributeNames=["ApproximateNumberOfMessages",
-                                "ApproximateNumberOfMessagesNotVisible"],
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
             )["Attributes"]
         except (ClientError, BotoCoreError):
             return {}
-        return {"queue_visible": float(attrs.get("ApproximateNumberOfMessages", 0)),
-                "queue_in_flight": float(attrs.get("ApproximateNumberOfMessagesNotVisible", 0))}
+        return {
+            "queue_visible": float(attrs.get("ApproximateNumberOfMessages", 0)),
+            "queue_in_flight": float(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        }
 
     def close(self) -> None:
         self._stop.set()
@@ -188,7 +209,8 @@ class SqsSource:
         while len(out) < self.batch_messages:
             try:
                 resp = self.client.receive_message(
-                    QueueUrl=self.queue_url, WaitTimeSeconds=wait,
+                    QueueUrl=self.queue_url,
+                    WaitTimeSeconds=wait,
                     MaxNumberOfMessages=min(MAX_RECEIVE, self.batch_messages - len(out)),
                     VisibilityTimeout=self.visibility,
                     AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
@@ -200,9 +222,13 @@ class SqsSource:
             got = resp.get("Messages", [])
             for raw in got:
                 attrs = raw.get("Attributes", {})
-                m = _Message(raw["MessageId"], raw["ReceiptHandle"], raw.get("Body", ""),
-                             int(attrs.get("ApproximateReceiveCount", 1)),
-                             int(attrs.get("SentTimestamp", 0)) / 1000 or time.time())
+                m = _Message(
+                    raw["MessageId"],
+                    raw["ReceiptHandle"],
+                    raw.get("Body", ""),
+                    int(attrs.get("ApproximateReceiveCount", 1)),
+                    int(attrs.get("SentTimestamp", 0)) / 1000 or time.time(),
+                )
                 out.append(m)
                 with self._lock:
                     self._inflight[m.receipt] = m.message_id
@@ -221,8 +247,13 @@ class SqsSource:
         return self.redrive_max is None and failures >= self.max_receives
 
     def _reject(self, m: _Message, reason: str, detail: str) -> Reject:
-        return Reject(f"{self.name}/{m.message_id}", reason, detail, records=None,
-                      raw=m.body.encode("utf-8", "replace"))
+        return Reject(
+            f"{self.name}/{m.message_id}",
+            reason,
+            detail,
+            records=None,
+            raw=m.body.encode("utf-8", "replace"),
+        )
 
     # --- acknowledging --------------------------------------------------------------
     def _finish(self, messages: list[_Message]) -> None:
@@ -233,20 +264,20 @@ class SqsSource:
     def _delete(self, messages: Iterable[_Message]) -> None:
         batch = list(messages)
         for i in range(0, len(batch), MAX_RECEIVE):
-            chunk = batch[i:i + MAX_RECEIVE]
+            chunk = batch[i : i + MAX_RECEIVE]
             try:
                 resp = self.client.delete_message_batch(
                     QueueUrl=self.queue_url,
-                    Entries=[{"Id": str(n), "ReceiptHandle": m.receipt}
-                             for n, m in enumerate(chunk)])
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m.receipt} for n, m in enumerate(chunk)
+                    ],
+                )
             except (ClientError, BotoCoreError) as exc:
                 # Delivered again later; the manifest keeps its objects from being re-read.
-                log.warning("%s: delete failed (messages will be redelivered): %s",
-                            self.name, exc)
+                log.warning("%s: delete failed (messages will be redelivered): %s", self.name, exc)
                 continue
             for failed in resp.get("Failed", []):
-                log.warning("%s: delete of one message failed: %s", self.name,
-                            failed.get("Code"))
+                log.warning("%s: delete of one message failed: %s", self.name, failed.get("Code"))
 
     def _untrack(self, messages: Iterable[_Message]) -> None:
         with self._lock:
@@ -260,12 +291,14 @@ class SqsSource:
             with self._lock:
                 handles = list(self._inflight)
             for i in range(0, len(handles), MAX_RECEIVE):
-                chunk = handles[i:i + MAX_RECEIVE]
+                chunk = handles[i : i + MAX_RECEIVE]
                 try:
                     self.client.change_message_visibility_batch(
                         QueueUrl=self.queue_url,
-                        Entries=[{"Id": str(n), "ReceiptHandle": h,
-                                  "VisibilityTimeout": self.visibility}
-                                 for n, h in enumerate(chunk)])
+                        Entries=[
+                            {"Id": str(n), "ReceiptHandle": h, "VisibilityTimeout": self.visibility}
+                            for n, h in enumerate(chunk)
+                        ],
+                    )
                 except (ClientError, BotoCoreError) as exc:
                     log.warning("%s: could not extend visibility: %s", self.name, exc)

@@ -54,8 +54,11 @@ class Work:
                 self.checkpoint[kind] = {**self.checkpoint[kind], **value}
             else:
                 self.checkpoint[kind] = value
-        self.received = min(t for t in (self.received, other.received) if t) if (
-            self.received or other.received) else 0.0
+        self.received = (
+            min(t for t in (self.received, other.received) if t)
+            if (self.received or other.received)
+            else 0.0
+        )
         self.messages += other.messages
 
         def ack() -> None:

@@ -40,8 +40,11 @@ TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 CT = TESTDATA / "cloudtrail"
 if not CT.is_dir():
     # Fail, never skip: a run without the real samples must not look like a passing one.
-    pytest.fail(f"shared testdata not found at {TESTDATA}: the golden tests need "
-                "../shared/testdata beside the project", pytrace=False)
+    pytest.fail(
+        f"shared testdata not found at {TESTDATA}: the golden tests need "
+        "../shared/testdata beside the project",
+        pytrace=False,
+    )
 
 JSONL = CT / "s3_object_level_events.jsonl"
 ELASTIC = CT / "elastic-integrations"
@@ -190,8 +193,9 @@ def compare_record(rec: Json, row: Row) -> None:
         for col, exp in expected.items()
         if row[col] != exp
     ]
-    for col, key in zip(RAW_JSON, ("requestParameters", "responseElements",
-                                   "additionalEventData"), strict=True):
+    for col, key in zip(
+        RAW_JSON, ("requestParameters", "responseElements", "additionalEventData"), strict=True
+    ):
         original = rec.get(key)
         got = None if row[col] is None else json.loads(row[col])
         if got != original:
@@ -386,19 +390,37 @@ def test_stratus_file(path: Path, tier: str) -> None:
 @pytest.mark.parametrize(
     ("name", "event_name", "principal_arn", "request_parameters"),
     [
-        ("cloudtrail-stop", "StopLogging", "arn:aws:iam::143434273843:user/christophe",
-         {"name": "stratus-red-team-ct-stop-trail-buykxbqejv"}),
-        ("cloudtrail-delete", "DeleteTrail", "arn:aws:iam::847129010505:user/christophe",
-         {"name": "stratus-red-team-cloudtraild-trail-kvrwohmiai"}),
-        ("cloudtrail-event-selectors", "PutEventSelectors",
-         "arn:aws:iam::958312252124:user/christophe",
-         {"eventSelectors": [{
-             "dataResources": [{"type": "AWS::S3::Object", "values": []},
-                               {"type": "AWS::Lambda::Function", "values": []}],
-             "excludeManagementEventSources": [],
-             "includeManagementEvents": False,
-             "readWriteType": "ReadOnly"}],
-          "trailName": "stratus-red-team-ctes-trail-khlvciwdor"}),
+        (
+            "cloudtrail-stop",
+            "StopLogging",
+            "arn:aws:iam::143434273843:user/christophe",
+            {"name": "stratus-red-team-ct-stop-trail-buykxbqejv"},
+        ),
+        (
+            "cloudtrail-delete",
+            "DeleteTrail",
+            "arn:aws:iam::847129010505:user/christophe",
+            {"name": "stratus-red-team-cloudtraild-trail-kvrwohmiai"},
+        ),
+        (
+            "cloudtrail-event-selectors",
+            "PutEventSelectors",
+            "arn:aws:iam::958312252124:user/christophe",
+            {
+                "eventSelectors": [
+                    {
+                        "dataResources": [
+                            {"type": "AWS::S3::Object", "values": []},
+                            {"type": "AWS::Lambda::Function", "values": []},
+                        ],
+                        "excludeManagementEventSources": [],
+                        "includeManagementEvents": False,
+                        "readWriteType": "ReadOnly",
+                    }
+                ],
+                "trailName": "stratus-red-team-ctes-trail-khlvciwdor",
+            },
+        ),
     ],
     ids=lambda v: v if isinstance(v, str) and not v.startswith("arn:") else None,
 )
@@ -432,18 +454,21 @@ LIBRARY_UNKNOWN_FIELDS = {
 
 @pytest.mark.parametrize("tier", TIERS)
 @pytest.mark.parametrize(
-    "path", [p for p in LIBRARY_FILES if p.name not in LIBRARY_UNKNOWN_FIELDS],
+    "path",
+    [p for p in LIBRARY_FILES if p.name not in LIBRARY_UNKNOWN_FIELDS],
     ids=lambda p: p.name,
 )
 def test_library_file_counts(path: Path, tier: str) -> None:
     """Every record is an event, but those with no usable time (deliberately: see
     tests/golden/README.md), which are quarantined as ``bad_event_time``, one each."""
     records = json.loads(path.read_text())["Records"]
-    untimed = [i for i, r in enumerate(records)
-               if _time(r.get("eventTime"), r.get("@timestamp")) is None]
+    untimed = [
+        i for i, r in enumerate(records) if _time(r.get("eventTime"), r.get("@timestamp")) is None
+    ]
     result = parse_path(path, tier)
     assert [(r.reason, r.origin_index, r.records) for r in result.rejects] == [
-        ("bad_event_time", i, 1) for i in untimed]
+        ("bad_event_time", i, 1) for i in untimed
+    ]
     assert result.events.num_rows == len(records) - len(untimed)
 
 
@@ -475,9 +500,9 @@ def test_library_gzip_equals_plain() -> None:
     plain = parse_path(LIBRARY / "SerializerTestFileCompact.json")
     gz = parse_path(LIBRARY / "SerializerTestFileCompact.json.gz")
     assert gz.rejects == []
-    assert json.loads(gzip.decompress((LIBRARY / "SerializerTestFileCompact.json.gz")
-                                      .read_bytes())) == json.loads(
-        (LIBRARY / "SerializerTestFileCompact.json").read_text())
+    assert json.loads(
+        gzip.decompress((LIBRARY / "SerializerTestFileCompact.json.gz").read_bytes())
+    ) == json.loads((LIBRARY / "SerializerTestFileCompact.json").read_text())
     assert gz.events.num_rows == plain.events.num_rows == 6
     assert gz.events.drop_columns(["origin_object"]).equals(
         plain.events.drop_columns(["origin_object"])

@@ -60,8 +60,11 @@ TESTDATA = Path(__file__).resolve().parents[2].parent / "shared" / "testdata"
 S3ACCESS = TESTDATA / "s3access"
 if not S3ACCESS.is_dir():
     # Fail, never skip: a run without the real samples must not look like a passing one.
-    pytest.fail(f"shared testdata not found at {TESTDATA}: the golden tests need "
-                "../shared/testdata beside the project", pytrace=False)
+    pytest.fail(
+        f"shared testdata not found at {TESTDATA}: the golden tests need "
+        "../shared/testdata beside the project",
+        pytrace=False,
+    )
 
 Row = dict[str, Any]
 Conv = Callable[[Any], Any]
@@ -233,7 +236,7 @@ def aws_layout(line: str) -> Row:
     for pos, (_, column, conv) in enumerate(AWS_FIELD_ORDER):
         if column is not None:
             row[column] = conv(tokens[pos] if pos < len(tokens) else None)
-    extra = _AWS_TOKEN.findall(line)[len(AWS_FIELD_ORDER):]
+    extra = _AWS_TOKEN.findall(line)[len(AWS_FIELD_ORDER) :]
     row["extra_fields"] = " ".join(extra) or None
     return row
 
@@ -317,8 +320,10 @@ def derived(layout: Row) -> Row:
         "session_issuer_arn": f"arn:{arn[1]}:iam::{arn[4]}:role/{role}" if arn and role else None,
         # GET/HEAD per the schema; the parser also counts OPTIONS (CORS preflight) as a read.
         "read_only": (
-            True if re.match(r"REST\.(GET|HEAD|OPTIONS)\.", op)
-            else False if re.match(r"(REST|BATCH)\.", op)
+            True
+            if re.match(r"REST\.(GET|HEAD|OPTIONS)\.", op)
+            else False
+            if re.match(r"(REST|BATCH)\.", op)
             else None
         ),
         "bytes_in": layout["object_size"] if op in UPLOAD_OPERATIONS else None,
@@ -594,9 +599,18 @@ def test_logstash_legacy_18_field_lines() -> None:
     for case in VECTORS[:2]:
         assert len(aws_tokens(case["raw"])) == 18
         row = parse_bytes(case["raw"].encode() + b"\n").events.to_pylist()[0]
-        for column in ("signature_version", "cipher_suite", "auth_method", "host_header",
-                       "tls_version", "access_point_arn", "acl_required", "source_region",
-                       "extra_fields", "aws_region"):
+        for column in (
+            "signature_version",
+            "cipher_suite",
+            "auth_method",
+            "host_header",
+            "tls_version",
+            "access_point_arn",
+            "acl_required",
+            "source_region",
+            "extra_fields",
+            "aws_region",
+        ):
             assert row[column] is None, column
 
 
@@ -666,22 +680,76 @@ LITERALS: list[tuple[str, int, Row]] = [
     (AWSDOCS_2023, 0, {"access_point_arn": EXAMPLE_AP, "acl_required": "Yes"}),
     (AWSDOCS_2023, 1, {"access_point_arn": None, "acl_required": None}),
     # line 3 ends "Yes " (trailing space): still 26 fields, nothing extra
-    (AWSDOCS_2023, 2, {"acl_required": "Yes", "extra_fields": None, "http_status": 404,
-                       "error_code": "NoSuchBucketPolicy", "bytes_out": 297}),
-    (AWSDOCS_2023, 4, {"key": "s3-dg.pdf", "bytes_out": 0, "bytes_in": 4406583,
-                       "event_name": "PutObject", "tls_version": "TLSv1.2"}),
-    (AWSDOCS_CURRENT, 0, {"access_point_arn": EXAMPLE_AP, "acl_required": "Yes",
-                          "source_region": "us-east-1", "aws_region": "us-west-1"}),
-    (AWSDOCS_CURRENT, 1, {"access_point_arn": None, "acl_required": None,
-                          "source_region": "us-east-1", "aws_region": "us-west-1"}),
-    (REALWORLD, 0, {"principal_arn": None, "principal_type": "Anonymous",
-                    "event_name": None, "read_only": True, "signature_version": None,
-                    "auth_method": None, "tls_version": "TLSv1.3", "source_region": None,
-                    "aws_region": "us-east-2",
-                    "referrer": "https://123456789012-z2xzmo4z.us-east-2.console.aws.amazon.com/"}),
-    (REALWORLD, 1, {"source_region": "us-east-2", "principal_type": "AssumedRole",
-                    "session_name": "AWSCodeBuild-bbd32a55", "bytes_in": 17476,
-                    "key": "test/public/docs/use-cases/index.html", "bytes_out": 0}),
+    (
+        AWSDOCS_2023,
+        2,
+        {
+            "acl_required": "Yes",
+            "extra_fields": None,
+            "http_status": 404,
+            "error_code": "NoSuchBucketPolicy",
+            "bytes_out": 297,
+        },
+    ),
+    (
+        AWSDOCS_2023,
+        4,
+        {
+            "key": "s3-dg.pdf",
+            "bytes_out": 0,
+            "bytes_in": 4406583,
+            "event_name": "PutObject",
+            "tls_version": "TLSv1.2",
+        },
+    ),
+    (
+        AWSDOCS_CURRENT,
+        0,
+        {
+            "access_point_arn": EXAMPLE_AP,
+            "acl_required": "Yes",
+            "source_region": "us-east-1",
+            "aws_region": "us-west-1",
+        },
+    ),
+    (
+        AWSDOCS_CURRENT,
+        1,
+        {
+            "access_point_arn": None,
+            "acl_required": None,
+            "source_region": "us-east-1",
+            "aws_region": "us-west-1",
+        },
+    ),
+    (
+        REALWORLD,
+        0,
+        {
+            "principal_arn": None,
+            "principal_type": "Anonymous",
+            "event_name": None,
+            "read_only": True,
+            "signature_version": None,
+            "auth_method": None,
+            "tls_version": "TLSv1.3",
+            "source_region": None,
+            "aws_region": "us-east-2",
+            "referrer": "https://123456789012-z2xzmo4z.us-east-2.console.aws.amazon.com/",
+        },
+    ),
+    (
+        REALWORLD,
+        1,
+        {
+            "source_region": "us-east-2",
+            "principal_type": "AssumedRole",
+            "session_name": "AWSCodeBuild-bbd32a55",
+            "bytes_in": 17476,
+            "key": "test/public/docs/use-cases/index.html",
+            "bytes_out": 0,
+        },
+    ),
 ]
 
 
