@@ -27,8 +27,7 @@ from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
 
-import pyarrow as pa
-
+from detector.batch import commit_batch
 from detector.blob import Blob, ObjectRef
 from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
@@ -85,25 +84,16 @@ def backfill(
         if listing_rejects:
             _commit_rejects(lake, listing_rejects, summary)
         seen_events = SeenEvents(lake)
-        for files, stats, events in _run(work, options, stop):
-            checked = seen_events.check(files)
-            if checked.count:
-                stats.count_duplicates(checked.dropped)
-                events = files.events_in_file_order() if events is not None else None
-            if detection is not None:
-                if events is None:
-                    events = lake.read_batch_events(files)
-                files.files += detection.on_batch(files.batch, events)
-            lake.commit(files)
+        for files, stats in _run(work, options, stop):
+            commit_batch(lake, files, stats, detection, seen_events)
             committed_batches.add(files.batch)
-            seen_events.confirm(checked)
             if detection is not None:
                 detection.committed(files.batch)
             summary.add(stats)
             progress.advance(
                 stats.objects_read + stats.objects_failed, files.events, stats.bytes_read
             )
-            del events  # before the next batch is parsed: one batch in memory at a time
+            del files  # before the next batch is parsed: one batch in memory at a time
             if stop.is_set():
                 break
         if stop.is_set():
@@ -202,13 +192,13 @@ def batches(refs: Iterable[ObjectRef], budget: int) -> Iterator[list[ObjectRef]]
         yield batch
 
 
-BatchOutcome = tuple[BatchFiles, BatchStats, "pa.Table | None"]
+BatchOutcome = tuple[BatchFiles, BatchStats]
 
 
 def _run(
     work: list[tuple[str, list[ObjectRef]]], options: IngestOptions, stop: StopRequest
 ) -> Iterator[BatchOutcome]:
-    """Batch outcomes in plan order; in-process runs also hand back the events table.
+    """Batch outcomes in plan order (in-process batches keep their events in memory).
 
     No new batch starts once a stop is requested; on any exit the workers are stopped.
     """
@@ -216,9 +206,7 @@ def _run(
         for spec, refs in work:
             if stop.is_set():
                 return
-            yield process_batch(
-                spec, refs, str(options.lake), options.max_object_bytes, keep_events=True
-            )
+            yield process_batch(spec, refs, str(options.lake), options.max_object_bytes)
         return
     ctx = get_context("spawn")
     pool = ProcessPoolExecutor(
@@ -277,12 +265,11 @@ def process_batch(
     refs: list[ObjectRef],
     lake_root: str,
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
-    keep_events: bool = False,
 ) -> BatchOutcome:
     """Fetch, parse and write one batch (in any process); the caller commits it.
 
-    Workers do not send events back across processes (the parent reads the batch's files
-    when it detects); an in-process call returns them with ``keep_events``.
+    The events ride along in ``BatchFiles.parts`` within a process; from a worker process
+    they do not (the parent reads the batch's files back when it detects).
     """
     source = _SOURCES.get(spec)
     if source is None:
@@ -306,4 +293,4 @@ def process_batch(
     stats.skipped.update(result.skipped)
     read = [b.ref for b in blobs]
     files = Lake(lake_root).write_batch(new_batch_id(), read, result.events, rejects)
-    return files, stats, (files.events_in_file_order() if keep_events else None)
+    return files, stats

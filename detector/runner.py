@@ -21,7 +21,7 @@ from detector.pipeline import Pipeline
 from detector.report import alert_counts
 from detector.scoring.model import load_model_spec
 from detector.scoring.state import load as load_state
-from detector.sinks import Outbox, Route, make_sink
+from detector.sinks import Outbox, Route, Sink, make_sink
 from detector.sources import open_source
 from detector.sources.stream import StreamSource
 from detector.summary import RunSummary
@@ -41,32 +41,30 @@ def preflight(p: Pipeline) -> None:
             open_source(spec)
     if not p.detect:
         return
-    known = load_all()
-    for n, s in enumerate(p.sinks):
-        make_sink(s.kind, s.value)
-        Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude)).check(
-            known, f"sink {n + 1}"
-        )
+    routed_sinks(p)
     load_settings(p.config)
     spec = load_model_spec(p.model)
     if p.state is not None:
         load_state(p.state, spec)
 
 
+def routed_sinks(p: Pipeline) -> list[tuple[Sink, Route]]:
+    """The pipeline's sinks with their routes, each checked (a bad one is a UsageError)."""
+    known = load_all()
+    out = []
+    for n, s in enumerate(p.sinks):
+        sink = make_sink(s.kind, s.value)
+        route = Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude))
+        route.check(known, f"sink {n + 1}")
+        out.append((sink, route))
+    return out
+
+
 def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
     """Detection for the pipeline (None when switched off), its outbox started."""
     if not p.detect:
         return None
-    sinks = [
-        (
-            make_sink(s.kind, s.value),
-            Route(s.min_severity, tuple(s.include) if s.include else None, tuple(s.exclude)),
-        )
-        for s in p.sinks
-    ]
-    known = load_all()
-    for n, (_, route) in enumerate(sinks):
-        route.check(known, f"sink {n + 1}")
+    sinks = routed_sinks(p)
     run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state, p.checkpoint_seconds))
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:

@@ -27,7 +27,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from detector import failpoints
-from detector.dedup import Checked, SeenEvents
+from detector.batch import commit_batch
+from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
 from detector.errors import SourceError, UsageError
 from detector.interrupts import StopRequest
@@ -114,7 +115,6 @@ class Tail:
         if detection is not None and detection.max_raised is None:
             detection.max_raised = MAX_ALERTS_IN_MEMORY
         self._failures = 0
-        self._checked = Checked()
         self._errors_seen: dict[str, int] = {}
 
     # --- lifecycle ------------------------------------------------------------------
@@ -205,13 +205,14 @@ class Tail:
         files: BatchFiles | None = None
         try:
             files, stats = self._write(batch, work)
-            if self.detection is not None:
-                events = files.events_in_file_order()
-                if events is None:
-                    events = self.lake.read_batch_events(files)
-                files.files += self.detection.on_batch(batch, events)
-            failpoints.hit("tail.before_commit")
-            self.lake.commit(files)
+            commit_batch(
+                self.lake,
+                files,
+                stats,
+                self.detection,
+                self.seen_events,
+                lambda: failpoints.hit("tail.before_commit"),
+            )
         except UsageError:
             work.release()
             raise
@@ -219,7 +220,6 @@ class Tail:
             self._failed(batch, work, files)
             return
         self._failures = 0
-        self.seen_events.confirm(self._checked)
         failpoints.hit("tail.after_commit")
         if self.detection is not None:
             self.detection.committed(batch)
@@ -261,8 +261,6 @@ class Tail:
         stats.skipped.update(result.skipped)
         files = self.lake.write_batch(batch, objects, result.events, rejects)
         files.checkpoint = work.checkpoint
-        self._checked = self.seen_events.check(files)
-        stats.count_duplicates(self._checked.dropped)
         return files, stats
 
     def _flush(self) -> None:
