@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-hunt bench-tail sample-logs clean
+.PHONY: demo test lint bench bench-hunt bench-tail bench-hostile sample-logs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -33,6 +33,9 @@ bench-hunt: $(STAMP)
 
 bench-tail: $(STAMP)
 	$(BIN)/python bench/tail_bench.py
+
+bench-hostile: $(STAMP)
+	$(BIN)/python bench/hostile_bench.py
 
 sample-logs: $(STAMP)
 	$(BIN)/python sample_logs/generate.py --out sample_logs
