@@ -35,6 +35,7 @@ from detector.features.windows import (
     WindowAggregator,
     bucket_view,
 )
+from detector.interrupts import reraise_if_interrupted
 from detector.scoring.model import ModelSpec, Scorer
 from detector.scoring.state import DetectorState, bucket_spec
 
@@ -137,7 +138,8 @@ class Engine:
         it chokes on) must not cost the others, or the batch. Counted and logged."""
         try:
             return check(*args)
-        except Exception:
+        except Exception as exc:
+            reraise_if_interrupted(exc)
             self.stats.errors[d.id] = self.stats.errors.get(d.id, 0) + 1
             log.exception("detection %s failed on this batch; the other detections ran", d.id)
             return nothing

@@ -66,3 +66,19 @@ class StopRequest:
             "%s received: finishing the batch in hand, then stopping (again to abandon it)",
             signal.Signals(signum).name,
         )
+
+
+def reraise_if_interrupted(exc: BaseException) -> None:
+    """Raise ``KeyboardInterrupt`` when ``exc`` only wraps one.
+
+    A second Ctrl-C inside native code (DuckDB, polars) comes back as that library's own
+    error caused by our ``KeyboardInterrupt``; guards that catch ``Exception`` to isolate a
+    bad input must let the abandon through instead of logging it as a parser failure.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            raise KeyboardInterrupt from None
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__

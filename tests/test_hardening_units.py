@@ -135,6 +135,26 @@ def test_one_detection_raising_costs_only_itself() -> None:
     assert engine.stats.errors == {"test_exploding": 1}
 
 
+class Interrupted(EveryGet):
+    """Native code (DuckDB) wraps a second Ctrl-C as its own error caused by it."""
+
+    id = "test_interrupted"
+
+    def findings(self, df: pl.DataFrame, settings: object) -> list[Finding]:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("Query interrupted") from exc
+
+
+def test_a_second_ctrl_c_inside_a_detection_is_not_its_failure() -> None:
+    engine = Engine(SETTINGS, load_model_spec("default"))
+    engine.rules = [Interrupted(), EveryGet()]
+    with pytest.raises(KeyboardInterrupt):
+        engine.process(table([reads(START, 5)]))
+    assert engine.stats.errors == {}
+
+
 def test_events_without_a_time_never_reach_detection() -> None:
     """Lakes written before bad_event_time existed hold some; replays must not crash."""
     engine = Engine(SETTINGS, load_model_spec("default"))

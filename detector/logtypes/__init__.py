@@ -15,6 +15,7 @@ from dataclasses import replace
 from detector import failpoints
 from detector.blob import Blob
 from detector.errors import InfrastructureError, infrastructure
+from detector.interrupts import reraise_if_interrupted
 from detector.logtypes.base import (
     DEFAULT_MAX_OBJECT_MB,
     REGISTRY,
@@ -168,7 +169,8 @@ def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
         raise
     except _OURS as exc:
         raise infrastructure(exc, f"parsing {len(contents)} {lt.name} object(s)") from exc
-    except Exception:
+    except Exception as exc:
+        reraise_if_interrupted(exc)
         log.exception(
             "%s parser failed on a batch of %d objects; retrying one by one", lt.name, len(contents)
         )
@@ -181,6 +183,7 @@ def _parse_guarded(lt: LogType, contents: list[Content]) -> ParseResult:
         except _OURS as exc:
             raise infrastructure(exc, f"parsing {content.blob.uri}") from exc
         except Exception as exc:
+            reraise_if_interrupted(exc)
             log.exception("%s parser failed on %s", lt.name, content.blob.uri)
             result.rejects.append(
                 Reject(

@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from detector.interrupts import reraise_if_interrupted
 from detector.logtypes._times import parse_event_times
 from detector.schema import conform
 from detector.scratch import ScratchFiles
@@ -247,12 +248,16 @@ def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
         ).replace("AS _bad_bytes", "AS _bad_bytes, filename")
     try:
         return _connection().execute(sql, [paths]).fetch_arrow_table()
+    except RuntimeError as exc:
+        reraise_if_interrupted(exc)  # DuckDB wraps our KeyboardInterrupt as RuntimeError
+        raise
     except UnicodeDecodeError as exc:
         # DuckDB quoted the bad record in its message and cut it inside a character.
         raise NativeDecodeError(f"DuckDB rejected a record: {exc.reason}") from exc
     except duckdb.InterruptException:
         raise KeyboardInterrupt from None  # Ctrl-C pressed twice: abandon, do not fall back
     except duckdb.Error as exc:
+        reraise_if_interrupted(exc)
         # Bad data is expected (the exact tier will reject it precisely); anything else,
         # such as running out of memory, is ours to fix and must not hide as a slow path.
         expected = isinstance(exc, duckdb.ConversionException | duckdb.InvalidInputException)
