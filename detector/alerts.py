@@ -59,6 +59,15 @@ class Alert:
     dedup_key: list[str] = field(default_factory=list)
     hunt: str = ""
     """A ready ``detector hunt`` command that lists the alert's evidence events."""
+    incident_id: str = ""
+    """The incident this signal belongs to (``detector.incidents``)."""
+    status: str = "notify"
+    """``notify`` (sent to the sinks) or why it was only recorded: ``weak``, ``grouped``,
+    ``learning`` or ``habit``."""
+
+    @property
+    def notifies(self) -> bool:
+        return self.status == "notify"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
@@ -79,6 +88,11 @@ def _iso(t: datetime | None) -> str:
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t else ""
 
 
+def parse_time(text: str) -> datetime | None:
+    """An alert's ISO time with ``Z`` back to a datetime (None for empty)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
 def _reason(r: Reason) -> dict[str, Any]:
     return {"feature": r.feature, "observed": r.observed, "baseline": r.baseline, "text": r.text}
 
@@ -94,13 +108,17 @@ class AlertBook:
         """The new alert to send now, or None when the finding merged into an open one."""
         start = window_start(f.first_seen, d.dedup_window)
         aid = alert_id(d.id, f.key, start)
+        severity = f.severity or d.severity
         current = self.alerts.get(aid)
+        if current is not None and not current.notifies and _above(severity, current.severity):
+            # A recorded signal grew stronger: a new alert, so it is judged (and sent) anew.
+            aid = alert_id(d.id, (*f.key, f"rose:{severity}"), start)
+            current = self.alerts.get(aid)
         if current is not None:
             _merge(current, f)
             return None
         if aid in self.seen:
             return None
-        severity = f.severity or d.severity
         alert = Alert(
             alert_id=aid,
             detection=d.id,
@@ -130,6 +148,10 @@ class AlertBook:
 
     def sorted(self) -> list[Alert]:
         return sorted(self.alerts.values(), key=lambda a: (a.first_seen, a.alert_id))
+
+
+def _above(severity: str, than: str) -> bool:
+    return severity_rank(severity) > severity_rank(than)
 
 
 def _merge(a: Alert, f: Finding) -> None:
@@ -194,6 +216,8 @@ ALERT_SCHEMA = pa.schema(
         ("count", pa.int64()),
         ("dedup_key", pa.list_(pa.string())),
         ("hunt", pa.string()),
+        ("incident_id", pa.string()),
+        ("status", pa.string()),
     ]
 )
 
@@ -230,5 +254,7 @@ def read_alert_dicts(paths: list[Path]) -> list[dict[str, Any]]:
             for k in ("first_seen", "last_seen", "detected_at"):
                 row[k] = _iso(row.get(k))
             row.setdefault("hunt", "")
+            row["incident_id"] = row.get("incident_id") or ""
+            row["status"] = row.get("status") or "notify"
             out.append(row)
     return out

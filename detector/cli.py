@@ -553,7 +553,7 @@ def _run_backfill(
         delivery = close_detection(detection, DRAIN_SECONDS)
     if detection is not None:
         alerts = detection.alerts()
-        summary.alerts = alert_counts(alerts)
+        summary.alerts = alert_counts(detection.signals())
         summary.detection_errors = dict(detection.engine.stats.errors)
         if alerts_file:
             write_jsonl(alerts, alerts_file)

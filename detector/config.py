@@ -8,6 +8,10 @@
                    aws_services = [...]                 extra service principals to trust
     [detections]   disabled = ["..."]                   detection ids to switch off
     [windows]      minutes = 5; lateness_minutes = 15
+    [learning]     days = 7                             behavioural detections only record
+                                                        until the data spans this long
+    [incidents]    horizon_hours = 24; notify = "medium"  one incident per principal over
+                                                        the horizon; weaker ones are recorded
 
 Relative file names are resolved against the TOML file's folder. Every problem is reported
 with the file and the field at fault, before any data is read.
@@ -23,6 +27,8 @@ from pathlib import Path
 import msgspec
 
 from detector.errors import UsageError
+
+_SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 class _Org(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,6 +64,15 @@ class _Windows(msgspec.Struct, forbid_unknown_fields=True):
     lateness_minutes: int = 15
 
 
+class _Learning(msgspec.Struct, forbid_unknown_fields=True):
+    days: float = 7.0
+
+
+class _Incidents(msgspec.Struct, forbid_unknown_fields=True):
+    horizon_hours: float = 24.0
+    notify: str = "medium"
+
+
 class _File(msgspec.Struct, forbid_unknown_fields=True):
     org: _Org = msgspec.field(default_factory=_Org)
     buckets: _Buckets = msgspec.field(default_factory=_Buckets)
@@ -65,6 +80,8 @@ class _File(msgspec.Struct, forbid_unknown_fields=True):
     allowlist: _Allowlist = msgspec.field(default_factory=_Allowlist)
     detections: _Detections = msgspec.field(default_factory=_Detections)
     windows: _Windows = msgspec.field(default_factory=_Windows)
+    learning: _Learning = msgspec.field(default_factory=_Learning)
+    incidents: _Incidents = msgspec.field(default_factory=_Incidents)
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,12 @@ class Settings:
     disabled: frozenset[str] = frozenset()
     window_minutes: int = 5
     lateness_minutes: int = 15
+    learning_days: float = 7.0
+    """Behavioural detections record but do not notify until the data spans this long."""
+    incident_hours: float = 24.0
+    """An incident stays open this long after its latest signal."""
+    notify_severity: str = "medium"
+    """Incidents below this severity are recorded in the lake, not sent."""
     source: str = "(defaults)"
     notes: list[str] = field(default_factory=list)
 
@@ -116,6 +139,13 @@ def load_settings(path: str | Path | None) -> Settings:
                 )
     if f.windows.minutes < 1 or f.windows.lateness_minutes < 0:
         raise UsageError(f"{path}: windows.minutes must be >= 1 and lateness_minutes >= 0")
+    if f.learning.days < 0 or f.incidents.horizon_hours <= 0:
+        raise UsageError(f"{path}: learning.days must be >= 0 and incidents.horizon_hours > 0")
+    if f.incidents.notify not in _SEVERITIES:
+        raise UsageError(
+            f"{path}: incidents.notify = {f.incidents.notify!r} is not one of "
+            f"{', '.join(_SEVERITIES)}"
+        )
     decoys = list(f.buckets.decoys)
     if f.buckets.decoys_file:
         decoys += [t for _, t in _lines(base / f.buckets.decoys_file, path, "buckets.decoys_file")]
@@ -144,6 +174,9 @@ def load_settings(path: str | Path | None) -> Settings:
         disabled=frozenset(f.detections.disabled),
         window_minutes=f.windows.minutes,
         lateness_minutes=f.windows.lateness_minutes,
+        learning_days=f.learning.days,
+        incident_hours=f.incidents.horizon_hours,
+        notify_severity=f.incidents.notify,
         source=str(path),
     )
 

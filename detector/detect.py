@@ -2,11 +2,12 @@
 
 The order of a batch, for backfill and tail alike:
 
-1. ``on_batch``: the engine detects on the batch's events; its new alerts go to
+1. ``on_batch``: the engine detects on the batch's events; its new alerts (signals, with
+   their incident and whether they notify: ``detector.incidents``) go to
    ``<lake>/alerts/part-<batch>.parquet`` and the windows it closed to
    ``<lake>/features/part-<batch>.parquet``; the caller adds these files to the batch.
 2. The caller commits the batch (manifest line). Alerts are now durable: the outbox.
-3. ``committed``: the new alerts go to the sinks' outbox, and the state checkpoint is saved
+3. ``committed``: the new notifications go to the sinks' outbox, and the state checkpoint is saved
    when ``checkpoint_seconds`` have passed. The checkpoint names the last batch it includes.
 
 On open, committed batches after the checkpoint's batch are replayed from the lake into the
@@ -190,7 +191,9 @@ class DetectionRun:
         self._uncommitted = None
         self.engine.state.through_batch = batch
         if self._pending:
-            self.outbox.submit([alert_dict(a) for a in self._pending])
+            sent = [alert_dict(a) for a in self._pending if a.notifies]
+            if sent:
+                self.outbox.submit(sent)
             self._pending = []
         if self.max_raised is not None and len(self.raised) > self.max_raised:
             # Old alerts leave memory; their ids stay in the state, so they never repeat.
@@ -239,8 +242,12 @@ class DetectionRun:
         return files
 
     def alerts(self) -> list[Alert]:
-        """This run's alerts in their merged, final form (each raised alert is the book's own
-        object, which later findings merge into)."""
+        """This run's notifications (what the sinks were sent) in their merged, final form
+        (each raised alert is the book's own object, which later findings merge into)."""
+        return [a for a in self.signals() if a.notifies]
+
+    def signals(self) -> list[Alert]:
+        """Every alert this run raised, notified or only recorded (``status`` says which)."""
         unique = {a.alert_id: a for a in self.raised}
         return sorted(unique.values(), key=lambda a: (a.first_seen, a.alert_id))
 

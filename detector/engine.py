@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from detector.alerts import Alert, AlertBook
 from detector.config import Settings
 from detector.detections import active
+from detector.detections.attack_sequence import AttackSequence
 from detector.detections.base import Detection, EventRule, Finding
 from detector.detections.sequence import ExfiltrateThenDestroy
 from detector.detections.silence import StreamWatch, TelemetrySilence
@@ -35,8 +36,9 @@ from detector.features.windows import (
     WindowAggregator,
     bucket_view,
 )
+from detector.incidents import IncidentBook
 from detector.interrupts import reraise_if_interrupted
-from detector.scoring.model import ModelSpec, Scorer
+from detector.scoring.model import Deviation, ModelSpec, Scorer
 from detector.scoring.state import DetectorState, bucket_spec
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,10 @@ class EngineStats:
     by_detection: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     """Detections that raised, by id: counted and logged; the others ran on regardless."""
+    routine_bursts: int = 0
+    """Window deviations dropped because the principal bursts like that routinely."""
+    quiet: dict[str, int] = field(default_factory=dict)
+    """Signals recorded without notifying anyone, by why (learning, habit, weak, grouped)."""
     untimed: int = 0
     """Events without a time, left out of detection (lakes written before they were
     quarantined can hold some)."""
@@ -79,6 +85,15 @@ class Engine:
             (d for d in self.detections if isinstance(d, ExfiltrateThenDestroy)), None
         )
         self.silence = next((d for d in self.detections if isinstance(d, TelemetrySilence)), None)
+        self.attack_sequence = next(
+            (d for d in self.detections if isinstance(d, AttackSequence)), None
+        )
+        self.incidents = IncidentBook(
+            self.state.incidents,
+            timedelta(hours=settings.incident_hours),
+            settings.notify_severity,
+        )
+        self.learning = timedelta(days=settings.learning_days)
         if self.state.streams is None:
             self.state.streams = StreamWatch()
         lateness = timedelta(minutes=settings.lateness_minutes)
@@ -112,12 +127,21 @@ class Engine:
         if not pc.all(timed).as_py():
             self.stats.untimed += events.num_rows - pc.sum(timed).as_py()
             events = events.filter(timed)
+        if self.state.started is None:
+            self.state.started = pc.min(events.column("event_time")).as_py()
         df = enrich(events, self.settings)
         self.stats.events += df.height
         out = []
-        for rule in self.rules:  # a rule fires as its event arrives: detected at its time
-            found = self._guarded(rule, [], rule.findings, df, self.settings)
-            out += self._raise(rule, found, None)
+        found = [
+            (f, rule)
+            for rule in self.rules
+            for f in self._guarded(rule, [], rule.findings, df, self.settings)
+        ]
+        # In event-time order, not rule order: incidents then decide the same whether the
+        # events came in one batch (backfill) or in many (tail).
+        found.sort(key=lambda fr: (fr[0].first_seen, fr[1].id))
+        for f, rule in found:  # a rule fires as its event arrives: detected at its time
+            out += self._raise(rule, [f], None)
         self.windows.add(df)
         self.bucket_windows.add(bucket_view(df))
         self.state.streams.add(df)
@@ -151,6 +175,8 @@ class Engine:
         if self.state.profiles:
             newest = max(p.last_seen for p in self.state.profiles.values())
             self.state.expire(newest, self.spec.expiry_days, self.spec.idle_days)
+            self.incidents.expire(newest)
+            self.state.incidents = self.incidents.incidents
         return alerts
 
     def take_closed(self) -> pl.DataFrame | None:
@@ -170,7 +196,9 @@ class Engine:
             profile = self.state.profiles.get(principal)
             x = {f: float(w.get(f) or 0) for f in self.spec.features}
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
-            deviations = scorer.score(principal, peer, x)
+            deviations = self._unroutine(
+                scorer.score(principal, peer, x), principal, w["window_start"], ""
+            )
             if not _allowlisted(principal, self.settings):
                 verdict = Verdict(
                     principal,
@@ -195,7 +223,12 @@ class Engine:
             if _allowlisted(principal, self.settings):
                 continue
             x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
-            deviations = scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x)
+            deviations = self._unroutine(
+                scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x),
+                principal,
+                w["window_start"],
+                f"@{bucket}",
+            )
             if not deviations:
                 continue
             for dev in deviations:
@@ -211,6 +244,20 @@ class Engine:
             )
             out += self._judge(verdict, self.volume_detections)
         return out
+
+    def _unroutine(
+        self, deviations: list[Deviation], principal: str, t: datetime, scope: str
+    ) -> list[Deviation]:
+        """Deviations less the bursts this principal shows routinely (a daily refresh, a
+        weekly rebuild): ``Profile.routine_burst`` remembers every burst."""
+        if not deviations:
+            return deviations
+        profile = self.state.profile(principal, t)
+        kept = [
+            d for d in deviations if not profile.routine_burst(d.feature + scope, d.observed, t)
+        ]
+        self.stats.routine_bursts += len(deviations) - len(kept)
+        return kept
 
     def _judge(self, verdict: Verdict, detections: list[WindowDetection]) -> list[Alert]:
         """Ask each detection about one scored window; raise what they find."""
@@ -242,6 +289,7 @@ class Engine:
             self.stats.alerts += 1
             self.stats.by_detection[d.id] = self.stats.by_detection.get(d.id, 0) + 1
             out.append(alert)
+            out += self._file(d, f, alert, detected_at)
             if self.sequence is not None and d is not self.sequence:
                 chained = self._guarded(
                     self.sequence, None, self.sequence.observe, alert, self.state.sequences
@@ -249,6 +297,38 @@ class Engine:
                 if chained is not None:
                     out += self._raise(self.sequence, [chained], detected_at)
         return out
+
+    def _file(self, d: Detection, f: Finding, alert: Alert, detected_at: Any) -> list[Alert]:
+        """Decide what a new signal notifies: learning, habit, or its incident's say; an
+        incident that now spans several attack stages raises its attack sequence."""
+        quiet = self._quiet(d, f)
+        if quiet is not None:
+            alert.status = quiet
+            self.stats.quiet[quiet] = self.stats.quiet.get(quiet, 0) + 1
+            return []
+        sequence = self.attack_sequence
+        incident = self.incidents.file(alert, timeline=d is not sequence)
+        if alert.status != "notify":
+            self.stats.quiet[alert.status] = self.stats.quiet.get(alert.status, 0) + 1
+        if sequence is None or d is sequence:
+            return []
+        found = self._guarded(sequence, None, sequence.conclude, incident, alert)
+        if found is None:
+            return []
+        incident.sequence = True
+        return self._raise(sequence, [found], detected_at)
+
+    def _quiet(self, d: Detection, f: Finding) -> str | None:
+        """``learning`` or ``habit`` when the signal is recorded without an incident."""
+        started = self.state.started
+        if d.learns and started is not None and f.first_seen - started < self.learning:
+            return "learning"
+        habit = d.habit_of(f)
+        if habit is not None and f.principal:
+            profile = self.state.profiles.get(f.principal)
+            if profile is not None and profile.habitual(*habit, f.first_seen):
+                return "habit"
+        return None
 
 
 def _allowlisted(principal: str, settings: Settings) -> bool:

@@ -73,6 +73,10 @@ def render_summary(summary: RunSummary, console: Console) -> None:
     if d["duplicates"]:
         copies = ", ".join(f"{n:,} {src}" for src, n in sorted(d["duplicates"].items()))
         say(console, f"duplicates: {copies} event(s) already stored (redelivered), stored once")
+    recorded = (d.get("alerts") or {}).get("recorded") or {}
+    if recorded:
+        why = ", ".join(f"{n:,} {k}" for k, n in sorted(recorded.items()))
+        say(console, f"signals recorded in the lake without notifying: {why}")
     if d["detection_errors"]:
         failed = ", ".join(f"{k} ×{n}" for k, n in sorted(d["detection_errors"].items()))
         console.print(
@@ -138,11 +142,15 @@ def render_findings(lake: Path, console: Console) -> None:
     )
 
 
-def alert_counts(alerts: list[Alert]) -> dict[str, Any]:
+def alert_counts(signals: list[Alert]) -> dict[str, Any]:
+    """Notifications by severity and detection, and the signals only recorded, by why."""
+    sent = [a for a in signals if a.notifies]
     return {
-        "total": len(alerts),
-        "by_severity": dict(Counter(a.severity for a in alerts)),
-        "by_detection": dict(Counter(a.detection for a in alerts)),
+        "total": len(sent),
+        "by_severity": dict(Counter(a.severity for a in sent)),
+        "by_detection": dict(Counter(a.detection for a in sent)),
+        "incidents": len({a.incident_id for a in sent if a.incident_id}),
+        "recorded": dict(Counter(a.status for a in signals if not a.notifies)),
     }
 
 

@@ -69,7 +69,8 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
         outbox = Outbox(lake.root / DELIVERY, sinks)
-        outbox.start(read_alert_dicts(lake.committed_files(ALERTS)))
+        committed = read_alert_dicts(lake.committed_files(ALERTS))
+        outbox.start([a for a in committed if a["status"] == "notify"])  # not recorded ones
         run.outbox = outbox
     return run
 
@@ -153,5 +154,5 @@ def run_tail(p: Pipeline, drain_seconds: float = 10.0) -> tuple[RunSummary, Metr
     finally:
         close_detection(detection, 0.0)
     alerts = detection.alerts() if detection is not None else []
-    summary.alerts = alert_counts(alerts)
+    summary.alerts = alert_counts(detection.signals() if detection is not None else [])
     return summary, metrics, alerts

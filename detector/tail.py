@@ -271,7 +271,8 @@ class Tail:
         self.lake.commit(final)
         self.detection.committed(final.batch)
         for a in self.detection.last_new:
-            self.metrics.alerts.labels(severity=a.severity).inc()
+            if a.notifies:
+                self.metrics.alerts.labels(severity=a.severity).inc()
 
     # --- accounting -----------------------------------------------------------------
     def _count(self, work: Work, files: BatchFiles, stats: BatchStats) -> None:
@@ -303,7 +304,8 @@ class Tail:
             m.latency.observe(max(0.0, now - work.received))
         if self.detection is not None:
             for a in self.detection.last_new:
-                m.alerts.labels(severity=a.severity).inc()
+                if a.notifies:
+                    m.alerts.labels(severity=a.severity).inc()
 
     def _status(self) -> None:
         for measure, value in self.source.lag().items():

@@ -97,7 +97,7 @@ def test_state_save_restore_gives_same_scores(tmp_path: Path) -> None:
     ("damage", "message"),
     [
         (lambda b: b"garbage", "bad header"),
-        (lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
+        (lambda b: b.replace(b"S3DETECTOR-STATE 4 ", b"S3DETECTOR-STATE 99 ", 1), "version 99"),
         (lambda b: b[:-10] + b"0123456789", "damaged"),
     ],
 )

@@ -32,7 +32,7 @@ from detector.features.windows import empty_partials, partials_schema
 from detector.lake import read_events
 from detector.scoring import ewstats
 from detector.scoring.model import ModelSpec, Scorer, load_model_spec
-from detector.scoring.state import MAGIC, DetectorState, load, save
+from detector.scoring.state import MAGIC, STATE_VERSION, DetectorState, load, save
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "sample_logs"
@@ -81,7 +81,7 @@ def rewrite(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     """Edit a checkpoint's JSON and give it a valid checksum: only the content is wrong."""
     doc = json.loads(body(path))
     change(doc)
-    write_checkpoint(path, 3, compact(doc))
+    write_checkpoint(path, STATE_VERSION, compact(doc))
 
 
 def refused(path: Path, model: ModelSpec | str = "default") -> str:
@@ -99,7 +99,7 @@ def refused(path: Path, model: ModelSpec | str = "default") -> str:
 def test_backfill_checkpoint_loads_and_saves_the_same_bytes(backfill, tmp_path: Path) -> None:
     lake, _, _ = backfill
     original = lake / "state" / "detector.state"
-    assert original.read_bytes().startswith(b"S3DETECTOR-STATE 3 ")
+    assert original.read_bytes().startswith(b"S3DETECTOR-STATE 4 ")
     state = load(original, SPEC)
     assert state is not None and state.profiles and state.alerts_seen and state.sequences
     assert state.streams is not None and state.streams.streams
@@ -236,7 +236,7 @@ def valid_checkpoint(path: Path) -> None:
         "vpce_share": 0.5,
         "public_share": 0.0,
     }
-    write_checkpoint(path, 3, compact(doc))
+    write_checkpoint(path, STATE_VERSION, compact(doc))
     assert load(path, SPEC) is not None
 
 
@@ -338,17 +338,17 @@ def test_infinite_number_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "detector.state"
     valid_checkpoint(path)
     text = body(path).replace(b'"vpce_share":0.5', b'"vpce_share":1e999')
-    write_checkpoint(path, 3, text)
+    write_checkpoint(path, STATE_VERSION, text)
     assert re.search(r"out of range - at `\$\.profiles\[\.\.\.\]\.vpce_share`", refused(path))
 
 
 FILE = [
     (lambda b: b"garbage", r"not a detector state checkpoint \(bad header\)"),
-    (lambda b: b"S3DETECTOR-STATE 3 ", "bad header"),
-    (lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE x3 ", 1), "bad header"),
+    (lambda b: b"S3DETECTOR-STATE 4 ", "bad header"),
+    (lambda b: b.replace(b"S3DETECTOR-STATE 4 ", b"S3DETECTOR-STATE x3 ", 1), "bad header"),
     (
-        lambda b: b.replace(b"S3DETECTOR-STATE 3 ", b"S3DETECTOR-STATE 4 ", 1),
-        "state version 4 but this detector reads version 3",
+        lambda b: b.replace(b"S3DETECTOR-STATE 4 ", b"S3DETECTOR-STATE 5 ", 1),
+        "state version 5 but this detector reads version 4",
     ),
     (lambda b: b[: len(b) // 2], r"damaged \(checksum mismatch\)"),
     (lambda b: b[:-10] + b"0123456789", r"damaged \(checksum mismatch\)"),
@@ -367,7 +367,7 @@ def test_bad_files_are_refused(tmp_path: Path, damage, message: str) -> None:
 def test_truncated_json_with_matching_checksum_names_the_problem(tmp_path: Path) -> None:
     path = tmp_path / "detector.state"
     valid_checkpoint(path)
-    write_checkpoint(path, 3, body(path)[:-40])
+    write_checkpoint(path, STATE_VERSION, body(path)[:-40])
     assert "truncated" in refused(path)
 
 
@@ -461,3 +461,15 @@ def test_quantile_state_round_trip_continues_identically() -> None:
         q.update(x)
         twin.update(x)
         assert twin.get() == q.get()
+
+
+def test_a_version_3_checkpoint_is_carried_on(tmp_path: Path) -> None:
+    """Version 4 only added fields with defaults (learning start, incidents, habits)."""
+    path = tmp_path / "detector.state"
+    valid_checkpoint(path)
+    write_checkpoint(path, 3, body(path))
+    state = load(path, SPEC)
+    assert state is not None and state.incidents == {}
+    # The learning period of an upgraded deployment counts from its oldest profile.
+    assert state.started == state.profiles["role/a"].first_seen
+    assert state.profiles["role/a"].since == {k: {} for k in state.profiles["role/a"].seen}

@@ -3,6 +3,53 @@
 from __future__ import annotations
 
 from detector.detections import load_all
+from detector.detections.base import Detection
+
+GUIDE = """\
+## From signals to notifications
+
+Every alert a detection raises is a **signal**, written to `<lake>/alerts` with an
+`incident_id` and a `status`. Only signals with status `notify` reach Slack, SNS and
+`--alerts FILE`; the others are recorded for hunting and say why they were not sent.
+
+- **Incidents** (`detector/incidents.py`). A signal joins the open incident of its principal
+  (or, without one, of its bucket); the incident stays open while signals keep coming within
+  `[incidents] horizon_hours` (24) of the latest. The sinks hear of it once when it reaches
+  `[incidents] notify` severity (`medium`), and again only when a signal raises its severity
+  or brings a capability not yet sent. Otherwise a signal is `weak` (below the notify
+  severity, nothing sent for the incident yet) or `grouped` (sent already). A recorded signal
+  that later grows past its severity is judged anew as a new alert.
+- **Learning period.** The detector knows when its data began (the first event's time, kept
+  in the state). Detections marked *learns* below (behavioural ones: baselines, newness,
+  habits) record their signals as `learning` until the data spans `[learning] days` (7, in
+  the spirit of GuardDuty's 7–14 days). Tampering rules fire from the first event. After the
+  learning period a new principal is judged against its peers (same account and principal
+  type) until it has its own baseline (models/README.md).
+- **Habits.** What a principal has done routinely is not an alert. Newness detections (new
+  network, agent family, bucket, operation, endpoint) compare with the principal's own
+  30-day memory. Attribute rules marked *habit* (a bulk S3 client, a posture scanner) are
+  recorded as `habit` when the principal already used that value on an earlier day (20 h or
+  more before) and still uses it. Volume bursts: windows that deviate never teach the
+  baseline (an attack must not), so a job that bursts once a day or once a week would
+  deviate every time; a burst at most 3× one the principal showed on an earlier day within
+  14 days is routine and dropped (`Profile.routine_burst`). Bad regardless of history, and
+  so never a habit: offensive tooling and attack distributions, threat-intel addresses,
+  foreign VPC endpoints, instance credentials outside the VPC, decoys, and every tampering
+  rule; a principal repeating one is one incident, not a stream.
+- **Attack sequences** (`attack_sequence`). Signals of three or more attack stages by one
+  identity within the incident horizon (discovery, permission change, access path,
+  collection, exfiltration, destruction, re-encryption, blinding of logs or detectors; each
+  capability maps to one stage in `detector.incidents.STAGES`), weak ones included, raise
+  one critical notification whose reasons are the ordered timeline, like GuardDuty's
+  Extended Threat Detection. `exfiltrate_then_destroy` remains the specific C24 pattern.
+"""
+
+
+def _learns(d: Detection) -> str:
+    marks = ["yes" if d.learns else ""]
+    if d.habit is not None or type(d).habit_of is not Detection.habit_of:
+        marks.append("habit")
+    return ", ".join(m for m in marks if m) or "-"
 
 
 def render() -> str:
@@ -14,14 +61,22 @@ def render() -> str:
         "a test fails when it is stale. Capabilities are those of "
         "[shared/DETECTIONS.md](../../shared/DETECTIONS.md).",
         "",
-        "| capability | detection | kind | severity | title | ATT&CK | dedup |",
-        "|---|---|---|---|---|---|---|",
+        *GUIDE.splitlines(),
+        "",
+        "## Every detection",
+        "",
+        "*learns*: behavioural (recorded as `learning` during the learning period); *habit*: "
+        "judged against the principal's own history (a value it used on an earlier day is "
+        "recorded as `habit`).",
+        "",
+        "| capability | detection | kind | learns | severity | title | ATT&CK | dedup |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     rows = sorted(registry.values(), key=lambda d: (min(d.capabilities), d.id))
     for d in rows:
         window = int(d.dedup_window.total_seconds() // 60)
         lines.append(
-            f"| {', '.join(d.capabilities)} | `{d.id}` | {d.kind} | {d.severity} | "
+            f"| {', '.join(d.capabilities)} | `{d.id}` | {d.kind} | {_learns(d)} | {d.severity} | "
             f"{d.title} | {', '.join(d.attack)} | {', '.join(d.dedup_by)} / "
             f"{window} min |"
         )

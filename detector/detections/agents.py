@@ -43,6 +43,11 @@ class OffensiveUserAgent(EventRule):
                 f.severity = "medium"
         return out
 
+    def habit_of(self, f: Finding) -> tuple[str, str] | None:
+        """A posture scanner the principal runs routinely is its habit; attack tools are
+        bad regardless of history (one incident per principal, not a stream)."""
+        return ("agents", f.key[1]) if f.severity == "medium" else None
+
     examples = (
         Example(
             "AWS CLI on Kali Linux",
@@ -115,6 +120,10 @@ class BulkS3Client(EventRule):
     attack = ("T1530", "T1567.002")
     dedup_by = ("principal", "agent_family")
     dedup_window = timedelta(hours=6)
+    learns = True
+    habit = ("agents", "agent_family")
+    """Only when new for the principal (C13): a legacy user syncing with rclone every day
+    is its habit."""
     runbook = (
         "Ask the principal's owner whether the tool is sanctioned (allowlist its agent "
         "if so); check bytes read and the destinations written since it appeared."

@@ -88,6 +88,19 @@ class Detection:
     examples: ClassVar[tuple[Example, ...]] = ()
     skip_aws_services: ClassVar[bool] = True
     """AWS service principals acting on their own are normal for most rules."""
+    learns: ClassVar[bool] = False
+    """Behavioural: judged against learned history, so only recorded (status ``learning``)
+    until the data spans the learning period. Tampering rules fire from the first event."""
+    habit: ClassVar[tuple[str, str] | None] = None
+    """``(newness kind, dedup field)``: a finding whose value (say its agent family) the
+    principal already used on an earlier day is its habit: recorded, not notified."""
+
+    def habit_of(self, f: Finding) -> tuple[str, str] | None:
+        """The (kind, value) to judge against the principal's history, if any."""
+        if self.habit is None:
+            return None
+        kind, name = self.habit
+        return (kind, f.key[self.dedup_by.index(name)]) if name in self.dedup_by else None
 
 
 class EventRule(Detection):

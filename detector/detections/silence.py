@@ -111,6 +111,7 @@ class TelemetrySilence(Detection):
     capabilities = ("C27",)
     attack = ("T1562.008",)
     kind = "anomaly"
+    learns = True
     dedup_by = ("principal",)
     dedup_window = timedelta(hours=24)
     runbook = (

@@ -99,6 +99,7 @@ class WindowDetection(Detection):
     """A detection over scored windows; ``check`` returns a finding or None."""
 
     kind = "anomaly"
+    learns = True
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         raise NotImplementedError

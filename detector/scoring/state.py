@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,14 +33,30 @@ from detector.detections.sequence import Phases, PhasesState
 from detector.detections.silence import StreamWatch, StreamWatchState
 from detector.errors import DetectorError, UsageError
 from detector.features.windows import BUCKET_FEATURES, WindowAggregator, WindowsState
+from detector.incidents import Incident, IncidentState
+from detector.incidents import from_state as incident_from_state
+from detector.incidents import to_state as incident_state
 from detector.scoring.ewstats import Finite
 from detector.scoring.model import ModelSpec, Scorer, ScorerState, load_model_spec
 
-STATE_VERSION = 3
+STATE_VERSION = 4
+READABLE_VERSIONS = (3, 4)
+"""Version 3 lacks only fields version 4 added with defaults: read and carried on."""
 MAGIC = b"S3DETECTOR-STATE"
 PICKLE_VERSIONS = (1, 2)
 """Versions whose body was a pickle: refused without being read (unpickling runs code)."""
 NEWNESS_KINDS = ("buckets", "ip_prefixes", "agents", "vpces", "operations")
+HABIT_AGE = timedelta(hours=20)
+"""A value or a burst the principal already showed this long before is a habit: on an
+earlier day, so one afternoon of an attack cannot teach the detector that it is routine."""
+SPIKE_MEMORY = timedelta(days=14)
+"""Bursts are remembered this long: a weekly job's burst is routine the second week."""
+SPIKES_KEPT = 8
+"""Bursts remembered per feature (and scope), newest first: memory stays bounded."""
+SPIKE_SCOPES = 32
+"""Features×scopes with remembered bursts per principal, at most."""
+SPIKE_RATIO = 3.0
+"""A burst is routine when an earlier one reached at least 1/this of it."""
 
 
 @dataclass
@@ -56,6 +73,36 @@ class Profile:
     weekdays: list[int] = field(default_factory=lambda: [0] * 7)
     vpce_share: float = 0.0
     public_share: float = 0.0
+    since: dict[str, dict[str, datetime]] = field(
+        default_factory=lambda: {k: {} for k in NEWNESS_KINDS}
+    )
+    """Per newness kind, when each value was first seen (within expiry): habits."""
+    spikes: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
+    """Per feature (``feature@scope`` for per-bucket windows): recent bursts that deviated
+    from the baseline, (window start, value), newest first."""
+
+    def habitual(self, kind: str, value: str, t: datetime) -> bool:
+        """Whether the principal used ``value`` on an earlier day and still uses it."""
+        first = self.since.get(kind, {}).get(value)
+        return first is not None and t - first >= HABIT_AGE and value in self.seen[kind]
+
+    def routine_burst(self, feature: str, value: float, t: datetime) -> bool:
+        """Whether a burst like this one happened on an earlier day (and remember it).
+
+        Deviating windows never teach the baseline (an attack must not), so a job that
+        bursts once a day or once a week would deviate every time; its earlier bursts
+        make it a habit instead."""
+        past = self.spikes.get(feature, [])
+        routine = any(
+            HABIT_AGE <= t - when <= SPIKE_MEMORY and seen * SPIKE_RATIO >= value
+            for when, seen in past
+        )
+        if feature not in self.spikes and len(self.spikes) >= SPIKE_SCOPES:
+            oldest = min(self.spikes, key=lambda f: self.spikes[f][0][0])
+            del self.spikes[oldest]
+        kept = [(w, v) for w, v in past if t - w <= SPIKE_MEMORY and w != t]
+        self.spikes[feature] = [(t, value), *kept][:SPIKES_KEPT]
+        return routine
 
     def news(self, window: dict[str, Any]) -> dict[str, list[str]]:
         """Values in this window the principal has not used before (within expiry)."""
@@ -68,6 +115,7 @@ class Profile:
         for k in NEWNESS_KINDS:
             for v in window.get(k) or ():
                 self.seen[k][v] = t
+                self.since[k].setdefault(v, t)
         self.hours[window["hour"]] += 1
         self.weekdays[window["weekday"] - 1] += 1
         data = max(
@@ -88,6 +136,12 @@ class Profile:
     def expire(self, now: datetime, after: timedelta) -> None:
         for k in NEWNESS_KINDS:
             self.seen[k] = {v: t for v, t in self.seen[k].items() if now - t <= after}
+            self.since[k] = {v: t for v, t in self.since[k].items() if v in self.seen[k]}
+        self.spikes = {
+            f: kept
+            for f, spikes in self.spikes.items()
+            if (kept := [(w, v) for w, v in spikes if now - w <= SPIKE_MEMORY])
+        }
 
     def to_state(self) -> ProfileState:
         return ProfileState(
@@ -99,12 +153,17 @@ class Profile:
             weekdays=list(self.weekdays),
             vpce_share=self.vpce_share,
             public_share=self.public_share,
+            since={k: dict(v) for k, v in self.since.items()},
+            spikes={f: [SpikeState(w, v) for w, v in spikes] for f, spikes in self.spikes.items()},
         )
 
     @classmethod
     def from_state(cls, state: ProfileState) -> Profile:
         if set(state.seen) != set(NEWNESS_KINDS):
             raise ValueError(f"seen: kinds {sorted(state.seen)}, expected {sorted(NEWNESS_KINDS)}")
+        since = {k: dict(state.since.get(k, {})) for k in NEWNESS_KINDS}
+        if set(state.since) - set(NEWNESS_KINDS):
+            raise ValueError(f"since: kinds {sorted(state.since)}, expected {NEWNESS_KINDS}")
         return cls(
             first_seen=state.first_seen,
             last_seen=state.last_seen,
@@ -114,6 +173,8 @@ class Profile:
             weekdays=list(state.weekdays),
             vpce_share=state.vpce_share,
             public_share=state.public_share,
+            since=since,
+            spikes={f: [(x.at, x.value) for x in v] for f, v in state.spikes.items()},
         )
 
 
@@ -138,6 +199,17 @@ class ProfileState(msgspec.Struct, forbid_unknown_fields=True):
     """Faded share of data requests that came through a VPC endpoint."""
     public_share: Finite
     """Faded share of events from a public address."""
+    since: dict[str, dict[str, Time]] = {}
+    """Per newness kind: value → when first seen (absent in version-3 files)."""
+    spikes: dict[str, list[SpikeState]] = {}
+    """Per feature (``feature@bucket`` for per-bucket windows): recent bursts, newest first."""
+
+
+class SpikeState(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One remembered burst: ``[window start, value]``."""
+
+    at: Time
+    value: Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]
 
 
 @dataclass
@@ -161,6 +233,10 @@ class DetectorState:
     """Open per-principal×bucket windows."""
     through_batch: str | None = None
     """The last committed lake batch this state includes; later batches are replayed."""
+    started: datetime | None = None
+    """Event time of the first event this state saw: the learning period counts from it."""
+    incidents: dict[str, Incident] = field(default_factory=dict)
+    """Open incidents by key (``principal:<p>``, ``bucket:<b>``)."""
 
     def profile(self, principal: str, t: datetime) -> Profile:
         p = self.profiles.get(principal)
@@ -181,7 +257,7 @@ class DetectorState:
 
 
 class Checkpoint(msgspec.Struct, forbid_unknown_fields=True):
-    """The body of a version-3 checkpoint: everything ``DetectorState`` holds (docs/state.md).
+    """The body of a version-4 checkpoint: everything ``DetectorState`` holds (docs/state.md).
 
     The model's parameters are not here, only what decides whether a checkpoint can be
     continued: the model's name, and the features each scorer scores.
@@ -206,6 +282,10 @@ class Checkpoint(msgspec.Struct, forbid_unknown_fields=True):
     """Open principal windows."""
     bucket_windows: WindowsState | None
     """Open principal×bucket windows."""
+    started: Time | None = None
+    """Event time of the first event seen (the learning period counts from it)."""
+    incidents: dict[str, IncidentState] = {}
+    """Open incidents by key (``principal:<p>``, ``bucket:<b>``)."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -234,6 +314,8 @@ def _to_checkpoint(state: DetectorState) -> Checkpoint:
         streams=opt(state.streams),
         windows=opt(state.windows),
         bucket_windows=opt(state.bucket_windows),
+        started=state.started,
+        incidents={k: incident_state(i) for k, i in state.incidents.items()},
     )
 
 
@@ -308,7 +390,7 @@ def load(path: str | Path, model: ModelSpec | str) -> DetectorState | None:
             "file away and re-baseline: the next run starts a new state and learns again "
             "(the lake, its events and alerts are kept)"
         )
-    if version != STATE_VERSION:
+    if version not in READABLE_VERSIONS:
         raise UsageError(
             f"{path}: state version {version} but this detector reads version "
             f"{STATE_VERSION}; use the detector that wrote it, or move it away "
@@ -400,4 +482,9 @@ def _from_checkpoint(doc: Checkpoint, spec: ModelSpec | None) -> DetectorState:
         windows=windows,
         bucket_windows=bucket_windows,
         through_batch=doc.through_batch,
+        started=doc.started or min((p.first_seen for p in profiles.values()), default=None),
+        incidents={
+            k: convert(f"incidents[{k!r}]", incident_from_state, k, i)
+            for k, i in doc.incidents.items()
+        },
     )
