@@ -27,7 +27,13 @@ from detector.detections.attack_sequence import AttackSequence
 from detector.detections.base import Detection, EventRule, Finding
 from detector.detections.sequence import ExfiltrateThenDestroy
 from detector.detections.silence import StreamWatch, TelemetrySilence
-from detector.detections.volume import MassDelete, PresignedAbuse, ReadVolume, WriteBurst
+from detector.detections.volume import (
+    MassDelete,
+    PresignedAbuse,
+    ReadVolume,
+    SustainedReadExcess,
+    WriteBurst,
+)
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
@@ -39,11 +45,11 @@ from detector.features.windows import (
 from detector.incidents import IncidentBook
 from detector.interrupts import reraise_if_interrupted
 from detector.scoring.model import Deviation, ModelSpec, Scorer
-from detector.scoring.state import DetectorState, bucket_spec
+from detector.scoring.state import DetectorState, Profile, bucket_spec
 
 log = logging.getLogger(__name__)
 
-VOLUME_DETECTIONS = (ReadVolume, WriteBurst, MassDelete, PresignedAbuse)
+VOLUME_DETECTIONS = (ReadVolume, WriteBurst, MassDelete, PresignedAbuse, SustainedReadExcess)
 
 
 @dataclass
@@ -196,8 +202,9 @@ class Engine:
             profile = self.state.profiles.get(principal)
             x = {f: float(w.get(f) or 0) for f in self.spec.features}
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
+            empty = self._empty_before(profile, w["window_start"])
             deviations = self._unroutine(
-                scorer.score(principal, peer, x), principal, w["window_start"], ""
+                scorer.score(principal, peer, x, empty), principal, w["window_start"], ""
             )
             if not _allowlisted(principal, self.settings):
                 verdict = Verdict(
@@ -223,8 +230,9 @@ class Engine:
             if _allowlisted(principal, self.settings):
                 continue
             x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
+            empty = self._empty_before(self.state.profiles.get(principal), w["window_start"])
             deviations = self._unroutine(
-                scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x),
+                scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x, empty),
                 principal,
                 w["window_start"],
                 f"@{bucket}",
@@ -244,6 +252,14 @@ class Engine:
             )
             out += self._judge(verdict, self.volume_detections)
         return out
+
+    def _empty_before(self, profile: Profile | None, t: datetime) -> int:
+        """Windows without events between the principal's last learned window and ``t``
+        (for a principal×bucket, a lower bound: the principal may have used other buckets)."""
+        if profile is None or profile.last_seen >= t:
+            return 0
+        width = timedelta(minutes=self.settings.window_minutes)
+        return max(0, int((t - profile.last_seen) / width) - 1)
 
     def _unroutine(
         self, deviations: list[Deviation], principal: str, t: datetime, scope: str

@@ -8,7 +8,13 @@ from datetime import timedelta
 
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
-from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
+from detector.detections.window_base import (
+    Verdict,
+    WindowDetection,
+    deviation_reason,
+    human_bytes,
+    human_count,
+)
 
 EXTREME_PEAK_MULTIPLE = 10
 """A value ten times the principal's own past peak is medium even without other context."""
@@ -86,6 +92,47 @@ class ReadVolume(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         return _volume(self, v, ("n_read", "bytes_out"))
+
+
+@register
+class SustainedReadExcess(WindowDetection):
+    id = "sustained_read_excess"
+    title = "Reads held well above the principal's usual for hours (slow exfiltration)"
+    severity = "medium"
+    capabilities = ("C09",)
+    attack = ("T1530", "T1537", "T1030")
+    dedup_window = timedelta(hours=6)
+    runbook = (
+        "Compare what was read over the period with the principal's job (hunt the evidence "
+        "by bucket and prefix); a slow, steady excess is how exfiltration avoids spike alerts."
+    )
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        devs = [d for d in v.deviations if d.feature.startswith("sustained_")]
+        if not devs:
+            return None
+        reasons = []
+        for d in devs:
+            feature = d.feature.removeprefix("sustained_")
+            fmt = human_bytes if feature == "bytes_out" else human_count
+            minutes = d.held * settings.window_minutes
+            per_window = d.baseline_typical + d.observed / max(d.held, 1)
+            ratio = per_window / max(d.baseline_typical, 1.0)
+            where = f" on {d.scope}" if d.scope else ""
+            reasons.append(
+                Reason(
+                    d.feature,
+                    fmt(d.observed),
+                    f"{fmt(d.baseline_typical)} per window",
+                    f"{feature}{where} held at {ratio:.1f}× usual for {minutes // 60} h "
+                    f"{minutes % 60:02d} min: {fmt(d.observed)} more than usual "
+                    f"(usual {fmt(d.baseline_typical)} per {settings.window_minutes}-minute "
+                    "window)",
+                )
+            )
+        context = risky_context(v)
+        severity = "high" if context else "medium"
+        return v.finding(self, reasons + context, max(d.z for d in devs), severity)
 
 
 @register

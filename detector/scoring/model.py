@@ -103,8 +103,26 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
     return spec
 
 
+SUSTAINED_FEATURES = ("n_read", "bytes_out")
+"""Features whose sustained excess is tracked (slow exfiltration), beside single spikes."""
+CUSUM_FADING = 0.002
+"""The slow reference mean of the sustained-excess statistic (about 500 windows, ~2 days
+of 5-minute windows): hours of a modest excess barely move it, unlike the main mean."""
+CUSUM_ALLOWANCE = 0.5
+"""Per window, the excess (in standard deviations of log volume) that does not count."""
+CUSUM_THRESHOLD = 20.0
+"""Accumulated excess, in standard deviations, that raises a sustained deviation: 3× usual
+held for one to four hours depending on how steady the principal is; 2× in most of a day."""
+CUSUM_FLOOR_MULTIPLE = 10.0
+"""The extra volume accumulated must also reach this multiple of the feature's floor."""
+
+
 class LogZBaseline:
-    """One principal's (or peer group's) baseline of a few features. river-style API."""
+    """One principal's (or peer group's) baseline of a few features. river-style API.
+
+    Beside the spike statistics it keeps, for ``SUSTAINED_FEATURES``, a one-sided CUSUM of
+    the standardised log excess over a slow mean (Page's CUSUM), so that a modest excess
+    held for hours accumulates into a deviation that no single window shows."""
 
     def __init__(self, features: tuple[str, ...], fading_factor: float, peak_decay: float) -> None:
         self.features = features
@@ -115,6 +133,50 @@ class LogZBaseline:
         """The variance's own EW mean (river's ``EWVar`` keeps one too): one mean, not two."""
         self.peak = dict.fromkeys(features, 0.0)
         self.n = 0
+        tracked = [f for f in SUSTAINED_FEATURES if f in features]
+        self.slow = {f: EWMean(CUSUM_FADING) for f in tracked}
+        self.cusum = dict.fromkeys(tracked, 0.0)
+        self.excess = dict.fromkeys(tracked, 0.0)
+        """Raw volume above the slow mean since the CUSUM last left zero."""
+        self.held = dict.fromkeys(tracked, 0)
+        """Windows since the CUSUM last left zero."""
+
+    def sustained(
+        self, x: dict[str, float], floors: dict[str, float], empty_before: int = 0
+    ) -> list[Deviation]:
+        """Update the CUSUMs with this window; deviations where one crossed the threshold
+        (then it starts again from zero, so a long excess alerts again only hours later).
+
+        ``empty_before``: windows without any event since the last one scored. They read
+        nothing, so they count against the excess: without them a principal active a few
+        windows a day would look like one long excess."""
+        out = []
+        for f, slow in self.slow.items():
+            if not slow.initialized:
+                continue
+            raw = max(x.get(f, 0.0), 0.0)
+            sd = math.sqrt(max(self.var[f].get(), 0.0)) + 0.25
+            if empty_before:
+                idle = (0.0 - slow.get()) / sd - CUSUM_ALLOWANCE
+                self.cusum[f] = max(0.0, self.cusum[f] + empty_before * idle)
+                if self.cusum[f] == 0.0:
+                    self.excess[f], self.held[f] = 0.0, 0
+            z = (math.log1p(raw) - slow.get()) / sd
+            self.cusum[f] = max(0.0, self.cusum[f] + z - CUSUM_ALLOWANCE)
+            if self.cusum[f] == 0.0:
+                self.excess[f], self.held[f] = 0.0, 0
+                continue
+            self.excess[f] += raw - math.expm1(slow.get())
+            self.held[f] += 1
+            if self.cusum[f] > CUSUM_THRESHOLD and self.excess[
+                f
+            ] >= CUSUM_FLOOR_MULTIPLE * floors.get(f, 0.0):
+                typical = math.expm1(slow.get())
+                dev = Deviation(f"sustained_{f}", self.excess[f], self.cusum[f], typical,
+                                self.peak[f], False, held=self.held[f])  # fmt: skip
+                out.append(dev)
+                self.cusum[f], self.excess[f], self.held[f] = 0.0, 0.0, 0
+        return out
 
     def score_one(self, x: dict[str, float]) -> dict[str, float]:
         """z-score of each feature in log space (0 before anything was learned)."""
@@ -132,6 +194,8 @@ class LogZBaseline:
             raw = max(x.get(f, 0.0), 0.0)
             self.var[f].update(math.log1p(raw))  # and so the mean
             self.peak[f] = max(raw, self.peak[f] * self.peak_decay)
+            if f in self.slow:
+                self.slow[f].update(math.log1p(raw))
         self.n += 1
 
     def to_state(self) -> BaselineState:
@@ -140,6 +204,10 @@ class LogZBaseline:
             mean={f: v.mean.mean for f, v in self.var.items()},
             sq_mean={f: v.sq_mean.mean for f, v in self.var.items()},
             peak={f: float(p) for f, p in self.peak.items()},
+            slow={f: m.mean for f, m in self.slow.items() if m.initialized},
+            cusum=dict(self.cusum),
+            excess=dict(self.excess),
+            held=dict(self.held),
         )
 
     @classmethod
@@ -171,6 +239,16 @@ class LogZBaseline:
         base.mean = {f: v.mean for f, v in base.var.items()}
         base.peak = dict(state.peak)
         base.n = state.n
+        tracked = [f for f in SUSTAINED_FEATURES if f in features]
+        for part in (state.slow, state.cusum, state.excess, state.held):
+            if set(part) - set(tracked):
+                raise ValueError(f"sustained: features {sorted(part)}, expected {tracked}")
+        base.slow = {
+            f: EWMean(CUSUM_FADING, state.slow.get(f, 0.0), f in state.slow) for f in tracked
+        }
+        base.cusum = {f: max(state.cusum.get(f, 0.0), 0.0) for f in tracked}
+        base.excess = {f: state.excess.get(f, 0.0) for f in tracked}
+        base.held = {f: state.held.get(f, 0) for f in tracked}
         return base
 
 
@@ -185,6 +263,14 @@ class BaselineState(msgspec.Struct, forbid_unknown_fields=True):
     """Per feature, the EW mean of ``log1p(value)²``: the variance is ``sq_mean - mean²``."""
     peak: dict[str, Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]]
     """Per feature, the decaying past peak of the raw value."""
+    slow: dict[str, Finite] = {}
+    """Per sustained feature, the slow EW mean of ``log1p(value)`` (absent until learned)."""
+    cusum: dict[str, Annotated[float, msgspec.Meta(ge=0, le=sys.float_info.max)]] = {}
+    """Per sustained feature, the CUSUM of standardised excess over the slow mean."""
+    excess: dict[str, Finite] = {}
+    """Per sustained feature, raw volume above the slow mean since the CUSUM left zero."""
+    held: dict[str, Annotated[int, msgspec.Meta(ge=0)]] = {}
+    """Per sustained feature, windows since the CUSUM left zero."""
 
 
 @dataclass
@@ -197,6 +283,8 @@ class Deviation:
     peer: bool
     scope: str = ""
     """What the baseline is of, beyond the principal (a bucket, for per-bucket windows)."""
+    held: int = 0
+    """For a sustained deviation: the windows the excess was held."""
 
 
 class Scorer:
@@ -254,8 +342,11 @@ class Scorer:
         q = self.quantile.get() if self.scored >= 100 else None
         return max(self.spec.score_floor, q or 0.0)
 
-    def score(self, principal: str, peer: str, x: dict[str, float]) -> list[Deviation]:
-        """Deviations of this window (empty when normal); then learns from it if normal."""
+    def score(
+        self, principal: str, peer: str, x: dict[str, float], empty_before: int = 0
+    ) -> list[Deviation]:
+        """Deviations of this window (empty when normal); then learns from it if normal.
+        ``empty_before``: windows without events since the principal's previous one."""
         own = self.principals.get(principal)
         use_peer = own is None or own.n < self.spec.warmup_windows
         base = self.peers.get(peer) if use_peer else own
@@ -274,6 +365,8 @@ class Scorer:
                     typical = math.expm1(base.mean[f].get())
                     deviations.append(Deviation(f, value, z, typical, base.peak[f], use_peer))
             self.scored += 1
+        if not use_peer and own is not None:
+            deviations += own.sustained(x, self.spec.floors, empty_before)
         if not deviations:
             if own is None:
                 own = self.principals[principal] = self._new()
