@@ -25,7 +25,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from detector import __version__
+from detector import __version__, discover_command
 from detector.alerts import write_jsonl
 from detector.aws import NO_REGION
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
@@ -263,6 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
     hunt_command.add_parser(sub)
+    discover_command.add_parser(sub)
     return parser
 
 
@@ -390,6 +391,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _evaluate(args, console)
             if args.command == "hunt":
                 return hunt_command.run(args, console)
+            if args.command == "discover":
+                return discover_command.run(args, console)
         except UsageError as exc:
             print(f"detector: error: {visible(exc)}", file=sys.stderr)
             return 2

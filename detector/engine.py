@@ -35,6 +35,7 @@ from detector.detections.volume import (
     WriteBurst,
 )
 from detector.detections.window_base import Verdict, WindowDetection
+from detector.discovery import discover
 from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
 from detector.features.windows import (
@@ -77,9 +78,11 @@ class Engine:
     def __init__(
         self, settings: Settings, spec: ModelSpec, state: DetectorState | None = None
     ) -> None:
-        self.settings = settings
+        self.configured = settings
+        """The settings as configured; ``settings`` adds what discovery learned."""
         self.spec = spec
         self.state = state or DetectorState(model_name=spec.name)
+        self.settings = self.state.discovered.effective(settings)
         if self.state.scorer is None:
             self.state.scorer = Scorer(spec)
         if self.state.bucket_scorer is None:
@@ -135,6 +138,8 @@ class Engine:
             events = events.filter(timed)
         if self.state.started is None:
             self.state.started = pc.min(events.column("event_time")).as_py()
+        if self.state.discovered.merge(discover(events)):
+            self.settings = self.state.discovered.effective(self.configured)
         df = enrich(events, self.settings)
         self.stats.events += df.height
         out = []

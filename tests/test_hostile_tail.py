@@ -279,6 +279,8 @@ def lake_alert_ids(lake: Path) -> set[str]:
     return {
         i
         for p in (lake / "alerts").glob("*.parquet")
-        for i, status in zip(*pq.read_table(p, columns=["alert_id", "status"]).to_pydict().values())
+        for i, status in zip(
+            *pq.read_table(p, columns=["alert_id", "status"]).to_pydict().values(), strict=True
+        )
         if status == "notify"
     }

@@ -31,6 +31,7 @@ import msgspec
 
 from detector.detections.sequence import Phases, PhasesState
 from detector.detections.silence import StreamWatch, StreamWatchState
+from detector.discovery import Discovered
 from detector.errors import DetectorError, UsageError
 from detector.features.windows import BUCKET_FEATURES, WindowAggregator, WindowsState
 from detector.incidents import Incident, IncidentState
@@ -237,6 +238,8 @@ class DetectorState:
     """Event time of the first event this state saw: the learning period counts from it."""
     incidents: dict[str, Incident] = field(default_factory=dict)
     """Open incidents by key (``principal:<p>``, ``bucket:<b>``)."""
+    discovered: Discovered = field(default_factory=Discovered)
+    """Accounts, log buckets and website buckets learned from the logs."""
 
     def profile(self, principal: str, t: datetime) -> Profile:
         p = self.profiles.get(principal)
@@ -286,6 +289,18 @@ class Checkpoint(msgspec.Struct, forbid_unknown_fields=True):
     """Event time of the first event seen (the learning period counts from it)."""
     incidents: dict[str, IncidentState] = {}
     """Open incidents by key (``principal:<p>``, ``bucket:<b>``)."""
+    discovered: DiscoveredState | None = None
+    """What the logs showed of the estate (absent in version 3)."""
+
+
+class DiscoveredState(msgspec.Struct, forbid_unknown_fields=True):
+    """``Discovered`` in a checkpoint: per kind, value → events that showed it."""
+
+    accounts: dict[str, Count]
+    log_buckets: dict[str, Count]
+    website_buckets: dict[str, Count]
+    partners: dict[str, list[str]] = {}
+    """Foreign account → the days (``YYYY-MM-DD``, at most 3) it used our buckets."""
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -316,6 +331,12 @@ def _to_checkpoint(state: DetectorState) -> Checkpoint:
         bucket_windows=opt(state.bucket_windows),
         started=state.started,
         incidents={k: incident_state(i) for k, i in state.incidents.items()},
+        discovered=DiscoveredState(
+            dict(state.discovered.accounts),
+            dict(state.discovered.log_buckets),
+            dict(state.discovered.website_buckets),
+            {k: list(v) for k, v in state.discovered.partners.items()},
+        ),
     )
 
 
@@ -487,4 +508,12 @@ def _from_checkpoint(doc: Checkpoint, spec: ModelSpec | None) -> DetectorState:
             k: convert(f"incidents[{k!r}]", incident_from_state, k, i)
             for k, i in doc.incidents.items()
         },
+        discovered=Discovered(
+            dict(doc.discovered.accounts),
+            dict(doc.discovered.log_buckets),
+            dict(doc.discovered.website_buckets),
+            {k: list(v) for k, v in doc.discovered.partners.items()},
+        )
+        if doc.discovered is not None
+        else Discovered(),
     )
