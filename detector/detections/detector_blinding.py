@@ -15,14 +15,24 @@ from detector.detections.base import EventRule, Example, Finding, register
 
 _RP = pl.col("request_parameters").fill_null("")
 _GD = "guardduty.amazonaws.com"
-_OFF = _RP.str.contains(r'"enable"\s*:\s*false|"status"\s*:\s*"DISABLED"')
+_SH = "securityhub.amazonaws.com"
+_OFF = _RP.str.contains(r'(?i)"enable"\s*:\s*false|"status"\s*:\s*"DISABLED"')
+_SUPPRESSED = r'(?i)"workflow"\s*:\s*\{[^{}]*"status"\s*:\s*"SUPPRESSED"'
+"""``BatchUpdateFindings`` setting ``Workflow.Status`` to SUPPRESSED: Security Hub stops
+updating the findings (RESOLVED, NOTIFIED and NEW are triage, not muting). Security Hub logs
+the request's member names as in its API (``Workflow``/``Status``); keys are matched in any
+case."""
+_ARCHIVE_FILTER = r'(?i)"action"\s*:\s*"ARCHIVE"'
+_ARCHIVED = r'(?i)"recordState"\s*:\s*"ARCHIVED"'
+"""The older ``UpdateFindings`` (``Filters``, ``Note``, ``RecordState``) archiving every
+finding that matches its filters."""
 _DISABLES: tuple[tuple[str, str, pl.Expr | None], ...] = (
     (_GD, "UpdateDetector", _OFF),
     (_GD, "DisassociateFromMasterAccount", None),
     (_GD, "DisassociateFromAdministratorAccount", None),
     ("macie2.amazonaws.com", "DisableMacie", None),
     ("macie2.amazonaws.com", "UpdateMacieSession", _RP.str.contains(r'"status"\s*:\s*"PAUSED"')),
-    ("securityhub.amazonaws.com", "DisableSecurityHub", None),
+    (_SH, "DisableSecurityHub", None),
     ("access-analyzer.amazonaws.com", "DeleteAnalyzer", None),
     ("config.amazonaws.com", "StopConfigurationRecorder", None),
     ("config.amazonaws.com", "DeleteConfigurationRecorder", None),
@@ -34,11 +44,34 @@ _MUTES: tuple[tuple[str, str, pl.Expr | None], ...] = (
         for verb in ("Create", "Update", "Delete")
         for kind in ("IPSet", "ThreatIntelSet")
     ),
-    (_GD, "CreateFilter", _RP.str.contains(r'"action"\s*:\s*"ARCHIVE"')),
-    (_GD, "UpdateFilter", _RP.str.contains(r'"action"\s*:\s*"ARCHIVE"')),
+    (_GD, "CreateFilter", _RP.str.contains(_ARCHIVE_FILTER)),
+    (_GD, "UpdateFilter", _RP.str.contains(_ARCHIVE_FILTER)),
     ("access-analyzer.amazonaws.com", "CreateArchiveRule", None),
     ("access-analyzer.amazonaws.com", "UpdateArchiveRule", None),
+    (_SH, "BatchUpdateFindings", _RP.str.contains(_SUPPRESSED)),
+    (_SH, "UpdateFindings", _RP.str.contains(_ARCHIVED)),
 )
+
+
+_GD_FINDING = (
+    "arn:aws:guardduty:us-east-1:111122223333:detector/12abc34d567e8fa901bc2d34eexample/"
+    "finding/f2c6e1a4b8d94e0a9b3c5d7e1f2a3b4c"
+)
+_GD_PRODUCT = "arn:aws:securityhub:us-east-1::product/aws/guardduty"
+
+
+def _findings_update(status: str | None = None, **more: object) -> dict[str, object]:
+    """``BatchUpdateFindings`` requestParameters as Security Hub logs them (API member names)."""
+    rp: dict[str, object] = {
+        "FindingIdentifiers": [
+            {"Id": _GD_FINDING, "ProductArn": _GD_PRODUCT},
+        ],
+        "Note": {"Text": "reviewed", "UpdatedBy": "alice"},
+        **more,
+    }
+    if status:
+        rp["Workflow"] = {"Status": status}
+    return rp
 
 
 def _any_of(calls: tuple[tuple[str, str, pl.Expr | None], ...]) -> pl.Expr:
@@ -59,6 +92,8 @@ class _Blinding(EventRule):
 
 @register
 class GuardDutyDetectorDeleted(_Blinding):
+    """``DeleteDetector`` needs no body: the call alone removes the detector and its findings."""
+
     id = "guardduty_detector_deleted"
     title = "GuardDuty detector deleted"
     severity = "critical"
@@ -115,6 +150,18 @@ class GuardDutyDetectorDeleted(_Blinding):
 
 @register
 class SecurityDetectorBlinded(_Blinding):
+    """Disables (for everyone) and mutes (for everyone but CI roles) of the security services.
+
+    Calls that switch a service off by themselves (``DisableMacie``, ``DisableSecurityHub``,
+    ``DeleteAnalyzer``, ``StopConfigurationRecorder``…) fire whatever their body. Calls whose
+    effect depends on their body fire only on a body that says so: ``UpdateDetector`` with
+    ``enable: false`` or a feature ``DISABLED``, a GuardDuty filter with action ``ARCHIVE``,
+    ``BatchUpdateFindings`` to ``SUPPRESSED``, ``UpdateFindings`` to ``ARCHIVED``. With an
+    absent body (requestParameters null: CloudTrail omitted it) they are not judged, because
+    AWS changes nothing a body does not name: ``UpdateDetector`` without ``enable`` leaves the
+    detector as it was. Services acting on their own (``AWSService``, ``invokedBy``) are skipped.
+    """
+
     id = "security_detector_blinded"
     title = "GuardDuty, Macie, Security Hub, Config or Access Analyzer disabled or muted"
     severity = "high"
@@ -213,6 +260,80 @@ class SecurityDetectorBlinded(_Blinding):
         Example(
             "Security Hub disabled",
             (record("DisableSecurityHub", "securityhub.amazonaws.com", {}),),
+        ),
+        Example(
+            "Security Hub findings suppressed (BatchUpdateFindings)",
+            (
+                record(
+                    "BatchUpdateFindings",
+                    _SH,
+                    _findings_update("SUPPRESSED"),
+                    responseElements={
+                        "ProcessedFindings": [
+                            {"Id": _GD_FINDING, "ProductArn": _GD_PRODUCT},
+                        ],
+                        "UnprocessedFindings": [],
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "Security Hub findings archived (older UpdateFindings)",
+            (
+                record(
+                    "UpdateFindings",
+                    _SH,
+                    {
+                        "Filters": {
+                            "ProductName": [{"Value": "GuardDuty", "Comparison": "EQUALS"}],
+                            "ResourceType": [{"Value": "AwsS3Bucket", "Comparison": "EQUALS"}],
+                        },
+                        "Note": {"Text": "noise", "UpdatedBy": "alice"},
+                        "RecordState": "ARCHIVED",
+                    },
+                ),
+            ),
+        ),
+        Example(
+            "Security Hub finding resolved",
+            (record("BatchUpdateFindings", _SH, _findings_update("RESOLVED")),),
+            fires=False,
+        ),
+        Example(
+            "Security Hub finding owner notified",
+            (record("BatchUpdateFindings", _SH, _findings_update("NOTIFIED")),),
+            fires=False,
+        ),
+        Example(
+            "Security Hub finding reopened, severity raised",
+            (
+                record(
+                    "BatchUpdateFindings",
+                    _SH,
+                    _findings_update("NEW", Severity={"Label": "HIGH"}),
+                ),
+            ),
+            fires=False,
+        ),
+        Example(
+            "Security Hub finding note only",
+            (record("BatchUpdateFindings", _SH, _findings_update()),),
+            fires=False,
+        ),
+        Example(
+            "Security Hub findings made active again (UpdateFindings)",
+            (
+                record(
+                    "UpdateFindings",
+                    _SH,
+                    {
+                        "Filters": {"Id": [{"Value": _GD_FINDING, "Comparison": "EQUALS"}]},
+                        "Note": {"Text": "reopened", "UpdatedBy": "alice"},
+                        "RecordState": "ACTIVE",
+                    },
+                ),
+            ),
+            fires=False,
         ),
         Example(
             "GuardDuty enabled",

@@ -25,7 +25,8 @@ _NAME = pl.col("event_name")
 _S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
 _OK = _S3 & ~pl.col("is_error")
 _FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_ALL_BLOCKED = pl.all_horizontal(*(_RP.str.contains(rf'"{f}"\s*:\s*"?true"?') for f in _FLAGS))
+_ALL_BLOCKED = pl.all_horizontal(*(_RP.str.contains(rf'(?i)"{f}"\s*:\s*"?true"?') for f in _FLAGS))
+"""All four flags on (S3 reads the XML booleans ``true``/``TRUE`` alike)."""
 _PUBLIC_GROUP = r"acs\.amazonaws\.com\\?/groups\\?/global\\?/(AllUsers|AuthenticatedUsers)"
 _PUBLIC_CANNED = r'"x-amz-acl"\s*:\s*\[?\s*"(public-read|public-read-write|authenticated-read)"'
 _WILDCARD = r'^"?\*"?$|"AWS"\s*:\s*(\[[^\]]*)?"\*"'
@@ -120,7 +121,14 @@ def policy_foreign(settings: Settings) -> pl.Expr:
 
 
 class _Exposure(EventRule):
-    """C06 base: website buckets are meant to be public (medium; CI setting them up: silent)."""
+    """C06 base: website buckets are meant to be public (medium; CI setting them up: silent).
+
+    Absent bodies (requestParameters null: omitted by CloudTrail, and on every access-log
+    line) are read by what AWS does: a ``Delete…PublicAccessBlock`` needs no body and removes
+    the block, so it fires; a ``Put…`` call sets what its body says, so without the body the
+    new policy, ACL or flags are unknown and not judged. AWS services acting on their own
+    (``AWSService``, a service name as source address) are skipped.
+    """
 
     severity = "high"
     capabilities: ClassVar[tuple[str, ...]] = ("C06",)

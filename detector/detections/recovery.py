@@ -1,5 +1,6 @@
 """Recovery controls switched off before destruction: versioning suspended, MFA delete off,
-default encryption, replication or lifecycle deleted, Object Lock retention weakened (C05).
+default encryption, replication or lifecycle deleted, Object Lock retention weakened, or a
+lifecycle rule set to expire the whole bucket within days (C05).
 
 One change is medium; two or more different changes to one bucket by one principal in the
 same batch is the ransomware preparation pattern and is raised to high, even for CI roles.
@@ -22,6 +23,14 @@ from detector.detections.base import (
     group_findings,
     register,
 )
+from detector.detections.logging_tamper import (
+    LIFECYCLE_EVENTS,
+    SHORT_DAYS,
+    lifecycle_put,
+    lifecycle_rule,
+    log_bucket,
+    whole_bucket_short_expiry,
+)
 
 _RP = pl.col("request_parameters").fill_null("")
 _NAME = pl.col("event_name")
@@ -32,13 +41,14 @@ _EVENTS = (
     "DeleteBucketEncryption",
     "DeleteBucketReplication",
     "DeleteBucketLifecycle",
+    *LIFECYCLE_EVENTS,
     *_LOCK_EVENTS,
 )
 
 
 def change_kind(settings: Settings) -> pl.Expr:
     """Which recovery control an event weakens, or null."""
-    log_bucket = pl.col("bucket").is_in(list(settings.log_buckets)).fill_null(False)
+    logs = log_bucket(settings)
     versioning = _NAME == "PutBucketVersioning"
     lock = _NAME.is_in(list(_LOCK_EVENTS)) & pl.col("request_parameters").is_not_null()
     return (
@@ -50,8 +60,10 @@ def change_kind(settings: Settings) -> pl.Expr:
         .then(pl.lit("default encryption deleted"))
         .when(_NAME == "DeleteBucketReplication")
         .then(pl.lit("replication deleted"))
-        .when((_NAME == "DeleteBucketLifecycle") & ~log_bucket)
+        .when((_NAME == "DeleteBucketLifecycle") & ~logs)
         .then(pl.lit("lifecycle deleted"))
+        .when(_NAME.is_in(LIFECYCLE_EVENTS) & ~logs & whole_bucket_short_expiry().is_not_null())
+        .then(pl.lit(f"lifecycle expires the whole bucket within {SHORT_DAYS} days"))
         .when(
             lock
             & (
@@ -65,6 +77,18 @@ def change_kind(settings: Settings) -> pl.Expr:
 
 @register
 class RecoveryControlsDisabled(EventRule):
+    """Each call by what AWS does with it. ``DeleteBucketEncryption``,
+    ``DeleteBucketReplication`` and ``DeleteBucketLifecycle`` need no body (the call removes
+    the whole configuration) and fire from access-log lines too; a deleted lifecycle on a log
+    bucket keeps logs longer and is left out. ``PutBucketVersioning``, ``PutBucketLifecycle``
+    and ``PutObjectLockConfiguration`` set what their body says; with an absent body
+    (requestParameters null: omitted by CloudTrail, never in access logs) the new state is
+    unknown and not judged. A lifecycle rule counts only when ``Enabled`` and unfiltered (no
+    prefix, no tags) with an expiration of current or noncurrent versions within
+    ``SHORT_DAYS`` (the pattern of ransomware that encrypts with SSE-C, then lets lifecycle
+    delete the originals); log buckets are ``log_store_sabotage``'s (C03).
+    """
+
     id = "recovery_controls_disabled"
     title = "Bucket recovery controls disabled (versioning, MFA delete, encryption, replication)"
     severity = "medium"
@@ -212,6 +236,47 @@ class RecoveryControlsDisabled(EventRule):
                     },
                 ),
             ),
+        ),
+        Example(
+            "lifecycle set to expire the whole bucket and its old versions in a day",
+            (
+                lifecycle_put(
+                    "acme-data",
+                    lifecycle_rule(
+                        Expiration={"Days": 1},
+                        NoncurrentVersionExpiration={"NoncurrentDays": 1},
+                    ),
+                ),
+            ),
+        ),
+        Example(
+            "whole-bucket 1-day expiry, rule disabled",
+            (lifecycle_put("acme-data", lifecycle_rule("", "Disabled", Expiration={"Days": 1})),),
+            fires=False,
+        ),
+        Example(
+            "3-day expiry of tmp/ only",
+            (lifecycle_put("acme-data", lifecycle_rule("tmp/", Expiration={"Days": 3})),),
+            fires=False,
+        ),
+        Example(
+            "whole-bucket 1-day expiry on a log bucket (log_store_sabotage's)",
+            (lifecycle_put("acme-cloudtrail-logs", lifecycle_rule(Expiration={"Days": 1})),),
+            fires=False,
+        ),
+        Example(
+            "lifecycle put seen in the access log only (rules unknown)",
+            access_lines=(
+                access_line(
+                    "REST.PUT.LIFECYCLE",
+                    "acme-data",
+                    None,
+                    bytes_sent=0,
+                    object_size=0,
+                    requester="arn:aws:sts::111122223333:assumed-role/admin/alice",
+                ),
+            ),
+            fires=False,
         ),
         Example(
             "versioning enabled",

@@ -41,7 +41,10 @@ def _put_policy(*statements: dict[str, Any]) -> dict[str, Any]:
 class _Sharing(EventRule):
     """C07 base: ``events_of`` calls whose ``foreign_ids`` (accounts not ours) are not empty.
     The IaC pipeline re-applies sanctioned partner grants on every run: CI roles are left out
-    (a change to who is granted is the permission-change anomaly's business, C08)."""
+    (a change to who is granted is the permission-change anomaly's business, C08).
+
+    Every call here sets what its body says: with an absent body (requestParameters null, as on
+    access-log lines) the accounts granted are unknown, so the call is not judged."""
 
     severity = "high"
     capabilities: ClassVar[tuple[str, ...]] = ("C07",)
