@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-hunt bench-tail bench-hostile sample-logs clean
+.PHONY: demo test lint bench bench-hunt bench-tail bench-hostile bench-eval sample-logs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -36,6 +36,9 @@ bench-tail: $(STAMP)
 
 bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile_bench.py
+
+bench-eval: $(STAMP)
+	$(BIN)/python bench/eval_worlds.py
 
 sample-logs: $(STAMP)
 	$(BIN)/python sample_logs/generate.py --out sample_logs

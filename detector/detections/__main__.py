@@ -34,14 +34,29 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
   deviate every time; a burst at most 3× one the principal showed on an earlier day within
   14 days is routine and dropped (`Profile.routine_burst`). Bad regardless of history, and
   so never a habit: offensive tooling and attack distributions, threat-intel addresses,
-  foreign VPC endpoints, instance credentials outside the VPC, decoys, and every tampering
-  rule; a principal repeating one is one incident, not a stream.
+  foreign VPC endpoints (instance credentials through one included), decoys, and every
+  tampering rule; a principal repeating one is one incident, not a stream. Instance
+  credentials from a public address are judged against the instance role's usual networks
+  (a public-subnet or NAT instance calls from its own address every day).
 - **Attack sequences** (`attack_sequence`). Signals of three or more attack stages by one
   identity within the incident horizon (discovery, permission change, access path,
   collection, exfiltration, destruction, re-encryption, blinding of logs or detectors; each
   capability maps to one stage in `detector.incidents.STAGES`), weak ones included, raise
   one critical notification whose reasons are the ordered timeline, like GuardDuty's
   Extended Threat Detection. `exfiltrate_then_destroy` remains the specific C24 pattern.
+- **Discovery** (`detector/discovery.py`). Without configuration the detector learns from
+  the logs our accounts (CloudTrail recipient accounts), log buckets (the `s3://` buckets
+  logs are read from, CloudTrail deliveries, `CreateTrail`/`UpdateTrail` `s3BucketName`,
+  `PutBucketLogging` `TargetBucket`), partner accounts (foreign accounts whose principals
+  used our buckets successfully on 3+ days) and website buckets (`PutBucketWebsite`,
+  `WEBSITE.*` access-log operations); rules then see them as if configured. A setting the
+  configuration gives overrides discovery. `detector discover --lake L` prints it with
+  evidence counts, plus automation principals and VPC endpoints per principal.
+- **Horizons.** Spikes are judged per 5-minute window (per principal and per
+  principal×bucket); a sustained excess over hours by a CUSUM of the standardised log
+  excess over a slow mean (`sustained_read_excess`); habits over days (bursts and values
+  seen on earlier days); incidents and sequences over 24 hours. models/README.md has the
+  statistics.
 """
 
 
