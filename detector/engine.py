@@ -341,15 +341,20 @@ class Engine:
 
     def _quiet(self, d: Detection, f: Finding) -> str | None:
         """``learning`` or ``habit`` when the signal is recorded without an incident."""
+        routine = False
+        habit = d.habit_of(f)
+        if habit is not None and f.principal:
+            kind, value = habit
+            if kind == "finding":  # remembered even while learning: that is the learning
+                profile = self.state.profile(f.principal, f.first_seen)
+                routine = profile.repeated(f"{d.id}|{value}", f.first_seen)
+            else:
+                known = self.state.profiles.get(f.principal)
+                routine = known is not None and known.habitual(kind, value, f.first_seen)
         started = self.state.started
         if d.learns and started is not None and f.first_seen - started < self.learning:
             return "learning"
-        habit = d.habit_of(f)
-        if habit is not None and f.principal:
-            profile = self.state.profiles.get(f.principal)
-            if profile is not None and profile.habitual(*habit, f.first_seen):
-                return "habit"
-        return None
+        return "habit" if routine else None
 
 
 def _allowlisted(principal: str, settings: Settings) -> bool:

@@ -380,7 +380,9 @@ def test_ctrl_c_finishes_the_batch_in_hand_and_exits_130(tmp_path: Path, workers
     wait_for_a_commit(lake)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-2000:]
+    # 130, or killed by the second SIGINT itself when it lands after the run has ended and
+    # Python is shutting down (the shell shows 130 for both).
+    assert proc.returncode in (130, -signal.SIGINT), err.decode()[-2000:]
     assert b"Traceback" not in err
     assert b"interrupted" in err
     partial = read_events(lake).num_rows
@@ -415,7 +417,9 @@ def test_second_ctrl_c_abandons_the_batch_quietly(tmp_path: Path) -> None:
     time.sleep(0.01)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err.decode()[-2000:]
+    # 130, or killed by the second SIGINT itself when it lands after the run has ended and
+    # Python is shutting down (the shell shows 130 for both).
+    assert proc.returncode in (130, -signal.SIGINT), err.decode()[-2000:]
     assert b"Traceback" not in err
     again = detector("backfill", str(src), "--lake", str(lake), "--no-progress", "--no-detect")
     assert again.code == 0, again.stderr

@@ -189,3 +189,13 @@ def test_a_recorded_signal_that_grows_stronger_is_sent() -> None:
     stronger = Finding(d.id, (ROLE,), t, t, ROLE, None, ["e2"], 1, severity="medium")
     again = alerts.add(d, stronger, None)
     assert again is not None and again.alert_id != low.alert_id and again.severity == "medium"
+
+
+def test_a_finding_repeated_on_an_earlier_day_is_a_habit() -> None:
+    p = Profile(first_seen=START, last_seen=START)
+    assert not p.repeated("credential_object_read|tf-state", START)
+    assert not p.repeated("credential_object_read|tf-state", START + timedelta(hours=3))
+    assert p.repeated("credential_object_read|tf-state", START + DAY)
+    assert not p.repeated("credential_object_read|other-bucket", START + DAY)
+    p.expire(START + 40 * DAY, timedelta(days=30))
+    assert p.marks == {}

@@ -29,15 +29,19 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
   network, agent family, bucket, operation, endpoint) compare with the principal's own
   30-day memory. Attribute rules marked *habit* (a bulk S3 client, a posture scanner) are
   recorded as `habit` when the principal already used that value on an earlier day (20 h or
-  more before) and still uses it. Volume bursts: windows that deviate never teach the
-  baseline (an attack must not), so a job that bursts once a day or once a week would
-  deviate every time; a burst at most 3× one the principal showed on an earlier day within
-  14 days is routine and dropped (`Profile.routine_burst`). Bad regardless of history, and
-  so never a habit: offensive tooling and attack distributions, threat-intel addresses,
-  foreign VPC endpoints (instance credentials through one included), decoys, and every
-  tampering rule; a principal repeating one is one incident, not a stream. Instance
-  credentials from a public address are judged against the instance role's usual networks
-  (a public-subnet or NAT instance calls from its own address every day).
+  more before) and still uses it; rules judged by repetition (credential-like object reads,
+  website publishing) when the principal raised the same finding on the same bucket on an
+  earlier day (a CI role reading its Terraform state nightly, a deploy role publishing).
+  Posture scanners (Prowler, ScoutSuite, CloudSploit) are a weak signal (low). Volume
+  bursts: windows that deviate never teach the baseline (an attack must not), so a job that
+  bursts once a day or once a week would deviate every time; a burst at most 3× one the
+  principal showed on an earlier day within 14 days is routine and dropped
+  (`Profile.routine_burst`). Bad regardless of history, and so never a habit: offensive
+  tooling and attack distributions, threat-intel addresses, foreign VPC endpoints (instance
+  credentials through one included), decoys, and every tampering rule; a principal repeating
+  one is one incident, not a stream. Instance credentials from a public address are judged
+  against the instance role's usual networks (a public-subnet or NAT instance calls from its
+  own address every day).
 - **Attack sequences** (`attack_sequence`). Signals of three or more attack stages by one
   identity within the incident horizon (discovery, permission change, access path,
   collection, exfiltration, destruction, re-encryption, blinding of logs or detectors; each

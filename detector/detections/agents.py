@@ -13,7 +13,8 @@ from detector.detections._examples import ADMIN, SERVICE, access_line, data_even
 from detector.detections.base import EventRule, Example, Finding, register
 
 _AUDIT_TOOLS = r"(?i)(prowler|scoutsuite|cloudsploit)"
-"""Posture scanners a security team may run on purpose: medium unless a pentest agent too."""
+"""Posture scanners a security team runs on purpose: a weak signal (low, recorded; it joins an
+attack sequence) unless a pentest agent comes with it."""
 
 
 @register
@@ -40,13 +41,13 @@ class OffensiveUserAgent(EventRule):
         out = super().findings(events, settings)
         for f in out:
             if f.user_agents and all(pl.Series(f.user_agents).str.contains(_AUDIT_TOOLS)):
-                f.severity = "medium"
+                f.severity = "low"
         return out
 
     def habit_of(self, f: Finding) -> tuple[str, str] | None:
         """A posture scanner the principal runs routinely is its habit; attack tools are
         bad regardless of history (one incident per principal, not a stream)."""
-        return ("agents", f.key[1]) if f.severity == "medium" else None
+        return ("agents", f.key[1]) if f.severity == "low" else None
 
     examples = (
         Example(
@@ -76,7 +77,7 @@ class OffensiveUserAgent(EventRule):
             ),
         ),
         Example(
-            "Prowler scan (medium)",
+            "Prowler scan (low)",
             (
                 record(
                     "GetBucketPolicy",
@@ -86,6 +87,18 @@ class OffensiveUserAgent(EventRule):
                         "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0 os/linux#6.1 "
                         "lang/python#3.11 APN_1.0 Prowler/4.2.0"
                     ),
+                ),
+            ),
+        ),
+        Example(
+            "TruffleHog verifying a leaked key",
+            (
+                record(
+                    "GetCallerIdentity",
+                    "sts.amazonaws.com",
+                    None,
+                    userAgent="TruffleHog",
+                    sourceIPAddress="45.83.64.12",
                 ),
             ),
         ),

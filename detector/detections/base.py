@@ -93,7 +93,9 @@ class Detection:
     until the data spans the learning period. Tampering rules fire from the first event."""
     habit: ClassVar[tuple[str, str] | None] = None
     """``(newness kind, dedup field)``: a finding whose value (say its agent family) the
-    principal already used on an earlier day is its habit: recorded, not notified."""
+    principal already used on an earlier day is its habit: recorded, not notified. The kind
+    ``finding`` judges by repetition: the same detection and value for the principal on an
+    earlier day (a CI role reading its Terraform state every night)."""
 
     def habit_of(self, f: Finding) -> tuple[str, str] | None:
         """The (kind, value) to judge against the principal's history, if any."""

@@ -70,6 +70,10 @@ class CredentialObjectRead(_ObjectRule):
     capabilities = ("C26",)
     attack = ("T1552.001", "T1530")
     dedup_by = ("principal", "bucket")
+    learns = True
+    habit = ("finding", "bucket")
+    """A CI role reading its Terraform state every night is its habit; the first read by a
+    principal that never does is the signal."""
     dedup_window = timedelta(hours=6)
     runbook = (
         "Check whether the principal has a reason to read the object; if not, rotate "

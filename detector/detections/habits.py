@@ -19,9 +19,17 @@ NEVER_DAY_HISTORY = timedelta(days=10)
 that day" a habit."""
 
 
+PEOPLE_AGENTS = frozenset({"console", "browser"})
+"""Agent families only people use: a role seen with them is a federated human's role."""
+
+
 def automation(v: Verdict) -> bool:
-    """Roles that run code (not people, whose operations vary by nature)."""
-    return ":role/" in v.principal and "AWSReservedSSO_" not in v.principal
+    """Roles that run code (not people, whose networks and operations vary by nature): not
+    an SSO role, and never used from the console or a browser (SAML roles of people, e.g.
+    through Okta, are roles too)."""
+    if ":role/" not in v.principal or "AWSReservedSSO_" in v.principal:
+        return False
+    return v.profile is None or not PEOPLE_AGENTS & set(v.profile.seen["agents"])
 
 
 """Windows of history before an hour of the week can be called rare."""

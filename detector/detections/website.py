@@ -23,6 +23,10 @@ class WebsiteContentTampering(EventRule):
     capabilities = ("C30",)
     attack = ("T1491.002", "T1195", "T1059.007")
     dedup_by = ("principal", "bucket")
+    learns = True
+    habit = ("finding", "bucket")
+    """Without a configured deploy role, the principal that publishes to the bucket on
+    schedule is learned: its deploys on later days are its habit."""
     dedup_window = timedelta(hours=6)
     runbook = (
         "Diff the object against the last deployed build (restore the previous version "

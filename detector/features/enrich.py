@@ -122,9 +122,10 @@ _IPV4 = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
 
 OFFENSIVE_AGENTS = (
     r"(?i)(kali|parrot|pentoo|pacu|scoutsuite|prowler|cloudsploit|weirdaal|s3scanner|"
-    r"bucket[_-]?finder|nmap|sqlmap|metasploit)"
+    r"bucket[_-]?finder|nmap|sqlmap|metasploit|trufflehog|cloudfox|endgame|aws_?consoler)"
 )
-"""Pentest distributions and offensive tooling, as they show in user agents."""
+"""Pentest distributions, offensive tooling and credential scanners (TruffleHog verifies a
+leaked key with ``GetCallerIdentity``), as they show in user agents."""
 BULK_CLIENTS = (
     r"(?i)(rclone|s3 ?browser|cyberduck|s3cmd|s5cmd|mountpoint-s3|goofys|winscp|transmit|"
     r"forklift|mc/|minio)"

@@ -56,6 +56,8 @@ SPIKES_KEPT = 8
 """Bursts remembered per feature (and scope), newest first: memory stays bounded."""
 SPIKE_SCOPES = 32
 """Features×scopes with remembered bursts per principal, at most."""
+MARKS_KEPT = 256
+"""Repeated-finding marks remembered per principal, at most."""
 SPIKE_RATIO = 3.0
 """A burst is routine when an earlier one reached at least 1/this of it."""
 
@@ -78,9 +80,20 @@ class Profile:
         default_factory=lambda: {k: {} for k in NEWNESS_KINDS}
     )
     """Per newness kind, when each value was first seen (within expiry): habits."""
+    marks: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
+    """Findings of rules judged by repetition (``detection|value``): first and last seen."""
     spikes: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)
     """Per feature (``feature@scope`` for per-bucket windows): recent bursts that deviated
     from the baseline, (window start, value), newest first."""
+
+    def repeated(self, mark: str, t: datetime) -> bool:
+        """Whether the principal showed ``mark`` (a detection and a value) on an earlier day
+        and still does; remembers it either way (at most ``MARKS_KEPT``)."""
+        first, _ = self.marks.get(mark, (t, t))
+        if mark not in self.marks and len(self.marks) >= MARKS_KEPT:
+            del self.marks[min(self.marks, key=lambda m: self.marks[m][1])]
+        self.marks[mark] = (min(first, t), max(self.marks.get(mark, (t, t))[1], t))
+        return t - first >= HABIT_AGE
 
     def habitual(self, kind: str, value: str, t: datetime) -> bool:
         """Whether the principal used ``value`` on an earlier day and still uses it."""
@@ -138,6 +151,7 @@ class Profile:
         for k in NEWNESS_KINDS:
             self.seen[k] = {v: t for v, t in self.seen[k].items() if now - t <= after}
             self.since[k] = {v: t for v, t in self.since[k].items() if v in self.seen[k]}
+        self.marks = {m: (a, b) for m, (a, b) in self.marks.items() if now - b <= after}
         self.spikes = {
             f: kept
             for f, spikes in self.spikes.items()
@@ -156,6 +170,7 @@ class Profile:
             public_share=self.public_share,
             since={k: dict(v) for k, v in self.since.items()},
             spikes={f: [SpikeState(w, v) for w, v in spikes] for f, spikes in self.spikes.items()},
+            marks={m: [a, b] for m, (a, b) in self.marks.items()},
         )
 
     @classmethod
@@ -176,6 +191,7 @@ class Profile:
             public_share=state.public_share,
             since=since,
             spikes={f: [(x.at, x.value) for x in v] for f, v in state.spikes.items()},
+            marks={m: (v[0], v[1]) for m, v in state.marks.items()},
         )
 
 
@@ -204,6 +220,8 @@ class ProfileState(msgspec.Struct, forbid_unknown_fields=True):
     """Per newness kind: value → when first seen (absent in version-3 files)."""
     spikes: dict[str, list[SpikeState]] = {}
     """Per feature (``feature@bucket`` for per-bucket windows): recent bursts, newest first."""
+    marks: dict[str, Annotated[list[Time], msgspec.Meta(min_length=2, max_length=2)]] = {}
+    """``detection|value`` → [first seen, last seen]: rule findings judged by repetition."""
 
 
 class SpikeState(msgspec.Struct, array_like=True, forbid_unknown_fields=True):

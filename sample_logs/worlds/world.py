@@ -171,8 +171,9 @@ class World:
 
     def scenario_day(self, pos: float) -> int:
         """A day for a scenario at relative position ``pos`` in [0, 1] of the period after the
-        first days (3 of 14), when every principal still counts as new."""
-        lo = max(1, 3 * self.days // 14)
+        first half (7 of 14 days): a deployment backfills a week of history, the detector's
+        learning period (7 days by default), and is judged on what follows."""
+        lo = max(1, self.days // 2)
         return lo + round(max(0.0, min(1.0, pos)) * (self.days - 1 - lo))
 
     def when(self, pos: float, hhmm: str, tz: float = 0.0) -> int:
