@@ -348,11 +348,17 @@ class Engine:
             if kind == "finding":  # remembered even while learning: that is the learning
                 profile = self.state.profile(f.principal, f.first_seen)
                 routine = profile.repeated(f"{d.id}|{value}", f.first_seen)
+            elif kind == "public_networks":
+                known = self.state.profiles.get(f.principal)
+                routine = known is not None and (
+                    known.habitual("ip_prefixes", value, f.first_seen)
+                    or known.public_caller(f.first_seen)
+                )
             else:
                 known = self.state.profiles.get(f.principal)
                 routine = known is not None and known.habitual(kind, value, f.first_seen)
         started = self.state.started
-        if d.learns and started is not None and f.first_seen - started < self.learning:
+        if d.learns_on(f) and started is not None and f.first_seen - started < self.learning:
             return "learning"
         return "habit" if routine else None
 

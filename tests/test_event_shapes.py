@@ -476,8 +476,9 @@ def test_instance_role_usual_public_network_is_its_habit() -> None:
     rule = load_all()[C15]
     public = rule.findings(example_events(Example("s", (instance_call(ip="44.199.113.6"),))),
                            example_settings())  # fmt: skip
-    assert [rule.habit_of(f) for f in public] == [("ip_prefixes", "44.199.113.0/24")]
+    assert [rule.habit_of(f) for f in public] == [("public_networks", "44.199.113.0/24")]
     call = instance_call(ip="172.31.5.9", vpcEndpointId="vpce-0f00ba4",
                          vpcEndpointAccountId=FOREIGN)  # fmt: skip
     foreign = rule.findings(example_events(Example("s", (call,))), example_settings())
     assert [rule.habit_of(f) for f in foreign] == [None]
+    assert [rule.learns_on(f) for f in public + foreign] == [True, False]

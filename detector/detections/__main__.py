@@ -65,7 +65,8 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
 
 
 def _learns(d: Detection) -> str:
-    marks = ["yes" if d.learns else ""]
+    partly = type(d).learns_on is not Detection.learns_on
+    marks = ["partly" if partly else "yes" if d.learns else ""]
     if d.habit is not None or type(d).habit_of is not Detection.habit_of:
         marks.append("habit")
     return ", ".join(m for m in marks if m) or "-"

@@ -95,7 +95,13 @@ class Detection:
     """``(newness kind, dedup field)``: a finding whose value (say its agent family) the
     principal already used on an earlier day is its habit: recorded, not notified. The kind
     ``finding`` judges by repetition: the same detection and value for the principal on an
-    earlier day (a CI role reading its Terraform state every night)."""
+    earlier day (a CI role reading its Terraform state every night); ``public_networks``: a
+    network the principal used on an earlier day, or any public one for a principal that
+    mostly calls from public addresses."""
+
+    def learns_on(self, f: Finding) -> bool:
+        """Whether this finding is behavioural (see ``learns``); some rules are only partly."""
+        return self.learns
 
     def habit_of(self, f: Finding) -> tuple[str, str] | None:
         """The (kind, value) to judge against the principal's history, if any."""

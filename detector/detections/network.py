@@ -167,11 +167,18 @@ class InstanceCredentialsOutside(EventRule):
     def habit_of(self, f: Finding) -> tuple[str, str] | None:
         """The instance role's usual network (C15): a public-subnet or NAT instance calls
         from its own public address every day, so a public /24 (/48) the role has used on
-        earlier days and still uses is its habit. A foreign endpoint never is."""
+        earlier days and still uses is its habit, and so is any public address for a role
+        that mostly calls from public ones (instances replaced get new addresses). A foreign
+        endpoint never is."""
         if f.vpc_endpoint_ids or len(f.key) < 2:
             return None
         prefix = ip_prefix(f.key[1])
-        return ("ip_prefixes", prefix) if prefix else None
+        return ("public_networks", prefix) if prefix else None
+
+    def learns_on(self, f: Finding) -> bool:
+        """From a public address it is judged against the role's usual networks, which
+        takes learning; through a foreign endpoint it fires from the first event."""
+        return not f.vpc_endpoint_ids
 
     def match(self, settings: Settings) -> pl.Expr:
         outside = (pl.col("is_public_ip") & pl.col("vpc_endpoint_id").is_null()) | pl.col(

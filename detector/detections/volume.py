@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
+from detector.detections.habits import automation
 from detector.detections.window_base import (
     Verdict,
     WindowDetection,
@@ -16,6 +17,8 @@ from detector.detections.window_base import (
     human_count,
 )
 
+SUSTAINED_MIN_AGE = timedelta(days=2)
+"""Age a principal needs before its sustained excess is judged (the slow mean's memory)."""
 EXTREME_PEAK_MULTIPLE = 10
 """A value ten times the principal's own past peak is medium even without other context."""
 
@@ -109,7 +112,11 @@ class SustainedReadExcess(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         devs = [d for d in v.deviations if d.feature.startswith("sustained_")]
-        if not devs:
+        # Code reads at a steady rate, so hours above it mean something; people work in
+        # bursts. A role younger than the slow mean's memory has no steady rate yet.
+        if not devs or not automation(v) or v.profile is None:
+            return None
+        if v.window["window_start"] - v.profile.first_seen < SUSTAINED_MIN_AGE:
             return None
         reasons = []
         for d in devs:

@@ -56,6 +56,8 @@ SPIKES_KEPT = 8
 """Bursts remembered per feature (and scope), newest first: memory stays bounded."""
 SPIKE_SCOPES = 32
 """Features×scopes with remembered bursts per principal, at most."""
+PUBLIC_CALLER = 0.5
+"""Faded share of events from public addresses above which any public address is usual."""
 MARKS_KEPT = 256
 """Repeated-finding marks remembered per principal, at most."""
 SPIKE_RATIO = 3.0
@@ -94,6 +96,11 @@ class Profile:
             del self.marks[min(self.marks, key=lambda m: self.marks[m][1])]
         self.marks[mark] = (min(first, t), max(self.marks.get(mark, (t, t))[1], t))
         return t - first >= HABIT_AGE
+
+    def public_caller(self, t: datetime) -> bool:
+        """Whether the principal has mostly called from public addresses for a day or more
+        (a public-subnet instance: its address changes when the instance is replaced)."""
+        return self.public_share >= PUBLIC_CALLER and t - self.first_seen >= HABIT_AGE
 
     def habitual(self, kind: str, value: str, t: datetime) -> bool:
         """Whether the principal used ``value`` on an earlier day and still uses it."""
