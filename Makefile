@@ -38,7 +38,7 @@ bench-hostile: $(STAMP)
 	$(BIN)/python bench/hostile_bench.py
 
 bench-eval: $(STAMP)
-	$(BIN)/python bench/eval_worlds.py
+	$(BIN)/python bench/eval_worlds.py --seeds evaluation
 
 sample-logs: $(STAMP)
 	$(BIN)/python sample_logs/generate.py --out sample_logs

@@ -19,6 +19,8 @@ NEVER_DAY_HISTORY = timedelta(days=10)
 that day" a habit."""
 
 
+DATA_READS = frozenset({"GetObject", "SelectObjectContent", "RestoreObject"})
+"""Operations that read object data."""
 PEOPLE_AGENTS = frozenset({"console", "browser"})
 """Agent families only people use: a role seen with them is a federated human's role."""
 
@@ -27,7 +29,7 @@ def automation(v: Verdict) -> bool:
     """Roles that run code (not people, whose networks and operations vary by nature): not
     an SSO role, and never used from the console or a browser (SAML roles of people, e.g.
     through Okta, are roles too)."""
-    if ":role/" not in v.principal or "AWSReservedSSO_" in v.principal:
+    if ":role/" not in v.principal or "AWSReservedSSO_" in v.principal or "@" in v.principal:
         return False
     return v.profile is None or not PEOPLE_AGENTS & set(v.profile.seen["agents"])
 
@@ -76,10 +78,18 @@ class RareApi(WindowDetection):
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         if not v.established or v.principal in settings.ci_roles or not automation(v):
             return None
+        seen = v.profile.seen["operations"] if v.profile else {}
+        reads_data = any(o in seen for o in DATA_READS)
         new_ops = [
             o
             for o in v.news.get("operations") or []
-            if o not in PERMISSION and (o in CONFIG or o.startswith(("GetBucket", "PutBucket")))
+            if o not in PERMISSION
+            and (
+                o in CONFIG
+                or o.startswith(("GetBucket", "PutBucket"))
+                # a role that only ever read settings now reads data (a scanner's creds)
+                or (o in DATA_READS and not reads_data)
+            )
         ]
         if not new_ops:
             return None

@@ -149,11 +149,14 @@ SERVICE_ROLE = r":role/(aws-service-role/|AWSServiceRole)"
 def principal_key() -> pl.Expr:
     """Who a baseline is kept for: the role (not the session), the user, the service.
 
-    IAM Identity Center (SSO) roles are shared by people: there the session name (the
+    IAM Identity Center (SSO) roles, and federated roles whose session names are e-mail
+    addresses (Okta, Entra ID), are shared by people: there the session name (the
     person) is kept, so each person's habits are learned on their own.
     """
     anonymous = (pl.col("principal_type") == "Anonymous") | (pl.col("account_id") == "anonymous")
     sso = pl.col("session_issuer_arn").str.contains(":role/.*AWSReservedSSO_").fill_null(False)
+    # SAML/OIDC roles of people (Okta, Entra ID…) name the person in the session: an e-mail.
+    sso |= pl.col("session_name").str.contains("@", literal=True).fill_null(False)
     return (
         pl.when(anonymous)
         .then(pl.lit("anonymous"))

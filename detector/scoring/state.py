@@ -58,6 +58,8 @@ SPIKE_SCOPES = 32
 """Features×scopes with remembered bursts per principal, at most."""
 PUBLIC_CALLER = 0.5
 """Faded share of events from public addresses above which any public address is usual."""
+SEEN_KEPT = 1000
+"""Values remembered per newness kind and principal; past it the older half is forgotten."""
 MARKS_KEPT = 256
 """Repeated-finding marks remembered per principal, at most."""
 SPIKE_RATIO = 3.0
@@ -137,6 +139,10 @@ class Profile:
             for v in window.get(k) or ():
                 self.seen[k][v] = t
                 self.since[k].setdefault(v, t)
+            if len(self.seen[k]) > SEEN_KEPT:  # e.g. anonymous callers from everywhere
+                keep = sorted(self.seen[k], key=self.seen[k].__getitem__)[-SEEN_KEPT // 2 :]
+                self.seen[k] = {v: self.seen[k][v] for v in keep}
+                self.since[k] = {v: self.since[k][v] for v in keep if v in self.since[k]}
         self.hours[window["hour"]] += 1
         self.weekdays[window["weekday"] - 1] += 1
         data = max(
