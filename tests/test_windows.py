@@ -97,3 +97,31 @@ def test_events_without_principal_are_counted() -> None:
         partial_windows(events([get(T0, "k", session_issuer_arn=None, principal_arn=None)]), 5)
     ).to_dicts()
     assert [(x["principal"], x["n_events"]) for x in w] == [("(unknown)", 1)]
+
+
+def test_people_on_shared_roles_are_kept_apart() -> None:
+    """SSO roles and federated roles whose sessions are e-mail addresses are shared by people:
+    each person gets a baseline; a service role's sessions do not split it."""
+    from detector.features.enrich import principal_key
+
+    issuer = "arn:aws:iam::111122223333:role/{}"
+    df = pl.DataFrame(
+        {
+            "principal_type": ["AssumedRole"] * 3,
+            "account_id": ["111122223333"] * 3,
+            "session_issuer_arn": [
+                issuer.format("Okta-FinanceAnalyst"),
+                issuer.format("AWSReservedSSO_Admin_0a1b"),
+                issuer.format("orders-api"),
+            ],
+            "session_name": ["ana@corp.example", "bob@corp.example", "i-0abc123"],
+            "principal_arn": [None, None, None],
+            "invoked_by": [None, None, None],
+            "principal_id": [None, None, None],
+        }
+    )
+    assert df.select(principal_key()).to_series().to_list() == [
+        issuer.format("Okta-FinanceAnalyst/ana@corp.example"),
+        issuer.format("AWSReservedSSO_Admin_0a1b/bob@corp.example"),
+        issuer.format("orders-api"),
+    ]
