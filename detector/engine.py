@@ -23,17 +23,15 @@ import pyarrow.compute as pc
 from detector.alerts import Alert, AlertBook
 from detector.config import Settings
 from detector.detections import active
-from detector.detections.attack_sequence import AttackSequence
-from detector.detections.base import Detection, EventRule, Finding
-from detector.detections.sequence import ExfiltrateThenDestroy
-from detector.detections.silence import StreamWatch, TelemetrySilence
-from detector.detections.volume import (
-    MassDelete,
-    PresignedAbuse,
-    ReadVolume,
-    SustainedReadExcess,
-    WriteBurst,
+from detector.detections.base import (
+    AlertCorrelation,
+    Detection,
+    EventRule,
+    Finding,
+    IncidentDetection,
+    SilenceDetection,
 )
+from detector.detections.silence import StreamWatch
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.discovery import discover
 from detector.errors import UsageError
@@ -49,8 +47,6 @@ from detector.scoring.model import Deviation, ModelSpec, Scorer
 from detector.scoring.state import DetectorState, Profile, bucket_spec
 
 log = logging.getLogger(__name__)
-
-VOLUME_DETECTIONS = (ReadVolume, WriteBurst, MassDelete, PresignedAbuse, SustainedReadExcess)
 
 
 @dataclass
@@ -90,12 +86,11 @@ class Engine:
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
         self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
-        self.sequence = next(
-            (d for d in self.detections if isinstance(d, ExfiltrateThenDestroy)), None
-        )
-        self.silence = next((d for d in self.detections if isinstance(d, TelemetrySilence)), None)
+        # Dispatch by stage, on the base classes only: a new detection is one new file.
+        self.sequence = next((d for d in self.detections if isinstance(d, AlertCorrelation)), None)
+        self.silence = next((d for d in self.detections if isinstance(d, SilenceDetection)), None)
         self.attack_sequence = next(
-            (d for d in self.detections if isinstance(d, AttackSequence)), None
+            (d for d in self.detections if isinstance(d, IncidentDetection)), None
         )
         self.incidents = IncidentBook(
             self.state.incidents,
@@ -122,9 +117,7 @@ class Engine:
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
         """Principal windows closed since the caller last took them (the features table)."""
-        self.volume_detections = [
-            d for d in self.window_detections if isinstance(d, VOLUME_DETECTIONS)
-        ]
+        self.volume_detections = [d for d in self.window_detections if d.per_bucket]
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
 

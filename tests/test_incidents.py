@@ -199,3 +199,23 @@ def test_a_finding_repeated_on_an_earlier_day_is_a_habit() -> None:
     assert not p.repeated("credential_object_read|other-bucket", START + DAY)
     p.expire(START + 40 * DAY, timedelta(days=30))
     assert p.marks == {}
+
+
+def test_the_engine_knows_stages_not_detections() -> None:
+    """A new detection is one file: the engine imports only the stage base classes."""
+    import ast
+    from pathlib import Path
+
+    source = Path(__file__).resolve().parents[1] / "detector" / "engine.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    detections = {m for m in imported if m.startswith("detector.detections")}
+    assert detections <= {
+        "detector.detections",
+        "detector.detections.base",
+        "detector.detections.window_base",
+        "detector.detections.silence",  # StreamWatch: the state the silence stage reads
+    }, detections

@@ -48,6 +48,14 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
   capability maps to one stage in `detector.incidents.STAGES`), weak ones included, raise
   one critical notification whose reasons are the ordered timeline, like GuardDuty's
   Extended Threat Detection. `exfiltrate_then_destroy` remains the specific C24 pattern.
+- **One way to write a detection.** A detection subclasses the base of its stage and
+  implements one method: `EventRule.match` (a polars expression over a batch of events),
+  `WindowDetection.check` (a scored window; `per_bucket` to see principal×bucket windows
+  too), `AlertCorrelation.observe` (every alert raised), `IncidentDetection.conclude` (an
+  incident as it grows) or `SilenceDetection.check` (log-stream volume), with optional
+  `learns`, `habit`/`habit_of`, severity and dedup hooks. It registers with `@register`;
+  the engine dispatches on the stage base classes and never imports a detection. One
+  detection per alert, incident and silence stage is run today.
 - **Discovery** (`detector/discovery.py`). Without configuration the detector learns from
   the logs our accounts (CloudTrail recipient accounts), log buckets (the `s3://` buckets
   logs are read from, CloudTrail deliveries, `CreateTrail`/`UpdateTrail` `s3BucketName`,

@@ -11,12 +11,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from detector.alerts import Alert
-from detector.detections.base import EVIDENCE_CAP, Detection, Finding, Reason, register
+from detector.detections.base import (
+    EVIDENCE_CAP,
+    Finding,
+    IncidentDetection,
+    Reason,
+    register,
+)
 from detector.incidents import SEQUENCE_STAGES, Incident
 
 
 @register
-class AttackSequence(Detection):
+class AttackSequence(IncidentDetection):
     id = "attack_sequence"
     title = "Attack sequence: several attack stages by one identity within a day"
     severity = "critical"

@@ -15,11 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import polars as pl
 
 from detector.config import Settings
+
+if TYPE_CHECKING:
+    from detector.alerts import Alert
+    from detector.incidents import Incident
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high", "critical")
@@ -86,6 +90,11 @@ class Detection:
     dedup_window: ClassVar[timedelta] = timedelta(hours=1)
     runbook: ClassVar[str] = ""
     examples: ClassVar[tuple[Example, ...]] = ()
+    stage: ClassVar[Literal["event", "window", "alert", "incident", "silence"]] = "event"
+    """Where the engine runs it: on each batch of events (``EventRule``), on each closed
+    window (``WindowDetection``), on each alert raised (``AlertCorrelation``), on each
+    incident that grows (``IncidentDetection``) or on log-stream volume
+    (``SilenceDetection``). The engine dispatches on these base classes only."""
     skip_aws_services: ClassVar[bool] = True
     """AWS service principals acting on their own are normal for most rules."""
     learns: ClassVar[bool] = False
@@ -114,6 +123,8 @@ class Detection:
 class EventRule(Detection):
     """A precise check on single events, as a boolean polars expression."""
 
+    stage = "event"
+
     reason_feature: ClassVar[str] = "event"
     reason_template: ClassVar[str] = "{event_name} by {principal}"
     events_of: ClassVar[tuple[str, ...]] = ()
@@ -141,6 +152,35 @@ class EventRule(Detection):
         text = self.reason_template.format_map(_Blank(first))
         observed = f"{hits.height} matching event(s)"
         return [Reason(self.reason_feature, observed, None, text)]
+
+
+class AlertCorrelation(Detection):
+    """Stage ``alert``: shown every alert raised, with its own memory in the state; may
+    conclude a correlated finding (exfiltrate, then destroy)."""
+
+    stage = "alert"
+
+    def observe(self, alert: Alert, memory: dict[str, Any]) -> Finding | None:
+        raise NotImplementedError
+
+
+class IncidentDetection(Detection):
+    """Stage ``incident``: shown an incident each time a signal joins it; may conclude a
+    finding about the whole incident (an attack sequence)."""
+
+    stage = "incident"
+
+    def conclude(self, incident: Incident, latest: Alert) -> Finding | None:
+        raise NotImplementedError
+
+
+class SilenceDetection(Detection):
+    """Stage ``silence``: judges the hourly volume of each log stream."""
+
+    stage = "silence"
+
+    def check(self, watch: Any, watermark: datetime | None) -> list[Finding]:
+        raise NotImplementedError
 
 
 class _Blank(dict[str, Any]):

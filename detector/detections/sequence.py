@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from detector.alerts import Alert
-from detector.detections.base import Detection, Finding, Reason, register
+from detector.detections.base import AlertCorrelation, Finding, Reason, register
 
 EXFIL = {"C09", "C10", "C11", "C25", "C31"}
 DESTROY = {"C20", "C21", "C22"}
@@ -50,7 +50,7 @@ def _time(a: Alert) -> datetime:
 
 
 @register
-class ExfiltrateThenDestroy(Detection):
+class ExfiltrateThenDestroy(AlertCorrelation):
     id = "exfiltrate_then_destroy"
     title = "Read/copy-out burst followed by deletes or re-encryption (ransomware sequence)"
     severity = "critical"

@@ -15,7 +15,7 @@ from typing import Annotated
 import msgspec
 import polars as pl
 
-from detector.detections.base import Detection, Finding, Reason, register
+from detector.detections.base import Finding, Reason, SilenceDetection, register
 
 GAP = timedelta(hours=2)
 MIN_HISTORY_HOURS = 24
@@ -104,7 +104,7 @@ class StreamWatchState(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @register
-class TelemetrySilence(Detection):
+class TelemetrySilence(SilenceDetection):
     id = "telemetry_silence"
     title = "A log stream that always flows went silent"
     severity = "medium"

@@ -88,6 +88,7 @@ class ReadVolume(WindowDetection):
     id = "read_volume_anomaly"
     title = "Read volume far above the principal's baseline"
     severity = "low"
+    per_bucket = True
     capabilities = ("C09",)
     attack = ("T1530", "T1537")
     dedup_window = timedelta(hours=1)
@@ -102,6 +103,7 @@ class SustainedReadExcess(WindowDetection):
     id = "sustained_read_excess"
     title = "Reads held well above the principal's usual for hours (slow exfiltration)"
     severity = "medium"
+    per_bucket = True
     capabilities = ("C09",)
     attack = ("T1530", "T1537", "T1030")
     dedup_window = timedelta(hours=6)
@@ -147,6 +149,7 @@ class WriteBurst(WindowDetection):
     id = "write_burst_anomaly"
     title = "Write/overwrite burst far above the principal's baseline"
     severity = "low"
+    per_bucket = True
     capabilities = ("C22",)
     attack = ("T1486", "T1565.001")
     runbook = "Check for in-place overwrites or re-encryption of existing objects."
@@ -160,6 +163,7 @@ class MassDelete(WindowDetection):
     id = "mass_delete_anomaly"
     title = "Deletes far above the principal's baseline"
     severity = "medium"
+    per_bucket = True
     capabilities = ("C20",)
     attack = ("T1485",)
     runbook = (
@@ -189,6 +193,7 @@ class PresignedAbuse(WindowDetection):
     id = "presigned_url_anomaly"
     title = "Presigned-URL requests at unusual volume or from new networks"
     severity = "low"
+    per_bucket = True
     capabilities = ("C31",)
     attack = ("T1567",)
     runbook = "Find who generated the URLs and where they were shared; rotate the key."

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from detector.config import Settings
 from detector.detections.base import EVIDENCE_CAP, LIST_CAP, Detection, Finding, Reason
@@ -100,6 +100,9 @@ class WindowDetection(Detection):
 
     kind = "anomaly"
     learns = True
+    stage = "window"
+    per_bucket: ClassVar[bool] = False
+    """Also judged on each principal×bucket window (volume detections)."""
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         raise NotImplementedError
