@@ -115,7 +115,8 @@ def backfill(
         summary.objects_not_ingested = sum(len(b) for _, b in work) - (
             summary.totals.objects_read + summary.totals.objects_failed
         )
-        if not ended:
+        if not ended or stop.is_set():
+            # A stop kills workers that may be writing a batch that will not be committed.
             lake.remove_uncommitted(committed_batches)
         summary.seconds = time.perf_counter() - started
     return summary

@@ -10,6 +10,8 @@ from detector.detections.base import Finding, Reason, register
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import CONFIG, PERMISSION
 
+OFF_HOURS_DATA = 20
+"""Object reads, writes and deletes in an off-hours window that make it medium."""
 RARE_HOUR_HISTORY = 50
 """Windows of history before an hour of the week can be called rare ..."""
 RARE_HOUR_AGE = timedelta(days=7)
@@ -140,7 +142,12 @@ class RareTime(WindowDetection):
             (never_this_day and hour_share <= 0.05) or (hour_share <= 0.02 and weekday_share < 0.01)
         ):
             return None
-        severity = "medium"
+        # A rare hour on a rare day is how people work now and then (an on-call night: a
+        # weak signal that joins an attack sequence). A weekday never worked at an hour
+        # never worked, or off-hours moving data, is what an intruder elsewhere does.
+        moved = sum(w.get(f, 0) for f in ("n_read", "n_write", "n_delete"))
+        strong = never_this_day and hour_share <= 0.05
+        severity = "medium" if strong or moved >= OFF_HOURS_DATA else "low"
         return v.finding(
             self,
             [
