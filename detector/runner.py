@@ -15,6 +15,7 @@ from detector.detect import DetectionRun, DetectOptions
 from detector.detections import load_all
 from detector.errors import UsageError
 from detector.hunt import evidence_hunt_command
+from detector.incidents import NOTIFY
 from detector.lake import ALERTS, Lake
 from detector.metrics import Metrics
 from detector.pipeline import Pipeline
@@ -70,7 +71,7 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
     if sinks:
         outbox = Outbox(lake.root / DELIVERY, sinks)
         committed = read_alert_dicts(lake.committed_files(ALERTS))
-        outbox.start([a for a in committed if a["status"] == "notify"])  # not recorded ones
+        outbox.start([a for a in committed if a["status"] == NOTIFY])  # not recorded ones
         run.outbox = outbox
     return run
 

@@ -16,6 +16,7 @@ from detector.detections.base import (
     Finding,
     IncidentDetection,
     Reason,
+    correlated,
     register,
 )
 from detector.incidents import SEQUENCE_STAGES, Incident
@@ -61,21 +62,14 @@ class AttackSequence(IncidentDetection):
                 for s in timeline
             ),
         ]
-        return Finding(
-            detection=self.id,
-            key=(inc.incident_id,),
-            first_seen=timeline[0].at,
-            last_seen=inc.last_seen,
-            principal=latest.principal,
-            account_id=latest.account_id,
-            evidence_ids=inc.evidence[:EVIDENCE_CAP],
-            evidence_total=inc.signals,
-            buckets=list(latest.buckets),
-            source_ips=list(latest.source_ips),
-            user_agents=list(latest.user_agents),
-            vpc_endpoint_ids=list(latest.vpc_endpoint_ids),
-            reasons=reasons,
-            score=float(len(stages)),
+        return correlated(
+            self,
+            latest,
+            (inc.incident_id,),
+            (timeline[0].at, inc.last_seen),
+            (inc.evidence[:EVIDENCE_CAP], inc.signals),
+            reasons,
+            float(len(stages)),
         )
 
 

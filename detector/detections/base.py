@@ -154,6 +154,35 @@ class EventRule(Detection):
         return [Reason(self.reason_feature, observed, None, text)]
 
 
+def correlated(
+    d: Detection,
+    about: Alert,
+    key: tuple[str, ...],
+    span: tuple[datetime, datetime],
+    evidence: tuple[list[str], int],
+    reasons: list[Reason],
+    score: float,
+) -> Finding:
+    """A finding drawn from alerts (a correlation, a sequence): who and where come from the
+    latest alert ``about``; when, evidence and why from the correlation."""
+    return Finding(
+        detection=d.id,
+        key=key,
+        first_seen=span[0],
+        last_seen=span[1],
+        principal=about.principal,
+        account_id=about.account_id,
+        evidence_ids=list(evidence[0]),
+        evidence_total=evidence[1],
+        buckets=list(about.buckets),
+        source_ips=list(about.source_ips),
+        user_agents=list(about.user_agents),
+        vpc_endpoint_ids=list(about.vpc_endpoint_ids),
+        reasons=reasons,
+        score=score,
+    )
+
+
 class AlertCorrelation(Detection):
     """Stage ``alert``: shown every alert raised, with its own memory in the state; may
     conclude a correlated finding (exfiltrate, then destroy)."""

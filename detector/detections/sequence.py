@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from detector.alerts import Alert
-from detector.detections.base import AlertCorrelation, Finding, Reason, register
+from detector.alerts import Alert, parse_time
+from detector.detections.base import AlertCorrelation, Finding, Reason, correlated, register
 
 EXFIL = {"C09", "C10", "C11", "C25", "C31"}
 DESTROY = {"C20", "C21", "C22"}
@@ -46,7 +46,9 @@ class PhasesState(msgspec.Struct, forbid_unknown_fields=True):
 
 
 def _time(a: Alert) -> datetime:
-    return datetime.fromisoformat(a.first_seen.replace("Z", "+00:00"))
+    t = parse_time(a.first_seen)
+    assert t is not None  # every alert has a first_seen
+    return t
 
 
 @register
@@ -119,19 +121,12 @@ class ExfiltrateThenDestroy(AlertCorrelation):
                 Reason("ransom_note", note[1], None, f"ransom-like note uploaded (alert {note[1]})")
             )
         t = _time(alert)
-        return Finding(
-            detection=self.id,
-            key=(key,),
-            first_seen=exfil[0],
-            last_seen=t,
-            principal=alert.principal,
-            account_id=alert.account_id,
-            evidence_ids=list(alert.evidence_event_ids),
-            evidence_total=alert.evidence_total,
-            buckets=list(alert.buckets),
-            source_ips=list(alert.source_ips),
-            user_agents=list(alert.user_agents),
-            vpc_endpoint_ids=list(alert.vpc_endpoint_ids),
-            reasons=reasons,
-            score=10.0,
+        return correlated(
+            self,
+            alert,
+            (key,),
+            (exfil[0], t),
+            (alert.evidence_event_ids, alert.evidence_total),
+            reasons,
+            10.0,
         )

@@ -93,10 +93,10 @@ class Profile:
     def repeated(self, mark: str, t: datetime) -> bool:
         """Whether the principal showed ``mark`` (a detection and a value) on an earlier day
         and still does; remembers it either way (at most ``MARKS_KEPT``)."""
-        first, _ = self.marks.get(mark, (t, t))
+        first, last = self.marks.get(mark, (t, t))
         if mark not in self.marks and len(self.marks) >= MARKS_KEPT:
             del self.marks[min(self.marks, key=lambda m: self.marks[m][1])]
-        self.marks[mark] = (min(first, t), max(self.marks.get(mark, (t, t))[1], t))
+        self.marks[mark] = (min(first, t), max(last, t))
         return t - first >= HABIT_AGE
 
     def public_caller(self, t: datetime) -> bool:
