@@ -19,18 +19,15 @@ import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
+from detector import discovery
 from detector.discovery import PARTNER_DAYS, Discovered, automation, discover, endpoints
 from detector.errors import UsageError
 from detector.lake import EVENTS, Lake
 from detector.schema import EVENT_SCHEMA
 from detector.terminal import safe_text
 
-COLUMNS = [
-    "source", "event_time", "event_name", "principal_arn", "session_issuer_arn",
-    "account_id", "recipient_account_id", "invoked_by", "user_agent", "source_ip",
-    "vpc_endpoint_id", "bucket", "key", "bucket_account_id", "error_code",
-    "request_parameters", "operation", "origin_object",
-]  # fmt: skip
+COLUMNS = [*discovery.COLUMNS, "session_issuer_arn", "vpc_endpoint_id"]
+"""What discovery reads, and who principals are and which endpoints they use."""
 TOP = 25
 DEPLOYERS = ("terraform", "github actions", "cdk / cloudformation")
 

@@ -103,8 +103,18 @@ class Discovered:
         return replace(settings, **changes) if changes else settings
 
 
+COLUMNS = (
+    "source", "event_time", "event_name", "operation", "principal_arn", "account_id",
+    "recipient_account_id", "invoked_by", "user_agent", "source_ip", "bucket", "key",
+    "bucket_account_id", "error_code", "request_parameters", "origin_object",
+)  # fmt: skip
+"""The canonical columns discovery reads (it runs on every batch: convert only these)."""
+
+
 def discover(events: pa.Table | pl.DataFrame) -> Discovered:
     """Accounts, log buckets and website buckets shown by one batch of canonical events."""
+    if isinstance(events, pa.Table):
+        events = events.select([c for c in COLUMNS if c in events.schema.names])
     df = events if isinstance(events, pl.DataFrame) else pl.from_arrow(events)
     assert isinstance(df, pl.DataFrame)
     ct = df.filter(pl.col("source") == "cloudtrail")
