@@ -4,6 +4,7 @@
                    partner_accounts = [...]            sanctioned partners (grants not foreign)
     [buckets]      website = [...]; log_buckets = [...]; decoys = [...]; decoys_file = "…"
     [threat_intel] ip_files = ["tor-exits.txt"]       IPs or CIDRs, one per line, # comments
+                   builtin_tor = true                   long-running Tor exit networks
     [allowlist]    principals = [...]; ci_roles = [...]; user_agents = [...]
                    aws_services = [...]                 extra service principals to trust
     [detections]   disabled = ["..."]                   detection ids to switch off
@@ -27,6 +28,7 @@ from pathlib import Path
 import msgspec
 
 from detector.errors import UsageError
+from detector.tor_exits import tor_exit_networks
 
 _SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -46,6 +48,7 @@ class _Buckets(msgspec.Struct, forbid_unknown_fields=True):
 
 class _ThreatIntel(msgspec.Struct, forbid_unknown_fields=True):
     ip_files: list[str] = msgspec.field(default_factory=list)
+    builtin_tor: bool = True
 
 
 class _Allowlist(msgspec.Struct, forbid_unknown_fields=True):
@@ -95,6 +98,10 @@ class Settings:
     log_buckets: frozenset[str] = frozenset()
     decoys: tuple[str, ...] = ()
     threat_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    tor_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(
+        default_factory=tor_exit_networks
+    )
+    """Long-running Tor exit operators' networks (``detector.tor_exits``), unless switched off."""
     allow_principals: frozenset[str] = frozenset()
     ci_roles: frozenset[str] = frozenset()
     allow_user_agents: tuple[str, ...] = ()
@@ -167,6 +174,7 @@ def load_settings(path: str | Path | None) -> Settings:
         log_buckets=frozenset(f.buckets.log_buckets),
         decoys=tuple(decoys),
         threat_networks=tuple(networks),
+        tor_networks=tor_exit_networks() if f.threat_intel.builtin_tor else (),
         allow_principals=frozenset(_role_key(p) for p in f.allowlist.principals),
         ci_roles=frozenset(_role_key(r) for r in f.allowlist.ci_roles),
         allow_user_agents=tuple(f.allowlist.user_agents),

@@ -10,7 +10,9 @@ from detector.blob import Blob, ObjectRef
 from detector.detections import load_all
 from detector.detections._examples import example_settings
 from detector.detections.base import SEVERITIES, Detection, EventRule, Example
+from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import enrich
+from detector.features.windows import finalize, partial_windows
 from detector.logtypes import parse_blobs
 
 CT_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05/example.json"
@@ -20,6 +22,12 @@ CASES = [
     pytest.param(d, ex, id=f"{d.id}:{ex.name}")
     for d in load_all().values()
     if isinstance(d, EventRule)
+    for ex in d.examples
+]
+WINDOW_CASES = [
+    pytest.param(d, ex, id=f"{d.id}:{ex.name}")
+    for d in load_all().values()
+    if isinstance(d, WindowDetection)
     for ex in d.examples
 ]
 
@@ -44,6 +52,25 @@ def test_detection_example(detection: EventRule, example: Example) -> None:
     for f in findings:
         assert f.evidence_ids and f.reasons and f.first_seen is not None
         assert all(r.text for r in f.reasons)
+
+
+def first_windows(example: Example) -> list[Verdict]:
+    """The example's events as closed 5-minute windows of principals with no history."""
+    windows = finalize(partial_windows(example_events(example), 5))
+    return [
+        Verdict(w["principal"], w["account_id"], w["principal_type"], w)
+        for w in windows.iter_rows(named=True)
+    ]
+
+
+@pytest.mark.parametrize(("detection", "example"), WINDOW_CASES)
+def test_window_detection_example(detection: WindowDetection, example: Example) -> None:
+    verdicts = first_windows(example)
+    assert verdicts
+    findings = [f for v in verdicts if (f := detection.check(v, example_settings()))]
+    assert bool(findings) is example.fires, [f.reasons for f in findings]
+    for f in findings:
+        assert f.evidence_ids and f.reasons and all(r.text for r in f.reasons)
 
 
 @pytest.mark.parametrize("detection", list(load_all().values()), ids=lambda d: d.id)

@@ -207,6 +207,7 @@ def access_line(
     user_agent: str = "aws-sdk-java/2.25.1 Linux/6.1 OpenJDK_64-Bit_Server_VM",
     version_id: str | None = None,
     minute: int = 0,
+    auth: str = "AuthHeader",
 ) -> str:
     """A 27-field S3 server access log line as S3 writes it (key URL-encoded as S3 does)."""
     from urllib.parse import quote
@@ -228,7 +229,7 @@ def access_line(
         f'{ip} {requester or "-"} SAL{n:013d} {operation} {enc} "{method} {path} HTTP/1.1" '
         f'{status} {error} {bytes_sent if bytes_sent else "-"} {object_size or "-"} 21 9 "-" '
         f'"{user_agent}" {version_id or "-"} hostid{n}= SigV4 TLS_AES_128_GCM_SHA256 '
-        f"AuthHeader {bucket}.s3.us-east-1.amazonaws.com TLSv1.3 - - us-east-1"
+        f"{auth} {bucket}.s3.us-east-1.amazonaws.com TLSv1.3 - - us-east-1"
     )
 
 

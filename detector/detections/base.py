@@ -47,7 +47,10 @@ class Reason:
 
 @dataclass(frozen=True)
 class Example:
-    """Events a detection must (``fires=True``) or must not fire on, as AWS would log them."""
+    """Events a detection must (``fires=True``) or must not fire on, as AWS would log them.
+
+    An event rule judges the events; a window detection judges their 5-minute windows as
+    those of principals with no history yet (tests/test_detections.py runs both)."""
 
     name: str
     records: tuple[dict[str, Any], ...] = ()

@@ -46,20 +46,28 @@ SSM_AGENT_CALLS = (
 _V4 = r"^(?:::ffff:)?(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$"
 
 
-def _ranges(settings: Settings, version: int) -> tuple[list[int], list[int]]:
-    """Merged, sorted (start, end) integer ranges of the threat networks of one IP version."""
-    nets = ipaddress.collapse_addresses(n for n in settings.threat_networks if n.version == version)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _ranges(networks: tuple[Network, ...], version: int) -> tuple[list[int], list[int]]:
+    """Merged, sorted (start, end) integer ranges of the networks of one IP version."""
+    nets = ipaddress.collapse_addresses(n for n in networks if n.version == version)
     pairs = [(int(n.network_address), int(n.broadcast_address)) for n in nets]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def in_threat_networks(settings: Settings) -> pl.Expr:
-    """``source_ip`` inside any configured network, judged once per distinct address: IPv4
+    """``source_ip`` inside a configured threat-intel network."""
+    return in_networks(settings.threat_networks)
+
+
+def in_networks(networks: tuple[Network, ...]) -> pl.Expr:
+    """``source_ip`` inside any of ``networks``, judged once per distinct address: IPv4
     (and IPv4-mapped IPv6) by integer range lookup in polars, IPv6 with ``ipaddress``."""
-    if not settings.threat_networks:
+    if not networks:
         return pl.lit(False)
-    starts, ends = _ranges(settings, 4)
-    starts6, ends6 = _ranges(settings, 6)
+    starts, ends = _ranges(networks, 4)
+    starts6, ends6 = _ranges(networks, 6)
     octets = pl.col("ip").str.extract_groups(_V4)
     value = pl.sum_horizontal(
         octets.struct.field(str(i + 1)).cast(pl.Int64, strict=False) * 256 ** (3 - i)

@@ -10,6 +10,10 @@ from detector.detections.window_base import Verdict, WindowDetection, deviation_
 
 NEW_BUCKET_MIN_READS = 50
 NEW_BUCKET_MIN_BYTES = 50_000_000
+NEW_PRINCIPAL_DENIED = 30
+"""Refusals in one window that make a caller without history a prober (the model's floor)."""
+PROBED_OBJECTS = 10
+"""Distinct keys plus buckets refused: a retry loop on one object is a bug, not a probe."""
 
 
 @register
@@ -105,6 +109,25 @@ class DeniedStorm(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         dev = v.deviation("n_denied")
-        if dev is None:
+        if dev is not None:
+            return v.finding(self, [deviation_reason(dev), *risky_context(v)], dev.z)
+        return None if v.established else self._unknown_prober(v)
+
+    def _unknown_prober(self, v: Verdict) -> Finding | None:
+        """A caller with no history here (new credentials, the anonymous internet) has no
+        baseline and often no peers; nearly all of a window refused across many objects
+        is probing whoever it is."""
+        w = v.window
+        denied, total = w.get("n_denied", 0), max(w.get("n_events", 0), 1)
+        spread = w.get("n_keys", 0) + w.get("n_buckets", 0)
+        if denied < NEW_PRINCIPAL_DENIED or denied < 0.8 * total or spread < PROBED_OBJECTS:
             return None
-        return v.finding(self, [deviation_reason(dev), *risky_context(v)], dev.z)
+        reason = Reason(
+            "n_denied",
+            f"{denied:,}",
+            "no history",
+            f"{denied:,} of {total:,} requests refused across {w.get('n_keys', 0):,} keys in "
+            f"{w.get('n_buckets', 0):,} bucket(s) from {w.get('n_ip_prefixes', 0):,} network(s), "
+            "by a caller with no history here",
+        )
+        return v.finding(self, [reason], float(denied) / NEW_PRINCIPAL_DENIED)

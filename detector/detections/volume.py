@@ -98,6 +98,43 @@ class ReadVolume(WindowDetection):
         return _volume(self, v, ("n_read", "bytes_out"))
 
 
+def _sustained(
+    d: WindowDetection, v: Verdict, settings: Settings, features: tuple[str, ...]
+) -> Finding | None:
+    """A CUSUM crossing on ``features`` (``sustained_<feature>`` deviations), for code only.
+
+    Code works at a steady rate, so hours above it mean something; people work in bursts.
+    A role younger than the slow mean's memory has no steady rate yet."""
+    wanted = {f"sustained_{f}" for f in features}
+    devs = [x for x in v.deviations if x.feature in wanted]
+    if not devs or not automation(v) or v.profile is None:
+        return None
+    if v.window["window_start"] - v.profile.first_seen < SUSTAINED_MIN_AGE:
+        return None
+    reasons = []
+    for x in devs:
+        feature = x.feature.removeprefix("sustained_")
+        fmt = human_bytes if feature.startswith("bytes") else human_count
+        minutes = x.held * settings.window_minutes
+        per_window = x.baseline_typical + x.observed / max(x.held, 1)
+        ratio = per_window / max(x.baseline_typical, 1.0)
+        where = f" on {x.scope}" if x.scope else ""
+        reasons.append(
+            Reason(
+                x.feature,
+                fmt(x.observed),
+                f"{fmt(x.baseline_typical)} per window",
+                f"{feature}{where} held at {ratio:.1f}× usual for {minutes // 60} h "
+                f"{minutes % 60:02d} min: {fmt(x.observed)} more than usual "
+                f"(usual {fmt(x.baseline_typical)} per {settings.window_minutes}-minute "
+                "window)",
+            )
+        )
+    context = risky_context(v)
+    severity = "high" if context else "medium"
+    return v.finding(d, reasons + context, max(x.z for x in devs), severity)
+
+
 @register
 class SustainedReadExcess(WindowDetection):
     id = "sustained_read_excess"
@@ -113,35 +150,26 @@ class SustainedReadExcess(WindowDetection):
     )
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        devs = [d for d in v.deviations if d.feature.startswith("sustained_")]
-        # Code reads at a steady rate, so hours above it mean something; people work in
-        # bursts. A role younger than the slow mean's memory has no steady rate yet.
-        if not devs or not automation(v) or v.profile is None:
-            return None
-        if v.window["window_start"] - v.profile.first_seen < SUSTAINED_MIN_AGE:
-            return None
-        reasons = []
-        for d in devs:
-            feature = d.feature.removeprefix("sustained_")
-            fmt = human_bytes if feature == "bytes_out" else human_count
-            minutes = d.held * settings.window_minutes
-            per_window = d.baseline_typical + d.observed / max(d.held, 1)
-            ratio = per_window / max(d.baseline_typical, 1.0)
-            where = f" on {d.scope}" if d.scope else ""
-            reasons.append(
-                Reason(
-                    d.feature,
-                    fmt(d.observed),
-                    f"{fmt(d.baseline_typical)} per window",
-                    f"{feature}{where} held at {ratio:.1f}× usual for {minutes // 60} h "
-                    f"{minutes % 60:02d} min: {fmt(d.observed)} more than usual "
-                    f"(usual {fmt(d.baseline_typical)} per {settings.window_minutes}-minute "
-                    "window)",
-                )
-            )
-        context = risky_context(v)
-        severity = "high" if context else "medium"
-        return v.finding(self, reasons + context, max(d.z for d in devs), severity)
+        return _sustained(self, v, settings, ("n_read", "bytes_out"))
+
+
+@register
+class SustainedWriteExcess(WindowDetection):
+    id = "sustained_write_excess"
+    title = "Writes held far above the code's usual rate (overwrite or encryption in place)"
+    severity = "medium"
+    per_bucket = True
+    capabilities = ("C22",)
+    attack = ("T1486", "T1565.001")
+    dedup_window = timedelta(hours=6)
+    runbook = (
+        "List the keys written (evidence, hunt): existing keys rewritten, new extensions or "
+        "encryption settings point to tampering or ransomware; check object versions and stop "
+        "the principal if its job does not explain it."
+    )
+
+    def check(self, v: Verdict, settings: Settings) -> Finding | None:
+        return _sustained(self, v, settings, ("n_write",))
 
 
 @register

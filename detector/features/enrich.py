@@ -143,6 +143,8 @@ def normalise_role(expr: pl.Expr) -> pl.Expr:
 
 
 SERVICE_ROLE = r":role/(aws-service-role/|AWSServiceRole)"
+FETCH_SEPARATOR = "\x1f"
+"""Between bucket, key and source address in ``presigned_fetch`` (a byte no key holds)."""
 """Service-linked roles: names AWS reserves for its own services (Config, Access Analyzer…)."""
 
 
@@ -272,6 +274,11 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
             )
         ).fill_null(False),
         is_presigned=(pl.col("auth_method") == "QueryString").fill_null(False),
+        # Which object a presigned URL fetched, and from where: one URL fetched from many
+        # addresses is a leaked link (C31), many URLs each fetched once are customers.
+        presigned_fetch=pl.when(presigned & pl.col("key").is_not_null())
+        .then(pl.concat_str("bucket", "key", "source_ip", separator=FETCH_SEPARATOR))
+        .otherwise(None),
         is_non_tls=(
             pl.col("tls_version").is_null()
             & pl.col("cipher_suite").is_null()

@@ -61,6 +61,7 @@ DISTINCT: dict[str, str] = {
     "agents": "agent_family",
     "vpces": "vpc_endpoint_id",
     "operations": "event_name",
+    "presigned_fetches": "presigned_fetch",
 }
 """Distinct-value features: partial windows merge by set union; ``n_<name>`` is the size."""
 

@@ -103,8 +103,9 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
     return spec
 
 
-SUSTAINED_FEATURES = ("n_read", "bytes_out")
-"""Features whose sustained excess is tracked (slow exfiltration), beside single spikes."""
+SUSTAINED_FEATURES = ("n_read", "bytes_out", "n_write")
+"""Features whose sustained excess is tracked (slow exfiltration, overwrite runs), beside
+single spikes."""
 CUSUM_FADING = 0.002
 """The slow reference mean of the sustained-excess statistic (about 500 windows, ~2 days
 of 5-minute windows): hours of a modest excess barely move it, unlike the main mean."""
