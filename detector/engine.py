@@ -38,6 +38,7 @@ from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
 from detector.features.windows import (
     BUCKET_SEPARATOR,
+    DISTINCT,
     WindowAggregator,
     bucket_view,
 )
@@ -112,6 +113,8 @@ class Engine:
                 f"minutes wide but the settings say {settings.window_minutes}; "
                 "keep the window size or start from a new --state"
             )
+        else:
+            self.state.windows.widen(DISTINCT)
         self.windows: WindowAggregator = self.state.windows
         self.bucket_windows: WindowAggregator = self.state.bucket_windows
         self.windows.lateness = self.bucket_windows.lateness = lateness

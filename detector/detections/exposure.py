@@ -18,15 +18,15 @@ from detector.detections._examples import (
     record,
 )
 from detector.detections.base import EventRule, Example, Finding, register
+from detector.features.enrich import PUBLIC_ACCESS_FLAGS, all_public_access_blocked
 
 MAX_STATEMENTS = 32
 _RP = pl.col("request_parameters").fill_null("")
 _NAME = pl.col("event_name")
 _S3 = pl.col("event_source").is_in(["s3.amazonaws.com", "s3-control.amazonaws.com"])
 _OK = _S3 & ~pl.col("is_error")
-_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
-_ALL_BLOCKED = pl.all_horizontal(*(_RP.str.contains(rf'(?i)"{f}"\s*:\s*"?true"?') for f in _FLAGS))
-"""All four flags on (S3 reads the XML booleans ``true``/``TRUE`` alike)."""
+_FLAGS = PUBLIC_ACCESS_FLAGS
+_ALL_BLOCKED = all_public_access_blocked()
 _PUBLIC_GROUP = r"acs\.amazonaws\.com\\?/groups\\?/global\\?/(AllUsers|AuthenticatedUsers)"
 _PUBLIC_CANNED = r'"x-amz-acl"\s*:\s*\[?\s*"(public-read|public-read-write|authenticated-read)"'
 _WILDCARD = r'^"?\*"?$|"AWS"\s*:\s*(\[[^\]]*)?"\*"'

@@ -25,6 +25,8 @@ DATA_READS = frozenset({"GetObject", "SelectObjectContent", "RestoreObject"})
 """Operations that read object data."""
 PEOPLE_AGENTS = frozenset({"console", "browser"})
 """Agent families only people use: a role seen with them is a federated human's role."""
+FAMILIAR_HOUR_SHARE = 0.05
+"""Share of a principal's windows within an hour of this one that makes the hour usual."""
 
 
 def automation(v: Verdict) -> bool:
@@ -36,7 +38,24 @@ def automation(v: Verdict) -> bool:
     return v.profile is None or not PEOPLE_AGENTS & set(v.profile.seen["agents"])
 
 
-"""Windows of history before an hour of the week can be called rare."""
+def person(v: Verdict) -> bool:
+    """A person's principal: an SSO or federated (e-mail session) role, or one used from
+    the console or a browser."""
+    if "AWSReservedSSO_" in v.principal or "@" in v.principal:
+        return True
+    return v.profile is not None and bool(PEOPLE_AGENTS & set(v.profile.seen["agents"]))
+
+
+def familiar(v: Verdict) -> bool:
+    """Nothing in the window is new to the principal (buckets, networks, clients) and it is
+    at an hour it often works: a person doing more of their usual work."""
+    p = v.profile
+    if p is None or not v.established:
+        return False
+    if any(v.news.get(k) for k in ("buckets", "ip_prefixes", "agents")):
+        return False
+    hours = [(v.window["hour"] + d) % 24 for d in (-1, 0, 1)]
+    return sum(p.hours[h] for h in hours) >= FAMILIAR_HOUR_SHARE * max(sum(p.hours), 1)
 
 
 @register
@@ -78,19 +97,22 @@ class RareApi(WindowDetection):
     runbook = "Check whether the new operation fits the principal's purpose."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        if not v.established or v.principal in settings.ci_roles or not automation(v):
+        if not (v.established or v.routine) or v.principal in settings.ci_roles:
+            return None
+        if not automation(v):
             return None
         seen = v.profile.seen["operations"] if v.profile else {}
         reads_data = any(o in seen for o in DATA_READS)
+        # A role that only ever read settings now reads data (a scanner's credentials). A
+        # rarely running job (weekly) is judged on that alone: its few runs show what kind
+        # of work it does, not every API it may call.
         new_ops = [
             o
             for o in v.news.get("operations") or []
             if o not in PERMISSION
             and (
-                o in CONFIG
-                or o.startswith(("GetBucket", "PutBucket"))
-                # a role that only ever read settings now reads data (a scanner's creds)
-                or (o in DATA_READS and not reads_data)
+                (o in DATA_READS and not reads_data)
+                or (v.established and (o in CONFIG or o.startswith(("GetBucket", "PutBucket"))))
             )
         ]
         if not new_ops:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
+from detector.detections.habits import familiar, person
 from detector.detections.volume import EXTREME_PEAK_MULTIPLE, risky_context
 from detector.detections.window_base import Verdict, WindowDetection, deviation_reason
 
@@ -43,6 +44,9 @@ class Sweep(WindowDetection):
             )
         n = len(context) + crawl
         extreme = any(d.observed >= EXTREME_PEAK_MULTIPLE * max(d.baseline_peak, 1) for d in devs)
+        # A person downloading many files from their usual buckets, network and client at a
+        # usual hour is doing their job in bulk (an export, a support case): a weak signal.
+        extreme = extreme and not (person(v) and familiar(v))
         return v.finding(
             self,
             reasons,

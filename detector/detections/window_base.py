@@ -9,7 +9,7 @@ reasons in words (observed value and the principal's baseline), or None.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from detector.config import Settings
@@ -19,6 +19,10 @@ from detector.scoring.state import Profile
 
 MIN_WINDOWS_FOR_NEWNESS = 24
 """A principal needs this much history before "new for this principal" means anything."""
+ROUTINE_DAYS = 2
+ROUTINE_AGE = timedelta(days=7)
+"""A job seen on this many days over at least this long has a routine even with few windows
+(a weekly scan), enough to tell its kind of work (settings or data) apart."""
 
 
 @dataclass
@@ -36,6 +40,16 @@ class Verdict:
     @property
     def established(self) -> bool:
         return self.profile is not None and self.profile.windows >= MIN_WINDOWS_FOR_NEWNESS
+
+    @property
+    def routine(self) -> bool:
+        """Seen on several days over a week or more, however few its windows."""
+        p = self.profile
+        return (
+            p is not None
+            and p.days >= ROUTINE_DAYS
+            and self.window["window_start"] - p.first_seen >= ROUTINE_AGE
+        )
 
     def deviation(self, feature: str) -> Deviation | None:
         return next((d for d in self.deviations if d.feature == feature), None)

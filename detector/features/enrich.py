@@ -143,6 +143,41 @@ def normalise_role(expr: pl.Expr) -> pl.Expr:
 
 
 SERVICE_ROLE = r":role/(aws-service-role/|AWSServiceRole)"
+PUBLIC_ACCESS_FLAGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+PUBLIC_ACCESS_PUTS = (
+    "PutBucketPublicAccessBlock",
+    "PutPublicAccessBlock",
+    "PutAccountPublicAccessBlock",
+)
+
+
+def all_public_access_blocked() -> pl.Expr:
+    """The request turns all four Block Public Access flags on (S3 reads the XML booleans
+    ``true``/``TRUE`` alike)."""
+    rp = pl.col("request_parameters").fill_null("")
+    return pl.all_horizontal(
+        *(rp.str.contains(rf'(?i)"{f}"\s*:\s*"?true"?') for f in PUBLIC_ACCESS_FLAGS)
+    )
+
+
+def judged_operation() -> pl.Expr:
+    """The API name as newness judges it: none for a call that only closes access (Block
+    Public Access all on), nor for the access log's body-less copy of such a put, which
+    cannot say whether it opened or closed anything (CloudTrail's copy is judged)."""
+    pab_put = pl.col("event_name").is_in(PUBLIC_ACCESS_PUTS).fill_null(False)
+    bodyless = pl.col("source") == "s3_access"
+    return (
+        pl.when(pab_put & (all_public_access_blocked() | bodyless))
+        .then(None)
+        .otherwise(pl.col("event_name"))
+    )
+
+
 FETCH_SEPARATOR = "\x1f"
 """Between bucket, key and source address in ``presigned_fetch`` (a byte no key holds)."""
 """Service-linked roles: names AWS reserves for its own services (Config, Access Analyzer…)."""
@@ -229,6 +264,13 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
     event_name = pl.col("event_name")
     denied = pl.col("error_code").is_in(DENIED_CODES) | (pl.col("http_status") == 403)
     presigned = (pl.col("auth_method") == "QueryString").fill_null(False)
+    # An AWS service acting for the principal (Athena, Glue, CloudFormation…) calls from the
+    # service's own addresses: they say nothing about where the principal runs. CloudTrail
+    # names the service in invokedBy; an access log only in the user agent.
+    on_behalf = (
+        pl.col("invoked_by").is_not_null()
+        | pl.col("user_agent").str.contains(r"^(?:AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
+    ).fill_null(False)
     ours = list(settings.our_accounts | settings.partner_accounts)
     return df.with_columns(
         principal=principal_key(),
@@ -244,10 +286,11 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         is_public_ip=(
             (is_ipv4 & ~ip.str.contains(_PRIVATE_V4).fill_null(False))
             | (is_ipv6 & ~ip.str.contains(r"(?i)^(fc|fd|fe80|::1)").fill_null(False))
-        ),
+        )
+        & ~on_behalf,
         # A presigned URL is used by whoever holds it (a browser), not by the principal that
         # signed it: its address says nothing about where the principal's code runs.
-        ip_prefix=pl.when(presigned)
+        ip_prefix=pl.when(presigned | on_behalf)
         .then(None)
         .when(is_ipv4)
         .then(ip.str.replace(r"\.\d+$", ".0/24"))
@@ -274,6 +317,7 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
             )
         ).fill_null(False),
         is_presigned=(pl.col("auth_method") == "QueryString").fill_null(False),
+        judged_operation=judged_operation(),
         # Which object a presigned URL fetched, and from where: one URL fetched from many
         # addresses is a leaked link (C31), many URLs each fetched once are customers.
         presigned_fetch=pl.when(presigned & pl.col("key").is_not_null())

@@ -60,10 +60,13 @@ DISTINCT: dict[str, str] = {
     "ip_prefixes": "ip_prefix",
     "agents": "agent_family",
     "vpces": "vpc_endpoint_id",
-    "operations": "event_name",
+    "operations": "judged_operation",
     "presigned_fetches": "presigned_fetch",
 }
 """Distinct-value features: partial windows merge by set union; ``n_<name>`` is the size."""
+
+LEGACY_COLUMNS = {("operations", "event_name"): "judged_operation"}
+"""(feature, column) pairs of older checkpoints → the column the feature reads now."""
 
 KEY = ("principal", "window_start")
 UNKNOWN_PRINCIPAL = "(unknown)"
@@ -191,6 +194,18 @@ class WindowAggregator:
             merge(pl.concat([self.open, partial], how="vertical_relaxed"), self.distinct)
         )
 
+    def widen(self, distinct: dict[str, str]) -> None:
+        """Also keep ``distinct`` features from now on (a checkpoint from before they were
+        added): windows already open get them empty."""
+        missing = {n: c for n, c in distinct.items() if n not in self.distinct}
+        if not missing:
+            return
+        self.distinct = {**self.distinct, **missing}
+        columns = partials_schema(self.distinct)
+        self.open = self.open.with_columns(
+            pl.lit([], dtype=pl.List(pl.String())).alias(n) for n in missing
+        ).select(list(columns))
+
     @property
     def watermark(self) -> datetime | None:
         if not self.newest:
@@ -231,12 +246,13 @@ class WindowAggregator:
         """Open windows from a checkpoint; the table is checked against the partials schema.
 
         Raises ValueError naming the field when the state is not one this code could save."""
-        for name, column in state.distinct.items():
+        distinct = {n: LEGACY_COLUMNS.get((n, c), c) for n, c in state.distinct.items()}
+        for name, column in distinct.items():
             if DISTINCT.get(name) != column:
                 raise ValueError(f"distinct: unknown feature {name!r}: {column!r}")
         if state.lateness < timedelta(0):
             raise ValueError("lateness: negative")
-        expected = partials_schema(state.distinct)
+        expected = partials_schema(distinct)
         try:
             table = pa.ipc.open_stream(state.open).read_all()
             table.validate(full=True)
@@ -253,7 +269,7 @@ class WindowAggregator:
         return cls(
             minutes=state.minutes,
             lateness=state.lateness,
-            distinct=dict(state.distinct),
+            distinct=distinct,
             open=frame,
             newest=dict(state.newest),
         )

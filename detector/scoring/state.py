@@ -73,6 +73,8 @@ class Profile:
     first_seen: datetime
     last_seen: datetime
     windows: int = 0
+    days: int = 0
+    """Distinct days (UTC) with a window learned: a weekly job has few windows, many days."""
     seen: dict[str, dict[str, datetime]] = field(
         default_factory=lambda: {k: {} for k in NEWNESS_KINDS}
     )
@@ -157,6 +159,8 @@ class Profile:
             self.vpce_share += fading * (min(max(with_vpce, 0.0), 1.0) - self.vpce_share)
         events = max(window.get("n_events", 0), 1)
         self.public_share += fading * (window.get("n_public_ip", 0) / events - self.public_share)
+        if not self.windows or t.date() > self.last_seen.date():
+            self.days += 1
         self.windows += 1
         self.last_seen = max(self.last_seen, t)
 
@@ -184,6 +188,7 @@ class Profile:
             since={k: dict(v) for k, v in self.since.items()},
             spikes={f: [SpikeState(w, v) for w, v in spikes] for f, spikes in self.spikes.items()},
             marks={m: [a, b] for m, (a, b) in self.marks.items()},
+            days=self.days,
         )
 
     @classmethod
@@ -205,6 +210,7 @@ class Profile:
             since=since,
             spikes={f: [(x.at, x.value) for x in v] for f, v in state.spikes.items()},
             marks={m: (v[0], v[1]) for m, v in state.marks.items()},
+            days=state.days,
         )
 
 
@@ -235,6 +241,8 @@ class ProfileState(msgspec.Struct, forbid_unknown_fields=True):
     """Per feature (``feature@bucket`` for per-bucket windows): recent bursts, newest first."""
     marks: dict[str, Annotated[list[Time], msgspec.Meta(min_length=2, max_length=2)]] = {}
     """``detection|value`` → [first seen, last seen]: rule findings judged by repetition."""
+    days: Count = 0
+    """Distinct days with a window learned (absent in files before it was kept: 0)."""
 
 
 class SpikeState(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
