@@ -169,6 +169,13 @@ class RareTime(WindowDetection):
         # never worked, or off-hours moving data, is what an intruder elsewhere does.
         moved = sum(w.get(f, 0) for f in ("n_read", "n_write", "n_delete"))
         strong = never_this_day and hour_share <= 0.05
+        # A never-worked time from the person's own network and client, touching no objects
+        # (no listing, reading, writing), is them fixing something (on call): weak. New
+        # ground or objects touched is not.
+        novel = bool(v.news.get("ip_prefixes")) or any(
+            a != "aws-internal" for a in v.news.get("agents") or ()
+        )
+        strong = strong and (novel or moved + w.get("n_list", 0) > 0)
         severity = "medium" if strong or moved >= OFF_HOURS_DATA else "low"
         return v.finding(
             self,

@@ -7,10 +7,31 @@ from detector.config import Settings
 from detector.detections.base import Finding, Reason, register
 from detector.detections.habits import automation
 from detector.detections.window_base import Verdict, WindowDetection
+from detector.scoring.state import Profile
 
 MIN_DATA_REQUESTS = 5
 STABLE_NETWORKS = 8
 """Code that runs behind NAT comes from a handful of networks; people roam."""
+
+
+ROAMING_DAYS = 3
+"""Days on which a network was first seen that make a principal's networks change routinely
+(hosted CI runners draw a new address range most days)."""
+
+
+def roams(p: Profile) -> bool:
+    """New networks keep appearing on many of the principal's days: they are its habit."""
+    firsts = {t.date() for t in p.since.get("ip_prefixes", {}).values()}
+    return len(firsts) >= ROAMING_DAYS and len(firsts) * 3 >= p.days
+
+
+def moved(v: Verdict) -> bool:
+    """Every network of the window is new, and nothing else is (client, bucket, API)."""
+    w = v.window
+    networks = [n for n in w.get("ip_prefixes") or () if n]
+    if not networks or len(v.news.get("ip_prefixes") or ()) < len(networks):
+        return False
+    return not any(v.news.get(k) for k in ("agents", "buckets", "operations", "vpces"))
 
 
 @register
@@ -29,22 +50,32 @@ class NewNetworkOrigin(WindowDetection):
         nets = ", ".join(v.news["ip_prefixes"][:5])
         if p.public_share <= 0.02:
             baseline = "private networks only"
-        elif automation(v) and len(p.seen["ip_prefixes"]) <= STABLE_NETWORKS:
+        elif automation(v) and len(p.seen["ip_prefixes"]) <= STABLE_NETWORKS and not roams(p):
             baseline = f"{len(p.seen['ip_prefixes'])} known networks (NAT)"
         else:
             return None
-        return v.finding(
-            self,
-            [
+        reasons = [
+            Reason(
+                "new_public_network",
+                nets,
+                baseline,
+                f"requests from new public network(s) {nets}; this principal uses {baseline}",
+            )
+        ]
+        if moved(v):
+            # All of its traffic, with its usual client, now comes from elsewhere: a new NAT
+            # gateway or a replaced instance more often than a thief (who runs beside it).
+            reasons.append(
                 Reason(
-                    "new_public_network",
-                    nets,
-                    baseline,
-                    f"requests from new public network(s) {nets}; this principal uses {baseline}",
+                    "moved",
+                    "all traffic",
+                    "known networks",
+                    "none of the window's requests came from a known network and nothing else "
+                    "is new: an egress change looks like this",
                 )
-            ],
-            6.0,
-        )
+            )
+            return v.finding(self, reasons, 3.0, "low")
+        return v.finding(self, reasons, 6.0)
 
 
 @register

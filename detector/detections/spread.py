@@ -17,6 +17,18 @@ PROBED_OBJECTS = 10
 """Distinct keys plus buckets refused: a retry loop on one object is a bug, not a probe."""
 
 
+def uploads(v: Verdict) -> bool:
+    """Nearly every request of the window writes, into buckets the principal never used:
+    filling a new place (a backfill, an archive), not a sweep over existing objects. Bulk
+    writes into its own buckets stay a sweep: that is how overwriting in place looks."""
+    w = v.window
+    data = sum(w.get(f, 0) for f in ("n_read", "n_write", "n_list", "n_delete"))
+    if w.get("n_write", 0) < 0.9 * max(data, 1):
+        return False
+    new = set(v.news.get("buckets") or ())
+    return bool(new) and set(w.get("data_buckets") or ()) <= new
+
+
 @register
 class Sweep(WindowDetection):
     id = "object_sweep"
@@ -28,7 +40,7 @@ class Sweep(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         devs = [d for f in ("n_keys", "n_prefixes", "n_buckets", "n_list") if (d := v.deviation(f))]
-        if not devs:
+        if not devs or uploads(v):
             return None
         context = risky_context(v)
         crawl = v.window.get("n_list", 0) > 10 and v.window.get("n_read", 0) > 50
@@ -65,8 +77,11 @@ class NewBucketWithVolume(WindowDetection):
     runbook = "Confirm the principal has a reason to read that bucket; check its policy."
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        new = v.news.get("buckets") or []
         w = v.window
+        # Its own object requests: listing a bucket, or Athena writing results for the
+        # principal, is not reading the bucket's data.
+        used = set(w.get("data_buckets") or ())
+        new = [b for b in v.news.get("buckets") or [] if b in used]
         if not (v.established and new):
             return None
         if (

@@ -272,9 +272,10 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         | pl.col("user_agent").str.contains(r"^(?:AWS Internal|[a-z0-9.-]+\.amazonaws\.com)$")
     ).fill_null(False)
     ours = list(settings.our_accounts | settings.partner_accounts)
+    op_class = event_name.replace_strict(OP_CLASSES, default="other", return_dtype=pl.String)
     return df.with_columns(
         principal=principal_key(),
-        op_class=event_name.replace_strict(OP_CLASSES, default="other", return_dtype=pl.String),
+        op_class=op_class,
         is_recon=event_name.is_in(RECON).fill_null(False),
         is_aws_service=(
             (pl.col("principal_type") == "AWSService")
@@ -318,6 +319,11 @@ def enrich(events: pa.Table | pl.DataFrame, settings: Settings) -> pl.DataFrame:
         ).fill_null(False),
         is_presigned=(pl.col("auth_method") == "QueryString").fill_null(False),
         judged_operation=judged_operation(),
+        # Buckets whose objects the principal itself read, wrote or deleted: listing a bucket
+        # or a service writing query results for it is not using its data.
+        data_bucket=pl.when(
+            op_class.is_in(["read", "write", "delete"]).fill_null(False) & ~on_behalf
+        ).then(pl.col("bucket")),
         # Which object a presigned URL fetched, and from where: one URL fetched from many
         # addresses is a leaked link (C31), many URLs each fetched once are customers.
         presigned_fetch=pl.when(presigned & pl.col("key").is_not_null())

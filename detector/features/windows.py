@@ -62,6 +62,7 @@ DISTINCT: dict[str, str] = {
     "vpces": "vpc_endpoint_id",
     "operations": "judged_operation",
     "presigned_fetches": "presigned_fetch",
+    "data_buckets": "data_bucket",
 }
 """Distinct-value features: partial windows merge by set union; ``n_<name>`` is the size."""
 

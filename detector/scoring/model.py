@@ -196,7 +196,13 @@ class LogZBaseline:
             self.var[f].update(math.log1p(raw))  # and so the mean
             self.peak[f] = max(raw, self.peak[f] * self.peak_decay)
             if f in self.slow:
-                self.slow[f].update(math.log1p(raw))
+                slow, logged = self.slow[f], math.log1p(raw)
+                if slow.initialized and self.n + 1 < 1 / CUSUM_FADING:
+                    # A plain mean until the slow memory is full: seeded by its first window
+                    # alone, a weekly job's first quiet window would be "usual" for weeks.
+                    slow.mean += (logged - slow.mean) / (self.n + 1)
+                else:
+                    slow.update(logged)
         self.n += 1
 
     def to_state(self) -> BaselineState:

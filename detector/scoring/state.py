@@ -52,6 +52,9 @@ HABIT_AGE = timedelta(hours=20)
 earlier day, so one afternoon of an attack cannot teach the detector that it is routine."""
 SPIKE_MEMORY = timedelta(days=14)
 """Bursts are remembered this long: a weekly job's burst is routine the second week."""
+WEEK = timedelta(days=7)
+SCHEDULE_SLACK = timedelta(hours=2)
+"""A burst within this of a whole number of weeks after an earlier one keeps a schedule."""
 SPIKES_KEPT = 8
 """Bursts remembered per feature (and scope), newest first: memory stays bounded."""
 SPIKE_SCOPES = 32
@@ -121,13 +124,24 @@ class Profile:
         routine = any(
             HABIT_AGE <= t - when <= SPIKE_MEMORY and seen * SPIKE_RATIO >= value
             for when, seen in past
-        )
+        ) or self._weekly(t)
         if feature not in self.spikes and len(self.spikes) >= SPIKE_SCOPES:
             oldest = min(self.spikes, key=lambda f: self.spikes[f][0][0])
             del self.spikes[oldest]
         kept = [(w, v) for w, v in past if t - w <= SPIKE_MEMORY and w != t]
         self.spikes[feature] = [(t, value), *kept][:SPIKES_KEPT]
         return routine
+
+    def _weekly(self, t: datetime) -> bool:
+        """Whether the principal burst at this hour of the week before, in any feature and
+        on any bucket: a weekly rebuild reads ten times its usual one week and writes ten
+        times its usual the next, as data grows; its schedule is the habit."""
+        for bursts in self.spikes.values():
+            for when, _ in bursts:
+                weeks = round((t - when) / WEEK)
+                if weeks >= 1 and abs(t - when - weeks * WEEK) <= SCHEDULE_SLACK:
+                    return True
+        return False
 
     def news(self, window: dict[str, Any]) -> dict[str, list[str]]:
         """Values in this window the principal has not used before (within expiry)."""
