@@ -32,7 +32,7 @@ from detector.detections.base import (
     SilenceDetection,
 )
 from detector.detections.silence import StreamWatch
-from detector.detections.window_base import Verdict, WindowDetection
+from detector.detections.window_base import RELAY_FEATURES, Verdict, WindowDetection
 from detector.discovery import discover
 from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
@@ -119,6 +119,8 @@ class Engine:
         self.bucket_windows: WindowAggregator = self.state.bucket_windows
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
+        self._relayed: dict[tuple[str, Any], dict[str, int]] = {}
+        """Reads and writes of each principal window just closed, for its bucket windows."""
         """Principal windows closed since the caller last took them (the features table)."""
         self.volume_detections = [d for d in self.window_detections if d.per_bucket]
         self.book = AlertBook(self.state.alerts_seen)
@@ -196,10 +198,14 @@ class Engine:
         scorer = self.state.scorer
         assert scorer is not None
         self.closed.append(closed)
+        self._relayed = {}
         out: list[Alert] = []
         for w in closed.iter_rows(named=True):
             self.stats.windows += 1
             principal = w["principal"]
+            self._relayed[principal, w["window_start"]] = {
+                f"principal_{f}": int(w.get(f) or 0) for f in RELAY_FEATURES
+            }
             profile = self.state.profiles.get(principal)
             x = {f: float(w.get(f) or 0) for f in self.spec.features}
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
@@ -242,11 +248,14 @@ class Engine:
                 continue
             for dev in deviations:
                 dev.scope = bucket
+            # The principal's writes in the same window, wherever they went: a pipeline
+            # stage reads a bucket and writes what it read elsewhere.
+            whole = self._relayed.get((principal, w["window_start"]), {})
             verdict = Verdict(
                 principal,
                 w.get("account_id"),
                 w.get("principal_type"),
-                {**w, "buckets": [bucket]},
+                {**w, "buckets": [bucket], **whole},
                 deviations,
                 {},
                 self.state.profiles.get(principal),
@@ -343,7 +352,9 @@ class Engine:
             kind, value = habit
             if kind == "finding":  # remembered even while learning: that is the learning
                 profile = self.state.profile(f.principal, f.first_seen)
-                routine = profile.repeated(f"{d.id}|{value}", f.first_seen)
+                mark = f"{d.id}|{value}"
+                routine = profile.repeated(mark, f.first_seen)
+                routine = routine or self.state.team_habit(f.principal, mark, f.first_seen)
             elif kind == "public_networks":
                 known = self.state.profiles.get(f.principal)
                 routine = known is not None and (

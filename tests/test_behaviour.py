@@ -190,6 +190,18 @@ def test_destroy_without_exfiltration_is_no_sequence() -> None:
     assert seq.observe(late, memory) is None
 
 
+def test_a_learning_or_habitual_burst_is_no_exfiltration_phase() -> None:
+    from detector.detections.sequence import ExfiltrateThenDestroy
+
+    for status in ("learning", "habit"):
+        seq, memory = ExfiltrateThenDestroy(), {}
+        burst = _alert("sustained_read_excess", ["C09"], "2026-11-05T01:00:00Z")
+        burst.status = status
+        assert seq.observe(burst, memory) is None
+        later = _alert("sustained_write_excess", ["C22"], "2026-11-05T11:00:00Z")
+        assert seq.observe(later, memory) is None, status
+
+
 def test_silent_stream_is_reported_once() -> None:
     from detector.detections.silence import StreamWatch, TelemetrySilence
     from detector.features.enrich import enrich

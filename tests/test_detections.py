@@ -49,6 +49,8 @@ def example_events(ex: Example):
 def test_detection_example(detection: EventRule, example: Example) -> None:
     findings = detection.findings(example_events(example), example_settings())
     assert bool(findings) is example.fires, [f.reasons for f in findings]
+    expected = example.severity or detection.severity
+    assert [f.severity or detection.severity for f in findings] == [expected] * len(findings)
     for f in findings:
         assert f.evidence_ids and f.reasons and f.first_seen is not None
         assert all(r.text for r in f.reasons)
@@ -69,6 +71,8 @@ def test_window_detection_example(detection: WindowDetection, example: Example) 
     assert verdicts
     findings = [f for v in verdicts if (f := detection.check(v, example_settings()))]
     assert bool(findings) is example.fires, [f.reasons for f in findings]
+    if example.severity:
+        assert {f.severity or detection.severity for f in findings} == {example.severity}
     for f in findings:
         assert f.evidence_ids and f.reasons and all(r.text for r in f.reasons)
 

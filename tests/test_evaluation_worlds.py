@@ -55,6 +55,6 @@ def test_an_untuned_world_is_caught_quietly(evaluated: dict) -> None:
     assert len(traps) <= TRAPS, traps
 
 
-RECALL, FALSE_MEDIUM, TRAPS = 0.88, 1, 1
-"""Measured on 2026-12-03 (saas, seed 101, 14 days, scale 0.3): 15 of 17 attacks (missed: a
-leaked presigned URL, an in-place overwrite burst), 1 false alert at medium, 1 trap."""
+RECALL, FALSE_MEDIUM, TRAPS = 1.0, 0, 0
+"""Measured on 2026-12-04 (saas, seed 101, 14 days, scale 0.3): 17 of 17 attacks, no false
+alert at medium or higher, no trap notified (2026-12-03: 15 of 17, 1 false alert, 1 trap)."""

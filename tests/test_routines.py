@@ -1,7 +1,8 @@
 """What an estate does routinely, told apart from what an intruder does (issue 10's second
 round): weekly jobs, moved NAT gateways, roaming CI runners, on-call nights, uploads into
 new buckets, services acting for a principal, Block Public Access turned on, probes by
-callers with no history, leaked presigned URLs and Tor exits.
+callers with no history, leaked presigned URLs and Tor exits, movers whose input grew, keys
+a team fetches, downloads in the console.
 
 Each test builds the one window (or events) the decision is about and checks both sides:
 the routine case stays quiet or weak, the hostile one still fires.
@@ -21,11 +22,12 @@ from detector.config import Settings, load_settings
 from detector.detections.habits import RareApi, RareTime
 from detector.detections.origin import NewNetworkOrigin, roams
 from detector.detections.spread import DeniedStorm, NewBucketWithVolume, Sweep
+from detector.detections.volume import SustainedReadExcess, risky_context
 from detector.detections.window_base import Verdict
 from detector.features.enrich import enrich
 from detector.features.windows import DISTINCT, WindowAggregator, partials_schema
 from detector.scoring.model import CUSUM_FADING, Deviation, LogZBaseline
-from detector.scoring.state import Profile
+from detector.scoring.state import DetectorState, Profile
 
 T = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 SETTINGS = Settings(our_accounts=frozenset({"111122223333"}))
@@ -171,7 +173,7 @@ def weekday_person() -> Profile:
     return p
 
 
-def test_an_on_call_fix_from_home_is_weak_but_touching_objects_is_not() -> None:
+def test_an_on_call_fix_or_a_job_s_stray_call_is_weak_but_touching_objects_is_not() -> None:
     friday_night = datetime(2026, 11, 20, 9, 50, tzinfo=UTC)
     fix = window(friday_night, ip_prefixes=["73.45.1.0/24"], agents=["console"])
     f = RareTime().check(verdict(PERSON, fix, weekday_person()), SETTINGS)
@@ -180,6 +182,14 @@ def test_an_on_call_fix_from_home_is_weak_but_touching_objects_is_not() -> None:
     assert (
         RareTime().check(verdict(PERSON, listing, weekday_person()), SETTINGS).severity == "medium"
     )  # type: ignore[union-attr]
+    # Code's stray call between its runs touches a handful of objects: weak; more is not.
+    job = weekday_person()
+    job.seen["agents"] = {"Boto3": T}
+    stray = window(friday_night, n_read=1)
+    f = RareTime().check(verdict(APP, stray, job), SETTINGS)
+    assert f is not None and f.severity == "low"
+    run = window(friday_night, n_read=4, n_list=1)
+    assert RareTime().check(verdict(APP, run, job), SETTINGS).severity == "medium"  # type: ignore[union-attr]
     elsewhere = verdict(PERSON, fix, weekday_person(), ip_prefixes=["185.1.2.0/24"])
     assert RareTime().check(elsewhere, SETTINGS).severity == "medium"  # type: ignore[union-attr]
 
@@ -239,6 +249,47 @@ def test_the_builtin_tor_list_can_be_switched_off(tmp_path) -> None:
     cfg = tmp_path / "d.toml"
     cfg.write_text("[threat_intel]\nbuiltin_tor = false\n")
     assert load_settings(cfg).tor_networks == ()
+
+
+def test_a_mover_whose_input_grew_is_no_slow_exfiltration_but_a_reader_is() -> None:
+    p = profile(T - timedelta(days=10), windows=2000)
+    held = Deviation("sustained_bytes_out", 2.4e9, 30.0, 2.3e7, 9e7, False, "acme-landing", 22)
+
+    def on_landing(reads: int, writes: int, foreign: int = 0) -> Verdict:
+        whole = {"principal_n_read": reads, "principal_n_write": writes}
+        w = window(n_read=reads, buckets=["acme-landing"], principal_n_foreign_bucket=foreign)
+        v = verdict(APP, {**w, **whole}, p)
+        v.deviations = [held]
+        return v
+
+    mover = SustainedReadExcess().check(on_landing(200, 196), SETTINGS)
+    assert mover is not None and mover.severity == "low" and mover.reasons[-1].feature == "relay"
+    reader = SustainedReadExcess().check(on_landing(200, 20), SETTINGS)
+    assert reader is not None and reader.severity == "medium"
+    to_them = SustainedReadExcess().check(on_landing(200, 196, foreign=196), SETTINGS)
+    assert to_them is not None and to_them.severity != "low"
+
+
+def test_a_key_the_team_fetches_is_the_team_s_habit_not_each_newcomer_s() -> None:
+    state = DetectorState("default")
+    mark = "credential_object_read|acme-scripts/keys/partner-sftp.pem"
+    team = "arn:aws:iam::111122223333:role/AWSReservedSSO_DataEngineer_0a1b"
+    state.profile(f"{team}/kate@acme.example", T).repeated(mark, T)
+    later = T + timedelta(days=4)
+    assert state.team_habit(f"{team}/leo@acme.example", mark, later)
+    assert not state.team_habit(f"{team}/leo@acme.example", mark, T + timedelta(hours=2))
+    other_team = "arn:aws:iam::111122223333:role/AWSReservedSSO_DataAnalyst_9f8e/tom@acme.example"
+    assert not state.team_habit(other_team, mark, later)
+    assert not state.team_habit(APP, mark, later)  # code is not a team of people
+
+
+def test_a_first_console_download_is_no_new_client() -> None:
+    p = weekday_person()
+    p.windows = 600
+    w = window(n_read=150, n_keys=150, data_buckets=["acme-exports"])
+    v = swept(w, p, agents=["aws-internal", "console"])
+    assert v.new_clients == [] and risky_context(v) == []
+    assert [r.feature for r in risky_context(swept(w, p, agents=["rclone"]))] == ["new_agent"]
 
 
 # --- state ----------------------------------------------------------------------------------

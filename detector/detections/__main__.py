@@ -36,12 +36,26 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
   bursts: windows that deviate never teach the baseline (an attack must not), so a job that
   bursts once a day or once a week would deviate every time; a burst at most 3× one the
   principal showed on an earlier day within 14 days is routine and dropped
-  (`Profile.routine_burst`). Bad regardless of history, and so never a habit: offensive
-  tooling and attack distributions, threat-intel addresses, foreign VPC endpoints (instance
-  credentials through one included), decoys, and every tampering rule; a principal repeating
-  one is one incident, not a stream. Instance credentials from a public address are judged
-  against the instance role's usual networks (a public-subnet or NAT instance calls from its
-  own address every day).
+  (`Profile.routine_burst`); so is a burst within two hours of the same hour of the week as
+  an earlier burst (a weekly rebuild or scan keeps its schedule). A principal active on two
+  or more days over at least a week is *routine*: a never-worked hour that touches no
+  objects from known networks and agents is weak, and the first data reads of a weekly job
+  are not rare operations. Networks: a principal that roams (new networks first seen on
+  three or more days, a third of its days or more: CI runners, laptops) has no NAT
+  baseline, and a window whose networks are all new while nothing else is (a NAT egress
+  change) is weak. Calls AWS services make for a principal (`invokedBy`, service host
+  agents) carry no network at all. Turning Block Public Access fully on is not a new
+  permission operation; a bucket is new to a principal only by its own object requests
+  (`data_buckets`), not by what services did on its behalf; writes all into buckets new to
+  the principal are uploads, not a sweep. Bad regardless of history, and so never a habit:
+  offensive tooling and attack distributions, threat-intel addresses and the built-in Tor
+  exit operator networks (`detector/tor_exits.py`; `[threat_intel] builtin_tor = false`
+  turns them off), foreign VPC endpoints (instance credentials through one included), one
+  presigned URL fetched from ten or more addresses, refusal storms by callers without
+  history, decoys, and every tampering rule; a principal repeating one is one incident, not
+  a stream. Instance credentials from a public address are judged against the instance
+  role's usual networks (a public-subnet or NAT instance calls from its own address every
+  day).
 - **Attack sequences** (`attack_sequence`). Signals of three or more attack stages by one
   identity within the incident horizon (discovery, permission change, access path,
   collection, exfiltration, destruction, re-encryption, blinding of logs or detectors; each
@@ -66,7 +80,8 @@ Every alert a detection raises is a **signal**, written to `<lake>/alerts` with 
   evidence counts, plus automation principals and VPC endpoints per principal.
 - **Horizons.** Spikes are judged per 5-minute window (per principal and per
   principal×bucket); a sustained excess over hours by a CUSUM of the standardised log
-  excess over a slow mean (`sustained_read_excess`); habits over days (bursts and values
+  excess over a slow mean (`sustained_read_excess`, and `sustained_write_excess` for
+  overwrite and write bursts held for hours); habits over days (bursts and values
   seen on earlier days); incidents and sequences over 24 hours. models/README.md has the
   statistics.
 """

@@ -89,6 +89,7 @@ class OffensiveUserAgent(EventRule):
                     ),
                 ),
             ),
+            severity="low",
         ),
         Example(
             "TruffleHog verifying a leaked key",

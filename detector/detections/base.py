@@ -56,6 +56,8 @@ class Example:
     records: tuple[dict[str, Any], ...] = ()
     access_lines: tuple[str, ...] = ()
     fires: bool = True
+    severity: str | None = None
+    """The severity every finding must have when it is not the detection's own."""
 
 
 @dataclass

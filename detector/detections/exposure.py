@@ -315,7 +315,9 @@ class PublicBucketPolicy(_Exposure):
             ),
         ),
         Example(
-            "website bucket public read (medium)", (_put_policy("acme-www-static", _READ_ALL),)
+            "website bucket public read (medium)",
+            (_put_policy("acme-www-static", _READ_ALL),),
+            severity="medium",
         ),
         Example(
             "Principal * limited to our VPC endpoint",
@@ -411,6 +413,7 @@ class PublicAcl(_Exposure):
                     params={"x-amz-acl": ["public-read"], "acl": ""},
                 ),
             ),
+            severity="medium",
         ),
         Example(
             "private canned ACL",

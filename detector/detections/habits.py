@@ -12,6 +12,9 @@ from detector.features.enrich import CONFIG, PERMISSION
 
 OFF_HOURS_DATA = 20
 """Object reads, writes and deletes in an off-hours window that make it medium."""
+RARE_TIME_TOUCHED = 5
+"""Objects listed, read, written or deleted from which code's call at a never-worked time
+from known ground is medium rather than weak (for people: one)."""
 RARE_HOUR_HISTORY = 50
 """Windows of history before an hour of the week can be called rare ..."""
 RARE_HOUR_AGE = timedelta(days=7)
@@ -52,7 +55,7 @@ def familiar(v: Verdict) -> bool:
     p = v.profile
     if p is None or not v.established:
         return False
-    if any(v.news.get(k) for k in ("buckets", "ip_prefixes", "agents")):
+    if v.news.get("buckets") or v.news.get("ip_prefixes") or v.new_clients:
         return False
     hours = [(v.window["hour"] + d) % 24 for d in (-1, 0, 1)]
     return sum(p.hours[h] for h in hours) >= FAMILIAR_HOUR_SHARE * max(sum(p.hours), 1)
@@ -169,13 +172,13 @@ class RareTime(WindowDetection):
         # never worked, or off-hours moving data, is what an intruder elsewhere does.
         moved = sum(w.get(f, 0) for f in ("n_read", "n_write", "n_delete"))
         strong = never_this_day and hour_share <= 0.05
-        # A never-worked time from the person's own network and client, touching no objects
-        # (no listing, reading, writing), is them fixing something (on call): weak. New
-        # ground or objects touched is not.
-        novel = bool(v.news.get("ip_prefixes")) or any(
-            a != "aws-internal" for a in v.news.get("agents") or ()
-        )
-        strong = strong and (novel or moved + w.get("n_list", 0) > 0)
+        # A never-worked time from the principal's own network and client is weak when it
+        # touches no objects (a person fixing something on call) or, for code, a handful
+        # (a job's stray call between its runs: code runs when it is triggered). New
+        # ground, or a person's hands on objects, is not.
+        novel = bool(v.news.get("ip_prefixes") or v.new_clients)
+        touched = moved + w.get("n_list", 0)
+        strong = strong and (novel or touched >= (RARE_TIME_TOUCHED if automation(v) else 1))
         severity = "medium" if strong or moved >= OFF_HOURS_DATA else "low"
         return v.finding(
             self,

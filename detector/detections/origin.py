@@ -89,7 +89,7 @@ class NewAgentFamily(WindowDetection):
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
         w = v.window
-        new = [a for a in v.news.get("agents") or [] if a not in ("aws-internal", "console")]
+        new = v.new_clients
         if not (v.established and new):
             return None
         data = w.get("n_read", 0) + w.get("n_write", 0) + w.get("n_delete", 0)

@@ -205,6 +205,7 @@ class RecoveryControlsDisabled(EventRule):
                     minute=2,
                 ),
             ),
+            severity="high",
         ),
         Example(
             "lifecycle deleted, seen in the access log",

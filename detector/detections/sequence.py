@@ -3,7 +3,8 @@
 Not a pattern in events but in alerts: the engine shows every alert it raises to
 ``Sequence.observe``, which remembers, per principal and per bucket, when each phase was
 last seen, and raises one critical alert when a destroy phase follows a read/copy-out phase
-within the horizon (a ransom note, if any, is added to the reasons).
+within the horizon (a ransom note, if any, is added to the reasons). Signals recorded as
+``learning`` or ``habit`` are no phase.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ EXFIL = {"C09", "C10", "C11", "C25", "C31"}
 DESTROY = {"C20", "C21", "C22"}
 NOTE = {"C23"}
 HORIZON = timedelta(hours=24)
+UNHEARD = frozenset({"learning", "habit"})
+"""Signals that are no phase: a volume burst while baselines are still learning, or one the
+principal shows routinely, is not evidence that data left."""
 
 
 @dataclass
@@ -67,6 +71,8 @@ class ExfiltrateThenDestroy(AlertCorrelation):
     )
 
     def observe(self, alert: Alert, memory: dict[str, Phases]) -> Finding | None:
+        if alert.status in UNHEARD:
+            return None
         caps = set(alert.capabilities)
         phase = (
             "exfil"

@@ -4,7 +4,9 @@ Code running in an AWS estate does not call S3 through Tor; a person rarely does
 from a long-running exit operator's network (``detector.tor_exits``) means someone hides
 where they are while using these credentials, or probes the bucket anonymously. Fires from
 the first event, like a listed address (``threat_intel_source_ip``), but at medium: the
-built-in list is coarse and not a current feed.
+built-in list is coarse and not a current feed. A presigned URL fetched from an exit is
+low: the signer handed the URL on (to a customer's browser, say), so who fetched it says
+little about the signer's credentials; a URL spread widely is ``presigned_url_fanout``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import access_line, data_event, record
-from detector.detections.base import EventRule, Example, register
+from detector.detections.base import EventRule, Example, Finding, register
 from detector.detections.network import in_networks
 
 
@@ -41,6 +43,22 @@ class TorExitCaller(EventRule):
 
     def match(self, settings: Settings) -> pl.Expr:
         return in_networks(settings.tor_networks)
+
+    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
+        out = super().findings(events, settings)
+        if not out:
+            return out
+        signed_here = events.filter(
+            self.match(settings) & (pl.col("auth_method") != "QueryString").fill_null(True)
+        )
+        for f in out:
+            own = signed_here.filter(
+                (pl.col("principal").cast(pl.String).fill_null("-") == f.key[0])
+                & pl.col("event_time").is_between(f.first_seen, f.last_seen)
+            )
+            if own.is_empty():
+                f.severity = "low"
+        return out
 
     examples = (
         Example(
@@ -68,6 +86,17 @@ class TorExitCaller(EventRule):
                     object_size=0,
                 ),
             ),
+        ),
+        Example(
+            "a customer's browser fetches a presigned URL from a Tor exit (low)",
+            access_lines=(
+                access_line(
+                    ip="185.220.102.79",
+                    auth="QueryString",
+                    user_agent="Mozilla/5.0 (Windows NT 10.0; Win64; x64) Firefox/128.0",
+                ),
+            ),
+            severity="low",
         ),
         Example(
             "a call from an ordinary hosting address",

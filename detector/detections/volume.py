@@ -23,6 +23,10 @@ EXTREME_PEAK_MULTIPLE = 10
 """A value ten times the principal's own past peak is medium even without other context."""
 
 
+RELAY_SHARE = 0.5
+"""Writes per read from which a principal counts as relaying what it reads (a mover)."""
+
+
 def risky_context(v: Verdict) -> list[Reason]:
     """Circumstances that turn a volume deviation into a likely incident."""
     w, out = v.window, []
@@ -60,13 +64,13 @@ def risky_context(v: Verdict) -> list[Reason]:
                 "requests to buckets owned by accounts that are not ours",
             )
         )
-    if v.established and v.news.get("agents"):
+    if v.established and (clients := v.new_clients):
         out.append(
             Reason(
                 "new_agent",
-                ", ".join(v.news["agents"][:3]),
+                ", ".join(clients[:3]),
                 "known agents",
-                f"new client {', '.join(v.news['agents'][:3])}",
+                f"new client {', '.join(clients[:3])}",
             )
         )
     return out
@@ -150,7 +154,36 @@ class SustainedReadExcess(WindowDetection):
     )
 
     def check(self, v: Verdict, settings: Settings) -> Finding | None:
-        return _sustained(self, v, settings, ("n_read", "bytes_out"))
+        found = _sustained(self, v, settings, ("n_read", "bytes_out"))
+        if found is not None and relays(v):
+            found.severity = "low"
+            found.reasons.append(
+                Reason(
+                    "relay",
+                    f"{_whole(v, 'n_write'):,} writes",
+                    f"{_whole(v, 'n_read'):,} reads",
+                    "writes what it reads into our own buckets: a pipeline stage whose input "
+                    "grew, not data leaving",
+                )
+            )
+        return found
+
+
+def _whole(v: Verdict, feature: str) -> int:
+    """The principal's own count in the window (a bucket window carries its principal's)."""
+    return int(v.window.get(f"principal_{feature}", v.window.get(feature)) or 0)
+
+
+def relays(v: Verdict) -> bool:
+    """The principal writes, into buckets of ours, at least half as many objects as it
+    reads in the window: a mover or ETL step relaying its input (an exfiltration reads far
+    more than it writes, or writes to a foreign bucket)."""
+    reads = _whole(v, "n_read")
+    return (
+        reads > 0
+        and _whole(v, "n_write") >= RELAY_SHARE * reads
+        and not _whole(v, "n_foreign_bucket")
+    )
 
 
 @register

@@ -23,6 +23,12 @@ ROUTINE_DAYS = 2
 ROUTINE_AGE = timedelta(days=7)
 """A job seen on this many days over at least this long has a routine even with few windows
 (a weekly scan), enough to tell its kind of work (settings or data) apart."""
+RELAY_FEATURES = ("n_read", "n_write", "n_foreign_bucket")
+"""What a principal×bucket window carries of its principal's window (``principal_<f>``):
+whether a principal relays what it reads is a fact of all its buckets together."""
+AWS_OPERATED_AGENTS = frozenset({"aws-internal", "console"})
+"""Clients AWS runs for the principal (the console, its internal calls): new to a person
+the first time they download in the console, never a sign of someone else's tooling."""
 
 
 @dataclass
@@ -50,6 +56,11 @@ class Verdict:
             and p.days >= ROUTINE_DAYS
             and self.window["window_start"] - p.first_seen >= ROUTINE_AGE
         )
+
+    @property
+    def new_clients(self) -> list[str]:
+        """Agent families new to the principal, leaving out the ones AWS itself operates."""
+        return [a for a in self.news.get("agents") or () if a not in AWS_OPERATED_AGENTS]
 
     def deviation(self, feature: str) -> Deviation | None:
         return next((d for d in self.deviations if d.feature == feature), None)

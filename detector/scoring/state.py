@@ -300,6 +300,20 @@ class DetectorState:
             p = self.profiles[principal] = Profile(first_seen=t, last_seen=t)
         return p
 
+    def team_habit(self, principal: str, mark: str, t: datetime) -> bool:
+        """Whether a teammate showed ``mark`` on an earlier day. People on one federated
+        role (an SSO permission set, ``role/<name>/<e-mail>``) share a job: a key the whole
+        team fetches now and then is the team's habit, not each newcomer's finding."""
+        team, _, person = principal.rpartition("/")
+        if "@" not in person or "/" not in team:
+            return False
+        prefix = team + "/"
+        for name, p in self.profiles.items():
+            seen = p.marks.get(mark)
+            if seen and name != principal and name.startswith(prefix) and t - seen[0] >= HABIT_AGE:
+                return True
+        return False
+
     def expire(self, now: datetime, expiry_days: int, idle_days: int) -> None:
         idle = timedelta(days=idle_days)
         self.profiles = {k: p for k, p in self.profiles.items() if now - p.last_seen <= idle}
