@@ -1,11 +1,15 @@
 """S3 server access logs, every field-count generation (18, 24, 25, 26, 27 fields and newer).
 
-Fast path: files whose first line has the same token count are concatenated and tokenised
-at once by Arrow's CSV reader (space-delimited, ``"``-quoted; the ``[time +zone]`` field
-splits into two tokens, which we join again). Anything irregular in a file (ragged lines,
-blank lines, bytes that are not UTF-8, oversized lines, unparseable times) sends just that
-file through the exact path, which walks its lines so every reject keeps its line number.
-Both paths hand token columns to one builder, so they cannot disagree.
+Fast path: all objects of a batch are concatenated into one buffer and cut into lines once;
+quotes and spaces are located with numpy, which gives every line's token count and finds
+any line the two tokenizers would cut differently. Lines of regular objects are grouped by
+token count (one object may hold two generations) and each group is tokenised at once by
+Arrow's CSV reader (space-delimited, ``"``-quoted; the ``[time +zone]`` field splits into
+two tokens, which we join again). Anything irregular in an object (ragged quoting, empty
+fields, bytes that are not UTF-8, oversized or short lines, unparseable times) sends just
+that object through the exact path, which walks its lines so every reject keeps its line
+number. Both paths hand token columns to one builder, so they cannot disagree; rows come
+out in object and line order.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -194,65 +197,156 @@ class S3AccessLog(LogType):
         return _LINE_HEAD.match(head) is not None
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
+        lines = _Lines([c.data for c in contents])
+        exact = lines.irregular_files()
+        uris = [c.blob.uri for c in contents]
+        parts: list[tuple[pa.Table, np.ndarray]] = []
+        for rows in lines.groups(exact):
+            built = _parse_rows(lines, rows, uris, exact)
+            if built is not None:
+                parts.append(built)
+        # A group may send an object to the exact path after another group took some of its
+        # lines: those go, the exact path reads the whole object.
+        parts = [_without(part, exact) for part in parts]
         result = ParseResult()
-        groups: dict[int, list[Content]] = defaultdict(list)
-        for content in contents:
-            groups[_first_line_tokens(content.data)].append(content)
-        for n_tokens, members in groups.items():
-            fast = _parse_fast(members) if n_tokens >= MIN_TOKENS else None
-            if fast is not None:
-                result.merge(ParseResult(fast))
-                continue
-            for content in members:
-                result.merge(_parse_exact(content))
+        for f in np.flatnonzero(exact):
+            one = _parse_exact(contents[f])
+            result.rejects.extend(one.rejects)
+            if one.events.num_rows:
+                index = one.events.column("origin_index").to_numpy()
+                parts.append((one.events, (int(f) << 32) + index))
+        result.events = _in_file_order(parts)
         return result
 
 
-def _first_line_tokens(data: bytes) -> int:
-    line = data.split(b"\n", 1)[0]
-    return len(_TOKEN.findall(line.decode("utf-8", errors="replace")))
+class _Lines:
+    """Many objects' bytes as one buffer, cut into lines: for each line where its content
+    starts and ends (before CR LF), which object it came from and its number there."""
+
+    def __init__(self, datas: list[bytes]) -> None:
+        datas = [d if d.endswith(b"\n") else d + b"\n" for d in datas]
+        sizes = np.fromiter(map(len, datas), np.int64, len(datas))
+        self.body = b"".join(datas)
+        self.b = b = np.frombuffer(self.body, np.uint8)
+        self.newlines = newlines = np.flatnonzero(b == _NEWLINE)
+        self.start = np.concatenate([[0], newlines[:-1] + 1]).astype(np.int64)
+        cr = (newlines > self.start) & (b[np.maximum(newlines - 1, 0)] == _CR)
+        self.end = newlines - cr
+        ends = np.cumsum(sizes)
+        self.file = np.searchsorted(ends, self.start, side="right")
+        first = np.searchsorted(self.start, ends - sizes)
+        self.index = np.arange(len(self.start)) - first[self.file]
+        self.n_files = len(datas)
+        self.tokens = np.zeros(len(self.start), np.int64)
+
+    def line_of(self, positions: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.start, positions, side="right") - 1
+
+    def irregular_files(self) -> np.ndarray:
+        """Objects with a line Arrow's CSV reader would cut differently from the exact
+        path's tokenizer, or that the exact path rejects: S3 writes none, so one such line
+        sends its object (only it) through the exact path, which keeps its line numbers.
+        Counts each line's tokens on the way. Vectorised over quotes and spaces only."""
+        b, start, end = self.b, self.start, self.end
+        flagged: list[np.ndarray] = [np.flatnonzero(end - start > MAX_LINE_BYTES)]
+        crs = np.flatnonzero(b == _CR)
+        flagged.append(self.line_of(crs[b[np.minimum(crs + 1, b.size - 1)] != _NEWLINE]))
+        flagged.append(self.line_of(np.flatnonzero((b[:-1] == _BACKSLASH) & (b[1:] == _QUOTE))))
+        # Quotes: an even number per line, each pair opening a field and closing it.
+        q = np.flatnonzero(b == _QUOTE)
+        q_line = self.line_of(q)
+        flagged.append(np.flatnonzero(np.bincount(q_line, minlength=len(start)) % 2))
+        rank = np.arange(q.size) - np.searchsorted(q_line, q_line)
+        before = b[np.maximum(q - 1, 0)]
+        after = b[np.minimum(q + 1, b.size - 1)]
+        opens = rank % 2 == 0
+        bad_open = opens & (q != start[q_line]) & (before != _SPACE)
+        bad_close = ~opens & (q + 1 != end[q_line]) & (after != _SPACE)
+        flagged.append(q_line[bad_open | bad_close])
+        # Spaces outside quotes separate tokens; an empty token (two in a row, or one at
+        # either end of a line) is one the tokenizers would place differently.
+        sp = np.flatnonzero(b == _SPACE)
+        sp_line = self.line_of(sp)
+        inside = (np.searchsorted(q, sp) - np.searchsorted(q, start[sp_line])) % 2 == 1
+        sp, sp_line = sp[~inside], sp_line[~inside]
+        self.tokens = np.bincount(sp_line, minlength=len(start)) + 1
+        self.tokens[end == start] = 0
+        flagged.append(sp_line[1:][np.diff(sp) == 1])
+        flagged.append(sp_line[(sp == start[sp_line]) | (sp + 1 == end[sp_line])])
+        flagged.append(np.flatnonzero((self.tokens > 0) & (self.tokens < MIN_TOKENS)))
+        irregular = np.zeros(self.n_files, bool)
+        irregular[self.file[np.concatenate(flagged)]] = True
+        irregular |= self._not_utf8()
+        return irregular
+
+    def _not_utf8(self) -> np.ndarray:
+        """Objects holding bytes that are not UTF-8 (Arrow cannot hand such a line to its
+        invalid-row handler); one decode of the whole buffer when, as usual, none do."""
+        bad = np.zeros(self.n_files, bool)
+        at = 0
+        while at < len(self.body):
+            try:
+                codecs.utf_8_decode(self.body[at:] if at else self.body, "strict", True)
+                break
+            except UnicodeDecodeError as exc:
+                f = int(self.file[self.line_of(np.array([at + exc.start]))[0]])
+                bad[f] = True
+                later = np.flatnonzero(self.file > f)
+                at = int(self.start[later[0]]) if later.size else len(self.body)
+        return bad
+
+    def groups(self, exact: np.ndarray) -> list[np.ndarray]:
+        """Lines of regular objects, by token count (S3 added fields over the years; one
+        object may hold lines of two generations): each group tokenises as one table."""
+        regular = ~exact[self.file] & (self.tokens > 0)
+        return [
+            np.flatnonzero(regular & (self.tokens == n)) for n in np.unique(self.tokens[regular])
+        ]
+
+    def bytes_of(self, rows: np.ndarray) -> bytes:
+        """The lines ``rows`` (with their line ends) as one buffer."""
+        if rows.size == len(self.start):
+            return self.body
+        keep = np.zeros(len(self.start), bool)
+        keep[rows] = True
+        return self.b[np.repeat(keep, self.newlines - self.start + 1)].tobytes()
 
 
-@dataclass
-class _Tokens:
-    """Token columns of many lines, with where each line came from."""
-
-    columns: dict[str, pa.Array]
-    extra: pa.Array
-    origins: pa.Array
-    indices: pa.Array
-    raw_lines: list[bytes] | None = field(default=None)
-
-
-def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
-    """Tokenise same-shaped files in one Arrow CSV pass; None when any file is irregular."""
-    datas = [c.data if c.data.endswith(b"\n") else c.data + b"\n" for c in members]
-    counts: list[int] = []
-    ends: list[np.ndarray] = []
-    offset = 0
-    for d in datas:
-        newlines = np.flatnonzero(np.frombuffer(d, np.uint8) == 10)
-        longest = int(max(newlines[0], np.diff(newlines).max(initial=0)))
-        if longest > MAX_LINE_BYTES:
+def _parse_rows(
+    lines: _Lines, rows: np.ndarray, uris: list[str], exact: np.ndarray
+) -> tuple[pa.Table, np.ndarray] | None:
+    """Tokenise same-shaped lines in one Arrow CSV pass and build their events, with each
+    row's order key (object, line). Objects whose lines Arrow reads otherwise, or whose
+    times do not parse, are marked ``exact`` and left out."""
+    while rows.size:
+        table = _tokenise(lines.bytes_of(rows), rows.size)
+        if table is None:
+            exact[np.unique(lines.file[rows])] = True
             return None
-        counts.append(len(newlines))
-        ends.append(newlines + offset)
-        offset += len(d)
+        cols = table.columns
+        columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
+        extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
+        files = lines.file[rows]
+        origins = pa.DictionaryArray.from_arrays(
+            pa.array(files, pa.int32()), pa.array(uris, pa.string())
+        ).cast(pa.string())
+        index = lines.index[rows]
+        events, bad = _build(_Tokens(columns, extra, origins, pa.array(index)))
+        if not bad.any():
+            return events, (files.astype(np.int64) << 32) + index
+        exact[np.unique(files[bad])] = True
+        rows = rows[~exact[files]]
+    return None
+
+
+def _tokenise(body: bytes, n_rows: int) -> pa.Table | None:
+    """Arrow's CSV reader on lines already checked to cut alike; None if it still differs."""
     invalid: list[object] = []
 
     def on_invalid(row: object) -> str:
         invalid.append(row)
         return "skip"
 
-    body = b"".join(datas)
-    if not _tokenises_alike(body, np.concatenate(ends)):
-        return None
-    try:
-        # Arrow cannot hand a line that is not UTF-8 to its invalid-row handler (it prints a
-        # traceback): such files go to the exact path, which rejects just those lines.
-        codecs.utf_8_decode(body, "strict", True)
-    except UnicodeDecodeError:
-        return None
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
@@ -274,45 +368,38 @@ def _parse_fast(members: Sequence[Content]) -> pa.Table | None:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
-    if invalid or table.num_rows != sum(counts) or _has_empty_fields(table):
+    if invalid or table.num_rows != n_rows or _has_empty_fields(table):
         return None
-    cols = table.columns
-    columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
-    extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
-    origins = pa.array(
-        np.repeat(np.array([c.blob.uri for c in members], dtype=object), counts), pa.string()
-    )
-    indices = pa.array(np.concatenate([np.arange(n, dtype=np.int64) for n in counts]))
-    events, bad = _build(_Tokens(columns, extra, origins, indices))
-    return None if bad.any() else events
+    return table
 
 
-def _tokenises_alike(body: bytes, newlines: np.ndarray) -> bool:
-    """Whether Arrow's CSV reader cuts every line of ``body`` into the fields the exact
-    path's tokenizer would (S3 writes nothing else; a file that is different is read line by
-    line): no bare CR (Arrow ends a row there), no escaped quote, and every quote
-    either opening a field (after a space or at a line's start) or closing it (before a space
-    or the line's end), in turn, on one line. Spacing that would make an empty field is
-    caught on Arrow's output (``_has_empty_fields``). One pass over the quotes only."""
-    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
-        return False
-    if b"\\" in body and b'\\"' in body:
-        return False
-    b = np.frombuffer(body, np.uint8)
-    quotes = np.flatnonzero(b == _QUOTE)
-    if not quotes.size:
-        return True
-    if quotes.size % 2:
-        return False
-    before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], _NEWLINE)
-    after = b[np.minimum(quotes + 1, b.size - 1)]
-    if not (
-        np.isin(before[0::2], _FIELD_START).all()
-        and (np.isin(after[1::2], _FIELD_END) | (quotes[1::2] + 1 == b.size)).all()
-    ):
-        return False
-    lines = np.searchsorted(newlines, quotes)
-    return bool((lines[0::2] == lines[1::2]).all())
+def _without(part: tuple[pa.Table, np.ndarray], exact: np.ndarray) -> tuple[pa.Table, np.ndarray]:
+    """The part's rows of objects not marked for the exact path."""
+    table, order = part
+    keep = ~exact[order >> 32]
+    return part if keep.all() else (table.filter(pa.array(keep)), order[keep])
+
+
+def _in_file_order(parts: list[tuple[pa.Table, np.ndarray]]) -> pa.Table:
+    """Events of every part, ordered by object then line, as the objects came."""
+    if not parts:
+        return empty_events()
+    if len(parts) == 1:
+        table, order = parts[0]
+        return table if bool((np.diff(order) > 0).all()) else table.take(np.argsort(order))
+    table = pa.concat_tables([t for t, _ in parts])
+    return table.take(np.argsort(np.concatenate([o for _, o in parts]), kind="stable"))
+
+
+@dataclass
+class _Tokens:
+    """Token columns of many lines, with where each line came from."""
+
+    columns: dict[str, pa.Array]
+    extra: pa.Array
+    origins: pa.Array
+    indices: pa.Array
+    raw_lines: list[bytes] | None = field(default=None)
 
 
 def _has_empty_fields(table: pa.Table) -> bool:
@@ -321,9 +408,7 @@ def _has_empty_fields(table: pa.Table) -> bool:
     return any(pc.any(pc.equal(col, "")).as_py() for col in table.columns)
 
 
-_QUOTE, _NEWLINE = ord('"'), ord("\n")
-_FIELD_START = np.array([ord(" "), _NEWLINE], np.uint8)
-_FIELD_END = np.array([ord(" "), _NEWLINE, ord("\r")], np.uint8)
+_QUOTE, _NEWLINE, _CR, _SPACE, _BACKSLASH = (ord(c) for c in '"\n\r \\')
 
 
 def _join_extra(extra_cols: list[pa.Array], n: int) -> pa.Array:
