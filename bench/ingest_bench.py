@@ -1,10 +1,14 @@
 """Ingest benchmark: backfill throughput and peak memory against the floor of the work.
 
     python bench/ingest_bench.py [--events 1000000] [--lines 1000000] [--out bench/out]
+                                 [--world-style enterprise --world-days 28 --world-scale 3]
+                                 [--only LABEL-PART]
 
-Generates (once, cached under bench/data/) 1M CloudTrail events as ~200 large gzipped files,
-the same volume as CloudTrail really delivers it (one small file per account/region per
-5 minutes), and 1M access-log lines. For each set it measures:
+Generates (once, cached under bench/data/) a delivery-shaped world (sample_logs/worlds: one
+CloudTrail object per account, region and ~5 minutes, access logs in many small objects;
+about 1M events in 60k objects by default), 1M CloudTrail events as ~200 large gzipped
+files, the same volume as CloudTrail really delivers it (one small file per account/region
+per 5 minutes), and 1M access-log lines in large files. For each set it measures:
 
 * the floor: gunzip + ``orjson.loads`` of the CloudTrail files, or read + line split of the
   access logs, doing nothing else, in this process;
@@ -33,6 +37,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "bench" / "data"
 GENERATOR = REPO / "sample_logs" / "generate.py"
+WORLDS = REPO / "sample_logs" / "worlds" / "make_world.py"
 RESULTS = REPO / "bench" / "results"
 
 
@@ -85,15 +90,39 @@ def floor_access(root: Path) -> dict[str, float]:
     }
 
 
-def backfill(source: Path, workers: int, out: Path, detect: bool = False) -> dict[str, float]:
-    name = source.parent.name
+def floor_both(root: Path) -> dict[str, float]:
+    """Both floors over a world's two log trees: their events over their summed time."""
+    ct, ac = floor_cloudtrail(root / "AWSLogs"), floor_access(root / "s3-access-logs")
+    events, seconds = ct["events"] + ac["events"], ct["seconds"] + ac["seconds"]
+    return {
+        "events": events,
+        "files": ct["files"] + ac["files"],
+        "seconds": seconds,
+        "events_per_second": events / seconds,
+    }
+
+
+def world(name: str, args: list[str]) -> Path:
+    """A world of sample_logs/worlds: objects as AWS delivers them (cached)."""
+    out = DATA / name
+    if (out / "labels.json").exists():
+        return out
+    print(f"generating {name} …", file=sys.stderr)
+    subprocess.run([sys.executable, str(WORLDS), "--out", str(out), *args], check=True)
+    return out
+
+
+def backfill(
+    sources: list[Path], workers: int, out: Path, detect: bool = False
+) -> dict[str, float]:
+    name = "-".join(p.name for p in sources) + "-" + sources[0].parent.name
     lake = out / f"lake-{name}-{workers}{'-detect' if detect else ''}"
     shutil.rmtree(lake, ignore_errors=True)
     summary = out / f"summary-{name}-{workers}.json"
     cmd = [
         str(Path(sys.executable).with_name("detector")),
         "backfill",
-        str(source),
+        *map(str, sources),
         "--lake",
         str(lake),
         "--no-progress",
@@ -127,6 +156,10 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--world-style", default="enterprise")
+    ap.add_argument("--world-days", type=int, default=28)
+    ap.add_argument("--world-scale", type=float, default=3.0)
+    ap.add_argument("--only", default="", help="run only the sets whose label contains this")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     n, m = str(args.events), str(args.lines)
@@ -145,16 +178,35 @@ def main() -> None:
         f"{platform.python_version()}",
         "command": "python bench/ingest_bench.py " + " ".join(sys.argv[1:]),
     }
+    delivered = world(
+        f"world-{args.world_style}-{args.world_days}d-x{args.world_scale}",
+        ["--style", args.world_style, "--seed", "7", "--days", str(args.world_days),
+         "--scale", str(args.world_scale)],
+    )  # fmt: skip
+    shaped = f"{args.world_style} world, {args.world_days} days"
     rows = []
-    for label, root, floor in (
-        ("CloudTrail, ~200 large files", large / "AWSLogs", floor_cloudtrail),
-        ("CloudTrail, delivery-sized files", small / "AWSLogs", floor_cloudtrail),
-        ("S3 access logs", access / "s3-access-logs", floor_access),
+    for label, roots, floor in (
+        (f"Delivery-shaped ({shaped}): CloudTrail", [delivered / "AWSLogs"], floor_cloudtrail),
+        (
+            f"Delivery-shaped ({shaped}): access logs",
+            [delivered / "s3-access-logs"],
+            floor_access,
+        ),
+        (
+            f"Delivery-shaped ({shaped}): both",
+            [delivered / "AWSLogs", delivered / "s3-access-logs"],
+            lambda _: floor_both(delivered),
+        ),
+        ("CloudTrail, ~200 large files", [large / "AWSLogs"], floor_cloudtrail),
+        ("CloudTrail, delivery-sized files", [small / "AWSLogs"], floor_cloudtrail),
+        ("S3 access logs, large files", [access / "s3-access-logs"], floor_access),
     ):
-        base = floor(root)
-        one = backfill(root, 1, args.out)
-        two = backfill(root, 2, args.out)
-        detect = backfill(root, 1, args.out, detect=True)
+        if args.only and args.only not in label:
+            continue
+        base = floor(roots[0])
+        one = backfill(roots, 1, args.out)
+        two = backfill(roots, 2, args.out)
+        detect = backfill(roots, 1, args.out, detect=True)
         rows.append(
             {"set": label, "floor": base, "workers_1": one, "workers_2": two, "detect_1": detect}
         )
