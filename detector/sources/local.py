@@ -41,27 +41,9 @@ class LocalSource:
 
     def list(self) -> Iterator[ObjectRef | Reject]:
         if not self.root.is_dir():
-            yield self._entry(self.root, self.root.name)
+            yield self._entry(str(self.root), self.root.name)
             return
-        unlisted: list[OSError] = []
-        for dirpath, dirnames, filenames in os.walk(self.root, onerror=unlisted.append):
-            while unlisted:
-                exc = unlisted.pop()
-                yield _reject(
-                    str(exc.filename or dirpath),
-                    "unreadable_folder",
-                    f"cannot list this folder: {exc.strerror}",
-                )
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith(".") or name.endswith(NOT_LOGS):
-                    continue
-                path = Path(dirpath) / name
-                yield self._entry(path, path.relative_to(self.root).as_posix())
-        for exc in unlisted:
-            yield _reject(
-                str(exc.filename), "unreadable_folder", f"cannot list this folder: {exc.strerror}"
-            )
+        yield from _walk(str(self.root.resolve()), "")
 
     def fetch_many(
         self, refs: Iterable[ObjectRef], max_bytes: int | None = None
@@ -70,10 +52,11 @@ class LocalSource:
             yield _read(ref, max_bytes)
 
     @staticmethod
-    def _entry(path: Path, key: str) -> ObjectRef | Reject:
-        """The object at ``path``, or why it is not one (a per-entry reject)."""
+    def _entry(path: str, key: str, real: str | None = None) -> ObjectRef | Reject:
+        """The object at ``path`` (``real``: its resolved path, when known), or why it is not
+        one (a per-entry reject)."""
         try:
-            st = path.stat()
+            st = os.stat(path)
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.ELOOP):
                 why = "a link in a loop" if exc.errno == errno.ELOOP else "a link to nothing"
@@ -86,7 +69,38 @@ class LocalSource:
         if not stat.S_ISREG(st.st_mode):
             kind = next((k for test, k in _KINDS if test(st.st_mode)), "not a regular file")
             return _reject(str(path), "not_a_regular_file", f"{kind}: not read")
-        return ObjectRef(str(path.resolve()), key, st.st_size, f"mtime:{st.st_mtime_ns}")
+        real = real or str(Path(path).resolve())
+        return ObjectRef(real, key, st.st_size, f"mtime:{st.st_mtime_ns}")
+
+
+def _walk(folder: str, prefix: str) -> Iterator[ObjectRef | Reject]:
+    """A resolved folder's files in sorted order, then its subfolders' (as ``os.walk`` goes,
+    links to folders not followed). A file's path is known real unless it is a link, so only
+    links are resolved: one ``stat`` per file, no path arithmetic."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield _reject(folder, "unreadable_folder", f"cannot list this folder: {exc.strerror}")
+        return
+    folders = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        try:
+            is_folder = e.is_dir()
+        except OSError:
+            is_folder = False
+        if is_folder:
+            if not e.is_symlink():
+                folders.append(e)
+            continue
+        if e.name.endswith(NOT_LOGS):
+            continue
+        link = e.is_symlink()
+        yield LocalSource._entry(e.path, prefix + e.name, None if link else e.path)
+    for e in folders:
+        yield from _walk(e.path, prefix + e.name + "/")
 
 
 def _reject(path: str, reason: str, detail: str) -> Reject:
@@ -108,11 +122,25 @@ def _read(ref: ObjectRef, max_bytes: int | None) -> Blob | SourceError:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return SourceError(ref.uri, "not_a_regular_file", "no longer a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            if max_bytes is not None and st.st_size > max_bytes:
-                return Blob(ref, fh.read(RAW_CAP), oversize=st.st_size)
-            return Blob(ref, fh.read())
+        if max_bytes is not None and st.st_size > max_bytes:
+            return Blob(ref, _read_all(fd, RAW_CAP), oversize=st.st_size)
+        return Blob(ref, _read_all(fd))
     except OSError as exc:
         return SourceError(ref.uri, "read_failed", str(exc))
     finally:
         os.close(fd)
+
+
+def _read_all(fd: int, limit: int | None = None) -> bytes:
+    """Everything up to ``limit`` bytes, in as few ``read`` calls as the size allows."""
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    got = 0
+    while limit is None or got < limit:
+        want = max(size - got, 1 << 16) if limit is None else min(limit - got, 1 << 20)
+        chunk = os.read(fd, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
