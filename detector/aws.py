@@ -13,9 +13,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from detector.defaults import NO_REGION
 from detector.errors import UsageError
-
-NO_REGION = "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS profile)"
 
 
 def client(service: str, config: Config | None = None, region: str | None = None) -> Any:

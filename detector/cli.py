@@ -13,55 +13,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
-import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from rich.console import Console
-
-from detector import __version__, discover_command
-from detector.alerts import write_jsonl
-from detector.aws import NO_REGION
-from detector.detect import DEFAULT_CHECKPOINT_SECONDS
-from detector.errors import DetectorError, InfrastructureError, UsageError
-from detector.hunt import command as hunt_command
-from detector.ingest import DEFAULT_BATCH_MB, IngestOptions, backfill
-from detector.interrupts import StopRequest
-from detector.lake import Lake
-from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
-from detector.pipeline import Pipeline, SinkSpec, load_pipeline, parse_timestamp, validate
-from detector.progress import RunProgress
-from detector.report import (
-    alert_counts,
-    render_alerts,
-    render_evaluation,
-    render_findings,
-    render_summary,
+from detector import __version__
+from detector.defaults import (
+    DEFAULT_BATCH_MB,
+    DEFAULT_CHECKPOINT_SECONDS,
+    DEFAULT_MAX_OBJECT_MB,
+    NO_REGION,
 )
-from detector.runner import close_detection, open_detection, preflight
-from detector.sinks import parse_sink_spec
-from detector.summary import RunSummary
+from detector.errors import DetectorError, InfrastructureError, UsageError
 from detector.terminal import PipeConsole, SafeLogFormatter, visible
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
-SAMPLE_SUBDIRS = ("AWSLogs", "s3-access-logs")
-DRAIN_SECONDS = 30.0
-"""How long a backfill waits at its end for the sinks to deliver its alerts."""
-DEMO_NEXT = (
-    "The bundled sample is one day with five attacks in its last hours (sample_logs/README.md). "
-    "For the full picture, generate the labelled 16-day world (27 attacks, 6 benign traps) "
-    "and score it:\n"
-    "  python3 sample_logs/generate.py --out /tmp/eval --scenarios\n"
-    "  detector backfill /tmp/eval/AWSLogs /tmp/eval/s3-access-logs --lake /tmp/eval-lake "
-    "--config /tmp/eval/detector.toml --alerts /tmp/eval/alerts.jsonl\n"
-    "  detector evaluate /tmp/eval/labels.json /tmp/eval/alerts.jsonl --lake /tmp/eval-lake"
-)
 
 
 def _day(text: str) -> date:
@@ -262,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lake", type=Path, help="count benign events in this lake")
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
+    from detector import discover_command
+    from detector.hunt import command as hunt_command
+
     hunt_command.add_parser(sub)
     discover_command.add_parser(sub)
     return parser
@@ -375,24 +347,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    _setup_logging(args)
+    setup_logging(args)
     console = PipeConsole()
     try:
         try:
-            if args.command == "backfill":
-                return _backfill(args, args.sources, args.lake, console)
-            if args.command == "tail":
-                return _tail(_pipeline_from_args(args), console, args.alerts)
-            if args.command == "run":
-                return _run_file(args, console)
-            if args.command == "demo":
-                return _demo(args, console)
-            if args.command == "evaluate":
-                return _evaluate(args, console)
-            if args.command == "hunt":
-                return hunt_command.run(args, console)
-            if args.command == "discover":
-                return discover_command.run(args, console)
+            return _dispatch(args, console)
         except UsageError as exc:
             print(f"detector: error: {visible(exc)}", file=sys.stderr)
             return 2
@@ -427,6 +386,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
+    """Run the parsed command; the libraries it needs are imported only now."""
+    if args.command == "hunt":
+        from detector.hunt import command as hunt_command
+
+        return hunt_command.run(args, console)
+    if args.command == "discover":
+        from detector import discover_command
+
+        return discover_command.run(args, console)
+    from detector import commands
+
+    if args.command == "backfill":
+        return commands.backfill_command(args, args.sources, args.lake, console)
+    if args.command == "tail":
+        return commands.tail(commands.pipeline_from_args(args), console, args.alerts)
+    if args.command == "run":
+        return commands.run_file(args, console)
+    if args.command == "demo":
+        return commands.demo(args, console)
+    if args.command == "evaluate":
+        return commands.evaluate(args, console)
+    raise UsageError(f"unknown command {args.command}")
+
+
 _AWS_SETUP = {
     "NoRegionError": NO_REGION,
     "NoCredentialsError": "no AWS credentials: use an instance or task role, AWS_PROFILE, or "
@@ -447,7 +431,7 @@ def aws_problem(exc: BaseException) -> tuple[int, str] | None:
     return 1, f"AWS: {exc}"
 
 
-def _setup_logging(args: argparse.Namespace) -> None:
+def setup_logging(args: argparse.Namespace) -> None:
     level = args.log_level
     if args.command in ("tail", "run") and "--log-level" not in sys.argv[1:]:
         level = "INFO"  # a long-running process: its status lines are INFO
@@ -468,201 +452,6 @@ def _setup_logging(args: argparse.Namespace) -> None:
     logging.basicConfig(level=level, handlers=[handler], force=True)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def _pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) -> Pipeline:
-    """The command line's pipeline (the same structure a pipeline file gives)."""
-    kind = "backfill" if args.command in ("backfill", "demo") else args.stream_kind
-    p = Pipeline(
-        kind=kind,
-        lake=args.lake,
-        sources=list(sources),
-        since=getattr(args, "since", None),
-        until=getattr(args, "until", None),
-        workers=getattr(args, "workers", 1),
-        batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
-        max_object_mb=getattr(args, "max_object_mb", DEFAULT_MAX_OBJECT_MB),
-        queue_url=getattr(args, "queue_url", None),
-        wait_seconds=getattr(args, "wait", 20),
-        batch_messages=getattr(args, "batch_messages", 100),
-        max_receives=getattr(args, "max_receives", 5),
-        visibility_timeout=getattr(args, "visibility_timeout", None),
-        stream=getattr(args, "stream", None),
-        start=getattr(args, "start", "trim-horizon"),
-        start_timestamp=parse_timestamp(args.start_timestamp, "--timestamp")
-        if getattr(args, "start_timestamp", None)
-        else None,
-        detect=not getattr(args, "no_detect", False),
-        config=args.config,
-        model=args.model,
-        state=args.state,
-        checkpoint_seconds=getattr(args, "checkpoint_seconds", DEFAULT_CHECKPOINT_SECONDS),
-        sinks=[
-            _sink_spec(s, getattr(args, "min_severity", "low")) for s in getattr(args, "sink", [])
-        ],
-        metrics_port=getattr(args, "metrics_port", None),
-        status_seconds=getattr(args, "status_seconds", 30.0),
-        until_idle=getattr(args, "until_idle", None),
-        log_format=args.log_format,
-    )
-    validate(p, "command line")
-    return p
-
-
-def _sink_spec(text: str, min_severity: str) -> SinkSpec:
-    kind, sep, value = text.partition("=")
-    if not sep:
-        parse_sink_spec(text)  # raises the one clear error for a malformed spec
-    return SinkSpec(kind.strip().lower(), value, min_severity)
-
-
-def _backfill(
-    args: argparse.Namespace, sources: Sequence[str], lake: Path, console: Console
-) -> int:
-    return _run(args, sources, lake, console).exit_code
-
-
-def _run(
-    args: argparse.Namespace, sources: Sequence[str], lake: Path, console: Console
-) -> RunSummary:
-    args.lake = lake
-    pipeline = _pipeline_from_args(args, sources)
-    return _run_backfill(pipeline, console, not args.no_progress, args.alerts, args.summary)
-
-
-def _run_backfill(
-    p: Pipeline,
-    console: Console,
-    progress_bar: bool,
-    alerts_file: str | None = None,
-    summary_file: Path | None = None,
-) -> RunSummary:
-    options = IngestOptions(
-        lake=p.lake,
-        since=p.since,
-        until=p.until,
-        workers=p.workers,
-        batch_bytes=p.batch_mb << 20,
-        max_object_bytes=p.max_object_mb << 20,
-    )
-    preflight(p)
-    detection = open_detection(p, Lake(p.lake))
-    stop = StopRequest().install()
-    try:
-        with RunProgress(enabled=progress_bar) as progress:
-            summary = backfill(p.sources, options, progress, detection, stop)
-    finally:
-        stop.uninstall()
-        delivery = close_detection(detection, DRAIN_SECONDS)
-    if detection is not None:
-        alerts = detection.alerts()
-        summary.alerts = alert_counts(detection.signals())
-        summary.detection_errors = dict(detection.engine.stats.errors)
-        if alerts_file:
-            write_jsonl(alerts, alerts_file)
-    if summary_file:
-        summary.write_json(summary_file)
-    render_summary(summary, console)
-    if detection is not None:
-        render_alerts(detection.alerts(), console)
-    _report_delivery(delivery)
-    _report_stop(summary)
-    return summary
-
-
-def _report_stop(summary: RunSummary) -> None:
-    """One line on stderr when the run ended early, saying what happens to the rest."""
-    if summary.interrupted:
-        print(
-            f"detector: interrupted; {summary.objects_not_ingested:,} object(s) not "
-            "ingested are read on the next run",
-            file=sys.stderr,
-        )
-    elif summary.stopped:
-        print(
-            f"detector: stopped: {visible(summary.stopped)}; "
-            f"{summary.objects_not_ingested:,} object(s) not ingested are read again on the "
-            "next run",
-            file=sys.stderr,
-        )
-
-
-def _report_delivery(status: dict[str, dict[str, object]]) -> None:
-    for sink in status.values():
-        if sink["pending"] or sink["dead_lettered"]:
-            print(
-                f"detector: sink {sink['label']}: {sink['delivered']} delivered, "
-                f"{sink['pending']} still queued (sent on the next run), "
-                f"{sink['dead_lettered']} dead-lettered",
-                file=sys.stderr,
-            )
-
-
-def _tail(p: Pipeline, console: Console, alerts_file: str | None = None) -> int:
-    from detector.runner import run_tail
-
-    summary, metrics, alerts = run_tail(p)
-    if alerts_file:
-        write_jsonl(alerts, alerts_file)
-    render_summary(summary, console)
-    console.print(metrics.status_line("tail"), markup=False, highlight=False)
-    return 128 + signal.SIGINT if summary.interrupted == signal.SIGINT else 0
-
-
-def _run_file(args: argparse.Namespace, console: Console) -> int:
-    p = load_pipeline(args.pipeline)
-    if args.until_idle is not None:
-        p.until_idle = args.until_idle
-    if p.log_format == "json" and args.log_format != "json":
-        args.log_format = "json"
-        _setup_logging(args)
-    if p.kind == "backfill":
-        return _run_backfill(p, console, not args.no_progress).exit_code
-    return _tail(p, console)
-
-
-def _demo(args: argparse.Namespace, console: Console) -> int:
-    logs: Path = args.logs
-    sources = [str(logs / d) for d in SAMPLE_SUBDIRS if (logs / d).is_dir()]
-    for name in ("demo.toml", "detector.toml"):
-        if args.config is None and (logs / name).is_file():
-            args.config = logs / name
-    if not sources:
-        raise UsageError(
-            f"{logs}: no sample logs here (expected {', '.join(SAMPLE_SUBDIRS)}/); "
-            "regenerate them with: make sample-logs"
-        )
-    if args.lake is not None:
-        summary = _run(args, sources, args.lake, console)
-        render_findings(args.lake, console)
-        console.print(DEMO_NEXT, markup=False, highlight=False)
-        return summary.exit_code
-    with tempfile.TemporaryDirectory(prefix="detector-demo-") as tmp:
-        summary = _run(args, sources, Path(tmp), console)
-        render_findings(Path(tmp), console)
-    console.print(DEMO_NEXT, markup=False, highlight=False)
-    return summary.exit_code
-
-
-def _evaluate(args: argparse.Namespace, console: Console) -> int:
-    from detector.evaluate import evaluate, load_alerts, load_labels
-    from detector.lake import read_events
-
-    scenarios = load_labels(args.labels)
-    alerts = load_alerts(args.alerts)
-    if args.lake is not None:
-        ids = read_events(args.lake).select(["event_id", "request_id"]).to_pylist()
-        attack = set().union(*(s.ids for s in scenarios if s.kind == "attack"))
-        benign = sum(1 for r in ids if (r["event_id"] or r["request_id"]) not in attack)
-    elif args.benign_events is not None:
-        benign = args.benign_events
-    else:
-        raise UsageError("give --lake (to count benign events) or --benign-events N")
-    result = evaluate(scenarios, alerts, benign)
-    render_evaluation(result, console)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

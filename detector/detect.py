@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 
 from detector.alerts import Alert, write_parquet
 from detector.config import Settings, load_settings
+from detector.defaults import DEFAULT_CHECKPOINT_SECONDS
 from detector.engine import Engine
 from detector.errors import infrastructure
 from detector.lake import ALERTS, EVENTS, FEATURES, Lake
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 STATE_FILE = "state/detector.state"
 START = ""
 """``through_batch`` of a state begun on an empty lake: every batch is newer than it."""
-DEFAULT_CHECKPOINT_SECONDS = 60.0
 
 
 @dataclass

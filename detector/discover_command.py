@@ -12,22 +12,22 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
-from detector import discovery
-from detector.discovery import PARTNER_DAYS, Discovered, automation, discover, endpoints
+from detector.defaults import PARTNER_DAYS
 from detector.errors import UsageError
-from detector.lake import EVENTS, Lake
-from detector.schema import EVENT_SCHEMA
 from detector.terminal import safe_text
 
-COLUMNS = [*discovery.COLUMNS, "session_issuer_arn", "vpc_endpoint_id"]
-"""What discovery reads, and who principals are and which endpoints they use."""
+if TYPE_CHECKING:  # the command's work imports them; its parser (``--help``) does not
+    import polars as pl
+
+    from detector.discovery import Discovered
+
+EXTRA_COLUMNS = ["session_issuer_arn", "vpc_endpoint_id"]
+"""Beside what discovery reads: who principals are and which endpoints they use."""
 TOP = 25
 DEPLOYERS = ("terraform", "github actions", "cdk / cloudformation")
 
@@ -55,6 +55,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    import polars as pl
+    import pyarrow.parquet as pq
+
+    from detector import discovery
+    from detector.discovery import Discovered, automation, discover, endpoints
+    from detector.lake import EVENTS, Lake
+    from detector.schema import EVENT_SCHEMA
+
+    columns = [*discovery.COLUMNS, *EXTRA_COLUMNS]
     lake = Lake(args.lake)
     files = lake.committed_files(EVENTS) if args.lake.is_dir() else []
     if not files:
@@ -63,7 +72,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"{args.write_config}: exists; not overwritten")
     learned, robots, paths = Discovered(), [], []
     for path in files:
-        table = pq.read_table(path, schema=EVENT_SCHEMA).select(COLUMNS)
+        table = pq.read_table(path, schema=EVENT_SCHEMA).select(columns)
         df = pl.from_arrow(table)
         assert isinstance(df, pl.DataFrame)
         learned.merge(discover(df))
@@ -79,6 +88,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 def _total(parts: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    import polars as pl
+
     return (
         pl.concat(parts)
         .group_by(keys)
@@ -122,6 +133,7 @@ def _show(
 
 def starter_config(d: Discovered, bots: pl.DataFrame) -> str:
     """A detector.toml from discovery: every value JSON-quoted (log values are untrusted)."""
+    import polars as pl
 
     def arr(values: Any) -> str:
         return "[" + ", ".join(json.dumps(v) for v in sorted(values)) + "]"

@@ -30,6 +30,7 @@ import polars as pl
 import pyarrow as pa
 
 from detector.config import Settings
+from detector.defaults import PARTNER_DAYS
 
 CLOUDTRAIL_KEY = r"(^|/)AWSLogs/(o-[a-z0-9]+/)?\d{12}/CloudTrail(-Digest|-Insight)?/"
 AUTOMATION_AGENTS = {
@@ -40,8 +41,6 @@ AUTOMATION_AGENTS = {
 }
 LOG_DELIVERY = "cloudtrail.amazonaws.com"
 KEPT = 1000
-PARTNER_DAYS = 3
-"""Days a foreign account's principals must have used our buckets to count as a partner."""
 """Values kept per kind of discovered fact."""
 
 

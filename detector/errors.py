@@ -73,3 +73,7 @@ class DeliveryError(DetectorError):
         self.reason = reason
         self.retryable = retryable
         self.retry_after = retry_after
+
+
+class QueryError(UsageError):
+    """The query cannot run: a syntax or name error, a refused statement, a bad parameter."""

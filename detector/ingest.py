@@ -30,6 +30,7 @@ from pathlib import Path
 from detector.batch import commit_batch
 from detector.blob import Blob, ObjectRef
 from detector.dedup import SeenEvents
+from detector.defaults import DEFAULT_BATCH_MB
 from detector.detect import DetectionRun
 from detector.errors import InfrastructureError, LakeError, SourceError
 from detector.interrupts import StopRequest
@@ -44,7 +45,6 @@ from detector.summary import BatchStats, RunSummary
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_MB = 16
 GZIP_EXPANSION = 10
 """Gzipped logs count this many times their size toward a batch: memory holds them unzipped."""
 

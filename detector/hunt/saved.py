@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from detector.hunt.views import QueryError
+from detector.errors import QueryError
 
 HUNTS_DIR = Path(__file__).resolve().parents[2] / "hunts"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")

@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 
-from detector.errors import DetectorError, LakeError, UsageError
+from detector.errors import DetectorError, LakeError, QueryError, UsageError
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from detector.terminal import visible
 
@@ -99,10 +99,6 @@ SELECT * FROM events WHERE source IS DISTINCT FROM 's3_access'
 UNION ALL
 SELECT * FROM events a WHERE a.source = 's3_access' AND (a.request_id IS NULL OR NOT EXISTS (
     SELECT 1 FROM events c WHERE c.source = 'cloudtrail' AND c.request_id = a.request_id))"""
-
-
-class QueryError(UsageError):
-    """The query cannot run: a syntax or name error, a refused statement, a bad parameter."""
 
 
 def one_line(exc: BaseException) -> str:

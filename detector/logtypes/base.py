@@ -17,17 +17,13 @@ import pyarrow as pa
 from isal import isal_zlib
 
 from detector.blob import Blob
+from detector.defaults import DEFAULT_MAX_OBJECT_MB
 from detector.schema import empty_events
 
 RAW_CAP = 1 << 20
 """Rejected bytes kept in quarantine per reject; more is cut and the detail says so."""
 
 GZIP_MAGIC = b"\x1f\x8b"
-
-DEFAULT_MAX_OBJECT_MB = 256
-"""The most one log object may hold once decompressed (``--max-object-mb``). Far above any
-CloudTrail or access-log object AWS writes; past it the object is a decompression bomb or
-not a log, and is quarantined rather than read into memory."""
 
 
 @dataclass(frozen=True)
