@@ -1,7 +1,7 @@
 """Ingest benchmark: backfill throughput and peak memory against the floor of the work.
 
     python bench/ingest_bench.py [--events 1000000] [--lines 1000000] [--out bench/out]
-                                 [--world-style enterprise --world-days 28 --world-scale 3.5]
+                                 [--world-style enterprise --world-days 28 --world-scale 3.6]
                                  [--only LABEL-PART]
 
 Generates (once, cached under bench/data/) a delivery-shaped world (sample_logs/worlds: one
@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     ap.add_argument("--world-style", default="enterprise")
     ap.add_argument("--world-days", type=int, default=28)
-    ap.add_argument("--world-scale", type=float, default=3.5)
+    ap.add_argument("--world-scale", type=float, default=3.6)
     ap.add_argument("--only", default="", help="run only the sets whose label contains this")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
