@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import io
 import re
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -197,26 +198,121 @@ class S3AccessLog(LogType):
         return _LINE_HEAD.match(head) is not None
 
     def parse(self, contents: Sequence[Content]) -> ParseResult:
-        lines = _Lines([c.data for c in contents])
-        exact = lines.irregular_files()
-        uris = [c.blob.uri for c in contents]
+        shapes: dict[int, list[int]] = defaultdict(list)
+        for i, content in enumerate(contents):
+            shapes[_first_line_tokens(content.data)].append(i)
         parts: list[tuple[pa.Table, np.ndarray]] = []
-        for rows in lines.groups(exact):
-            built = _parse_rows(lines, rows, uris, exact)
-            if built is not None:
-                parts.append(built)
-        # A group may send an object to the exact path after another group took some of its
-        # lines: those go, the exact path reads the whole object.
-        parts = [_without(part, exact) for part in parts]
+        rest: list[int] = []
+        for n_tokens, members in shapes.items():
+            whole = _parse_whole(contents, members) if n_tokens >= MIN_TOKENS else None
+            if whole is None:
+                rest.extend(members)
+            else:
+                parts.append(whole)
         result = ParseResult()
-        for f in np.flatnonzero(exact):
-            one = _parse_exact(contents[f])
-            result.rejects.extend(one.rejects)
-            if one.events.num_rows:
-                index = one.events.column("origin_index").to_numpy()
-                parts.append((one.events, (int(f) << 32) + index))
+        if rest:
+            parts += _parse_lines(sorted(rest), contents, result)
         result.events = _in_file_order(parts)
         return result
+
+
+def _first_line_tokens(data: bytes) -> int:
+    end = data.find(b"\n")
+    line = data if end < 0 else data[:end]
+    return len(_TOKEN.findall(line.decode("utf-8", errors="replace")))
+
+
+def _parse_whole(
+    contents: Sequence[Content], members: list[int]
+) -> tuple[pa.Table, np.ndarray] | None:
+    """Objects whose lines all look like their first: one Arrow CSV pass over them all, with
+    only the quotes checked beforehand (what S3 writes, nearly always). None when anything
+    differs (a line of another generation, a blank line, an odd byte): they go line by
+    line."""
+    datas = [contents[i].data for i in members]
+    datas = [d if d.endswith(b"\n") else d + b"\n" for d in datas]
+    body = b"".join(datas)
+    newlines = np.flatnonzero(np.frombuffer(body, np.uint8) == _NEWLINE)
+    lengths = np.diff(newlines, prepend=-1)
+    if lengths.max(initial=0) > MAX_LINE_BYTES or not _tokenises_alike(body, newlines):
+        return None
+    try:
+        codecs.utf_8_decode(body, "strict", True)
+    except UnicodeDecodeError:
+        return None
+    table = _tokenise(body, len(newlines))
+    if table is None:
+        return None
+    ends = np.cumsum(np.fromiter(map(len, datas), np.int64, len(datas)))
+    counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
+    files = np.repeat(np.array(members, np.int64), counts)
+    index = np.arange(len(newlines)) - np.repeat(np.cumsum(counts) - counts, counts)
+    events, bad = _build(_tokens(table, files, index, [c.blob.uri for c in contents]))
+    return None if bad.any() else (events, (files << 32) + index)
+
+
+def _tokenises_alike(body: bytes, newlines: np.ndarray) -> bool:
+    """Whether Arrow's CSV reader cuts every line of ``body`` into the fields the exact
+    path's tokenizer would: no bare CR (Arrow ends a row there), no escaped quote, and every
+    quote either opening a field (after a space or at a line's start) or closing it (before
+    a space or the line's end), in turn, on one line. Spacing that would make an empty field
+    is caught on Arrow's output (``_has_empty_fields``). One pass over the quotes only."""
+    if b"\r" in body and body.count(b"\r") != body.count(b"\r\n"):
+        return False
+    if b'\\"' in body:
+        return False
+    b = np.frombuffer(body, np.uint8)
+    quotes = np.flatnonzero(b == _QUOTE)
+    if not quotes.size:
+        return True
+    if quotes.size % 2:
+        return False
+    before = np.where(quotes > 0, b[np.maximum(quotes - 1, 0)], _NEWLINE)
+    after = b[np.minimum(quotes + 1, b.size - 1)]
+    if not (
+        np.isin(before[0::2], _FIELD_START).all()
+        and (np.isin(after[1::2], _FIELD_END) | (quotes[1::2] + 1 == b.size)).all()
+    ):
+        return False
+    lines = np.searchsorted(newlines, quotes)
+    return bool((lines[0::2] == lines[1::2]).all())
+
+
+def _tokens(table: pa.Table, files: np.ndarray, index: np.ndarray, uris: list[str]) -> _Tokens:
+    """Arrow's token columns, named, with each row's object and line number."""
+    cols = table.columns
+    columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
+    extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
+    origins = pa.DictionaryArray.from_arrays(
+        pa.array(files, pa.int32()), pa.array(uris, pa.string())
+    ).cast(pa.string())
+    return _Tokens(columns, extra, origins, pa.array(index))
+
+
+def _parse_lines(
+    members: list[int], contents: Sequence[Content], result: ParseResult
+) -> list[tuple[pa.Table, np.ndarray]]:
+    """Objects whose lines differ in shape, cut line by line in bulk: lines grouped by token
+    count, one Arrow pass per group; an irregular object goes through the exact path."""
+    lines = _Lines([contents[i].data for i in members])
+    exact = lines.irregular_files()
+    uris = [contents[i].blob.uri for i in members]
+    parts: list[tuple[pa.Table, np.ndarray]] = []
+    for rows in lines.groups(exact):
+        built = _parse_rows(lines, rows, uris, exact)
+        if built is not None:
+            parts.append(built)
+    # A group may send an object to the exact path after another group took some of its
+    # lines: those go, the exact path reads the whole object.
+    parts = [_without(part, exact) for part in parts]
+    for f in np.flatnonzero(exact):
+        one = _parse_exact(contents[members[f]])
+        result.rejects.extend(one.rejects)
+        if one.events.num_rows:
+            index = one.events.column("origin_index").to_numpy()
+            parts.append((one.events, (int(f) << 32) + index))
+    ordinals = np.array(members, np.int64)
+    return [(table, (ordinals[order >> 32] << 32) + (order & 0xFFFFFFFF)) for table, order in parts]
 
 
 class _Lines:
@@ -246,16 +342,20 @@ class _Lines:
         """Objects with a line Arrow's CSV reader would cut differently from the exact
         path's tokenizer, or that the exact path rejects: S3 writes none, so one such line
         sends its object (only it) through the exact path, which keeps its line numbers.
-        Counts each line's tokens on the way. Vectorised over quotes and spaces only."""
-        b, start, end = self.b, self.start, self.end
+        Counts each line's tokens on the way: whole-buffer passes, a search per quote."""
+        b, start, end, n = self.b, self.start, self.end, len(self.start)
         flagged: list[np.ndarray] = [np.flatnonzero(end - start > MAX_LINE_BYTES)]
-        crs = np.flatnonzero(b == _CR)
-        flagged.append(self.line_of(crs[b[np.minimum(crs + 1, b.size - 1)] != _NEWLINE]))
-        flagged.append(self.line_of(np.flatnonzero((b[:-1] == _BACKSLASH) & (b[1:] == _QUOTE))))
+        if b"\r" in self.body:
+            crs = np.flatnonzero(b == _CR)
+            flagged.append(self.line_of(crs[b[np.minimum(crs + 1, b.size - 1)] != _NEWLINE]))
+        if b'\\"' in self.body:
+            escaped = np.flatnonzero((b[:-1] == _BACKSLASH) & (b[1:] == _QUOTE))
+            flagged.append(self.line_of(escaped))
         # Quotes: an even number per line, each pair opening a field and closing it.
         q = np.flatnonzero(b == _QUOTE)
         q_line = self.line_of(q)
-        flagged.append(np.flatnonzero(np.bincount(q_line, minlength=len(start)) % 2))
+        odd = np.bincount(q_line, minlength=n) % 2 == 1
+        flagged.append(np.flatnonzero(odd))
         rank = np.arange(q.size) - np.searchsorted(q_line, q_line)
         before = b[np.maximum(q - 1, 0)]
         after = b[np.minimum(q + 1, b.size - 1)]
@@ -263,17 +363,25 @@ class _Lines:
         bad_open = opens & (q != start[q_line]) & (before != _SPACE)
         bad_close = ~opens & (q + 1 != end[q_line]) & (after != _SPACE)
         flagged.append(q_line[bad_open | bad_close])
-        # Spaces outside quotes separate tokens; an empty token (two in a row, or one at
-        # either end of a line) is one the tokenizers would place differently.
-        sp = np.flatnonzero(b == _SPACE)
-        sp_line = self.line_of(sp)
-        inside = (np.searchsorted(q, sp) - np.searchsorted(q, start[sp_line])) % 2 == 1
-        sp, sp_line = sp[~inside], sp_line[~inside]
-        self.tokens = np.bincount(sp_line, minlength=len(start)) + 1
-        self.tokens[end == start] = 0
-        flagged.append(sp_line[1:][np.diff(sp) == 1])
-        flagged.append(sp_line[(sp == start[sp_line]) | (sp + 1 == end[sp_line])])
-        flagged.append(np.flatnonzero((self.tokens > 0) & (self.tokens < MIN_TOKENS)))
+        # Spaces outside quotes separate tokens: a line's spaces less those between each
+        # opening quote and its closing one (counted over quote pairs of even lines only).
+        space = b == _SPACE
+        counted = np.cumsum(space, dtype=np.int32)  # spaces up to and including each byte
+        spaces = counted[self.newlines] - counted[start] + space[start]
+        paired = ~odd[q_line]
+        qp, qp_line = q[paired], q_line[paired]
+        quoted = counted[qp[1::2]] - counted[qp[0::2]]
+        inside = np.bincount(qp_line[0::2], weights=quoted, minlength=n).astype(np.int64)
+        blank = end == start
+        self.tokens = np.where(blank, 0, spaces - inside + 1)
+        # An empty token (two spaces in a row outside quotes, or one at either end of a
+        # line) is one the tokenizers would place differently.
+        twice = np.flatnonzero(space[:-1] & space[1:])
+        twice_line = self.line_of(twice)
+        within = (np.searchsorted(q, twice) - np.searchsorted(q, start[twice_line])) % 2 == 1
+        flagged.append(twice_line[~within])
+        flagged.append(np.flatnonzero(~blank & (space[start] | space[np.maximum(end - 1, 0)])))
+        flagged.append(np.flatnonzero(~blank & (self.tokens < MIN_TOKENS)))
         irregular = np.zeros(self.n_files, bool)
         irregular[self.file[np.concatenate(flagged)]] = True
         irregular |= self._not_utf8()
@@ -323,15 +431,9 @@ def _parse_rows(
         if table is None:
             exact[np.unique(lines.file[rows])] = True
             return None
-        cols = table.columns
-        columns = {name: cols[i].combine_chunks() for i, name in enumerate(_NAMES) if i < len(cols)}
-        extra = _join_extra([c.combine_chunks() for c in cols[KNOWN_TOKENS:]], table.num_rows)
         files = lines.file[rows]
-        origins = pa.DictionaryArray.from_arrays(
-            pa.array(files, pa.int32()), pa.array(uris, pa.string())
-        ).cast(pa.string())
         index = lines.index[rows]
-        events, bad = _build(_Tokens(columns, extra, origins, pa.array(index)))
+        events, bad = _build(_tokens(table, files, index, uris))
         if not bad.any():
             return events, (files.astype(np.int64) << 32) + index
         exact[np.unique(files[bad])] = True
@@ -409,6 +511,8 @@ def _has_empty_fields(table: pa.Table) -> bool:
 
 
 _QUOTE, _NEWLINE, _CR, _SPACE, _BACKSLASH = (ord(c) for c in '"\n\r \\')
+_FIELD_START = np.array([_SPACE, _NEWLINE], np.uint8)
+_FIELD_END = np.array([_SPACE, _NEWLINE, _CR], np.uint8)
 
 
 def _join_extra(extra_cols: list[pa.Array], n: int) -> pa.Array:
