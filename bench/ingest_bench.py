@@ -11,7 +11,7 @@ files, the same volume as CloudTrail really delivers it (one small file per acco
 per 5 minutes), and 1M access-log lines in large files. For each set it measures:
 
 * the floor: gunzip + ``orjson.loads`` of the CloudTrail files, or read + line split of the
-  access logs, doing nothing else, in this process;
+  access logs, doing nothing else, in this process (the faster of two runs: warm cache);
 * ``detector backfill --no-detect`` into a fresh lake, as a child process, with one worker and
   with two; events/s from the run's own summary and peak RSS from the kernel (wait4).
 
@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -56,6 +57,17 @@ def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.name != "MANIFEST.json")
 
 
+def warm(floor: Callable[[Path], dict[str, float]]) -> Callable[[Path], dict[str, float]]:
+    """The faster of two runs: the first may read from disk, the backfills read from the page
+    cache (a floor measured cold made backfill look faster than it is)."""
+
+    def best(root: Path) -> dict[str, float]:
+        return min((floor(root) for _ in range(2)), key=lambda r: r["seconds"])
+
+    return best
+
+
+@warm
 def floor_cloudtrail(root: Path) -> dict[str, float]:
     files = [
         p
@@ -75,6 +87,7 @@ def floor_cloudtrail(root: Path) -> dict[str, float]:
     }
 
 
+@warm
 def floor_access(root: Path) -> dict[str, float]:
     files = files_under(root)
     started = time.perf_counter()
