@@ -123,24 +123,27 @@ def _read(ref: ObjectRef, max_bytes: int | None) -> Blob | SourceError:
         if not stat.S_ISREG(st.st_mode):
             return SourceError(ref.uri, "not_a_regular_file", "no longer a regular file")
         if max_bytes is not None and st.st_size > max_bytes:
-            return Blob(ref, _read_all(fd, RAW_CAP), oversize=st.st_size)
-        return Blob(ref, _read_all(fd))
+            return Blob(ref, _read_all(fd, st.st_size, RAW_CAP), oversize=st.st_size)
+        return Blob(ref, _read_all(fd, st.st_size))
     except OSError as exc:
         return SourceError(ref.uri, "read_failed", str(exc))
     finally:
         os.close(fd)
 
 
-def _read_all(fd: int, limit: int | None = None) -> bytes:
-    """Everything up to ``limit`` bytes, in as few ``read`` calls as the size allows."""
-    size = os.fstat(fd).st_size
-    chunks: list[bytes] = []
-    got = 0
+def _read_all(fd: int, size: int, limit: int | None = None) -> bytes:
+    """Everything (or up to ``limit`` bytes) of a file of ``size`` bytes: one ``read`` of the
+    size plus a byte (a regular file returns short only at its end), more only if it grew."""
+    want = size + 1 if limit is None else min(size + 1, limit)
+    first = os.read(fd, want)
+    if len(first) < want:
+        return first
+    chunks = [first]
+    got = len(first)
     while limit is None or got < limit:
-        want = max(size - got, 1 << 16) if limit is None else min(limit - got, 1 << 20)
-        chunk = os.read(fd, want)
+        chunk = os.read(fd, 1 << 20 if limit is None else min(limit - got, 1 << 20))
         if not chunk:
             break
         chunks.append(chunk)
         got += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return b"".join(chunks)
