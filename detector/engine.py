@@ -119,9 +119,9 @@ class Engine:
         self.bucket_windows: WindowAggregator = self.state.bucket_windows
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
-        self._relayed: dict[tuple[str, Any], dict[str, int]] = {}
-        """Reads and writes of each principal window just closed, for its bucket windows."""
         """Principal windows closed since the caller last took them (the features table)."""
+        self._just_closed: dict[tuple[str, Any], dict[str, Any]] = {}
+        """Each principal window just closed, for its principal×bucket windows to consult."""
         self.volume_detections = [d for d in self.window_detections if d.per_bucket]
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
@@ -198,14 +198,12 @@ class Engine:
         scorer = self.state.scorer
         assert scorer is not None
         self.closed.append(closed)
-        self._relayed = {}
+        self._just_closed = {}
         out: list[Alert] = []
         for w in closed.iter_rows(named=True):
             self.stats.windows += 1
             principal = w["principal"]
-            self._relayed[principal, w["window_start"]] = {
-                f"principal_{f}": int(w.get(f) or 0) for f in RELAY_FEATURES
-            }
+            self._just_closed[principal, w["window_start"]] = w
             profile = self.state.profiles.get(principal)
             x = {f: float(w.get(f) or 0) for f in self.spec.features}
             peer = f"{w.get('account_id')}|{w.get('principal_type')}"
@@ -250,7 +248,8 @@ class Engine:
                 dev.scope = bucket
             # The principal's writes in the same window, wherever they went: a pipeline
             # stage reads a bucket and writes what it read elsewhere.
-            whole = self._relayed.get((principal, w["window_start"]), {})
+            of = self._just_closed.get((principal, w["window_start"]))
+            whole = {f"principal_{f}": int(of.get(f) or 0) for f in RELAY_FEATURES} if of else {}
             verdict = Verdict(
                 principal,
                 w.get("account_id"),

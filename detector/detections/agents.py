@@ -10,7 +10,7 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import ADMIN, SERVICE, access_line, data_event, record
-from detector.detections.base import EventRule, Example, Finding, register
+from detector.detections.base import EventRule, Example, Finding, Severity, distinct, register
 
 _AUDIT_TOOLS = r"(?i)(prowler|scoutsuite|cloudsploit)"
 """Posture scanners a security team runs on purpose: a weak signal (low, recorded; it joins an
@@ -37,12 +37,9 @@ class OffensiveUserAgent(EventRule):
     def match(self, settings: Settings) -> pl.Expr:
         return pl.col("is_offensive_agent")
 
-    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
-        out = super().findings(events, settings)
-        for f in out:
-            if f.user_agents and all(pl.Series(f.user_agents).str.contains(_AUDIT_TOOLS)):
-                f.severity = "low"
-        return out
+    def severity_of(self, hits: pl.DataFrame) -> Severity | None:
+        agents = distinct(hits, "user_agent")
+        return "low" if agents and all(pl.Series(agents).str.contains(_AUDIT_TOOLS)) else None
 
     def habit_of(self, f: Finding) -> tuple[str, str] | None:
         """A posture scanner the principal runs routinely is its habit; attack tools are

@@ -151,6 +151,10 @@ class EventRule(Detection):
         hits = events.filter(self.match(settings) & ~allowlisted(self, settings))
         return group_findings(self, hits, settings)
 
+    def severity_of(self, hits: pl.DataFrame) -> Severity | None:
+        """One finding's severity, when its events make it other than the detection's."""
+        return None
+
     def explain(self, hits: pl.DataFrame) -> list[Reason]:
         """Default explanation: the template filled from the first matching event."""
         first = hits.row(0, named=True)
@@ -274,6 +278,7 @@ def _finding(d: EventRule, group: pl.DataFrame, keys: Sequence[str]) -> Finding:
         user_agents=distinct(group, "user_agent"),
         vpc_endpoint_ids=distinct(group, "vpc_endpoint_id"),
         reasons=d.explain(group),
+        severity=d.severity_of(group),
     )
 
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from detector.config import Settings
 from detector.detections._examples import access_line, data_event, record
-from detector.detections.base import EventRule, Example, Finding, register
+from detector.detections.base import EventRule, Example, Severity, register
 from detector.detections.network import in_networks
 
 
@@ -44,21 +44,9 @@ class TorExitCaller(EventRule):
     def match(self, settings: Settings) -> pl.Expr:
         return in_networks(settings.tor_networks)
 
-    def findings(self, events: pl.DataFrame, settings: Settings) -> list[Finding]:
-        out = super().findings(events, settings)
-        if not out:
-            return out
-        signed_here = events.filter(
-            self.match(settings) & (pl.col("auth_method") != "QueryString").fill_null(True)
-        )
-        for f in out:
-            own = signed_here.filter(
-                (pl.col("principal").cast(pl.String).fill_null("-") == f.key[0])
-                & pl.col("event_time").is_between(f.first_seen, f.last_seen)
-            )
-            if own.is_empty():
-                f.severity = "low"
-        return out
+    def severity_of(self, hits: pl.DataFrame) -> Severity | None:
+        presigned = (hits.get_column("auth_method") == "QueryString").fill_null(False)
+        return "low" if presigned.all() else None
 
     examples = (
         Example(

@@ -229,9 +229,7 @@ def _parse_whole(
     only the quotes checked beforehand (what S3 writes, nearly always). None when anything
     differs (a line of another generation, a blank line, an odd byte): they go line by
     line."""
-    datas = [contents[i].data for i in members]
-    datas = [d if d.endswith(b"\n") else d + b"\n" for d in datas]
-    body = b"".join(datas)
+    body, ends = _concat([contents[i].data for i in members])
     newlines = np.flatnonzero(np.frombuffer(body, np.uint8) == _NEWLINE)
     lengths = np.diff(newlines, prepend=-1)
     if lengths.max(initial=0) > MAX_LINE_BYTES or not _tokenises_alike(body, newlines):
@@ -243,12 +241,17 @@ def _parse_whole(
     table = _tokenise(body, len(newlines))
     if table is None:
         return None
-    ends = np.cumsum(np.fromiter(map(len, datas), np.int64, len(datas)))
     counts = np.diff(np.searchsorted(newlines, ends), prepend=0)
     files = np.repeat(np.array(members, np.int64), counts)
     index = np.arange(len(newlines)) - np.repeat(np.cumsum(counts) - counts, counts)
     events, bad = _build(_tokens(table, files, index, [c.blob.uri for c in contents]))
     return None if bad.any() else (events, (files << 32) + index)
+
+
+def _concat(datas: list[bytes]) -> tuple[bytes, np.ndarray]:
+    """Objects' bytes as one buffer, each ending with a newline, and where each object ends."""
+    datas = [d if d.endswith(b"\n") else d + b"\n" for d in datas]
+    return b"".join(datas), np.cumsum(np.fromiter(map(len, datas), np.int64, len(datas)))
 
 
 def _tokenises_alike(body: bytes, newlines: np.ndarray) -> bool:
@@ -320,17 +323,14 @@ class _Lines:
     starts and ends (before CR LF), which object it came from and its number there."""
 
     def __init__(self, datas: list[bytes]) -> None:
-        datas = [d if d.endswith(b"\n") else d + b"\n" for d in datas]
-        sizes = np.fromiter(map(len, datas), np.int64, len(datas))
-        self.body = b"".join(datas)
+        self.body, ends = _concat(datas)
         self.b = b = np.frombuffer(self.body, np.uint8)
         self.newlines = newlines = np.flatnonzero(b == _NEWLINE)
         self.start = np.concatenate([[0], newlines[:-1] + 1]).astype(np.int64)
         cr = (newlines > self.start) & (b[np.maximum(newlines - 1, 0)] == _CR)
         self.end = newlines - cr
-        ends = np.cumsum(sizes)
         self.file = np.searchsorted(ends, self.start, side="right")
-        first = np.searchsorted(self.start, ends - sizes)
+        first = np.searchsorted(self.start, np.concatenate([[0], ends[:-1]]))
         self.index = np.arange(len(self.start)) - first[self.file]
         self.n_files = len(datas)
         self.tokens = np.zeros(len(self.start), np.int64)
