@@ -11,8 +11,10 @@ msgspec tiers in ``_cloudtrail_records``, which reject exactly the records at fa
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
+from functools import cache
 
 import duckdb
 import numpy as np
@@ -21,138 +23,64 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from detector.interrupts import reraise_if_interrupted
-from detector.logtypes._times import parse_event_times
-from detector.schema import conform
+from detector.logtypes import _cloudtrail_fields as fields
 from detector.scratch import ScratchFiles
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = {
-    "eventVersion": "VARCHAR",
-    "eventTime": "VARCHAR",
-    "@timestamp": "VARCHAR",
-    "eventID": "VARCHAR",
-    "requestID": "VARCHAR",
-    "eventName": "VARCHAR",
-    "eventSource": "VARCHAR",
-    "eventType": "VARCHAR",
-    "awsRegion": "VARCHAR",
-    "sourceIPAddress": "VARCHAR",
-    "userAgent": "VARCHAR",
-    "errorCode": "VARCHAR",
-    "errorMessage": "VARCHAR",
-    "recipientAccountId": "VARCHAR",
-    "vpcEndpointId": "VARCHAR",
-    "vpcEndpointAccountId": "VARCHAR",
-    "eventCategory": "VARCHAR",
-    "readOnly": "BOOLEAN",
-    "managementEvent": "BOOLEAN",
-    "userIdentity": "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, "
-    "accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR, "
-    "sessionContext STRUCT(sessionIssuer STRUCT(arn VARCHAR, userName VARCHAR)))",
-    "tlsDetails": "STRUCT(tlsVersion VARCHAR, cipherSuite VARCHAR, "
-    "clientProvidedHostHeader VARCHAR)",
-    "resources": "STRUCT(type VARCHAR, ARN VARCHAR, accountId VARCHAR)[]",
-    "requestParameters": "JSON",
-    "responseElements": "JSON",
-    "additionalEventData": "JSON",
-}
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
-_RP_FIELDS = (
-    "bucketName",
-    "key",
-    "versionId",
-    "Host",
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-)
-_AED_FIELDS = (
-    "bytesTransferredIn",
-    "bytesTransferredOut",
-    "SignatureVersion",
-    "CipherSuite",
-    "AuthenticationMethod",
-    "SSEApplied",
-)
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
-def _bytes(field: str) -> str:
-    """A byte count as BIGINT: numbers and numeric text; null for text or an overflow."""
-    return f"TRY_CAST(TRY_CAST({field} AS DOUBLE) AS BIGINT)"
+def _duck_type(name: str, sub: fields.Tree | None) -> str:
+    """The DuckDB type ``read_json`` gives a record field, from the field map's tree."""
+    if name in fields.SIDES:
+        return "JSON"
+    if name in fields.FLAGS:
+        return "BOOLEAN"
+    if name == fields.RESOURCES:
+        return f"STRUCT({', '.join(f'{_ident(f)} VARCHAR' for f in fields.RESOURCE_FIELDS)})[]"
+    if sub is None:
+        return "VARCHAR"
+    return f"STRUCT({', '.join(f'{_ident(k)} {_duck_type(k, v)}' for k, v in sub.items())})"
 
 
-def _shape(fields: tuple[str, ...]) -> str:
-    """A json_transform shape: every wanted member as text, parsed once per record."""
-    return "'{" + ",".join(f'"{f}":"VARCHAR"' for f in fields) + "}'"
+def _path_expr(path: str) -> str:
+    """SQL reading one declared path: a column, a struct member, or a side's member."""
+    head, *rest = path.split(".")
+    if head in fields.SIDES:
+        if not rest:
+            return f"{_ident(head)}::VARCHAR"
+        return f"{_ident('_' + head)}[{_text('.'.join(rest))}]"
+    return _ident(head) + "".join(f"[{_text(part)}]" for part in rest)
 
 
-_SELECT = f"""
-SELECT
-  'cloudtrail' AS source,
-  eventTime AS event_time, "@timestamp" AS _timestamp,
-  eventID AS event_id, requestID AS request_id, eventName AS event_name,
-  eventSource AS event_source, eventType AS event_type, awsRegion AS aws_region,
-  userIdentity.arn AS principal_arn, userIdentity.type AS principal_type,
-  userIdentity.principalId AS principal_id, userIdentity.accountId AS account_id,
-  COALESCE(userIdentity.userName, userIdentity.sessionContext.sessionIssuer.userName)
-    AS user_name,
-  userIdentity.accessKeyId AS access_key_id,
-  CASE WHEN contains(userIdentity.arn, ':assumed-role/')
-       THEN regexp_extract(userIdentity.arn, '[^/]*$') END AS session_name,
-  userIdentity.sessionContext.sessionIssuer.arn AS session_issuer_arn,
-  userIdentity.invokedBy AS invoked_by,
-  sourceIPAddress AS source_ip, userAgent AS user_agent,
-  vpcEndpointId AS vpc_endpoint_id, vpcEndpointAccountId AS vpc_endpoint_account_id,
-  regexp_replace(tlsDetails.tlsVersion, '^[Tt][Ll][Ss][Vv]', 'TLSv') AS tls_version,
-  COALESCE(tlsDetails.cipherSuite, aed.CipherSuite) AS cipher_suite,
-  aed.SignatureVersion AS signature_version,
-  aed.AuthenticationMethod AS auth_method,
-  COALESCE(tlsDetails.clientProvidedHostHeader, rp.Host) AS host_header,
-  rp.bucketName AS bucket, rp."key" AS key, rp.versionId AS version_id,
-  COALESCE(
-    list_filter(resources, r -> r.type = 'AWS::S3::Bucket' AND r.accountId IS NOT NULL
-                AND ends_with(r.ARN, ':s3:::' || rp.bucketName))[1].accountId,
-    list_filter(resources, r -> r.type = 'AWS::S3::Bucket' AND r.accountId IS NOT NULL)[1]
-      .accountId
-  ) AS bucket_account_id,
-  recipientAccountId AS recipient_account_id,
-  errorCode AS error_code, errorMessage AS error_message,
-  {_bytes("aed.bytesTransferredOut")} AS bytes_out,
-  {_bytes("aed.bytesTransferredIn")} AS bytes_in,
-  readOnly AS read_only, managementEvent AS management_event,
-  eventCategory AS event_category,
-  CASE WHEN COALESCE(rp."x-amz-server-side-encryption-customer-algorithm",
-                     re."x-amz-server-side-encryption-customer-algorithm") IS NOT NULL
-       THEN 'SSE-C'
-       ELSE CASE COALESCE(rp."x-amz-server-side-encryption", re."x-amz-server-side-encryption",
-                          aed.SSEApplied)
-         WHEN 'aws:kms' THEN 'SSE-KMS' WHEN 'AES256' THEN 'SSE-S3'
-         WHEN 'aws:kms:dsse' THEN 'DSSE-KMS'
-         WHEN 'Default_SSE_S3' THEN 'SSE-S3' WHEN 'SSE_S3' THEN 'SSE-S3'
-         WHEN 'Default_SSE_KMS' THEN 'SSE-KMS' WHEN 'SSE_KMS' THEN 'SSE-KMS'
-         WHEN 'SSE_C' THEN 'SSE-C' WHEN 'DSSE_KMS' THEN 'DSSE-KMS' END
-  END AS sse,
-  COALESCE(rp."x-amz-server-side-encryption-aws-kms-key-id",
-           re."x-amz-server-side-encryption-aws-kms-key-id") AS kms_key_id,
-  requestParameters::VARCHAR AS request_parameters,
-  responseElements::VARCHAR AS response_elements,
-  additionalEventData::VARCHAR AS additional_event_data,
-  (eventVersion IS NULL AND eventTime IS NULL AND eventName IS NULL
-   AND eventSource IS NULL AND eventID IS NULL) AS _not_a_record,
-  (aed.bytesTransferredOut IS NOT NULL AND {_bytes("aed.bytesTransferredOut")} IS NULL)
-  OR (aed.bytesTransferredIn IS NOT NULL AND {_bytes("aed.bytesTransferredIn")} IS NULL)
-    AS _bad_bytes
-FROM (
-  SELECT *,
-    json_transform(requestParameters, {_shape(_RP_FIELDS)}) AS rp,
-    json_transform(responseElements, {_shape(_RP_FIELDS)}) AS re,
-    json_transform(additionalEventData, {_shape(_AED_FIELDS)}) AS aed
-  FROM read_json(?, columns={_COLUMNS!r}, format='newline_delimited',
-                 maximum_object_size=16777216)
-)
-"""
+@cache
+def _select(fmt: str, filenames: bool) -> str:
+    """The one query, generated from the field map: every path into a column named by it."""
+    tree = fields.record_tree()
+    columns = (
+        "{" + ", ".join(f"{_text(k)}: {_text(_duck_type(k, v))}" for k, v in tree.items()) + "}"
+    )
+    sides = ", ".join(
+        f"json_transform({_ident(side)}, "
+        f"{_text(json.dumps(dict.fromkeys(fields.side_members(side), 'VARCHAR')))}) "
+        f"AS {_ident('_' + side)}"
+        for side in fields.SIDES
+    )
+    reads = [f"{_path_expr(p)} AS {_ident(p)}" for p in fields.PATHS]
+    reads.append(_ident(fields.RESOURCES))
+    if filenames:
+        reads.append("filename")
+    options = f"columns={columns}, format='{fmt}', maximum_object_size=16777216"
+    if filenames:
+        options += ", filename=true"
+    return f"SELECT {', '.join(reads)} FROM (SELECT *, {sides} FROM read_json(?, {options}))"
 
 
 @dataclass
@@ -185,17 +113,6 @@ class NativeDecodeError(Exception):
     """DuckDB could not type these records; the caller falls back to exact decoding."""
 
 
-@dataclass
-class NativeResult:
-    """Canonical events, and the rows that are not records, have bad byte counts, or have
-    no usable event time (``event_time`` null there: the caller rejects them)."""
-
-    events: pa.Table
-    not_record: np.ndarray
-    bad_bytes: np.ndarray
-    bad_time: np.ndarray
-
-
 _CONNECTION: duckdb.DuckDBPyConnection | None = None
 
 
@@ -210,7 +127,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     return _CONNECTION
 
 
-def records_to_table(records: RawRecords) -> NativeResult:
+def records_to_table(records: RawRecords) -> fields.Canonical:
     """Events from raw records (JSON lines, EventBridge details, CloudWatch messages)."""
     body = b"\n".join(records.raws)
     if body.count(b"\n") != len(records.raws) - 1:
@@ -225,7 +142,7 @@ def records_to_table(records: RawRecords) -> NativeResult:
     return _finish(table, origins, pa.array(np.concatenate(records.indices)))
 
 
-def arrays_to_table(files: list[tuple[str, memoryview]]) -> NativeResult:
+def arrays_to_table(files: list[tuple[str, memoryview]]) -> fields.Canonical:
     """Events from whole JSON arrays of records (trail files), one scratch file each."""
     with ScratchFiles([arr for _, arr in files]) as paths:
         table = _query(paths, "array", filenames=True)
@@ -240,14 +157,18 @@ def arrays_to_table(files: list[tuple[str, memoryview]]) -> NativeResult:
     return _finish(table.drop_columns(["filename"]), origins, pa.array(indices))
 
 
+def _with_paths(sql: str, paths: list[str]) -> str:
+    """The query reading ``paths``, written into it: DuckDB's Python binding tries to import
+    pandas twice for every item of a list parameter (0.3 ms a file when it is absent). The
+    paths are our own scratch files, never input; they are quoted all the same."""
+    return sql.replace("read_json(?", "read_json([" + ", ".join(map(_text, paths)) + "]", 1)
+
+
 def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
-    sql = _SELECT.replace("format='newline_delimited'", f"format='{fmt}'")
-    if filenames:
-        sql = sql.replace(
-            "maximum_object_size=16777216", "maximum_object_size=16777216, filename=true"
-        ).replace("AS _bad_bytes", "AS _bad_bytes, filename")
     try:
-        return _connection().execute(sql, [paths]).fetch_arrow_table()
+        return (
+            _connection().execute(_with_paths(_select(fmt, filenames), paths)).fetch_arrow_table()
+        )
     except RuntimeError as exc:
         reraise_if_interrupted(exc)  # DuckDB wraps our KeyboardInterrupt as RuntimeError
         raise
@@ -269,17 +190,9 @@ def _query(paths: list[str], fmt: str, filenames: bool) -> pa.Table:
         raise NativeDecodeError(str(exc)) from exc
 
 
-def _finish(table: pa.Table, origins: pa.Array, indices: pa.Array) -> NativeResult:
-    not_record = table.column("_not_a_record").to_numpy(zero_copy_only=False)
-    bad_bytes = table.column("_bad_bytes").fill_null(False).to_numpy(zero_copy_only=False)
-    texts = pl.from_arrow(table.select(["event_time", "_timestamp"]))
-    assert isinstance(texts, pl.DataFrame)
-    times = parse_event_times(texts.get_column("event_time"), texts.get_column("_timestamp"))
-    bad_time = times.is_null().to_numpy() & ~not_record
-    table = table.drop_columns(["_not_a_record", "_bad_bytes", "_timestamp"])
-    table = (
-        table.set_column(table.schema.get_field_index("event_time"), "event_time", times.to_arrow())
-        .append_column("origin_object", origins)
-        .append_column("origin_index", indices)
+def _finish(table: pa.Table, origins: pa.Array, indices: pa.Array) -> fields.Canonical:
+    paths = pl.from_arrow(
+        table.append_column("origin_object", origins).append_column("origin_index", indices)
     )
-    return NativeResult(conform(table), not_record, bad_bytes, bad_time)
+    assert isinstance(paths, pl.DataFrame)
+    return fields.canonicalise(paths)

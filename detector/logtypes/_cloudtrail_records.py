@@ -19,20 +19,20 @@ from collections.abc import Callable, Sequence
 from functools import cache
 
 import msgspec
-import numpy as np
 import pyarrow as pa
 
 from detector.logtypes import _cloudtrail_native as native
 from detector.logtypes._cloudtrail_exact import (
-    BAD_BYTES,
-    BAD_TIME,
+    NOT_A_RECORD,
     RAW_ARRAY,
     RECORD,
     RECORDS_ARRAY,
     Record,
     RecordBatch,
+    screen,
     to_table,
 )
+from detector.logtypes._cloudtrail_fields import Canonical
 from detector.logtypes._cloudtrail_native import NativeDecodeError, RawRecords
 from detector.logtypes._json_split import array_elements
 from detector.logtypes.base import ParseResult
@@ -74,26 +74,8 @@ def finish(
         except NativeDecodeError:
             for origin, items in records.segments():
                 decode_lines(batch, items, origin)
-        else:
-            positions = (
-                {
-                    (o, int(i)): n
-                    for n, (o, i) in enumerate(
-                        zip(
-                            result.events.column("origin_object").to_pylist(),
-                            result.events.column("origin_index").to_pylist(),
-                            strict=True,
-                        )
-                    )
-                }
-                if (result.not_record | result.bad_bytes | result.bad_time).any()
-                else {}
-            )
-            tables.append(
-                _accept_native(
-                    batch, result, lambda origin, index: records.raws[positions[(origin, index)]]
-                )
-            )
+        else:  # rows are in the order of the raw records
+            tables.append(screen(batch, result, records.raws.__getitem__))
     if batch.records or not tables:
         tables.append(to_table(batch))
     events = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
@@ -125,33 +107,14 @@ def raw_elements(array: bytes) -> list[bytes]:
 
 
 def _accept_native(
-    batch: RecordBatch, result: native.NativeResult, raw_of: Callable[[str, int], bytes]
+    batch: RecordBatch, result: Canonical, raw_of: Callable[[str, int], bytes]
 ) -> pa.Table:
-    """Reject native rows that are not records or have no usable time; flag bad byte
-    counts (the event is kept, the count null); keep the rest."""
-    table = result.events
-    dropped = result.not_record | result.bad_time
-    flagged = np.flatnonzero(dropped | result.bad_bytes)
-    if len(flagged):
-        origins = table.column("origin_object").take(pa.array(flagged)).to_pylist()
-        positions = table.column("origin_index").take(pa.array(flagged)).to_pylist()
-        for row, origin, index in zip(flagged, origins, positions, strict=True):
-            if result.not_record[row]:
-                batch.reject(
-                    origin, "not_cloudtrail_record", NOT_A_RECORD, raw_of(origin, index), index
-                )
-            elif result.bad_time[row]:
-                batch.reject(origin, "bad_event_time", BAD_TIME, raw_of(origin, index), index)
-            else:
-                batch.reject(
-                    origin, "bad_field_type", BAD_BYTES, raw_of(origin, index), index, records=0
-                )
-    if dropped.any():
-        table = table.filter(pa.array(~dropped))
-    return table
+    """Events of the native tier, with its flagged rows rejected (see ``screen``)."""
+    origins = result.events.column("origin_object")
+    positions = result.events.column("origin_index")
+    return screen(batch, result, lambda row: raw_of(origins[row].as_py(), positions[row].as_py()))
 
 
-NOT_A_RECORD = "JSON object has none of eventVersion, eventTime, eventName, eventSource, eventID"
 TOO_DEEP = "record nested deeper than a JSON decoder recurses (about 1,000 levels)"
 
 
