@@ -19,10 +19,11 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
@@ -80,11 +81,13 @@ def backfill(
     work = plan(fresh, options.batch_bytes)
     progress.set_total(sum(len(b) for _, b in work))
     ended = False
+    outcomes: Iterator[BatchOutcome] | None = None
     try:
         if listing_rejects:
             _commit_rejects(lake, listing_rejects, summary)
         seen_events = SeenEvents(lake)
-        for files, stats in _run(work, options, stop):
+        outcomes = _run(work, options, stop)
+        for files, stats in outcomes:
             commit_batch(lake, files, stats, detection, seen_events)
             committed_batches.add(files.batch)
             if detection is not None:
@@ -93,7 +96,7 @@ def backfill(
             progress.advance(
                 stats.objects_read + stats.objects_failed, files.events, stats.bytes_read
             )
-            del files  # before the next batch is parsed: one batch in memory at a time
+            del files  # before the next batch is read ahead: two batches in memory at most
             if stop.is_set():
                 break
         if stop.is_set():
@@ -112,6 +115,8 @@ def backfill(
         summary.interrupted = signal.SIGINT
         raise
     finally:
+        if isinstance(outcomes, Generator):
+            outcomes.close()  # waits for a batch being read ahead, before its files go
         summary.objects_not_ingested = sum(len(b) for _, b in work) - (
             summary.totals.objects_read + summary.totals.objects_failed
         )
@@ -204,10 +209,7 @@ def _run(
     No new batch starts once a stop is requested; on any exit the workers are stopped.
     """
     if options.workers <= 1 or len(work) <= 1:
-        for spec, refs in work:
-            if stop.is_set():
-                return
-            yield process_batch(spec, refs, str(options.lake), options.max_object_bytes)
+        yield from _in_process(work, options, stop)
         return
     ctx = get_context("spawn")
     pool = ProcessPoolExecutor(
@@ -233,6 +235,36 @@ def _run(
         finished = True
     finally:
         _stop_pool(pool, wait=finished)
+
+
+def _in_process(
+    work: list[tuple[str, list[ObjectRef]]], options: IngestOptions, stop: StopRequest
+) -> Iterator[BatchOutcome]:
+    """Batches in this process, each read ahead on a thread while the caller commits (and
+    detects) the one before: reading is mostly work that releases the GIL (gunzip, DuckDB,
+    polars, Parquet writes) and detection mostly Python, so the two overlap on two cores.
+
+    At most two batches are in memory. A batch read ahead but never yielded (a stop, or a
+    failure of the one before) has written files that are not committed; the caller removes
+    them, after this generator closes, which waits for the thread.
+    """
+    read = partial(
+        process_batch, lake_root=str(options.lake), max_object_bytes=options.max_object_bytes
+    )
+    with ThreadPoolExecutor(1, thread_name_prefix="detector-read-ahead") as pool:
+        ahead: Future[BatchOutcome] | None = None
+        try:
+            for spec, refs in work:
+                if stop.is_set():
+                    break
+                following = pool.submit(read, spec, refs)
+                if ahead is not None:
+                    yield ahead.result()
+                ahead = following
+            if ahead is not None and not stop.is_set():
+                yield ahead.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _stop_pool(pool: ProcessPoolExecutor, wait: bool) -> None:

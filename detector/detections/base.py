@@ -12,7 +12,6 @@ batch at once; matches are grouped by the dedup key into ``Finding`` values.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -245,41 +244,76 @@ def allowlisted(d: Detection, settings: Settings) -> pl.Expr:
 
 
 def group_findings(d: EventRule, hits: pl.DataFrame, settings: Settings) -> list[Finding]:
-    """One finding per dedup key (and dedup window) among matching events."""
+    """One finding per dedup key (and dedup window) among matching events.
+
+    Every group is summarised in one polars aggregation (first row, time span, evidence,
+    distinct buckets, networks and agents); only a rule that explains or rates its findings
+    its own way is handed each group's events.
+    """
     if hits.is_empty():
         return []
     keys = [c for c in d.dedup_by]
+    by = [*keys, "_window"]
     window = f"{int(d.dedup_window.total_seconds())}s"
     hits = hits.with_columns(
         _window=pl.col("event_time").dt.truncate(window),
         **{c: pl.col(c).cast(pl.String).fill_null("-") for c in keys},
     ).sort("event_time", nulls_last=True)
-    out: list[Finding] = []
-    for _, group in hits.group_by([*keys, "_window"], maintain_order=True):
-        out.append(_finding(d, group, keys))
+    lists = [c for c in _LISTED if c in hits.columns]
+    evidence = pl.col("evidence_id").drop_nulls()
+    summaries = (
+        hits.group_by(by, maintain_order=True)
+        .agg(
+            pl.all().first(),
+            pl.col("event_time").min().alias("_first_seen"),
+            pl.col("event_time").max().alias("_last_seen"),
+            pl.len().alias("_height"),
+            evidence.head(EVIDENCE_CAP).alias("_evidence"),
+            evidence.len().alias("_evidence_total"),
+            *(
+                pl.col(c).drop_nulls().unique(maintain_order=True).head(LIST_CAP).alias(f"_{c}s")
+                for c in lists
+            ),
+        )
+        .rows(named=True)
+    )
+    own_view = type(d).explain is not EventRule.explain or (
+        type(d).severity_of is not EventRule.severity_of
+    )
+    groups = hits.partition_by(by, maintain_order=True) if own_view else None
+    out = []
+    for n, row in enumerate(summaries):
+        group = groups[n] if groups is not None else None
+        reasons = d.explain(group) if group is not None else _explained(d, row)
+        out.append(
+            Finding(
+                detection=d.id,
+                key=tuple(str(row[k]) for k in keys),
+                first_seen=row["_first_seen"],
+                last_seen=row["_last_seen"],
+                principal=row.get("principal"),
+                account_id=row.get("account_id") or row.get("recipient_account_id"),
+                evidence_ids=row["_evidence"],
+                evidence_total=row["_evidence_total"],
+                buckets=row.get("_buckets", []),
+                source_ips=row.get("_source_ips", []),
+                user_agents=row.get("_user_agents", []),
+                vpc_endpoint_ids=row.get("_vpc_endpoint_ids", []),
+                reasons=reasons,
+                severity=d.severity_of(group) if group is not None else None,
+            )
+        )
     return out
 
 
-def _finding(d: EventRule, group: pl.DataFrame, keys: Sequence[str]) -> Finding:
-    first = group.row(0, named=True)
-    times = group.get_column("event_time").drop_nulls()
-    evidence = group.get_column("evidence_id").drop_nulls()
-    return Finding(
-        detection=d.id,
-        key=tuple(str(first[k]) for k in keys),
-        first_seen=times.min() if times.len() else None,  # type: ignore[arg-type]
-        last_seen=times.max() if times.len() else None,  # type: ignore[arg-type]
-        principal=first.get("principal"),
-        account_id=first.get("account_id") or first.get("recipient_account_id"),
-        evidence_ids=evidence.head(EVIDENCE_CAP).to_list(),
-        evidence_total=evidence.len(),
-        buckets=distinct(group, "bucket"),
-        source_ips=distinct(group, "source_ip"),
-        user_agents=distinct(group, "user_agent"),
-        vpc_endpoint_ids=distinct(group, "vpc_endpoint_id"),
-        reasons=d.explain(group),
-        severity=d.severity_of(group),
-    )
+_LISTED = ("bucket", "source_ip", "user_agent", "vpc_endpoint_id")
+"""Columns whose distinct values a finding lists (the first ``LIST_CAP``)."""
+
+
+def _explained(d: EventRule, first: dict[str, Any]) -> list[Reason]:
+    """``EventRule.explain`` from a group's summary: its first event and its size."""
+    text = d.reason_template.format_map(_Blank(first))
+    return [Reason(d.reason_feature, f"{first['_height']} matching event(s)", None, text)]
 
 
 def distinct(df: pl.DataFrame, column: str, cap: int = LIST_CAP) -> list[str]:
