@@ -91,10 +91,15 @@ class RawRecords:
     files: list[str] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
     indices: list[np.ndarray] = field(default_factory=list)
+    may_span_lines: bool = False
+    """Whether a record may hold a line break (then each is put on one line before DuckDB
+    reads them as JSON lines); not for records cut from a file that has none."""
 
-    def extend(self, origin: str, items: list[tuple[int, bytes]]) -> None:
+    def extend(self, origin: str, items: list[tuple[int, bytes]], one_line: bool = False) -> None:
+        """Add a file's records; ``one_line`` when none of them can hold a line break."""
         if not items:
             return
+        self.may_span_lines |= not one_line
         self.raws.extend(raw for _, raw in items)
         self.files.append(origin)
         self.counts.append(len(items))
@@ -130,7 +135,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
 def records_to_table(records: RawRecords) -> fields.Canonical:
     """Events from raw records (JSON lines, EventBridge details, CloudWatch messages)."""
     body = b"\n".join(records.raws)
-    if body.count(b"\n") != len(records.raws) - 1:
+    if records.may_span_lines and body.count(b"\n") != len(records.raws) - 1:
         # A pretty-printed record spans lines; put each record on one line.
         body = b"\n".join(r.replace(b"\r", b" ").replace(b"\n", b" ") for r in records.raws)
     with ScratchFiles([body]) as paths:

@@ -113,12 +113,13 @@ def _split_file(
             ctr.salvage_array(batch, stripped, origin)
             return
         records = decoded if isinstance(decoded, list) else decoded.Records
-        raw.extend(origin, list(enumerate(map(bytes, records))))
+        one_line = b"\n" not in stripped and b"\r" not in stripped
+        raw.extend(origin, list(enumerate(map(bytes, records))), one_line)
         return
     # JSON lines, numbered from the top of the object (blank lines count as lines)
     lines = [(i, ln) for i, ln in enumerate(data.split(b"\n")) if ln.strip()]
     if len(lines) > 1 or (lines and any(k in lines[0][1] for k in _LINE_KEYS)):
-        raw.extend(origin, lines)
+        raw.extend(origin, lines, one_line=b"\r" not in data)
         return
     batch.reject(
         origin, "no_records", "JSON without a Records array or CloudTrail records", data, None, None
