@@ -89,6 +89,7 @@ def test_s3_bad_lakes(aws: str, capsys: pytest.CaptureFixture[str]) -> None:
 def test_missing_httpfs_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.metadata
 
+    from detector import duckdb_extensions
     from detector.errors import LakeError
     from detector.hunt import views
 
@@ -97,6 +98,6 @@ def test_missing_httpfs_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     def missing(name: str) -> None:
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(views.importlib.metadata, "distribution", missing)
+    monkeypatch.setattr(duckdb_extensions.importlib.metadata, "distribution", missing)
     with pytest.raises(LakeError, match="pip install 'duckdb-ext-httpfs=="):
         views.httpfs_extension()

@@ -33,7 +33,6 @@ Parquet files through the httpfs extension shipped by the ``duckdb-ext-httpfs`` 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import json
 import logging
 import os
@@ -47,6 +46,7 @@ from urllib.parse import urlsplit
 import duckdb
 import pyarrow as pa
 
+from detector.duckdb_extensions import extension_file
 from detector.errors import DetectorError, LakeError, QueryError, UsageError
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from detector.terminal import visible
@@ -301,21 +301,7 @@ def _alert_schema() -> pa.Schema:
 
 def httpfs_extension() -> Path:
     """The httpfs extension file that the ``duckdb-ext-httpfs`` wheel installed."""
-    want = f"v{duckdb.__version__}/"
-    try:
-        dist = importlib.metadata.distribution("duckdb-ext-httpfs")
-    except importlib.metadata.PackageNotFoundError:
-        dist = None
-    for f in (dist.files or []) if dist else []:
-        if f.name == "httpfs.duckdb_extension" and want in str(f):
-            path = Path(str(dist.locate_file(f)))  # type: ignore[union-attr]
-            if path.is_file():
-                return path
-    version = duckdb.__version__
-    raise LakeError(
-        f"s3:// lakes need DuckDB's httpfs extension for DuckDB {version}: "
-        f"pip install 'duckdb-ext-httpfs=={version}.*'"
-    )
+    return extension_file("httpfs", "s3:// lakes")
 
 
 S3_CREDENTIAL_SETTINGS = ("s3_access_key_id", "s3_secret_access_key", "s3_session_token")
