@@ -231,11 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lake", type=Path, help="count benign events in this lake")
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
-    from detector import discover_command
+    from detector import discover_command, lake_command
     from detector.hunt import command as hunt_command
 
     hunt_command.add_parser(sub)
     discover_command.add_parser(sub)
+    lake_command.add_parser(sub)
     return parser
 
 
@@ -396,6 +397,10 @@ def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
         from detector import discover_command
 
         return discover_command.run(args, console)
+    if args.command == "lake":
+        from detector import lake_command
+
+        return lake_command.run(args, console)
     from detector import commands
 
     if args.command == "backfill":
