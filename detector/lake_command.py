@@ -1,13 +1,15 @@
-"""``detector lake migrate|info``: the Iceberg lake (issue 12) from the command line.
+"""``detector lake migrate|info|compact|expire``: the Iceberg lake (issue 12) by hand.
 
 ``migrate OLD NEW`` carries a Parquet + manifest lake into an Iceberg lake that any Iceberg
 engine reads (docs/iceberg.md), and checks the row counts of every table; ``info LAKE``
-prints an Iceberg lake's tables: snapshots, data files, rows and bytes.
+prints its tables (snapshots, data files, rows, bytes); ``compact`` rewrites a day range's
+small files; ``expire`` drops old snapshots and the files only they referenced.
 """
 
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "LAKE/catalog.db with the tables under LAKE, readable by pyiceberg, DuckDB, Spark, "
         "Trino or Athena.",
     )
-    sub = p.add_subparsers(dest="lake_command", required=True, metavar="{migrate,info}")
+    sub = p.add_subparsers(
+        dest="lake_command", required=True, metavar="{migrate,info,compact,expire}"
+    )
     mig = sub.add_parser(
         "migrate",
         help="carry a Parquet + manifest lake into a new Iceberg lake, checking row counts",
@@ -37,6 +41,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     mig.add_argument("new", type=Path, metavar="NEW")
     info = sub.add_parser("info", help="tables, snapshots, data files, rows and bytes")
     info.add_argument("lake", type=Path, metavar="LAKE")
+    comp = sub.add_parser(
+        "compact",
+        help="rewrite a day range's small files into one file per partition",
+        description="Rewrite the partitions of a day range (the whole table without "
+        "--since/--until) into one file each; query results do not change.",
+    )
+    comp.add_argument("lake", type=Path, metavar="LAKE")
+    comp.add_argument(
+        "--table",
+        choices=["events", "quarantine", "features", "alerts", "ledger"],
+        action="append",
+        help="a table to compact (repeatable; default: all)",
+    )
+    comp.add_argument("--since", type=date.fromisoformat, metavar="DAY", help="first day")
+    comp.add_argument("--until", type=date.fromisoformat, metavar="DAY", help="last day")
+    exp = sub.add_parser(
+        "expire",
+        help="expire old snapshots and delete files nothing references",
+        description="Expire snapshots older than --older-than-days (never a table's current "
+        "one), then delete data and metadata files no remaining snapshot references.",
+    )
+    exp.add_argument("lake", type=Path, metavar="LAKE")
+    exp.add_argument(
+        "--older-than-days", type=float, default=7.0, metavar="N", help="default: %(default)s"
+    )
     return p
 
 
@@ -66,10 +95,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 0 if report.matches else 1
     if not (args.lake / CATALOG_FILE).is_file():
         raise UsageError(f"{args.lake}: not an Iceberg lake (no {CATALOG_FILE})")
+    catalog = open_catalog(args.lake)
+    if args.lake_command == "compact":
+        return _compact(args, catalog, console)
+    if args.lake_command == "expire":
+        return _expire(args, catalog, console)
     from detector.icelake.info import lake_info
 
     out = Table("table", "partitioned by", "snapshots", "data files", "rows", "bytes")
-    for t in lake_info(open_catalog(args.lake)):
+    for t in lake_info(catalog):
         out.add_row(
             t.name,
             t.partitioned_by,
@@ -77,6 +111,38 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"{t.files:,}",
             f"{t.rows:,}",
             f"{t.bytes:,}",
+        )
+    console.print(out)
+    return 0
+
+
+def _compact(args: argparse.Namespace, catalog: Any, console: Console) -> int:
+    from detector.icelake import tables
+    from detector.icelake.commit import recover
+    from detector.icelake.maintain import compact
+
+    recover(catalog)
+    chosen = set(args.table or ())
+    out = Table("table", "files before", "files after", "rows")
+    for spec in (*tables.DATA_TABLES, tables.LEDGER):
+        if (chosen and spec.name not in chosen) or not catalog.table_exists(spec.identifier):
+            continue
+        done = compact(catalog, spec, args.since, args.until)
+        out.add_row(done.table, f"{done.files_before:,}", f"{done.files_after:,}", f"{done.rows:,}")
+    console.print(out)
+    return 0
+
+
+def _expire(args: argparse.Namespace, catalog: Any, console: Console) -> int:
+    from detector.icelake.commit import recover
+    from detector.icelake.maintain import expire
+
+    recover(catalog)
+    older = datetime.now(UTC) - timedelta(days=args.older_than_days)
+    out = Table("table", "snapshots before", "snapshots after", "files removed")
+    for e in expire(catalog, older):
+        out.add_row(
+            e.table, str(e.snapshots_before), str(e.snapshots_after), f"{e.files_removed:,}"
         )
     console.print(out)
     return 0
