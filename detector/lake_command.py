@@ -38,16 +38,16 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "stopped anywhere resumes where it stopped. Exits 1 if any table's row count differs.",
     )
     mig.add_argument("old", type=Path, metavar="OLD")
-    mig.add_argument("new", type=Path, metavar="NEW")
+    mig.add_argument("new", metavar="NEW", help="a new folder, or s3://bucket/prefix")
     info = sub.add_parser("info", help="tables, snapshots, data files, rows and bytes")
-    info.add_argument("lake", type=Path, metavar="LAKE")
+    info.add_argument("lake", metavar="LAKE", help="a folder, or s3://bucket/prefix")
     comp = sub.add_parser(
         "compact",
         help="rewrite a day range's small files into one file per partition",
         description="Rewrite the partitions of a day range (the whole table without "
         "--since/--until) into one file each; query results do not change.",
     )
-    comp.add_argument("lake", type=Path, metavar="LAKE")
+    comp.add_argument("lake", metavar="LAKE", help="a folder, or s3://bucket/prefix")
     comp.add_argument(
         "--table",
         choices=["events", "quarantine", "features", "alerts", "ledger"],
@@ -62,11 +62,31 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Expire snapshots older than --older-than-days (never a table's current "
         "one), then delete data and metadata files no remaining snapshot references.",
     )
-    exp.add_argument("lake", type=Path, metavar="LAKE")
+    exp.add_argument("lake", metavar="LAKE", help="a folder (file removal is local only)")
     exp.add_argument(
         "--older-than-days", type=float, default=7.0, metavar="N", help="default: %(default)s"
     )
+    for command in (mig, info, comp, exp):
+        command.add_argument(
+            "--catalog",
+            choices=["sql", "glue", "rest"],
+            help="for an s3:// lake: its Iceberg catalog (default: sql)",
+        )
+        command.add_argument(
+            "--catalog-uri",
+            metavar="URI",
+            help="the sql catalog's SQLAlchemy URI (sqlite:///…, postgresql://…) or the rest "
+            "catalog's endpoint",
+        )
     return p
+
+
+def _choice(args: argparse.Namespace) -> Any:
+    from detector.icelake.catalog import CatalogChoice
+
+    if args.catalog is None and args.catalog_uri is None:
+        return None
+    return CatalogChoice(args.catalog or "sql", args.catalog_uri)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -75,7 +95,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.lake_command == "migrate":
         from detector.icelake.migrate import migrate
 
-        report = migrate(args.old, args.new)
+        report = migrate(args.old, args.new, choice=_choice(args))
         console.print(
             f"migrated {report.batches} batches into {args.new}"
             + (f" ({report.skipped} already there)" if report.skipped else ""),
@@ -93,9 +113,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
             out.add_row(name, f"{before:,}", f"{after:,}", "ok" if before == after else "DIFFERS")
         console.print(out)
         return 0 if report.matches else 1
-    if not (args.lake / CATALOG_FILE).is_file():
+    remote = str(args.lake).startswith("s3://")
+    if not remote and not (Path(args.lake) / CATALOG_FILE).is_file():
         raise UsageError(f"{args.lake}: not an Iceberg lake (no {CATALOG_FILE})")
-    catalog = open_catalog(args.lake)
+    catalog = open_catalog(args.lake, _choice(args))
     if args.lake_command == "compact":
         return _compact(args, catalog, console)
     if args.lake_command == "expire":

@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import s3
 from hunt_world import build_lake
 from pyiceberg.catalog.sql import SqlCatalog
 
@@ -86,3 +87,54 @@ def test_a_migration_stopped_midway_resumes_without_duplicates(
 def test_migrate_refuses_what_is_not_a_lake(tmp_path: Path) -> None:
     assert main(["lake", "migrate", str(tmp_path / "nothing"), str(tmp_path / "new")]) == 2
     assert main(["lake", "info", str(tmp_path)]) == 2
+
+
+def test_migrating_to_an_s3_warehouse_with_a_sql_catalog(
+    old_lake: Path, tmp_path: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warehouse on the S3 test server, the catalog in a SQLite file; reopened with
+    pyiceberg and the standard S3 properties, not through our code."""
+    s3().create_bucket(Bucket="lake-bucket")
+    uri = f"sqlite:///{tmp_path}/catalog.db"
+    new = "s3://lake-bucket/security/lake"
+    assert main(["lake", "migrate", str(old_lake), new, "--catalog-uri", uri]) == 0
+    assert "DIFFERS" not in capsys.readouterr().out
+    keys = [o["Key"] for o in s3().list_objects_v2(Bucket="lake-bucket")["Contents"]]
+    assert any(k.startswith("security/lake/detector/events/data/") for k in keys)
+    other = SqlCatalog(
+        "detector",
+        uri=uri,
+        warehouse=new,
+        **{
+            "s3.endpoint": aws,
+            "s3.access-key-id": "testing",
+            "s3.secret-access-key": "testing",
+            "s3.region": "us-east-1",
+        },
+    )
+    events = other.load_table("detector.events").scan().to_arrow()
+    assert _sorted(events) == _sorted(_old_events(old_lake))
+    assert main(["lake", "info", new, "--catalog-uri", uri]) == 0
+    assert f"{events.num_rows:,}" in capsys.readouterr().out
+
+
+def test_migrating_to_an_s3_warehouse_with_the_glue_catalog(
+    old_lake: Path, aws: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Glue (moto's) as the catalog, as AWS users have it; reopened with pyiceberg's Glue
+    catalog and the standard properties."""
+    s3().create_bucket(Bucket="glue-lake")
+    new = "s3://glue-lake/lake"
+    assert main(["lake", "migrate", str(old_lake), new, "--catalog", "glue"]) == 0
+    assert "DIFFERS" not in capsys.readouterr().out
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    creds = {"access-key-id": "testing", "secret-access-key": "testing", "region": "us-east-1"}
+    other = GlueCatalog(
+        "detector",
+        **{f"glue.{k}": v for k, v in creds.items()},
+        **{f"s3.{k}": v for k, v in creds.items()},
+        **{"glue.endpoint": aws, "s3.endpoint": aws},
+    )
+    events = other.load_table("detector.events").scan().to_arrow()
+    assert _sorted(events) == _sorted(_old_events(old_lake))

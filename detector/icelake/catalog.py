@@ -2,20 +2,38 @@
 
 A local folder ``DIR`` gets an embedded SQL catalog in ``DIR/catalog.db`` (SQLite) with the
 warehouse under ``DIR``: no server, and any Iceberg client opens it with the properties
-``catalog_properties`` returns. Remote warehouses (``s3://…``) with Glue, REST or SQL
-catalogs come next (issue 12).
+``catalog_properties`` returns (catalog name ``detector``). A warehouse on S3
+(``s3://bucket/prefix``) needs an external catalog: ``sql`` with a SQLAlchemy URI (SQLite
+file, Postgres…), ``glue`` (the account's Glue Data Catalog) or ``rest`` (S3 Tables,
+Polaris, Nessie…). S3 access follows boto3's standard configuration (profile, role, keys,
+``AWS_ENDPOINT_URL``); the credentials are handed to pyiceberg's file IO, never logged.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.catalog import Catalog, load_catalog
+
+from detector.errors import UsageError
 
 NAMESPACE = "detector"
 CATALOG_NAME = "detector"
 CATALOG_FILE = "catalog.db"
+KINDS = ("sql", "glue", "rest")
+
+
+@dataclass(frozen=True)
+class CatalogChoice:
+    """The catalog of a lake on S3: its kind and, for ``sql`` and ``rest``, its URI."""
+
+    kind: str = "sql"
+    uri: str | None = None
+
+
+def is_remote(location: str | Path) -> bool:
+    return str(location).startswith("s3://")
 
 
 def catalog_properties(lake: Path) -> dict[str, str]:
@@ -24,9 +42,63 @@ def catalog_properties(lake: Path) -> dict[str, str]:
     return {"uri": f"sqlite:///{root / CATALOG_FILE}", "warehouse": root.as_uri()}
 
 
-def open_catalog(lake: Path) -> Catalog:
+def remote_properties(location: str, choice: CatalogChoice) -> dict[str, str]:
+    """Catalog and S3 file-IO properties for a warehouse on S3, from boto3's configuration."""
+    if choice.kind not in KINDS:
+        raise UsageError(f"catalog {choice.kind!r} is not one of {', '.join(KINDS)}")
+    if choice.kind in ("sql", "rest") and not choice.uri:
+        raise UsageError(f"a {choice.kind} catalog needs its URI (--catalog-uri)")
+    props = {"type": choice.kind, "warehouse": location.rstrip("/")}
+    if choice.uri:
+        props["uri"] = choice.uri
+    props.update(_aws_properties(choice.kind))
+    return props
+
+
+def _aws_properties(kind: str) -> dict[str, str]:
+    import boto3
+
+    session = boto3.session.Session()
+    props: dict[str, str] = {}
+    region = session.region_name
+    if region:
+        props["s3.region"] = region
+    endpoint = session.client("s3").meta.endpoint_url
+    if endpoint and not endpoint.endswith(".amazonaws.com"):
+        props["s3.endpoint"] = endpoint  # AWS_ENDPOINT_URL(_S3): a test server, MinIO…
+    creds = session.get_credentials()
+    if creds is not None:
+        frozen = creds.get_frozen_credentials()
+        props["s3.access-key-id"] = frozen.access_key
+        props["s3.secret-access-key"] = frozen.secret_key
+        if frozen.token:
+            props["s3.session-token"] = frozen.token
+        if kind == "glue":
+            props["glue.access-key-id"] = frozen.access_key
+            props["glue.secret-access-key"] = frozen.secret_key
+            if frozen.token:
+                props["glue.session-token"] = frozen.token
+    if kind == "glue":
+        if region:
+            props["glue.region"] = region
+        glue_endpoint = session.client("glue").meta.endpoint_url
+        if glue_endpoint and not glue_endpoint.endswith(".amazonaws.com"):
+            props["glue.endpoint"] = glue_endpoint
+    return props
+
+
+def open_catalog(lake: str | Path, choice: CatalogChoice | None = None) -> Catalog:
     """The lake's catalog, with its namespace; created on first use."""
-    lake.mkdir(parents=True, exist_ok=True)
-    catalog = SqlCatalog(CATALOG_NAME, **catalog_properties(lake))
+    if is_remote(lake):
+        props = remote_properties(str(lake), choice or CatalogChoice())
+        catalog = load_catalog(CATALOG_NAME, **props)
+    else:
+        if choice is not None and choice.kind != "sql":
+            raise UsageError(
+                "a local lake keeps its own catalog (catalog.db); --catalog is for s3://"
+            )
+        root = Path(lake)
+        root.mkdir(parents=True, exist_ok=True)
+        catalog = load_catalog(CATALOG_NAME, type="sql", **catalog_properties(root))
     catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog

@@ -132,7 +132,10 @@ def _referenced(table: Table) -> set[str]:
 
 
 def _remove_unreferenced(table: Table, grace: timedelta) -> int:
-    """Delete the table's Parquet and Avro files that nothing references (local lakes)."""
+    """Delete the table's Parquet and Avro files that nothing references (local lakes; on
+    S3 the snapshots are expired and the files left, for now)."""
+    if not table.location().startswith(("file://", "/")):
+        return 0
     root = Path(table.location().removeprefix("file://"))
     referenced = _referenced(table)
     young = time.time() - grace.total_seconds()

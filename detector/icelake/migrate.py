@@ -3,7 +3,8 @@
 Batches are carried over in commit order, a group at a time, each group committed with the
 same exactly-once protocol as ingestion (so a migration stopped anywhere resumes: recovery
 rolls back a half-made group, and batches the new ledger holds are skipped). The rows of
-every table are counted on both sides at the end. The detection state folder is copied.
+every table are counted on both sides at the end. The detection state folder is copied
+(to a local lake; an S3 lake's state is not migrated yet).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pyiceberg.catalog import Catalog
 from detector.blob import ObjectRef
 from detector.errors import UsageError
 from detector.icelake import tables
-from detector.icelake.catalog import open_catalog
+from detector.icelake.catalog import CatalogChoice, is_remote, open_catalog
 from detector.icelake.commit import CommitGroup, commit, recover
 from detector.icelake.info import table_rows
 from detector.icelake.write import write_data_files
@@ -48,17 +49,19 @@ class Migration:
 
 def migrate(
     old: Path,
-    new: Path,
+    new: str | Path,
     group_batches: int = GROUP_BATCHES,
     progress: Callable[[int, int], None] | None = None,
+    choice: CatalogChoice | None = None,
 ) -> Migration:
-    """Carry every committed batch of ``old`` into the Iceberg lake at ``new``."""
+    """Carry every committed batch of ``old`` into the Iceberg lake at ``new`` (a folder, or
+    ``s3://bucket/prefix`` with the catalog ``choice``)."""
     if not (old / MANIFEST).is_dir():
         raise UsageError(f"{old}: not a lake written by backfill or tail (no {MANIFEST}/)")
-    if new.resolve() == old.resolve():
+    if not is_remote(new) and Path(new).resolve() == old.resolve():
         raise UsageError("the Iceberg lake must be a new folder, not the old lake")
     entries = list(Lake(old).entries())
-    catalog = open_catalog(new)
+    catalog = open_catalog(new, choice)
     report = Migration(rolled_back=recover(catalog))
     done = _migrated(catalog)
     todo = [e for e in entries if str(e["batch"]) not in done]
@@ -69,8 +72,8 @@ def migrate(
         report.batches += len(chunk)
         if progress is not None:
             progress(report.batches, len(todo))
-    if (old / "state").is_dir():
-        shutil.copytree(old / "state", new / "state", dirs_exist_ok=True)
+    if (old / "state").is_dir() and not is_remote(new):
+        shutil.copytree(old / "state", Path(new) / "state", dirs_exist_ok=True)
     report.rows = _counts(catalog, old, entries)
     return report
 

@@ -7,8 +7,6 @@ adds it, and readers prune whole files by day and source.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -26,8 +24,8 @@ def write_data_files(
     """
     if not rows.num_rows:
         return []
-    location = tables.ensure_table(catalog, spec, rows.schema).location()
-    root = Path(location.removeprefix("file://")) / "data"
+    table = tables.ensure_table(catalog, spec, rows.schema)
+    root = table.location().rstrip("/") + "/data"
     keys = pl.DataFrame(
         {
             **({"day": rows.column(spec.day_of).cast(pa.date32())} if spec.day_of else {}),
@@ -46,9 +44,14 @@ def write_data_files(
         groups = [(tuple(g[:-1]), g[-1]) for g in grouped]
     written = []
     for n, (values, indices) in enumerate(groups):
-        folder = root.joinpath(*(f"{k}={v}" for k, v in zip(keys.columns, values, strict=True)))
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"part-{name}-{n}.parquet"
-        pq.write_table(rows.take(pa.array(indices)), path, compression="zstd")
-        written.append(f"file://{path}")  # not as_uri(): pyiceberg does not decode %3D
+        folder = "/".join(f"{k}={v}" for k, v in zip(keys.columns, values, strict=True))
+        # Not percent-encoded (pyiceberg reads paths as written); our own names and dates.
+        uri = (
+            f"{root}/{folder}/part-{name}-{n}.parquet"
+            if folder
+            else f"{root}/part-{name}-{n}.parquet"
+        )
+        with table.io.new_output(uri).create(overwrite=True) as stream:
+            pq.write_table(rows.take(pa.array(indices)), stream, compression="zstd")
+        written.append(uri)
     return written
