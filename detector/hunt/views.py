@@ -173,6 +173,8 @@ def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
     if not root.is_dir():
         raise LakeError(f"{lake}: no lake here (not a directory)")
     manifests = sorted((root / MANIFEST).glob("*.jsonl"))
+    if not manifests and (root / ICEBERG_CATALOG).is_file():
+        return _inside(lake, _iceberg_files(root))
     if not manifests:
         raise LakeError(
             f"{lake}: not a lake, or an empty one (no {MANIFEST}/*.jsonl); "
@@ -184,7 +186,34 @@ def local_files(lake: str | os.PathLike[str]) -> LakeFiles:
             with path.open("r", encoding="utf-8") as fh:
                 yield from _entries(fh, str(path))
 
-    files = _collect(str(root.resolve()), lines())
+    return _inside(lake, _collect(str(root.resolve()), lines()))
+
+
+ICEBERG_CATALOG = "catalog.db"
+"""An Iceberg lake's embedded catalog (``detector.icelake``): its tables' current files."""
+
+
+def _iceberg_files(root: Path) -> LakeFiles:
+    """The current data files of an Iceberg lake's tables, from its catalog."""
+    from detector.icelake.catalog import open_catalog
+    from detector.icelake.info import data_files
+
+    try:
+        current = data_files(open_catalog(root))
+    except Exception as exc:  # pyiceberg and SQLAlchemy raise their own kinds
+        raise LakeError(f"{root}: cannot read the Iceberg catalog: {one_line(exc)}") from None
+    files = LakeFiles(str(root.resolve()))
+    for table, uris in current.items():
+        paths = [u.removeprefix("file://") for u in uris if table in TABLES]
+        for path in [p for p in paths if _GLOB.search(p)]:  # DuckDB would expand it
+            log.warning("%s: the catalog names %s, a glob; skipped", root, path)
+        files.tables[table] = [p for p in paths if not _GLOB.search(p)]
+    return files
+
+
+def _inside(lake: str | os.PathLike[str], files: LakeFiles) -> LakeFiles:
+    """Only files inside the lake that exist (a link leading out, or a lost file, skipped)."""
+    root = Path(files.root)
     real_root = os.path.realpath(root) + os.sep
     for table, paths in files.tables.items():
         inside = []

@@ -56,3 +56,13 @@ def table_rows(catalog: Catalog, spec: tables.TableSpec) -> int:
     if snapshot is None or snapshot.summary is None:
         return 0
     return int(snapshot.summary.additional_properties.get("total-records", 0))
+
+
+def data_files(catalog: Catalog) -> dict[str, list[str]]:
+    """Per data table, the data files of its current snapshot (what a reader must read)."""
+    out: dict[str, list[str]] = {}
+    for spec in tables.DATA_TABLES:
+        if catalog.table_exists(spec.identifier):
+            scan = catalog.load_table(spec.identifier).scan()
+            out[spec.name] = [task.file.file_path for task in scan.plan_files()]
+    return out

@@ -1,7 +1,8 @@
 """Keeping an Iceberg lake small and fast: compaction, snapshot expiry, unreferenced files.
 
 Ingestion adds small files (one per partition per commit); ``compact`` rewrites the
-partitions of a day range into one file each. Every commit leaves a snapshot; ``expire``
+partitions of a day range into one file each, written like ingestion's (same folders), and
+swaps them in one commit. Every commit leaves a snapshot; ``expire``
 drops snapshots older than a time (never the current one) and deletes the data and
 metadata files no remaining snapshot references. Query results do not change (the tests
 compare them). Run recovery first: a half-made commit is rolled back through the snapshots
@@ -11,6 +12,7 @@ expiry would remove.
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,6 +23,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, GreaterTha
 from pyiceberg.table import Table
 
 from detector.icelake import tables
+from detector.icelake.write import write_data_files
 
 COMPACTED = "detector.compacted"
 """Snapshot summary property of a compaction: the day range rewritten."""
@@ -57,8 +60,11 @@ def compact(
         chosen = _days(spec, *(2 * [_EPOCH + timedelta(days=int(day))])) if spec.day_of else where
         table = catalog.load_table(spec.identifier)
         part = table.scan(row_filter=chosen).to_arrow()
-        # The filter covers whole partitions, so whole files are replaced by the new ones.
-        table.overwrite(part, overwrite_filter=chosen, snapshot_properties={COMPACTED: str(day)})
+        files = write_data_files(catalog, spec, part, f"compacted-{uuid.uuid4().hex}")
+        summary = {COMPACTED: str(day)}
+        with table.transaction() as tx:  # one commit: the day's old files out, the new in
+            tx.delete(delete_filter=chosen, snapshot_properties=summary)
+            tx.add_files(files, snapshot_properties=summary, check_duplicate_files=False)
         rows += part.num_rows
     table = catalog.load_table(spec.identifier)
     after = len(list(table.scan(row_filter=where).plan_files()))

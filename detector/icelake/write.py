@@ -2,7 +2,8 @@
 
 A file holds one partition's rows only (one day of the table's day column, one value of
 each identity column), so Iceberg learns its partition from its statistics when the commit
-adds it, and readers prune whole files by day and source.
+adds it, and readers prune whole files by day and source. Folders are named as in the
+Parquet lake (``date=YYYY-MM-DD``, ``source=…``), so its hunts' views read them unchanged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def write_data_files(
     root = table.location().rstrip("/") + "/data"
     keys = pl.DataFrame(
         {
-            **({"day": rows.column(spec.day_of).cast(pa.date32())} if spec.day_of else {}),
+            **({"date": rows.column(spec.day_of).cast(pa.date32())} if spec.day_of else {}),
             **{c: rows.column(c) for c in spec.identities},
         }
     )
@@ -44,7 +45,10 @@ def write_data_files(
         groups = [(tuple(g[:-1]), g[-1]) for g in grouped]
     written = []
     for n, (values, indices) in enumerate(groups):
-        folder = "/".join(f"{k}={v}" for k, v in zip(keys.columns, values, strict=True))
+        folder = "/".join(
+            f"{k}={'unknown' if v is None else v}"
+            for k, v in zip(keys.columns, values, strict=True)
+        )
         # Not percent-encoded (pyiceberg reads paths as written); our own names and dates.
         uri = (
             f"{root}/{folder}/part-{name}-{n}.parquet"
