@@ -23,3 +23,17 @@ def client(service: str, config: Config | None = None, region: str | None = None
     if not (region or session.region_name) and service != "s3":
         raise UsageError(NO_REGION)
     return session.client(service, config=config, region_name=region or None)
+
+
+def credential_fields() -> dict[str, str]:
+    """The standard chain's current credentials as ``access_key``, ``secret_key`` and, for
+    temporary ones, ``token`` (empty when there are none), for libraries that take them as
+    settings (DuckDB's S3 secret, pyiceberg's file IO). Never log the result."""
+    creds = boto3.session.Session().get_credentials()
+    if creds is None:
+        return {}
+    frozen = creds.get_frozen_credentials()
+    out = {"access_key": frozen.access_key, "secret_key": frozen.secret_key}
+    if frozen.token:
+        out["token"] = frozen.token
+    return out

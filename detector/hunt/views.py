@@ -342,15 +342,12 @@ def _s3_secret(conn: duckdb.DuckDBPyConnection) -> None:
     """A DuckDB S3 secret from boto3's chain; nothing of it is logged or printed."""
     import boto3
 
+    from detector.aws import credential_fields
+
     session = boto3.session.Session()
     opts = {"REGION": session.region_name or "us-east-1"}
-    creds = session.get_credentials()
-    if creds is not None:
-        frozen = creds.get_frozen_credentials()
-        opts["KEY_ID"] = frozen.access_key
-        opts["SECRET"] = frozen.secret_key
-        if frozen.token:
-            opts["SESSION_TOKEN"] = frozen.token
+    names = {"access_key": "KEY_ID", "secret_key": "SECRET", "token": "SESSION_TOKEN"}
+    opts.update({names[field]: value for field, value in credential_fields().items()})
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     extra = ""
     if endpoint:

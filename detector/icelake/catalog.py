@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pyiceberg.catalog import Catalog, load_catalog
 
+from detector.aws import credential_fields
 from detector.errors import UsageError
 
 NAMESPACE = "detector"
@@ -66,18 +67,15 @@ def _aws_properties(kind: str) -> dict[str, str]:
     endpoint = session.client("s3").meta.endpoint_url
     if endpoint and not endpoint.endswith(".amazonaws.com"):
         props["s3.endpoint"] = endpoint  # AWS_ENDPOINT_URL(_S3): a test server, MinIO…
-    creds = session.get_credentials()
-    if creds is not None:
-        frozen = creds.get_frozen_credentials()
-        props["s3.access-key-id"] = frozen.access_key
-        props["s3.secret-access-key"] = frozen.secret_key
-        if frozen.token:
-            props["s3.session-token"] = frozen.token
+    names = {
+        "access_key": "access-key-id",
+        "secret_key": "secret-access-key",
+        "token": "session-token",
+    }
+    for field, value in credential_fields().items():
+        props[f"s3.{names[field]}"] = value
         if kind == "glue":
-            props["glue.access-key-id"] = frozen.access_key
-            props["glue.secret-access-key"] = frozen.secret_key
-            if frozen.token:
-                props["glue.session-token"] = frozen.token
+            props[f"glue.{names[field]}"] = value
     if kind == "glue":
         if region:
             props["glue.region"] = region
