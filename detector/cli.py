@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -28,7 +27,8 @@ from detector.defaults import (
     NO_REGION,
 )
 from detector.errors import DetectorError, InfrastructureError, UsageError
-from detector.terminal import PipeConsole, SafeLogFormatter, visible
+from detector.logsetup import setup_logging
+from detector.terminal import PipeConsole, visible
 
 SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
 
@@ -434,29 +434,6 @@ def aws_problem(exc: BaseException) -> tuple[int, str] | None:
     if name in _AWS_SETUP:
         return 2, f"error: {_AWS_SETUP[name]}"
     return 1, f"AWS: {exc}"
-
-
-def setup_logging(args: argparse.Namespace) -> None:
-    level = args.log_level
-    if args.command in ("tail", "run") and "--log-level" not in sys.argv[1:]:
-        level = "INFO"  # a long-running process: its status lines are INFO
-    handler = logging.StreamHandler(sys.stderr)
-    if args.log_format == "json":
-        from detector.metrics import JsonLogFormatter
-
-        handler.setFormatter(JsonLogFormatter())
-    else:
-        # log arguments are often log data (URIs, keys, server messages): controls escaped
-        handler.setFormatter(
-            SafeLogFormatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s"
-                if args.command in ("tail", "run")
-                else "%(levelname)s %(name)s: %(message)s"
-            )
-        )
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from pathlib import Path
 from rich.console import Console
 
 from detector.alerts import write_jsonl
-from detector.cli import setup_logging
 from detector.defaults import (
     DEFAULT_BATCH_MB,
     DEFAULT_CHECKPOINT_SECONDS,
@@ -26,6 +25,7 @@ from detector.errors import UsageError
 from detector.ingest import IngestOptions, backfill
 from detector.interrupts import StopRequest
 from detector.lake import Lake
+from detector.logsetup import setup_logging
 from detector.pipeline import Pipeline, SinkSpec, load_pipeline, parse_timestamp, validate
 from detector.progress import RunProgress
 from detector.report import (
