@@ -62,7 +62,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Expire snapshots older than --older-than-days (never a table's current "
         "one), then delete data and metadata files no remaining snapshot references.",
     )
-    exp.add_argument("lake", metavar="LAKE", help="a folder (file removal is local only)")
+    exp.add_argument("lake", metavar="LAKE", help="a folder, or s3://bucket/prefix")
     exp.add_argument(
         "--older-than-days", type=float, default=7.0, metavar="N", help="default: %(default)s"
     )

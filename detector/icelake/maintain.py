@@ -126,7 +126,8 @@ def expire(
 
 
 def _referenced(table: Table) -> set[str]:
-    """Every data file, manifest and manifest list a remaining snapshot uses (local paths)."""
+    """Every data file, manifest and manifest list a remaining snapshot uses (local paths,
+    or ``s3://`` addresses)."""
     paths: set[str] = set()
     for snapshot in table.snapshots():
         paths.add(snapshot.manifest_list)
@@ -138,13 +139,14 @@ def _referenced(table: Table) -> set[str]:
 
 
 def _remove_unreferenced(table: Table, grace: timedelta) -> int:
-    """Delete the table's Parquet and Avro files that nothing references (local lakes; on
-    S3 the snapshots are expired and the files left, for now)."""
-    if not table.location().startswith(("file://", "/")):
-        return 0
-    root = Path(table.location().removeprefix("file://"))
+    """Delete the table's Parquet and Avro files that nothing references and that are
+    older than ``grace``, in a local folder or under an S3 prefix."""
+    location = table.location().rstrip("/")
     referenced = _referenced(table)
     young = time.time() - grace.total_seconds()
+    if location.startswith("s3://"):
+        return _remove_unreferenced_s3(location, referenced, young)
+    root = Path(location.removeprefix("file://"))
     removed = 0
     for pattern in ("data/**/*.parquet", "metadata/*.avro"):
         for path in root.glob(pattern):
@@ -152,3 +154,25 @@ def _remove_unreferenced(table: Table, grace: timedelta) -> int:
                 path.unlink()
                 removed += 1
     return removed
+
+
+def _remove_unreferenced_s3(location: str, referenced: set[str], young: float) -> int:
+    from detector.aws import client
+
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    s3 = client("s3")
+    doomed = [
+        o["Key"]
+        for folder, suffix in (("data/", ".parquet"), ("metadata/", ".avro"))
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{prefix}/{folder}"
+        )
+        for o in page.get("Contents", ())
+        if o["Key"].endswith(suffix)
+        and f"s3://{bucket}/{o['Key']}" not in referenced
+        and o["LastModified"].timestamp() < young
+    ]
+    for start in range(0, len(doomed), 1000):  # DeleteObjects takes 1,000 keys a call
+        keys = [{"Key": k} for k in doomed[start : start + 1000]]
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys, "Quiet": True})
+    return len(doomed)
