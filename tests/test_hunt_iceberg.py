@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import s3
 from hunt_world import ALERT_ID, ALICE, build_lake
 
 from detector.cli import main
 from detector.hunt.saved import get_hunt, load_hunts
 from detector.hunt.views import connect, run_query
 from detector.icelake import tables
-from detector.icelake.catalog import open_catalog
+from detector.icelake.catalog import CatalogChoice, open_catalog
 from detector.icelake.maintain import compact
 from detector.icelake.migrate import migrate
 
@@ -58,3 +59,29 @@ def test_hunts_after_compaction_and_from_the_command_line(
     on_iceberg = capsys.readouterr().out
     assert main(["hunt", "--lake", str(old), sql, "--format", "json"]) == 0
     assert on_iceberg == capsys.readouterr().out and '"n"' in on_iceberg
+
+
+def test_hunts_on_an_iceberg_lake_on_s3(
+    lakes: tuple[Path, Path], aws: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warehouse on the S3 test server, its catalog in SQLite: read through httpfs with
+    the standard AWS configuration, the same rows as the Parquet lake."""
+    old, _ = lakes
+    s3().create_bucket(Bucket="hunt-ice")
+    uri = f"sqlite:///{tmp_path}/catalog.db"
+    remote = "s3://hunt-ice/lake"
+    assert migrate(old, remote, choice=CatalogChoice("sql", uri)).matches
+    sql = "SELECT source, count(*) AS n FROM events GROUP BY source ORDER BY source"
+    args = ["hunt", "--lake", remote, "--catalog-uri", uri, sql, "--format", "json"]
+    assert main(args) == 0
+    on_s3 = capsys.readouterr().out
+    assert main(["hunt", "--lake", str(old), sql, "--format", "json"]) == 0
+    assert on_s3 == capsys.readouterr().out and '"n"' in on_s3
+    for name in ("no-vpce-reads", "foreign-buckets"):
+        saved = get_hunt(name)
+        conn = connect(remote, CatalogChoice("sql", uri))
+        try:
+            rows = run_query(conn, saved.sql, saved.bind({})).to_pylist()
+        finally:
+            conn.close()
+        assert sorted(json.dumps(r, sort_keys=True, default=str) for r in rows) == _rows(old, name)

@@ -66,6 +66,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--lake", help="lake directory or s3://bucket/prefix")
     p.add_argument(
+        "--catalog",
+        choices=["sql", "glue", "rest"],
+        help="an Iceberg lake on S3: the catalog it is kept in (docs/iceberg.md)",
+    )
+    p.add_argument(
+        "--catalog-uri", metavar="URI", help="the sql catalog's SQLAlchemy URI, or rest's"
+    )
+    p.add_argument(
         "--param",
         action="append",
         metavar="KEY=VALUE",
@@ -123,7 +131,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from detector.hunt.output import TABLE_BATCH_ROWS, write
     from detector.hunt.views import connect, execute
 
-    conn = connect(args.lake)
+    catalog = None
+    if args.catalog or args.catalog_uri:
+        from detector.icelake.catalog import CatalogChoice
+
+        catalog = CatalogChoice(args.catalog or "sql", args.catalog_uri)
+    conn = connect(args.lake, catalog)
     try:
         if args.shell:
             from detector.hunt.shell import Shell

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import duckdb
@@ -50,6 +51,9 @@ from detector.duckdb_extensions import extension_file
 from detector.errors import DetectorError, LakeError, QueryError, UsageError
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
 from detector.terminal import visible
+
+if TYPE_CHECKING:  # pyiceberg loads only for Iceberg lakes
+    from detector.icelake.catalog import CatalogChoice
 
 log = logging.getLogger(__name__)
 
@@ -193,18 +197,22 @@ ICEBERG_CATALOG = "catalog.db"
 """An Iceberg lake's embedded catalog (``detector.icelake``): its tables' current files."""
 
 
-def _iceberg_files(root: Path) -> LakeFiles:
+def _iceberg_files(root: Path | str, catalog: CatalogChoice | None = None) -> LakeFiles:
     """The current data files of an Iceberg lake's tables, from its catalog."""
     from detector.icelake.catalog import open_catalog
     from detector.icelake.info import data_files
 
     try:
-        current = data_files(open_catalog(root))
+        current = data_files(open_catalog(root, catalog))
+    except DetectorError:
+        raise
     except Exception as exc:  # pyiceberg and SQLAlchemy raise their own kinds
         raise LakeError(f"{root}: cannot read the Iceberg catalog: {one_line(exc)}") from None
-    files = LakeFiles(str(root.resolve()))
+    files = LakeFiles(str(root).rstrip("/") if isinstance(root, str) else str(root.resolve()))
     for table, uris in current.items():
         paths = [u.removeprefix("file://") for u in uris if table in TABLES]
+        if files.is_s3:  # only the lake's own objects
+            paths = [p for p in paths if p.startswith(files.root + "/")]
         for path in [p for p in paths if _GLOB.search(p)]:  # DuckDB would expand it
             log.warning("%s: the catalog names %s, a glob; skipped", root, path)
         files.tables[table] = [p for p in paths if not _GLOB.search(p)]
@@ -281,8 +289,13 @@ def s3_files(lake: str) -> LakeFiles:
     )
 
 
-def lake_files(lake: str) -> LakeFiles:
-    files = s3_files(lake) if str(lake).startswith("s3://") else local_files(lake)
+def lake_files(lake: str, catalog: CatalogChoice | None = None) -> LakeFiles:
+    """The files to read: from the manifest, or from the Iceberg catalog (a local Iceberg
+    lake's own, or for an S3 warehouse the ``catalog`` it is kept in)."""
+    if catalog is not None and str(lake).startswith("s3://"):
+        files = _iceberg_files(str(lake), catalog)
+    else:
+        files = s3_files(lake) if str(lake).startswith("s3://") else local_files(lake)
     if not any(files.tables.values()):
         raise LakeError(f"{lake}: the lake is empty (no committed files yet)")
     return files
@@ -364,10 +377,12 @@ def _s3_secret(conn: duckdb.DuckDBPyConnection) -> None:
         ) from None
 
 
-def connect(lake: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+def connect(
+    lake: str | os.PathLike[str], catalog: CatalogChoice | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake's views, locked read-only."""
     lake = os.fspath(lake)
-    files = lake_files(lake)
+    files = lake_files(lake, catalog)
     conn = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
