@@ -116,11 +116,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     remote = str(args.lake).startswith("s3://")
     if not remote and not (Path(args.lake) / CATALOG_FILE).is_file():
         raise UsageError(f"{args.lake}: not an Iceberg lake (no {CATALOG_FILE})")
-    catalog = open_catalog(args.lake, _choice(args))
-    if args.lake_command == "compact":
-        return _compact(args, catalog, console)
-    if args.lake_command == "expire":
-        return _expire(args, catalog, console)
+    if args.lake_command in ("compact", "expire"):
+        from detector.icelake.catalog import WriterLock
+
+        with WriterLock(args.lake):
+            catalog = open_catalog(args.lake, _choice(args))
+            if args.lake_command == "compact":
+                return _compact(args, catalog, console)
+            return _expire(args, catalog, console)
+    catalog = open_catalog(args.lake, _choice(args), create=False)
     from detector.icelake.info import lake_info
 
     out = Table("table", "partitioned by", "snapshots", "data files", "rows", "bytes")

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from conftest import ct_record
 from hostile_corpus import mixed_trail, time_records
 from test_envelopes import cwl_payload, envelope
 
@@ -61,9 +62,15 @@ def _envelopes() -> list[Blob]:
 def _hostile() -> list[Blob]:
     trail, _ = mixed_trail()
     times, _, _ = time_records()
+    odd = [ct_record(i) for i in range(4)]  # free-form members of unexpected types
+    odd[0]["additionalEventData"] = {"bytesTransferredOut": {"n": 1}}
+    odd[1]["additionalEventData"] = {"bytesTransferredOut": " 12 ", "bytesTransferredIn": True}
+    odd[2]["requestParameters"] = {"bucketName": {"a": [1, 2]}, "key": 7}
+    odd[3]["requestParameters"] = {"bucketName": "b", "Host": ["x"], "key": 1.5e16}
     return [
         _blob("mixed.json.gz", trail),
         _blob("times.json", json.dumps({"Records": times}).encode()),
+        _blob("odd.json", json.dumps({"Records": odd}).encode()),
     ]
 
 

@@ -14,6 +14,9 @@ from pyiceberg.catalog.sql import SqlCatalog
 
 from detector import failpoints
 from detector.cli import main
+from detector.errors import LakeError
+from detector.hunt.views import connect
+from detector.icelake.catalog import WriterLock
 from detector.icelake.migrate import migrate
 from detector.lake import EVENTS, Lake
 from detector.schema import EVENT_SCHEMA
@@ -138,3 +141,24 @@ def test_migrating_to_an_s3_warehouse_with_the_glue_catalog(
     )
     events = other.load_table("detector.events").scan().to_arrow()
     assert _sorted(events) == _sorted(_old_events(old_lake))
+
+
+def test_a_lake_folder_with_a_space_keeps_its_tables_inside(old_lake: Path, tmp_path: Path) -> None:
+    new = tmp_path / "my lake"
+    assert migrate(old_lake, new).matches
+    assert not (tmp_path / "my%20lake").exists()
+    conn = connect(new)
+    try:
+        (count,) = conn.execute("SELECT count(*) FROM events").fetchone()  # type: ignore[misc]
+    finally:
+        conn.close()
+    assert count == _old_events(old_lake).num_rows
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    first = WriterLock(tmp_path).__enter__()
+    with pytest.raises(LakeError, match="another detector process"), WriterLock(tmp_path):
+        pass
+    first.__exit__(None, None, None)
+    with WriterLock(tmp_path):  # released
+        pass

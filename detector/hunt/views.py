@@ -203,7 +203,7 @@ def _iceberg_files(root: Path | str, catalog: CatalogChoice | None = None) -> La
     from detector.icelake.info import data_files
 
     try:
-        current = data_files(open_catalog(root, catalog))
+        current = data_files(open_catalog(root, catalog, create=False))
     except DetectorError:
         raise
     except Exception as exc:  # pyiceberg and SQLAlchemy raise their own kinds
@@ -211,8 +211,9 @@ def _iceberg_files(root: Path | str, catalog: CatalogChoice | None = None) -> La
     files = LakeFiles(str(root).rstrip("/") if isinstance(root, str) else str(root.resolve()))
     for table, uris in current.items():
         paths = [u.removeprefix("file://") for u in uris if table in TABLES]
-        if files.is_s3:  # only the lake's own objects
-            paths = [p for p in paths if p.startswith(files.root + "/")]
+        if files.is_s3:  # only the lake's own objects, by whole path segments
+            prefix = files.root + "/"
+            paths = [p for p in paths if p.startswith(prefix) and _confined(p[len(prefix) :])]
         for path in [p for p in paths if _GLOB.search(p)]:  # DuckDB would expand it
             log.warning("%s: the catalog names %s, a glob; skipped", root, path)
         files.tables[table] = [p for p in paths if not _GLOB.search(p)]

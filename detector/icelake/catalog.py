@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from pyiceberg.catalog import Catalog, load_catalog
 
 from detector.aws import credential_fields
-from detector.errors import UsageError
+from detector.errors import LakeError, UsageError
 
 NAMESPACE = "detector"
 CATALOG_NAME = "detector"
@@ -38,9 +39,12 @@ def is_remote(location: str | Path) -> bool:
 
 
 def catalog_properties(lake: Path) -> dict[str, str]:
-    """The properties that open a local lake's catalog from any pyiceberg client."""
+    """The properties that open a local lake's catalog from any pyiceberg client.
+
+    The warehouse is ``file://`` and the path as it is, not percent-encoded: pyiceberg's file
+    IO does not decode, so a folder with a space would otherwise get a sibling ``%20`` one."""
     root = lake.resolve()
-    return {"uri": f"sqlite:///{root / CATALOG_FILE}", "warehouse": root.as_uri()}
+    return {"uri": f"sqlite:///{root / CATALOG_FILE}", "warehouse": f"file://{root}"}
 
 
 def remote_properties(location: str, choice: CatalogChoice) -> dict[str, str]:
@@ -85,18 +89,55 @@ def _aws_properties(kind: str) -> dict[str, str]:
     return props
 
 
-def open_catalog(lake: str | Path, choice: CatalogChoice | None = None) -> Catalog:
-    """The lake's catalog, with its namespace; created on first use."""
+def open_catalog(
+    lake: str | Path, choice: CatalogChoice | None = None, create: bool = True
+) -> Catalog:
+    """The lake's catalog, with its namespace created on first use; with ``create=False``
+    (readers: hunts) nothing is created, not even the catalog's own tables."""
     if is_remote(lake):
         props = remote_properties(str(lake), choice or CatalogChoice())
-        catalog = load_catalog(CATALOG_NAME, **props)
     else:
         if choice is not None and choice.kind != "sql":
             raise UsageError(
                 "a local lake keeps its own catalog (catalog.db); --catalog is for s3://"
             )
         root = Path(lake)
-        root.mkdir(parents=True, exist_ok=True)
-        catalog = load_catalog(CATALOG_NAME, type="sql", **catalog_properties(root))
-    catalog.create_namespace_if_not_exists(NAMESPACE)
+        if create:
+            root.mkdir(parents=True, exist_ok=True)
+        props = {"type": "sql", **catalog_properties(root)}
+    if not create and props["type"] == "sql":
+        props["init_catalog_tables"] = "false"
+    catalog = load_catalog(CATALOG_NAME, **props)
+    if create:
+        catalog.create_namespace_if_not_exists(NAMESPACE)
     return catalog
+
+
+class WriterLock:
+    """One writer per local Iceberg lake (migrate, compact, expire): recovery rolls back
+    commits it cannot tell from a writer's commit in progress, so two writers must not meet.
+    A lake on S3 has no lock yet: run one writer at a time."""
+
+    def __init__(self, lake: str | Path) -> None:
+        self.path = None if is_remote(lake) else Path(lake) / ".iceberg-writer.lock"
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> WriterLock:
+        if self.path is None:
+            return self
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise LakeError(
+                f"{self.path.parent}: another detector process is writing this lake"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()  # releases the lock

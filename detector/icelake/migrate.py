@@ -22,7 +22,7 @@ from pyiceberg.catalog import Catalog
 from detector.blob import ObjectRef
 from detector.errors import UsageError
 from detector.icelake import tables
-from detector.icelake.catalog import CatalogChoice, is_remote, open_catalog
+from detector.icelake.catalog import CatalogChoice, WriterLock, is_remote, open_catalog
 from detector.icelake.commit import CommitGroup, commit, recover
 from detector.icelake.info import table_rows
 from detector.icelake.write import write_data_files
@@ -61,20 +61,21 @@ def migrate(
     if not is_remote(new) and Path(new).resolve() == old.resolve():
         raise UsageError("the Iceberg lake must be a new folder, not the old lake")
     entries = list(Lake(old).entries())
-    catalog = open_catalog(new, choice)
-    report = Migration(rolled_back=recover(catalog))
-    done = _migrated(catalog)
-    todo = [e for e in entries if str(e["batch"]) not in done]
-    report.skipped = len(entries) - len(todo)
-    for start in range(0, len(todo), group_batches):
-        chunk = todo[start : start + group_batches]
-        commit(catalog, _group(catalog, old, chunk))
-        report.batches += len(chunk)
-        if progress is not None:
-            progress(report.batches, len(todo))
-    if (old / "state").is_dir() and not is_remote(new):
-        shutil.copytree(old / "state", Path(new) / "state", dirs_exist_ok=True)
-    report.rows = _counts(catalog, old, entries)
+    with WriterLock(new):
+        catalog = open_catalog(new, choice)
+        report = Migration(rolled_back=recover(catalog))
+        done = _migrated(catalog)
+        todo = [e for e in entries if str(e["batch"]) not in done]
+        report.skipped = len(entries) - len(todo)
+        for start in range(0, len(todo), group_batches):
+            chunk = todo[start : start + group_batches]
+            commit(catalog, _group(catalog, old, chunk))
+            report.batches += len(chunk)
+            if progress is not None:
+                progress(report.batches, len(todo))
+        if (old / "state").is_dir() and not is_remote(new):
+            shutil.copytree(old / "state", Path(new) / "state", dirs_exist_ok=True)
+        report.rows = _counts(catalog, old, entries)
     return report
 
 

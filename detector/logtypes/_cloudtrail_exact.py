@@ -305,11 +305,13 @@ def _strings(values: list[Any]) -> pa.Array:
 
 
 def _as_text(value: Any) -> str | None:
+    """A scalar as its JSON text; an object or array (only a free-form side's member can be
+    one) as compact JSON, as DuckDB's ``json_transform`` gives it in the native tier."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
-    return None
+    return _ENCODE(value).decode()
 
 
 def _raw_json(raws: list[msgspec.Raw]) -> pa.Array:

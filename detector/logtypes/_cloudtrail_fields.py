@@ -46,7 +46,7 @@ def _session_name(parts: list[pl.Expr]) -> pl.Expr:
 
 def _byte_count(parts: list[pl.Expr]) -> pl.Expr:
     """A count as int64 from a JSON number or numeric text; null if neither or too large."""
-    text = parts[0]
+    text = parts[0].str.strip_chars()
     exact = text.cast(pl.Int64, strict=False)
     return exact.fill_null(text.cast(pl.Float64, strict=False).cast(pl.Int64, strict=False))
 
