@@ -251,7 +251,7 @@ def _in_process(
             for spec, refs in work:
                 if stop.is_set():
                     break
-                following = pool.submit(fetch_batch, spec, refs, most)
+                following = pool.submit(fetch_batch, spec, refs, most, stop)
                 if ahead is not None:
                     yield parse_and_write(ahead.result(), lake, most)
                 ahead = following
@@ -310,8 +310,11 @@ class Fetched:
     stats: BatchStats
 
 
-def fetch_batch(spec: str, refs: list[ObjectRef], max_object_bytes: int) -> Fetched:
-    """Read a batch's objects from their source (compressed, as stored)."""
+def fetch_batch(
+    spec: str, refs: list[ObjectRef], max_object_bytes: int, stop: StopRequest | None = None
+) -> Fetched:
+    """Read a batch's objects from their source (compressed, as stored). On a stop request
+    it ends after the object in hand: the caller never parses a batch fetched after a stop."""
     source = _SOURCES.get(spec)
     if source is None:
         source = _SOURCES[spec] = open_source(spec)
@@ -325,6 +328,8 @@ def fetch_batch(spec: str, refs: list[ObjectRef], max_object_bytes: int) -> Fetc
             fetched.blobs.append(item)
             fetched.stats.objects_read += 1
             fetched.stats.bytes_read += len(item.data)
+        if stop is not None and stop.is_set():
+            break
     return fetched
 
 
