@@ -253,10 +253,16 @@ def _in_process(
                     break
                 following = pool.submit(fetch_batch, spec, refs, most, stop)
                 if ahead is not None:
-                    yield parse_and_write(ahead.result(), lake, most)
+                    fetched = ahead.result()
+                    if stop.is_set():  # it may have ended early: never parse it
+                        break
+                    yield parse_and_write(fetched, lake, most)
                 ahead = following
-            if ahead is not None and not stop.is_set():
-                yield parse_and_write(ahead.result(), lake, most)
+            else:
+                if ahead is not None:
+                    fetched = ahead.result()
+                    if not stop.is_set():
+                        yield parse_and_write(fetched, lake, most)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
