@@ -248,21 +248,16 @@ def _in_process(
     with ThreadPoolExecutor(1, thread_name_prefix="detector-fetch-ahead") as pool:
         ahead: Future[Fetched] | None = None
         try:
-            for spec, refs in work:
+            for batch in [*work, None]:  # None: nothing left to fetch, finish the last
                 if stop.is_set():
                     break
-                following = pool.submit(fetch_batch, spec, refs, most, stop)
+                following = None if batch is None else pool.submit(fetch_batch, *batch, most, stop)
                 if ahead is not None:
                     fetched = ahead.result()
                     if stop.is_set():  # it may have ended early: never parse it
                         break
                     yield parse_and_write(fetched, lake, most)
                 ahead = following
-            else:
-                if ahead is not None:
-                    fetched = ahead.result()
-                    if not stop.is_set():
-                        yield parse_and_write(fetched, lake, most)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 

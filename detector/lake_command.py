@@ -67,25 +67,32 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--older-than-days", type=float, default=7.0, metavar="N", help="default: %(default)s"
     )
     for command in (mig, info, comp, exp):
-        command.add_argument(
-            "--catalog",
-            choices=["sql", "glue", "rest"],
-            help="for an s3:// lake: its Iceberg catalog (default: sql)",
-        )
-        command.add_argument(
-            "--catalog-uri",
-            metavar="URI",
-            help="the sql catalog's SQLAlchemy URI (sqlite:///…, postgresql://…) or the rest "
-            "catalog's endpoint",
-        )
+        add_catalog_arguments(command)
     return p
 
 
-def _choice(args: argparse.Namespace) -> Any:
-    from detector.icelake.catalog import CatalogChoice
+def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--catalog`` and ``--catalog-uri``: where an Iceberg lake on S3 is catalogued
+    (``hunt`` takes them too)."""
+    parser.add_argument(
+        "--catalog",
+        choices=["sql", "glue", "rest"],
+        help="for an s3:// Iceberg lake: its catalog (default: sql; docs/iceberg.md)",
+    )
+    parser.add_argument(
+        "--catalog-uri",
+        metavar="URI",
+        help="the sql catalog's SQLAlchemy URI (sqlite:///…, postgresql://…) or the rest "
+        "catalog's endpoint",
+    )
 
+
+def catalog_choice(args: argparse.Namespace) -> Any:
+    """The ``CatalogChoice`` the arguments name, or None when they name none."""
     if args.catalog is None and args.catalog_uri is None:
         return None
+    from detector.icelake.catalog import CatalogChoice
+
     return CatalogChoice(args.catalog or "sql", args.catalog_uri)
 
 
@@ -95,7 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.lake_command == "migrate":
         from detector.icelake.migrate import migrate
 
-        report = migrate(args.old, args.new, choice=_choice(args))
+        report = migrate(args.old, args.new, choice=catalog_choice(args))
         console.print(
             f"migrated {report.batches} batches into {args.new}"
             + (f" ({report.skipped} already there)" if report.skipped else ""),
@@ -120,11 +127,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from detector.icelake.catalog import WriterLock
 
         with WriterLock(args.lake):
-            catalog = open_catalog(args.lake, _choice(args))
+            catalog = open_catalog(args.lake, catalog_choice(args))
             if args.lake_command == "compact":
                 return _compact(args, catalog, console)
             return _expire(args, catalog, console)
-    catalog = open_catalog(args.lake, _choice(args), create=False)
+    catalog = open_catalog(args.lake, catalog_choice(args), create=False)
     from detector.icelake.info import lake_info
 
     out = Table("table", "partitioned by", "snapshots", "data files", "rows", "bytes")

@@ -156,10 +156,12 @@ class EventRule(Detection):
 
     def explain(self, hits: pl.DataFrame) -> list[Reason]:
         """Default explanation: the template filled from the first matching event."""
-        first = hits.row(0, named=True)
+        return self.templated(hits.row(0, named=True), hits.height)
+
+    def templated(self, first: dict[str, Any], matching: int) -> list[Reason]:
+        """The template filled from a finding's first event, and how many events matched."""
         text = self.reason_template.format_map(_Blank(first))
-        observed = f"{hits.height} matching event(s)"
-        return [Reason(self.reason_feature, observed, None, text)]
+        return [Reason(self.reason_feature, f"{matching} matching event(s)", None, text)]
 
 
 def correlated(
@@ -284,7 +286,7 @@ def group_findings(d: EventRule, hits: pl.DataFrame, settings: Settings) -> list
     out = []
     for n, row in enumerate(summaries):
         group = groups[n] if groups is not None else None
-        reasons = d.explain(group) if group is not None else _explained(d, row)
+        reasons = d.explain(group) if group is not None else d.templated(row, row["_height"])
         out.append(
             Finding(
                 detection=d.id,
@@ -308,12 +310,6 @@ def group_findings(d: EventRule, hits: pl.DataFrame, settings: Settings) -> list
 
 _LISTED = ("bucket", "source_ip", "user_agent", "vpc_endpoint_id")
 """Columns whose distinct values a finding lists (the first ``LIST_CAP``)."""
-
-
-def _explained(d: EventRule, first: dict[str, Any]) -> list[Reason]:
-    """``EventRule.explain`` from a group's summary: its first event and its size."""
-    text = d.reason_template.format_map(_Blank(first))
-    return [Reason(d.reason_feature, f"{first['_height']} matching event(s)", None, text)]
 
 
 def distinct(df: pl.DataFrame, column: str, cap: int = LIST_CAP) -> list[str]:

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from detector.errors import UsageError
 from detector.hunt.saved import HUNTS_DIR, NAME, get_hunt, load_hunts, parse_params
+from detector.lake_command import add_catalog_arguments, catalog_choice
 from detector.terminal import PipeConsole, safe_text, say, visible
 
 DESCRIPTION = (
@@ -65,14 +66,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="one SELECT statement, or the name of a saved hunt",
     )
     p.add_argument("--lake", help="lake directory or s3://bucket/prefix")
-    p.add_argument(
-        "--catalog",
-        choices=["sql", "glue", "rest"],
-        help="an Iceberg lake on S3: the catalog it is kept in (docs/iceberg.md)",
-    )
-    p.add_argument(
-        "--catalog-uri", metavar="URI", help="the sql catalog's SQLAlchemy URI, or rest's"
-    )
+    add_catalog_arguments(p)
     p.add_argument(
         "--param",
         action="append",
@@ -131,12 +125,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from detector.hunt.output import TABLE_BATCH_ROWS, write
     from detector.hunt.views import connect, execute
 
-    catalog = None
-    if args.catalog or args.catalog_uri:
-        from detector.icelake.catalog import CatalogChoice
-
-        catalog = CatalogChoice(args.catalog or "sql", args.catalog_uri)
-    conn = connect(args.lake, catalog)
+    conn = connect(args.lake, catalog_choice(args))
     try:
         if args.shell:
             from detector.hunt.shell import Shell

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import attrgetter
-from typing import Any, get_args
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -51,7 +51,12 @@ def _struct(name: str, members: dict[str, tuple[Any, Any]]) -> type[msgspec.Stru
     )
 
 
-def _record_type(name: str, tree: fields.Tree) -> type[msgspec.Struct]:
+_EMPTY: dict[str, msgspec.Struct] = {}
+"""Per nested struct's path, an instance with every member absent (stands in for a
+missing ``userIdentity``, say, so its members read as null)."""
+
+
+def _record_type(name: str, tree: fields.Tree, path: str = "") -> type[msgspec.Struct]:
     """The struct for a (sub-)record, generated from the field map's tree."""
     members: dict[str, tuple[Any, Any]] = {}
     for member, sub in tree.items():
@@ -65,7 +70,9 @@ def _record_type(name: str, tree: fields.Tree) -> type[msgspec.Struct]:
         elif sub is None:
             members[member] = (Text, None)
         else:
-            members[member] = (_record_type(member[:1].upper() + member[1:], sub) | None, None)
+            inner = _record_type(member[:1].upper() + member[1:], sub, path + member + ".")
+            _EMPTY[path + member] = inner()
+            members[member] = (inner | None, None)
     return _struct(name, members)
 
 
@@ -211,23 +218,6 @@ def _path_columns(recs: Sequence[Any], sides: dict[str, list[Any]]) -> dict[str,
     return columns
 
 
-def _empty_structs() -> dict[str, msgspec.Struct]:
-    """Per struct path, an instance with every member absent (stands in for a missing one)."""
-    out: dict[str, msgspec.Struct] = {}
-    typ: Any = Record
-    types: dict[str, Any] = {"": Record}
-    for path, sub in fields.walk(fields.record_tree()):
-        if sub is None:
-            continue
-        parent, _, member = path.rpartition(".")
-        typ = types[parent]
-        field_type = typ.__annotations__[_attribute(member)]
-        inner = next(t for t in get_args(field_type) if t is not type(None))
-        types[path] = inner
-        out[path] = inner()
-    return out
-
-
 def _resources(lists: list[Any]) -> pa.Array:
     """``resources`` as the native tier gives it: a list of text structs per record."""
     lists = [v or () for v in lists]
@@ -332,6 +322,3 @@ def _compact(raw: bytes) -> str:
 
 _DECODE_ANY = msgspec.json.Decoder().decode
 _ENCODE = msgspec.json.Encoder().encode
-
-
-_EMPTY = _empty_structs()
