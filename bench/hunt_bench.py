@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from detector.hunt.saved import load_hunts  # noqa: E402
 from detector.hunt.views import MACROS, PRINCIPAL_SQL, REQUESTS_SQL, connect  # noqa: E402
-from detector.lake import DICTIONARY_COLUMNS, STATISTICS_COLUMNS  # noqa: E402
+from detector.parquet_layout import DICTIONARY_COLUMNS, STATISTICS_COLUMNS  # noqa: E402
 
 DATA = REPO / "bench" / "data"
 WORK = DATA / "hunt"

@@ -126,7 +126,11 @@ def world(name: str, args: list[str]) -> Path:
 
 
 def backfill(
-    sources: list[Path], workers: int, out: Path, detect: bool = False
+    sources: list[Path],
+    workers: int,
+    out: Path,
+    detect: bool = False,
+    extra: tuple[str, ...] = (),
 ) -> dict[str, float]:
     name = "-".join(p.name for p in sources) + "-" + sources[0].parent.name
     lake = out / f"lake-{name}-{workers}{'-detect' if detect else ''}"
@@ -144,6 +148,7 @@ def backfill(
         "--summary",
         str(summary),
         *([] if detect else ["--no-detect"]),
+        *extra,
     ]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)

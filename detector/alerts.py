@@ -247,14 +247,18 @@ def write_parquet(alerts: list[Alert], path: Path) -> None:
 
 
 def read_alert_dicts(paths: list[Path]) -> list[dict[str, Any]]:
-    """Alerts written to the lake, as sinks receive them (times as ISO strings with Z)."""
+    """Alerts written to the lake's files, as sinks receive them."""
+    return [row for path in paths for row in alert_dicts(pq.read_table(path))]
+
+
+def alert_dicts(table: pa.Table | None) -> list[dict[str, Any]]:
+    """Alert rows as sinks receive them (times as ISO strings with Z)."""
     out: list[dict[str, Any]] = []
-    for path in paths:
-        for row in pq.read_table(path).to_pylist():
-            for k in ("first_seen", "last_seen", "detected_at"):
-                row[k] = _iso(row.get(k))
-            row.setdefault("hunt", "")
-            row["incident_id"] = row.get("incident_id") or ""
-            row["status"] = row.get("status") or "notify"
-            out.append(row)
+    for row in table.to_pylist() if table is not None else ():
+        for k in ("first_seen", "last_seen", "detected_at"):
+            row[k] = _iso(row.get(k))
+        row.setdefault("hunt", "")
+        row["incident_id"] = row.get("incident_id") or ""
+        row["status"] = row.get("status") or "notify"
+        out.append(row)
     return out

@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
-from detector.lake import BatchFiles, Lake
+from detector.lake import BatchFiles
+from detector.lakes import AnyLake
 from detector.summary import BatchStats
 
 
@@ -21,15 +22,16 @@ def _nothing() -> None:
 
 
 def commit_batch(
-    lake: Lake,
+    lake: AnyLake,
     files: BatchFiles,
     stats: BatchStats,
     detection: DetectionRun | None,
     seen: SeenEvents,
     before_commit: Callable[[], None] = _nothing,
 ) -> None:
-    """Deduplicate, detect, commit. Raises before the commit if anything fails; the caller
-    then owns the clean-up (nothing of the batch is committed)."""
+    """Deduplicate, detect, commit (or stage, in an Iceberg lake: the caller publishes).
+    Raises before the commit if anything fails; the caller then owns the clean-up (nothing
+    of the batch is committed)."""
     checked = seen.check(files)
     stats.count_duplicates(checked.dropped)
     if detection is not None:

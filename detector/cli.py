@@ -27,6 +27,7 @@ from detector.defaults import (
     NO_REGION,
 )
 from detector.errors import DetectorError, InfrastructureError, UsageError
+from detector.lakes import FORMATS, GROUP_BATCHES
 from detector.logsetup import setup_logging
 from detector.terminal import PipeConsole, visible
 
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --from timestamp: the first arrival time to read",
     )
     for p in (sqs, kin):
-        p.add_argument("--lake", type=Path, required=True, help="lake directory")
+        _add_lake_options(p, required=True)
         p.add_argument(
             "--until-idle",
             type=float,
@@ -321,9 +322,27 @@ def _add_ops_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
+def _add_lake_options(p: argparse.ArgumentParser, required: bool) -> None:
     p.add_argument(
-        "--lake", type=Path, required=lake_required, help="lake directory (created if missing)"
+        "--lake", type=Path, required=required, help="lake directory (created if missing)"
+    )
+    p.add_argument(
+        "--lake-format",
+        choices=FORMATS,
+        help="format of a new lake: iceberg (the default: Iceberg tables with an embedded "
+        "catalog, DIR/catalog.db) or parquet (the older layout); an existing lake keeps its own",
+    )
+
+
+def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
+    _add_lake_options(p, lake_required)
+    p.add_argument(
+        "--commit-batches",
+        type=_positive,
+        default=GROUP_BATCHES,
+        metavar="N",
+        help=f"Iceberg lake: batches made visible by one commit (default: {GROUP_BATCHES}; "
+        "also at most every 10 s and at the end); their alerts go out after it",
     )
     p.add_argument(
         "--workers", type=_positive, default=1, help="worker processes for parsing (default: 1)"

@@ -24,7 +24,7 @@ from detector.defaults import (
 from detector.errors import UsageError
 from detector.ingest import IngestOptions, backfill
 from detector.interrupts import StopRequest
-from detector.lake import Lake
+from detector.lakes import GROUP_BATCHES, open_lake
 from detector.logsetup import setup_logging
 from detector.pipeline import Pipeline, SinkSpec, load_pipeline, parse_timestamp, validate
 from detector.progress import RunProgress
@@ -60,6 +60,8 @@ def pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) ->
     p = Pipeline(
         kind=kind,
         lake=args.lake,
+        lake_format=getattr(args, "lake_format", None),
+        commit_batches=getattr(args, "commit_batches", GROUP_BATCHES),
         sources=list(sources),
         since=getattr(args, "since", None),
         until=getattr(args, "until", None),
@@ -128,13 +130,15 @@ def run_backfill(
         workers=p.workers,
         batch_bytes=p.batch_mb << 20,
         max_object_bytes=p.max_object_mb << 20,
+        lake_format=p.lake_format,
     )
     preflight(p)
-    detection = open_detection(p, Lake(p.lake))
+    lake = open_lake(p.lake, p.lake_format, group_batches=p.commit_batches)
+    detection = open_detection(p, lake)
     stop = StopRequest().install()
     try:
         with RunProgress(enabled=progress_bar) as progress:
-            summary = backfill(p.sources, options, progress, detection, stop)
+            summary = backfill(p.sources, options, progress, detection, stop, lake)
     finally:
         stop.uninstall()
         delivery = close_detection(detection, DRAIN_SECONDS)

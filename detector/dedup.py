@@ -16,6 +16,7 @@ chance in 10^5 at ten million events a day.)
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -23,15 +24,29 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from detector.lake import EVENTS, BatchFiles, Lake
+from detector.lake import EVENTS, BatchFiles
+from detector.lakes import AnyLake
 from detector.schema import EVENT_SCHEMA, SOURCE_CLOUDTRAIL
 
 log = logging.getLogger(__name__)
 
 DAYS_KEPT = 4
-_PREFIX = f"{EVENTS}/source={SOURCE_CLOUDTRAIL}/date="
+_CLOUDTRAIL_FILE = re.compile(
+    rf"^{EVENTS}/(?:data/)?(?:source={SOURCE_CLOUDTRAIL}/)?date=([^/]+)/"
+    rf"(?:source={SOURCE_CLOUDTRAIL}/)?part-[^/]*\.parquet$"
+)
+
+
+def cloudtrail_day(rel: str) -> str | None:
+    """The day of a batch's CloudTrail events file, in either lake's layout (else None):
+    ``events/source=cloudtrail/date=D/…`` or ``events/data/date=D/source=cloudtrail/…``."""
+    m = _CLOUDTRAIL_FILE.match(rel)
+    if m is None or f"source={SOURCE_CLOUDTRAIL}/" not in rel:
+        return None
+    return m.group(1)
+
+
 _MERGE_AT = 1 << 16
 
 
@@ -83,7 +98,7 @@ class Checked:
 class SeenEvents:
     """The CloudTrail event ids of a lake's recent days, for dropping redelivered copies."""
 
-    def __init__(self, lake: Lake, days_kept: int = DAYS_KEPT) -> None:
+    def __init__(self, lake: AnyLake, days_kept: int = DAYS_KEPT) -> None:
         self.lake = lake
         self.days_kept = days_kept
         self._days: OrderedDict[str, _Day] = OrderedDict()
@@ -95,14 +110,14 @@ class SeenEvents:
         seen_here: dict[str, list[np.ndarray]] = {}
         dropped: list[pa.Table] = []
         for n, rel in enumerate(list(files.files)):
-            if not rel.startswith(_PREFIX) or not rel.endswith(".parquet"):
+            day = cloudtrail_day(rel)
+            if day is None:
                 continue
-            day = rel[len(_PREFIX) :].split("/", 1)[0]
             part = files.parts[n] if n < len(files.parts) else None
             ids = (
                 part.column("event_id")
                 if part is not None
-                else pq.read_table(self.lake.root / rel, columns=["event_id"]).column("event_id")
+                else self.lake.read_file(rel, columns=["event_id"]).column("event_id")
             )
             valid = np.asarray(pc.is_valid(ids).to_numpy(zero_copy_only=False))
             h = _hashes(ids)
@@ -114,11 +129,7 @@ class SeenEvents:
             dup = (dup | ~first) & valid
             earlier.append(h[valid & ~dup])
             if dup.any():
-                table = (
-                    part
-                    if part is not None
-                    else pq.read_table(self.lake.root / rel, schema=EVENT_SCHEMA)
-                )
+                table = part if part is not None else self.lake.read_file(rel, schema=EVENT_SCHEMA)
                 dropped.append(table.filter(pa.array(dup)))
                 kept = table.filter(pa.array(~dup))
                 self.lake.write_file(rel, kept)  # still uncommitted: rewritten in place
@@ -142,16 +153,13 @@ class SeenEvents:
             self._days.move_to_end(day)
             return known
         known = _Day()
-        paths = [p for p in self.lake.committed_files(f"{_PREFIX}{day}") if p.exists()]
-        if paths:
-            ids = pa.concat_arrays(
-                [c for p in paths for c in pq.read_table(p, columns=["event_id"]).column(0).chunks]
-            )
+        ids = self.lake.event_ids(day)
+        if len(ids):
             ids = ids.filter(pc.is_valid(ids))
             known.sorted_ids = np.unique(_hashes(ids))
             log.debug(
                 "%s: %d event ids of %s loaded for duplicate checks",
-                self.lake.root,
+                self.lake.location,
                 known.sorted_ids.size,
                 day,
             )

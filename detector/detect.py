@@ -25,15 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from detector.alerts import Alert, write_parquet
+from detector.alerts import Alert, alerts_table
 from detector.config import Settings, load_settings
 from detector.defaults import DEFAULT_CHECKPOINT_SECONDS
 from detector.engine import Engine
 from detector.errors import infrastructure
-from detector.lake import ALERTS, EVENTS, FEATURES, Lake
-from detector.schema import EVENT_SCHEMA
+from detector.lake import ALERTS, FEATURES
+from detector.lakes import AnyLake
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import load, save
 
@@ -65,7 +64,7 @@ class Outbox:
 class DetectionRun:
     """One run's detection: engine, where alerts and state go, and what it raised."""
 
-    lake: Lake
+    lake: AnyLake
     settings: Settings
     spec: ModelSpec
     state_path: str
@@ -87,11 +86,11 @@ class DetectionRun:
     ahead of the lake, so it must not be checkpointed (``reset`` puts it back)."""
 
     @classmethod
-    def open(cls, lake: Lake, options: DetectOptions) -> DetectionRun:
+    def open(cls, lake: AnyLake, options: DetectOptions) -> DetectionRun:
         """Load and validate everything, then catch up with the lake (fail fast)."""
         settings = load_settings(options.config)
         spec = load_model_spec(options.model)
-        state_path = options.state or str(lake.root / STATE_FILE)
+        state_path = options.state or lake.location_of(STATE_FILE)
         run = cls(
             lake,
             settings,
@@ -156,15 +155,9 @@ class DetectionRun:
             if entry.get("flush"):
                 self.engine.flush()
             else:
-                files = [
-                    self.lake.root / str(f)
-                    for f in entry.get("files", ())
-                    if str(f).startswith(EVENTS + "/")
-                ]
-                if files:
-                    self.engine.process(
-                        pa.concat_tables([pq.read_table(f, schema=EVENT_SCHEMA) for f in files])
-                    )
+                events = self.lake.events_of(entry)
+                if events is not None:
+                    self.engine.process(events)
             self.engine.take_closed()
             self.engine.state.through_batch = str(entry["batch"])
             self.replayed_batches += 1
@@ -228,15 +221,9 @@ class DetectionRun:
         closed = self.engine.take_closed()
         try:
             if new:
-                rel = f"{ALERTS}/part-{batch}.parquet"
-                write_parquet(new, self.lake.root / rel)
-                files.append(rel)
+                files += self.lake.write_rows(ALERTS, batch, alerts_table(new))
             if closed is not None:
-                rel = f"{FEATURES}/part-{batch}.parquet"
-                path = self.lake.root / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(closed.to_arrow(), path, compression="zstd")
-                files.append(rel)
+                files += self.lake.write_rows(FEATURES, batch, closed.to_arrow())
         except OSError as exc:
             raise infrastructure(exc, f"writing the alerts or features of batch {batch}") from exc
         return files

@@ -60,12 +60,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     from detector import discovery
     from detector.discovery import Discovered, automation, discover, endpoints
-    from detector.lake import EVENTS, Lake
+    from detector.lake import EVENTS
+    from detector.lakes import existing_format, open_lake
     from detector.schema import EVENT_SCHEMA
 
     columns = [*discovery.COLUMNS, *EXTRA_COLUMNS]
-    lake = Lake(args.lake)
-    files = lake.committed_files(EVENTS) if args.lake.is_dir() else []
+    found = existing_format(args.lake) if args.lake.is_dir() else None
+    files = open_lake(args.lake).committed_files(EVENTS) if found else []
     if not files:
         raise UsageError(f"{args.lake}: no committed events (run detector backfill first)")
     if args.write_config is not None and args.write_config.exists():

@@ -34,7 +34,8 @@ from detector.defaults import DEFAULT_BATCH_MB
 from detector.detect import DetectionRun
 from detector.errors import InfrastructureError, LakeError, SourceError
 from detector.interrupts import StopRequest
-from detector.lake import BatchFiles, Lake, new_batch_id
+from detector.lake import BatchFiles, new_batch_id
+from detector.lakes import AnyLake, open_lake
 from detector.logtypes import parse_blobs
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB, Reject
 from detector.progress import RunProgress
@@ -57,6 +58,8 @@ class IngestOptions:
     workers: int = 1
     batch_bytes: int = DEFAULT_BATCH_MB << 20
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20
+    lake_format: str | None = None
+    """For a new lake: ``iceberg`` (the default) or ``parquet``."""
 
 
 def backfill(
@@ -65,18 +68,21 @@ def backfill(
     progress: RunProgress | None = None,
     detection: DetectionRun | None = None,
     stop: StopRequest | None = None,
+    lake: AnyLake | None = None,
 ) -> RunSummary:
-    """Ingest every object under ``specs`` into the lake (and detect); return what happened."""
+    """Ingest every object under ``specs`` into the lake (and detect); return what happened.
+
+    The lake is ``lake``, else detection's (it writes alerts through it), else opened here."""
     started = time.perf_counter()
-    lake = Lake(options.lake)
+    if lake is None:
+        lake = detection.lake if detection else open_lake(options.lake, options.lake_format)
     lake.lock()
-    seen, committed_batches = lake.committed()
-    lake.remove_uncommitted(committed_batches)
+    lake.recover()
     summary = RunSummary(sources=list(specs), lake=str(options.lake))
     progress = progress or RunProgress(enabled=False)
     stop = stop or StopRequest()
 
-    fresh, listing_rejects = _list(specs, options, seen, summary)
+    fresh, listing_rejects = _list(specs, options, lake, summary)
     work = plan(fresh, options.batch_bytes)
     progress.set_total(sum(len(b) for _, b in work))
     ended = False
@@ -85,12 +91,11 @@ def backfill(
         if listing_rejects:
             _commit_rejects(lake, listing_rejects, summary)
         seen_events = SeenEvents(lake)
-        outcomes = _run(work, options, stop)
+        outcomes = _run(work, options, stop, lake)
         for files, stats in outcomes:
             commit_batch(lake, files, stats, detection, seen_events)
-            committed_batches.add(files.batch)
-            if detection is not None:
-                detection.committed(files.batch)
+            if lake.publish_due():
+                _published(lake, detection)
             summary.add(stats)
             progress.advance(
                 stats.objects_read + stats.objects_failed, files.events, stats.bytes_read
@@ -104,7 +109,7 @@ def backfill(
             final = BatchFiles(new_batch_id(), [], flush=True)
             final.files = detection.finish(final.batch)
             lake.commit(final)
-            detection.committed(final.batch)
+        _published(lake, detection)
         if detection is not None:
             detection.checkpoint()
         ended = True
@@ -121,16 +126,24 @@ def backfill(
         )
         if not ended or stop.is_set():
             # A stop kills workers that may be writing a batch that will not be committed.
-            lake.remove_uncommitted(committed_batches)
+            lake.discard()
         summary.seconds = time.perf_counter() - started
     return summary
 
 
+def _published(lake: AnyLake, detection: DetectionRun | None) -> None:
+    """Make the staged batches visible; only then does detection count them as committed
+    (their alerts go to the sinks, the state may be saved)."""
+    published = lake.publish()
+    if detection is not None and published:
+        detection.committed(published[-1])
+
+
 def _list(
-    specs: Sequence[str], options: IngestOptions, seen: set[str], summary: RunSummary
+    specs: Sequence[str], options: IngestOptions, lake: AnyLake, summary: RunSummary
 ) -> tuple[list[tuple[str, int, ObjectRef]], list[Reject]]:
     """Fresh objects to read, in source order, and listing entries that are not objects."""
-    fresh: list[tuple[str, int, ObjectRef]] = []
+    listed: list[tuple[str, int, ObjectRef]] = []
     rejects: list[Reject] = []
     for order, spec in enumerate(specs):
         source = open_source(spec)
@@ -147,20 +160,26 @@ def _list(
             summary.objects_listed += 1
             if not in_range(item.key, options.since, options.until):
                 summary.objects_out_of_range += 1
-            elif item.identity in seen:
-                summary.objects_already_ingested += 1
             else:
-                seen.add(item.identity)  # a source given twice, or nested in another
-                fresh.append((spec, order, item))
+                listed.append((spec, order, item))
+    seen = lake.ingested(ref.identity for _, _, ref in listed)
+    fresh: list[tuple[str, int, ObjectRef]] = []
+    for spec, order, item in listed:
+        if item.identity in seen:
+            summary.objects_already_ingested += 1
+        else:
+            seen.add(item.identity)  # a source given twice, or nested in another
+            fresh.append((spec, order, item))
     return fresh, rejects
 
 
-def _commit_rejects(lake: Lake, rejects: list[Reject], summary: RunSummary) -> None:
+def _commit_rejects(lake: AnyLake, rejects: list[Reject], summary: RunSummary) -> None:
     """Listing entries that are not log objects (FIFOs, broken links): quarantined, counted.
 
     Not recorded as ingested: they are listed, and counted, again by every run."""
     files = lake.write_batch(new_batch_id(), [], empty_events(), rejects)
     lake.commit(files)
+    lake.publish()
     stats = BatchStats()
     stats.count_rejects(rejects)
     summary.add(stats)
@@ -201,14 +220,17 @@ BatchOutcome = tuple[BatchFiles, BatchStats]
 
 
 def _run(
-    work: list[tuple[str, list[ObjectRef]]], options: IngestOptions, stop: StopRequest
+    work: list[tuple[str, list[ObjectRef]]],
+    options: IngestOptions,
+    stop: StopRequest,
+    lake: AnyLake,
 ) -> Iterator[BatchOutcome]:
     """Batch outcomes in plan order (in-process batches keep their events in memory).
 
     No new batch starts once a stop is requested; on any exit the workers are stopped.
     """
     if options.workers <= 1 or len(work) <= 1:
-        yield from _in_process(work, options, stop)
+        yield from _in_process(work, options, stop, lake)
         return
     ctx = get_context("spawn")
     pool = ProcessPoolExecutor(
@@ -223,7 +245,9 @@ def _run(
             if stop.is_set():
                 break
             pending.append(
-                pool.submit(process_batch, spec, refs, str(options.lake), options.max_object_bytes)
+                pool.submit(
+                    process_batch, spec, refs, lake.address, lake.format, options.max_object_bytes
+                )
             )
             if len(pending) >= in_flight:
                 yield pending.pop(0).result()
@@ -237,14 +261,17 @@ def _run(
 
 
 def _in_process(
-    work: list[tuple[str, list[ObjectRef]]], options: IngestOptions, stop: StopRequest
+    work: list[tuple[str, list[ObjectRef]]],
+    options: IngestOptions,
+    stop: StopRequest,
+    lake: AnyLake,
 ) -> Iterator[BatchOutcome]:
     """Batches in this process, each fetched ahead on a thread while the one before is
     parsed, written, committed and detected: object reads (an S3 GET, a disk read) wait on
     I/O, so they overlap the rest. Only the fetched (still compressed) bytes are held ahead:
     parsing ahead too ran ~25% faster with detection but held two parses' memory, past 1 GB.
     """
-    lake, most = str(options.lake), options.max_object_bytes
+    most = options.max_object_bytes
     with ThreadPoolExecutor(1, thread_name_prefix="detector-fetch-ahead") as pool:
         ahead: Future[Fetched] | None = None
         try:
@@ -286,20 +313,26 @@ def _worker_init(parent: int) -> None:
 
 
 _SOURCES: dict[str, Source] = {}
+_LAKES: dict[tuple[str, str], AnyLake] = {}
 
 
 def process_batch(
     spec: str,
     refs: list[ObjectRef],
-    lake_root: str,
+    lake_location: str,
+    lake_format: str,
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
 ) -> BatchOutcome:
-    """Fetch, parse and write one batch (in any process); the caller commits it.
+    """Fetch, parse and write one batch (in a worker process); the parent commits it.
 
     The events ride along in ``BatchFiles.parts`` within a process; from a worker process
     they do not (the parent reads the batch's files back when it detects).
     """
-    return parse_and_write(fetch_batch(spec, refs, max_object_bytes), lake_root, max_object_bytes)
+    key = (lake_location, lake_format)
+    lake = _LAKES.get(key)
+    if lake is None:
+        lake = _LAKES[key] = open_lake(lake_location, lake_format)
+    return parse_and_write(fetch_batch(spec, refs, max_object_bytes), lake, max_object_bytes)
 
 
 @dataclass
@@ -334,7 +367,7 @@ def fetch_batch(
     return fetched
 
 
-def parse_and_write(fetched: Fetched, lake_root: str, max_object_bytes: int) -> BatchOutcome:
+def parse_and_write(fetched: Fetched, lake: AnyLake, max_object_bytes: int) -> BatchOutcome:
     """Parse a fetched batch and write its files (not committed yet)."""
     result = parse_blobs(fetched.blobs, max_object_bytes)
     rejects = fetched.rejects + result.rejects
@@ -343,5 +376,5 @@ def parse_and_write(fetched: Fetched, lake_root: str, max_object_bytes: int) -> 
     stats.count_rejects(rejects)
     stats.skipped.update(result.skipped)
     read = [b.ref for b in fetched.blobs]
-    files = Lake(lake_root).write_batch(new_batch_id(), read, result.events, rejects)
+    files = lake.write_batch(new_batch_id(), read, result.events, rejects)
     return files, stats

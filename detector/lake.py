@@ -36,7 +36,8 @@ from detector import failpoints
 from detector.blob import ObjectRef
 from detector.errors import LakeError, infrastructure
 from detector.logtypes.base import Reject
-from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
+from detector.parquet_layout import write_parquet_stream
+from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA, SOURCE_CLOUDTRAIL
 
 log = logging.getLogger(__name__)
 
@@ -46,70 +47,6 @@ ALERTS = "alerts"
 FEATURES = "features"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
-DICTIONARY_COLUMNS = frozenset(
-    {
-        "source",
-        "event_name",
-        "operation",
-        "event_source",
-        "event_type",
-        "aws_region",
-        "principal_arn",
-        "principal_type",
-        "principal_id",
-        "account_id",
-        "user_name",
-        "access_key_id",
-        "session_name",
-        "session_issuer_arn",
-        "invoked_by",
-        "source_ip",
-        "user_agent",
-        "vpc_endpoint_id",
-        "vpc_endpoint_account_id",
-        "tls_version",
-        "cipher_suite",
-        "signature_version",
-        "auth_method",
-        "host_header",
-        "bucket",
-        "bucket_account_id",
-        "bucket_owner",
-        "recipient_account_id",
-        "access_point_arn",
-        "http_status",
-        "error_code",
-        "read_only",
-        "management_event",
-        "event_category",
-        "sse",
-        "kms_key_id",
-        "acl_required",
-        "source_region",
-        "origin_object",
-        "reason",
-    }
-)
-"""Columns with few distinct values: dictionary-encoded. Ids, keys and raw JSON are not,
-which saves the writer from trying (and failing) on every batch."""
-
-STATISTICS_COLUMNS = frozenset(
-    {
-        "event_time",
-        "source",
-        "event_name",
-        "principal_arn",
-        "account_id",
-        "bucket",
-        "source_ip",
-        "request_id",
-        "event_id",
-        "origin_object",
-        "quarantined_at",
-    }
-)
-"""Columns with min/max statistics, for row-group pruning in hunts."""
-
 _PART = re.compile(r"^part-([0-9a-f]{32})(?:-\d+)?\.parquet$")
 
 
@@ -160,7 +97,12 @@ def new_batch_id() -> str:
 
 
 class Lake:
-    """A local lake directory. Writers call ``write_batch`` (any process) then ``commit``."""
+    """A local lake directory. Writers call ``write_batch`` (any process) then ``commit``.
+
+    Each ``commit`` is durable at once; ``publish`` only reports the batches committed
+    since it was last called (the Iceberg lake commits a group there)."""
+
+    format = "parquet"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
@@ -173,6 +115,9 @@ class Lake:
             raise LakeError(f"{root}: cannot create the lake: {exc}") from exc
         self._run_file: Path | None = None
         self._lock_file: IO[str] | None = None
+        self._committed: set[str] = set()
+        self._published: list[str] = []
+        self.location = self.address = str(self.root)
 
     def lock(self) -> None:
         """Hold the lake for this process: one writer at a time (released at exit).
@@ -188,6 +133,34 @@ class Lake:
         except BlockingIOError:
             self._lock_file.close()
             raise LakeError(f"{self.root}: another detector process is writing this lake") from None
+
+    def recover(self) -> None:
+        """Delete what a crash left of uncommitted batches."""
+        self._committed = {str(e["batch"]) for e in self._manifest_entries()}
+        self.remove_uncommitted(self._committed)
+
+    def discard(self) -> None:
+        """Delete files of batches not committed (a run that ends in failure or a stop)."""
+        self.remove_uncommitted(self._committed)
+
+    def ingested(self, identities: Iterable[str]) -> set[str]:
+        """Which of these objects a committed batch read (the manifest, read whole)."""
+        seen = {
+            ObjectRef(o["uri"], "", int(o["size"]), o.get("etag")).identity
+            for entry in self._manifest_entries()
+            for o in entry.get("objects", ())
+        }
+        return seen.intersection(identities)
+
+    def publish_due(self) -> bool:
+        return True
+
+    def publish(self) -> list[str]:
+        published, self._published = self._published, []
+        return published
+
+    def location_of(self, rel: str) -> str:
+        return str(self.root / rel)
 
     # --- manifest -------------------------------------------------------------------
     def entries(self) -> Iterable[dict[str, Any]]:
@@ -274,6 +247,8 @@ class Lake:
                     raise
         except OSError as exc:
             raise infrastructure(exc, f"committing batch {files.batch} to {self.root}") from exc
+        self._committed.add(files.batch)
+        self._published.append(files.batch)
 
     def remove_files(self, files: BatchFiles) -> None:
         """Delete the files of a batch that will not be committed (best effort: whatever is
@@ -282,6 +257,52 @@ class Lake:
             for path in (self.root / rel, self.root / (rel + ".tmp")):
                 with contextlib.suppress(OSError):
                     path.unlink()
+
+    def events_of(self, entry: dict[str, Any]) -> pa.Table | None:
+        """A committed batch's events (detection's replay after a restart)."""
+        files = [
+            self.root / str(f) for f in entry.get("files", ()) if str(f).startswith(EVENTS + "/")
+        ]
+        if entry.get("flush") or not files:
+            return None
+        return pa.concat_tables([pq.read_table(f, schema=EVENT_SCHEMA) for f in files])
+
+    def recent_objects(self, since: float) -> list[tuple[str, float]]:
+        """(identity, commit time) of objects committed since ``since`` (epoch seconds)."""
+        out = []
+        for entry in self._manifest_entries():
+            at = _epoch(str(entry.get("committed_at", "")))
+            if at >= since:
+                out += [
+                    (ObjectRef(o["uri"], "", int(o["size"]), o.get("etag")).identity, at)
+                    for o in entry.get("objects", ())
+                ]
+        return out
+
+    def event_ids(self, day: str) -> pa.Array:
+        """The CloudTrail event ids committed for one day (``unknown``: no event time)."""
+        prefix = f"{EVENTS}/source={SOURCE_CLOUDTRAIL}/date={day}"
+        paths = [p for p in self.committed_files(prefix) if p.exists()]
+        chunks = [c for p in paths for c in pq.read_table(p, columns=["event_id"]).column(0).chunks]
+        return pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+
+    def read_table(self, name: str) -> pa.Table | None:
+        """A whole data table as committed (None when nothing was committed to it)."""
+        paths = self.committed_files(name)
+        if not paths:
+            return None
+        return pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
+
+    def read_file(
+        self, rel: str, columns: list[str] | None = None, schema: pa.Schema | None = None
+    ) -> pa.Table:
+        return pq.read_table(self.root / rel, columns=columns, schema=schema)
+
+    def write_rows(self, name: str, batch: str, rows: pa.Table) -> list[str]:
+        """Write rows of a data table (alerts, features…) for a batch; the files written."""
+        rel = f"{name}/part-{batch}.parquet"
+        self.write_file(rel, rows)
+        return [rel]
 
     def read_batch_events(self, files: BatchFiles) -> pa.Table:
         """The events a batch wrote, read back (for detection after a worker wrote them)."""
@@ -314,24 +335,22 @@ class Lake:
         """Write (or rewrite) one file atomically; it is part of the lake once committed."""
         path = self.root / rel
         tmp = path.with_name(path.name + ".tmp")
-        dictionary = [c for c in table.column_names if c in DICTIONARY_COLUMNS]
-        stats = [c for c in table.column_names if c in STATISTICS_COLUMNS]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             failpoints.hit("lake.write")
-            pq.write_table(
-                table,
-                tmp,
-                compression="zstd",
-                row_group_size=256 * 1024,
-                use_dictionary=dictionary,
-                write_statistics=stats,
-            )
+            write_parquet_stream(table, tmp)
             os.replace(tmp, path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise infrastructure(exc, f"writing {rel} in the lake {self.root}") from exc
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def partition_by_day(events: pa.Table) -> list[tuple[tuple[str, str], pa.Table]]:
@@ -374,15 +393,31 @@ def quarantine_table(rejects: Sequence[Reject]) -> pa.Table:
 
 
 def read_events(root: str | os.PathLike[str]) -> pa.Table:
-    """All events in a lake (tests and the demo; hunting uses DuckDB)."""
-    files = sorted((Path(root) / EVENTS).rglob("*.parquet"))
-    if not files:
-        return EVENT_SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=EVENT_SCHEMA) for f in files])
+    """All events in a lake of either format (tests, reports; hunting uses DuckDB)."""
+    return _read_all(root, EVENTS, EVENT_SCHEMA)
 
 
 def read_quarantine(root: str | os.PathLike[str]) -> pa.Table:
-    files = sorted((Path(root) / QUARANTINE).rglob("*.parquet"))
+    return _read_all(root, QUARANTINE, QUARANTINE_SCHEMA)
+
+
+def read_alerts(root: str | os.PathLike[str]) -> pa.Table | None:
+    """Every alert row in a lake (None when it has none)."""
+    return _read_all(root, ALERTS, None)
+
+
+def _read_all(root: str | os.PathLike[str], name: str, schema: pa.Schema | None) -> pa.Table:
+    if (Path(root) / "catalog.db").is_file():
+        from detector.icelake.catalog import open_catalog
+        from detector.icelake.tables import NAMESPACE
+
+        catalog = open_catalog(root, create=False)
+        if not catalog.table_exists(f"{NAMESPACE}.{name}"):
+            return schema.empty_table() if schema is not None else None
+        table = catalog.load_table(f"{NAMESPACE}.{name}").scan().to_arrow()
+        return table.select(schema.names).cast(schema) if schema is not None else table
+    files = sorted((Path(root) / name).rglob("*.parquet"))
     if not files:
-        return QUARANTINE_SCHEMA.empty_table()
-    return pa.concat_tables([pq.read_table(f, schema=QUARANTINE_SCHEMA) for f in files])
+        return schema.empty_table() if schema is not None else None
+    parts = [pq.read_table(f, schema=schema) for f in files]
+    return pa.concat_tables(parts, promote_options="permissive")

@@ -42,6 +42,7 @@ import msgspec
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
 from detector.errors import UsageError
 from detector.ingest import DEFAULT_BATCH_MB
+from detector.lakes import FORMATS, GROUP_BATCHES
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 
 SOURCE_KINDS = ("backfill", "sqs", "kinesis")
@@ -63,6 +64,10 @@ class Pipeline:
 
     kind: str
     lake: Path
+    lake_format: str | None = None
+    """For a new lake: iceberg (the default) or parquet; an existing lake keeps its own."""
+    commit_batches: int = GROUP_BATCHES
+    """Backfill into an Iceberg lake: batches made visible by one commit."""
     sources: list[str] = field(default_factory=list)
     """Backfill: local paths or s3:// prefixes."""
     since: date | None = None
@@ -112,6 +117,8 @@ class _Source(msgspec.Struct, forbid_unknown_fields=True):
 
 class _Lake(msgspec.Struct, forbid_unknown_fields=True):
     path: str
+    format: str | None = None
+    commit_batches: int = GROUP_BATCHES
 
 
 class _Detect(msgspec.Struct, forbid_unknown_fields=True):
@@ -168,6 +175,8 @@ def load_pipeline(path: Path) -> Pipeline:
     pipeline = Pipeline(
         kind=src.kind,
         lake=Path(f.lake.path),
+        lake_format=f.lake.format,
+        commit_batches=f.lake.commit_batches,
         sources=src.paths,
         since=_day(src.since, path, "source.since"),
         until=_day(src.until, path, "source.until"),
@@ -218,6 +227,8 @@ def validate(p: Pipeline, where: str) -> None:
             raise UsageError(
                 f"{where}: a start timestamp goes with start = timestamp, and only with it"
             )
+    if p.lake_format is not None and p.lake_format not in FORMATS:
+        raise UsageError(f"{where}: lake format must be one of {', '.join(FORMATS)}")
     if str(p.lake).startswith("s3://"):
         raise UsageError(f"{where}: the lake written by a pipeline must be a local directory")
     if p.sinks and not p.detect:
@@ -226,8 +237,10 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: log_format must be text or json")
     if p.checkpoint_seconds < 0 or p.status_seconds < 0:
         raise UsageError(f"{where}: checkpoint_seconds and status_seconds must be >= 0")
-    if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1:
-        raise UsageError(f"{where}: workers, batch_mb and max_object_mb must be 1 or more")
+    if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1 or p.commit_batches < 1:
+        raise UsageError(
+            f"{where}: workers, batch_mb, max_object_mb and commit_batches must be 1 or more"
+        )
 
 
 def parse_timestamp(text: str, where: str) -> datetime:
@@ -253,6 +266,7 @@ def as_dict(p: Pipeline) -> dict[str, Any]:
     return {
         "kind": p.kind,
         "lake": str(p.lake),
+        "lake_format": p.lake_format,
         "sources": p.sources,
         "queue_url": p.queue_url,
         "stream": p.stream,

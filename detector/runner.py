@@ -9,14 +9,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from detector.alerts import Alert, read_alert_dicts
+from detector.alerts import Alert, alert_dicts
 from detector.config import load_settings
 from detector.detect import DetectionRun, DetectOptions
 from detector.detections import load_all
 from detector.errors import UsageError
 from detector.hunt import evidence_hunt_command
 from detector.incidents import NOTIFY
-from detector.lake import ALERTS, Lake
+from detector.lake import ALERTS
+from detector.lakes import AnyLake, open_lake
 from detector.metrics import Metrics
 from detector.pipeline import Pipeline
 from detector.report import alert_counts
@@ -61,7 +62,7 @@ def routed_sinks(p: Pipeline) -> list[tuple[Sink, Route]]:
     return out
 
 
-def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
+def open_detection(p: Pipeline, lake: AnyLake) -> DetectionRun | None:
     """Detection for the pipeline (None when switched off), its outbox started."""
     if not p.detect:
         return None
@@ -70,7 +71,7 @@ def open_detection(p: Pipeline, lake: Lake) -> DetectionRun | None:
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
         outbox = Outbox(lake.root / DELIVERY, sinks)
-        committed = read_alert_dicts(lake.committed_files(ALERTS))
+        committed = alert_dicts(lake.read_table(ALERTS))
         outbox.start([a for a in committed if a["status"] == NOTIFY])  # not recorded ones
         run.outbox = outbox
     return run
@@ -135,12 +136,13 @@ def run_tail(p: Pipeline, drain_seconds: float = 10.0) -> tuple[RunSummary, Metr
     metrics = Metrics()
     if p.metrics_port:
         metrics.serve(p.metrics_port)
-    lake = Lake(p.lake)
+    lake = open_lake(p.lake, p.lake_format)
     detection = open_detection(p, lake)
     tail = Tail(
         source,
         TailOptions(
             p.lake,
+            lake_format=p.lake_format,
             until_idle=p.until_idle,
             status_seconds=p.status_seconds,
             drain_seconds=drain_seconds,

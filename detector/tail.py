@@ -21,7 +21,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -32,7 +32,8 @@ from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
 from detector.errors import SourceError, UsageError
 from detector.interrupts import StopRequest
-from detector.lake import BatchFiles, Lake, new_batch_id
+from detector.lake import BatchFiles, new_batch_id
+from detector.lakes import AnyLake, open_lake
 from detector.logtypes import parse_blobs
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 from detector.metrics import Metrics
@@ -50,6 +51,8 @@ MAX_ALERTS_IN_MEMORY = 10_000
 @dataclass
 class TailOptions:
     lake: Path
+    lake_format: str | None = None
+    """For a new lake: ``iceberg`` (the default) or ``parquet``."""
     until_idle: float | None = None
     """Stop (after closing every window) when nothing came for this many seconds."""
     status_seconds: float = 30.0
@@ -109,7 +112,11 @@ class Tail:
         self.metrics = metrics or Metrics()
         self.summary = RunSummary(sources=[source.name], lake=str(options.lake))
         self.stop = StopRequest()
-        self.lake = Lake(options.lake)
+        self.lake: AnyLake = (
+            detection.lake
+            if detection is not None
+            else open_lake(options.lake, options.lake_format)
+        )
         self.recent = RecentObjects(timedelta(hours=options.dedup_hours))
         self.seen_events = SeenEvents(self.lake)
         if detection is not None and detection.max_raised is None:
@@ -176,14 +183,10 @@ class Tail:
 
     def _recover(self) -> None:
         self.lake.lock()
-        _, committed = self.lake.committed()
-        self.lake.remove_uncommitted(committed)
+        self.lake.recover()
         horizon = time.time() - self.recent.horizon.total_seconds()
-        for entry in self.lake.entries():
-            at = _epoch(str(entry.get("committed_at", "")))
-            if at >= horizon:
-                for o in entry.get("objects", ()):
-                    self.recent.add(f"{o['uri']}|{o.get('etag') or ''}|{o['size']}", at)
+        for identity, at in self.lake.recent_objects(horizon):
+            self.recent.add(identity, at)
         self.source.resume(self.lake.checkpoints())
 
     def _shutdown(self) -> None:
@@ -213,6 +216,7 @@ class Tail:
                 self.seen_events,
                 lambda: failpoints.hit("tail.before_commit"),
             )
+            self.lake.publish()  # every batch: nothing is acknowledged before it is durable
         except UsageError:
             work.release()
             raise
@@ -233,6 +237,7 @@ class Tail:
         log.exception("%s: batch failed before commit; its input will come again", self.source.name)
         if files is not None:
             self.lake.remove_files(files)
+        self.seen_events = SeenEvents(self.lake)  # it may hold the failed batch's event ids
         if self.detection is not None and self.detection.uncommitted is not None:
             self.detection.reset()
         work.release()
@@ -269,6 +274,7 @@ class Tail:
         final = BatchFiles(new_batch_id(), [], flush=True)
         final.files = self.detection.finish(final.batch)
         self.lake.commit(final)
+        self.lake.publish()
         self.detection.committed(final.batch)
         for a in self.detection.last_new:
             if a.notifies:
@@ -326,10 +332,3 @@ def _newest(files: BatchFiles) -> datetime | None:
             if t is not None and (newest is None or t > newest):
                 newest = t
     return newest
-
-
-def _epoch(iso: str) -> float:
-    try:
-        return datetime.fromisoformat(iso).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return 0.0

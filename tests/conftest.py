@@ -223,3 +223,40 @@ def slack_receiver() -> Iterator[SlackReceiver]:
     receiver = SlackReceiver()
     yield receiver
     receiver.stop()
+
+
+def has_a_commit(lake: Path) -> bool:
+    """Whether a writer has committed a batch to ``lake`` yet, in either lake format."""
+    manifests = lake / "_manifest"
+    if manifests.exists():
+        return any(p.stat().st_size for p in manifests.glob("*.jsonl"))
+    if not (lake / "catalog.db").is_file():
+        return False
+    from detector.icelake.catalog import open_catalog
+
+    try:
+        catalog = open_catalog(lake, create=False)
+        ledger = catalog.load_table("detector.ledger")
+    except Exception:  # the catalog or the ledger is still being created
+        return False
+    return ledger.current_snapshot() is not None
+
+
+def committed_checkpoints(lake: Path) -> list[dict[str, Any]]:
+    """The stream positions committed to ``lake``: the manifest's, or (Iceberg) the merged
+    ones in the ledger's current snapshot summary, read with pyiceberg."""
+    manifests = lake / "_manifest"
+    if manifests.exists():
+        lines = [
+            json.loads(line)
+            for f in sorted(manifests.glob("*.jsonl"))
+            for line in f.read_text().splitlines()
+        ]
+        return [m["checkpoint"] for m in lines if "checkpoint" in m]
+    from detector.icelake.catalog import open_catalog
+
+    ledger = open_catalog(lake, create=False).load_table("detector.ledger")
+    snapshot = ledger.current_snapshot()
+    assert snapshot is not None and snapshot.summary is not None
+    text = snapshot.summary.additional_properties.get("detector.checkpoint")
+    return [json.loads(text)] if text else []

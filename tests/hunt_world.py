@@ -403,6 +403,8 @@ def build_lake(root: Path) -> Path:
                 str(logs),
                 "--lake",
                 str(lake),
+                "--lake-format",
+                "parquet",  # the hunts' fixture adds files the Parquet lake's way
                 "--no-detect",
                 "--no-progress",
                 "--summary",

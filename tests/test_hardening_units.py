@@ -23,7 +23,8 @@ from detector.dedup import SeenEvents
 from detector.detections.base import EventRule, Finding, Reason
 from detector.engine import Engine
 from detector.interrupts import StopRequest
-from detector.lake import BatchFiles, Lake, new_batch_id
+from detector.lake import BatchFiles, new_batch_id
+from detector.lakes import open_lake
 from detector.logtypes import parse_blobs
 from detector.logtypes._json_split import array_elements
 from detector.logtypes._times import parse_event_times
@@ -170,8 +171,9 @@ def test_events_without_a_time_never_reach_detection() -> None:
 
 
 # --- redelivered events ----------------------------------------------------------------------
-def test_seen_events_drops_copies_within_and_across_batches(tmp_path: Path) -> None:
-    lake = Lake(tmp_path)
+@pytest.mark.parametrize("fmt", ["parquet", "iceberg"])
+def test_seen_events_drops_copies_within_and_across_batches(tmp_path: Path, fmt: str) -> None:
+    lake = open_lake(tmp_path, fmt)
     seen = SeenEvents(lake)
 
     def batch(*ids: int) -> BatchFiles:
@@ -184,6 +186,7 @@ def test_seen_events_drops_copies_within_and_across_batches(tmp_path: Path) -> N
     checked = seen.check(first)
     assert checked.count == 1 and first.events == 3
     lake.commit(first)
+    assert lake.publish() == [first.batch]
     seen.confirm(checked)
     second = batch(3, 4)
     assert seen.check(second).count == 1  # 3 is in the lake already

@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
-from conftest import CT_KEY, REPO, ct_record, trail_file
+from conftest import CT_KEY, REPO, ct_record, has_a_commit, trail_file
 from hostile_corpus import (
     BAD_TIMES,
     TIME_FORMS,
@@ -372,7 +372,7 @@ def test_ctrl_c_finishes_the_batch_in_hand_and_exits_130(tmp_path: Path, workers
     src, lake = tmp_path / "logs", tmp_path / "lake"
     total = many_logs(src, 200)
     proc = subprocess.Popen(
-        backfill_cmd(src, lake, "--workers", workers, "--batch-mb", "1"),
+        backfill_cmd(src, lake, "--workers", workers, "--batch-mb", "1", "--commit-batches", "1"),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -396,10 +396,7 @@ def test_ctrl_c_finishes_the_batch_in_hand_and_exits_130(tmp_path: Path, workers
 
 def wait_for_a_commit(lake: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
-    manifests = lake / "_manifest"
-    while time.monotonic() < deadline and not (
-        manifests.exists() and any(p.stat().st_size for p in manifests.glob("*.jsonl"))
-    ):
+    while time.monotonic() < deadline and not has_a_commit(lake):
         time.sleep(0.02)
 
 
@@ -407,7 +404,7 @@ def test_second_ctrl_c_abandons_the_batch_quietly(tmp_path: Path) -> None:
     src, lake = tmp_path / "logs", tmp_path / "lake"
     total = many_logs(src, 400)
     proc = subprocess.Popen(
-        backfill_cmd(src, lake, "--batch-mb", "2"),
+        backfill_cmd(src, lake, "--batch-mb", "2", "--commit-batches", "1"),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -274,13 +274,14 @@ def test_a_failed_batch_is_retried_on_the_last_committed_state(
 
 
 def lake_alert_ids(lake: Path) -> set[str]:
-    import pyarrow.parquet as pq
+    from detector.lake import read_alerts
 
+    alerts = read_alerts(lake)
+    assert alerts is not None, f"{lake} holds no alerts"
     return {
         i
-        for p in (lake / "alerts").glob("*.parquet")
         for i, status in zip(
-            *pq.read_table(p, columns=["alert_id", "status"]).to_pydict().values(), strict=True
+            alerts.column("alert_id").to_pylist(), alerts.column("status").to_pylist(), strict=True
         )
         if status == "notify"
     }

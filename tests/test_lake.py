@@ -28,7 +28,7 @@ def make_logs(root: Path) -> None:
 
 def test_partitioned_zstd_parquet_of_the_canonical_schema(tmp_path: Path) -> None:
     make_logs(tmp_path / "logs")
-    backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake"))
+    backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake", lake_format="parquet"))
     files = sorted(
         p.relative_to(tmp_path / "lake").parent.as_posix()
         for p in (tmp_path / "lake" / "events").rglob("*.parquet")
@@ -43,6 +43,31 @@ def test_partitioned_zstd_parquet_of_the_canonical_schema(tmp_path: Path) -> Non
     assert meta.row_group(0).column(0).compression == "ZSTD"
     assert pq.read_schema(one).remove_metadata() == EVENT_SCHEMA.remove_metadata()
     assert read_events(tmp_path / "lake").num_rows == 9
+
+
+def test_iceberg_tables_keep_the_layout_and_the_schema(tmp_path: Path) -> None:
+    """The same folders under each table's data/ (day first, as Iceberg partitions), the
+    same zstd Parquet and column types, and partitions Iceberg itself knows."""
+    from detector.icelake.catalog import open_catalog
+
+    make_logs(tmp_path / "logs")
+    backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake"))
+    lake = tmp_path / "lake"
+    files = sorted(
+        p.relative_to(lake).parent.as_posix() for p in (lake / "events").rglob("*.parquet")
+    )
+    assert files == [
+        "events/data/date=2026-11-02/source=cloudtrail",
+        "events/data/date=2026-11-02/source=s3_access",
+        "events/data/date=2026-11-03/source=cloudtrail",
+    ]
+    one = next((lake / "events" / "data").rglob("*.parquet"))
+    assert pq.ParquetFile(one).metadata.row_group(0).column(0).compression == "ZSTD"
+    assert pq.read_schema(one).remove_metadata() == EVENT_SCHEMA.remove_metadata()
+    table = open_catalog(lake, create=False).load_table("detector.events")
+    partitions = {tuple(t.file.partition) for t in table.scan().plan_files()}
+    assert partitions == {(20759, "cloudtrail"), (20759, "s3_access"), (20760, "cloudtrail")}
+    assert read_events(lake).num_rows == 9
 
 
 def test_crash_before_commit_leaves_no_duplicates(tmp_path: Path) -> None:
@@ -65,7 +90,7 @@ def read_events_from(tmp_path: Path):
 
 def test_torn_manifest_line_is_ignored(tmp_path: Path) -> None:
     make_logs(tmp_path / "logs")
-    backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake"))
+    backfill([str(tmp_path / "logs")], IngestOptions(lake=tmp_path / "lake", lake_format="parquet"))
     manifest = next((tmp_path / "lake" / "_manifest").glob("*.jsonl"))
     with manifest.open("a") as fh:
         fh.write('{"batch": "abc", "objects": [')  # a crash mid-append

@@ -94,7 +94,7 @@ def test_expiry_keeps_results_and_removes_what_only_old_snapshots_used(
 ) -> None:
     compact(open_catalog(lake), tables.EVENTS)
     before, count = _rows(lake), _duckdb_count(lake)
-    files = sorted((lake / "detector" / "events").rglob("*.parquet"))
+    files = sorted((lake / "events").rglob("*.parquet"))
     report = {
         e.table: e
         for e in expire(open_catalog(lake), datetime.now(UTC) + timedelta(seconds=1), timedelta(0))
@@ -102,7 +102,7 @@ def test_expiry_keeps_results_and_removes_what_only_old_snapshots_used(
     events = report["events"]
     assert events.snapshots_before > 1 and events.snapshots_after == 1
     assert events.files_removed > 0
-    assert len(sorted((lake / "detector" / "events").rglob("*.parquet"))) < len(files)
+    assert len(sorted((lake / "events").rglob("*.parquet"))) < len(files)
     assert _rows(lake) == before
     assert _duckdb_count(lake) == count == len(before)
     assert main(["lake", "expire", str(lake), "--older-than-days", "0"]) == 0
@@ -152,7 +152,7 @@ def test_compaction_and_expiry_on_an_s3_warehouse(aws: str, tmp_path: Path) -> N
         ).to_pylist()
 
     def objects() -> int:
-        listing = s3().list_objects_v2(Bucket="ice", Prefix="lake/detector/events/data/")
+        listing = s3().list_objects_v2(Bucket="ice", Prefix="lake/events/data/")
         return len(listing.get("Contents", []))
 
     before, stored = rows(), objects()

@@ -103,7 +103,7 @@ def test_migrating_to_an_s3_warehouse_with_a_sql_catalog(
     assert main(["lake", "migrate", str(old_lake), new, "--catalog-uri", uri]) == 0
     assert "DIFFERS" not in capsys.readouterr().out
     keys = [o["Key"] for o in s3().list_objects_v2(Bucket="lake-bucket")["Contents"]]
-    assert any(k.startswith("security/lake/detector/events/data/") for k in keys)
+    assert any(k.startswith("security/lake/events/data/") for k in keys)
     other = SqlCatalog(
         "detector",
         uri=uri,

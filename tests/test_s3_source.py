@@ -99,7 +99,7 @@ def test_object_deleted_between_listing_and_reading(aws: str, tmp_path: Path) ->
     gone = refs[0]
     client.delete_object(Bucket="logs", Key=gone.key)
     lake = Lake(tmp_path / "lake")
-    files, stats = process_batch("s3://logs/", refs, str(tmp_path / "lake"))
+    files, stats = process_batch("s3://logs/", refs, str(tmp_path / "lake"), "parquet")
     lake.commit(files)
     assert stats.objects_failed == 1
     assert stats.rejects == {"object_missing": 1}

@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import SlackReceiver, free_port
+from conftest import SlackReceiver, committed_checkpoints, free_port
 from test_tail_sqs import DEMO_CONFIG, SAMPLE, slack_alert_ids, sns_alert_ids, sns_to_queue
 
 from detector.lake import read_events
@@ -203,17 +203,7 @@ def test_kinesis_pipeline_end_to_end(
     assert sorted(slack_alert_ids(slack_receiver)) == sorted(cloudtrail_reference)
     assert sorted(sns_alert_ids(subscriber)) == sorted(cloudtrail_reference)
 
-    manifest = [
-        json.loads(line)
-        for f in sorted((lake / "_manifest").glob("*.jsonl"))
-        for line in f.read_text().splitlines()
-    ]
-    positions = {
-        k: v
-        for m in manifest
-        if "checkpoint" in m
-        for k, v in m["checkpoint"]["kinesis"][STREAM].items()
-    }
+    positions = {k: v for c in committed_checkpoints(lake) for k, v in c["kinesis"][STREAM].items()}
     assert len(positions) == 2
 
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

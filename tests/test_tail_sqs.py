@@ -20,12 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
-from conftest import CT_KEY, REPO, SlackReceiver, ct_record, trail_file
+from conftest import CT_KEY, REPO, SlackReceiver, ct_record, has_a_commit, trail_file
 
-from detector.lake import read_events, read_quarantine
+from detector.lake import read_alerts, read_events, read_quarantine
 from detector.sources.notifications import NotificationError, parse_notification
 from detector.sources.sqs import SqsSource
 
@@ -346,9 +344,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     )
     ids = {json.loads(line)["alert_id"] for line in out.read_text().splitlines()}
     assert len(ids) >= 5  # one notification per incident and rise, on the sample day
-    signals = pa.concat_tables(
-        [pq.read_table(f) for f in sorted((tmp / "lake" / "alerts").glob("*.parquet"))]
-    )
+    signals = read_alerts(tmp / "lake")
+    assert signals is not None
     incident_of = dict(
         zip(
             signals.column("alert_id").to_pylist(),
@@ -517,7 +514,7 @@ def test_sigterm_drains_and_checkpoints(aws: str, tmp_path: Path) -> None:
         tail_cmd(queue, lake), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not list((lake / "_manifest").glob("*.jsonl")):
+    while time.monotonic() < deadline and not has_a_commit(lake):
         time.sleep(0.2)
     time.sleep(2)
     proc.send_signal(signal.SIGTERM)

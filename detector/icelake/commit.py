@@ -39,6 +39,8 @@ class CommitGroup:
     """Table name → the files' Arrow schema (features and alerts create their table)."""
     objects: list[tuple[str, str]] = field(default_factory=list)
     """(batch id, object identity) of every object the batches ingested."""
+    ledger_properties: dict[str, str] = field(default_factory=dict)
+    """More of the ledger snapshot's summary: stream positions, end-of-run batches."""
 
 
 def commit(catalog: Catalog, group: CommitGroup) -> None:
@@ -65,8 +67,9 @@ def commit(catalog: Catalog, group: CommitGroup) -> None:
             },
             schema=tables.LEDGER_SCHEMA,
         ),
-        snapshot_properties=summary,
+        snapshot_properties={**summary, **group.ledger_properties},
     )
+    failpoints.hit("iceberg.after.ledger")
 
 
 def recover(catalog: Catalog) -> dict[str, list[str]]:

@@ -63,7 +63,13 @@ def ensure_table(catalog: Catalog, spec: TableSpec, schema: pa.Schema) -> Table:
     try:
         table = catalog.load_table(spec.identifier)
     except NoSuchTableError:
-        table = catalog.create_table(spec.identifier, schema=schema)
+        warehouse = catalog.properties.get("warehouse", "").rstrip("/")
+        table = catalog.create_table(
+            spec.identifier,
+            schema=schema,
+            # ``<lake>/events``, as in the Parquet lake (not ``<lake>/detector.db/events``).
+            location=f"{warehouse}/{spec.name}" if warehouse else None,
+        )
         if spec.day_of or spec.identities:
             with table.update_spec() as update:
                 if spec.day_of:

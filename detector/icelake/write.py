@@ -10,10 +10,57 @@ from __future__ import annotations
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
+from pyiceberg.io import FileIO
+from pyiceberg.table import Table
 
 from detector.icelake import tables
+from detector.parquet_layout import write_parquet_stream
+
+
+def partitions(spec: tables.TableSpec, rows: pa.Table) -> list[tuple[str, pa.Table]]:
+    """``rows`` split by the table's partitioning: (folder, rows) in first-seen order."""
+    if not rows.num_rows:
+        return []
+    keys = pl.DataFrame(
+        {
+            **({"date": rows.column(spec.day_of).cast(pa.date32())} if spec.day_of else {}),
+            **{c: rows.column(c) for c in spec.identities},
+        }
+    )
+    if keys.width == 0:
+        return [("", rows)]
+    grouped = (
+        keys.with_row_index("row")
+        .group_by(keys.columns, maintain_order=True)
+        .agg(pl.col("row"))
+        .rows()
+    )
+    out = []
+    for *values, indices in grouped:
+        folder = "/".join(
+            f"{k}={'unknown' if v is None else v}"
+            for k, v in zip(keys.columns, values, strict=True)
+        )
+        part = rows if len(indices) == rows.num_rows else rows.take(pa.array(indices))
+        out.append((folder, part))
+    return out
+
+
+def data_file_uri(table: Table, folder: str, name: str, n: int) -> str:
+    """Where a partition's file goes: ``<table>/data/<folder>/part-<name>-<n>.parquet``.
+
+    Not percent-encoded (pyiceberg reads paths as written); our own names and dates."""
+    root = table.location().rstrip("/") + "/data"
+    return (
+        f"{root}/{folder}/part-{name}-{n}.parquet" if folder else f"{root}/part-{name}-{n}.parquet"
+    )
+
+
+def write_file(io: FileIO, uri: str, rows: pa.Table) -> None:
+    """One data file, through the table's file IO (a local folder or S3)."""
+    with io.new_output(uri).create(overwrite=True) as stream:
+        write_parquet_stream(rows, stream)
 
 
 def write_data_files(
@@ -26,36 +73,9 @@ def write_data_files(
     if not rows.num_rows:
         return []
     table = tables.ensure_table(catalog, spec, rows.schema)
-    root = table.location().rstrip("/") + "/data"
-    keys = pl.DataFrame(
-        {
-            **({"date": rows.column(spec.day_of).cast(pa.date32())} if spec.day_of else {}),
-            **{c: rows.column(c) for c in spec.identities},
-        }
-    )
-    if keys.width == 0:
-        groups = [((), list(range(rows.num_rows)))]
-    else:
-        grouped = (
-            keys.with_row_index("row")
-            .group_by(keys.columns, maintain_order=True)
-            .agg(pl.col("row"))
-            .rows()
-        )
-        groups = [(tuple(g[:-1]), g[-1]) for g in grouped]
     written = []
-    for n, (values, indices) in enumerate(groups):
-        folder = "/".join(
-            f"{k}={'unknown' if v is None else v}"
-            for k, v in zip(keys.columns, values, strict=True)
-        )
-        # Not percent-encoded (pyiceberg reads paths as written); our own names and dates.
-        uri = (
-            f"{root}/{folder}/part-{name}-{n}.parquet"
-            if folder
-            else f"{root}/part-{name}-{n}.parquet"
-        )
-        with table.io.new_output(uri).create(overwrite=True) as stream:
-            pq.write_table(rows.take(pa.array(indices)), stream, compression="zstd")
+    for n, (folder, part) in enumerate(partitions(spec, rows)):
+        uri = data_file_uri(table, folder, name, n)
+        write_file(table.io, uri, part)
         written.append(uri)
     return written

@@ -1,0 +1,81 @@
+"""What the Iceberg lake costs ingestion: backfill into each lake format, same input, same session.
+
+    python bench/lake_format_bench.py [--rounds 3] [--commit-batches 32]
+
+The delivery-shaped world of ``bench/ingest_bench.py`` (CloudTrail and access logs, ~1M
+events in ~57k objects; generated once under bench/data/), backfilled in one process into a
+fresh Parquet lake and a fresh Iceberg lake, alternately, ``--rounds`` times each, ingest
+only and with detection. The runs alternate so that a machine slowing down mid-session
+(this one does) weighs on both formats alike; the table gives the median and the range.
+Results go to bench/results/lake_format.json and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest_bench import REPO, RESULTS, backfill, world
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--commit-batches", type=int, default=32)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    delivered = world(
+        "world-enterprise-28d-x3.6",
+        ["--style", "enterprise", "--seed", "7", "--days", "28", "--scale", "3.6"],
+    )
+    sources = [delivered / "AWSLogs", delivered / "s3-access-logs"]
+    runs: dict[str, list[dict[str, float]]] = {}
+    for n in range(args.rounds):
+        for detect in (False, True):
+            for fmt in ("parquet", "iceberg"):
+                extra = ("--lake-format", fmt, "--commit-batches", str(args.commit_batches))
+                r = backfill(sources, 1, args.out, detect=detect, extra=extra)
+                key = f"{fmt}{' + detection' if detect else ''}"
+                runs.setdefault(key, []).append(r)
+                print(
+                    f"round {n + 1} {key}: {r['seconds']:.1f} s, "
+                    f"{r['events_per_second']:,.0f} events/s, {r['peak_rss_mb']:,.0f} MB",
+                    file=sys.stderr,
+                )
+    results = {
+        "command": "python bench/lake_format_bench.py " + " ".join(sys.argv[1:]),
+        "runs": runs,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "lake_format.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(markdown(runs))
+
+
+def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
+    lines = [
+        "| lake, delivery-shaped set | events | seconds, median (range) | events/s, median "
+        "| Iceberg vs Parquet | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for key, rs in runs.items():
+        seconds = [r["seconds"] for r in rs]
+        median = statistics.median(seconds)
+        base_key = key.replace("iceberg", "parquet")
+        base = statistics.median(r["seconds"] for r in runs[base_key])
+        versus = "" if key == base_key else f"{(median / base - 1) * 100:+.1f}% time"
+        lines.append(
+            f"| {key} | {rs[0]['events']:,} | {median:.1f} ({min(seconds):.1f}–{max(seconds):.1f}) "
+            f"| {statistics.median(r['events_per_second'] for r in rs):,.0f} | {versus} "
+            f"| {max(r['peak_rss_mb'] for r in rs):,.0f} MB |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,428 @@
+"""Ingestion's Iceberg lake: what backfill and the tail write through, batch by batch.
+
+It offers the Parquet lake's interface (``detector.lake.Lake``), so ingestion, dedup and
+detection work on either. The differences:
+
+* Batches are **staged** by ``commit`` and made visible by ``publish``, a group at a time
+  (``commit.commit``: data tables, then the ledger, whose commit is the commit point). An
+  Iceberg commit costs 50–90 ms a table, so backfill publishes every ``GROUP_BATCHES``
+  batches or ``GROUP_SECONDS`` seconds; the tail publishes every batch. Nothing of a
+  staged batch counts (alerts delivered, state saved, messages acknowledged) before then.
+* What was ingested is asked of the ledger for the objects listed, not read whole.
+* Stream positions are merged into the ledger snapshot's summary: the latest one holds them
+  all. A restart reads only the current ledger snapshot.
+* A crash leaves data files no snapshot names. Readers never see them; ``detector lake
+  expire`` deletes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import (
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThanOrEqual,
+    In,
+    IsNull,
+    LessThan,
+)
+from pyiceberg.manifest import ManifestEntryStatus
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
+
+from detector import failpoints
+from detector.blob import ObjectRef
+from detector.errors import LakeError, infrastructure
+from detector.icelake import tables
+from detector.icelake.catalog import CatalogChoice, WriterLock, is_remote, open_catalog
+from detector.icelake.commit import BATCHES, CommitGroup, commit, recover
+from detector.icelake.write import data_file_uri, partitions, write_file
+from detector.lake import UNKNOWN_DATE, BatchFiles, quarantine_table
+from detector.logtypes.base import Reject
+from detector.schema import EVENT_SCHEMA, SOURCE_CLOUDTRAIL
+
+log = logging.getLogger(__name__)
+
+GROUP_SECONDS = 10.0
+FLUSH = "detector.flush"
+"""Ledger snapshot property: the batches that closed every detection window."""
+CHECKPOINT = "detector.checkpoint"
+"""Ledger snapshot property: every stream position committed so far (JSON)."""
+LOOKUP_CHUNK = 5_000
+"""Object identities asked of the ledger per scan."""
+
+
+class IcebergLake:
+    """A lake of Iceberg tables in a local folder (embedded catalog) or on S3."""
+
+    format = "iceberg"
+
+    def __init__(
+        self,
+        location: str | Path,
+        choice: CatalogChoice | None = None,
+        group_batches: int = 32,
+        group_seconds: float = GROUP_SECONDS,
+    ) -> None:
+        self.remote = is_remote(location)
+        self.address = str(location)
+        """The lake as given (a folder or ``s3://``): what another process opens."""
+        self.root = Path(location) if not self.remote else Path("/nonexistent-s3-lake")
+        """The local folder (state, delivery outbox); meaningless for a lake on S3."""
+        try:
+            self.catalog: Catalog = open_catalog(location, choice)
+            self._tables = {
+                spec.name: tables.ensure_table(self.catalog, spec, tables.KNOWN_SCHEMAS[spec.name])
+                for spec in (tables.EVENTS, tables.QUARANTINE, tables.LEDGER)
+            }
+        except OSError as exc:
+            raise infrastructure(exc, f"opening the lake {location}") from exc
+        except Exception as exc:  # the catalog's own errors (SQLAlchemy, Glue, REST)
+            raise LakeError(f"{location}: cannot open the Iceberg catalog: {exc}") from exc
+        warehouse = str(self.catalog.properties.get("warehouse", "")).rstrip("/")
+        self.location = warehouse or str(location).rstrip("/")
+        self.io = self._tables[tables.EVENTS.name].io
+        self.group_batches = group_batches
+        self.group_seconds = group_seconds
+        self._staged: list[BatchFiles] = []
+        self._staged_at = 0.0
+        self._schemas: dict[str, pa.Schema] = {}
+        self._published: list[str] = []
+        self._positions: dict[str, Any] = {}
+        self._lock = WriterLock(location)
+        self._broken = False
+
+    # --- places -----------------------------------------------------------------------
+    def location_of(self, rel: str) -> str:
+        """A path in the lake (the state file…): local, or an ``s3://`` address."""
+        return self._uri(rel) if self.remote else str(self.root / rel)
+
+    def _uri(self, rel: str) -> str:
+        return f"{self.location}/{rel}"
+
+    def _rel(self, uri: str) -> str:
+        prefix = self.location + "/"
+        if not uri.startswith(prefix):
+            raise LakeError(f"{uri} is not inside the lake {self.location}")
+        return uri[len(prefix) :]
+
+    def _table(self, spec: tables.TableSpec, schema: pa.Schema | None = None) -> Table:
+        known = self._tables.get(spec.name)
+        if known is not None and schema is None:
+            return known
+        table = tables.ensure_table(
+            self.catalog, spec, schema or tables.KNOWN_SCHEMAS.get(spec.name, pa.schema([]))
+        )
+        self._tables[spec.name] = table
+        return table
+
+    def _fresh(self, spec: tables.TableSpec) -> Table | None:
+        """The table as committed now (None when it does not exist yet)."""
+        if not self.catalog.table_exists(spec.identifier):
+            return None
+        table = self.catalog.load_table(spec.identifier)
+        self._tables[spec.name] = table
+        return table
+
+    # --- start ------------------------------------------------------------------------
+    def lock(self) -> None:
+        """One writer per local lake (a lake on S3 has no lock: run one writer)."""
+        self._lock.__enter__()
+
+    def recover(self) -> None:
+        """Roll back a group a crash left half-made; read the committed stream positions."""
+        try:
+            undone = recover(self.catalog)
+        except OSError as exc:
+            raise infrastructure(exc, f"recovering the lake {self.location}") from exc
+        for table, ids in undone.items():
+            log.warning(
+                "%s: rolled back %d uncommitted batch(es) in %s", self.location, len(ids), table
+            )
+        self._broken = False
+        ledger = self._fresh(tables.LEDGER)
+        snapshot = ledger.current_snapshot() if ledger is not None else None
+        text = _properties(snapshot).get(CHECKPOINT)
+        self._positions = json.loads(text) if text else {}
+
+    def ingested(self, identities: Iterable[str]) -> set[str]:
+        """Which of these objects the ledger holds (scans pruned to them)."""
+        wanted = sorted(set(identities))
+        ledger = self._fresh(tables.LEDGER)
+        if ledger is None or ledger.current_snapshot() is None or not wanted:
+            return set()
+        found: set[str] = set()
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            scan = ledger.scan(
+                row_filter=In("object_identity", chunk), selected_fields=("object_identity",)
+            )
+            found.update(scan.to_arrow().column(0).to_pylist())
+        return found
+
+    # --- writing ----------------------------------------------------------------------
+    def write_batch(
+        self, batch: str, objects: Sequence[ObjectRef], events: pa.Table, rejects: Sequence[Reject]
+    ) -> BatchFiles:
+        """Write a batch's events and quarantine files (not yet committed)."""
+        out = BatchFiles(batch, list(objects), events=events.num_rows, rejects=len(rejects))
+        events_table = self._table(tables.EVENTS)
+        for n, (folder, part) in enumerate(partitions(tables.EVENTS, events)):
+            uri = data_file_uri(events_table, folder, batch, n)
+            self._write(uri, part)
+            out.files.append(self._rel(uri))
+            out.parts.append(part)
+        if rejects:
+            out.files += self.write_rows(tables.QUARANTINE.name, batch, quarantine_table(rejects))
+        return out
+
+    def write_rows(self, name: str, batch: str, rows: pa.Table) -> list[str]:
+        """Write rows of a data table (alerts, features…) for a batch; the files written."""
+        spec = _SPECS[name]
+        if name not in tables.KNOWN_SCHEMAS:
+            self._schemas[name] = rows.schema
+        table = self._table(spec, rows.schema if name not in tables.KNOWN_SCHEMAS else None)
+        written = []
+        for n, (folder, part) in enumerate(partitions(spec, rows)):
+            uri = data_file_uri(table, folder, batch, n)
+            self._write(uri, part)
+            written.append(self._rel(uri))
+        return written
+
+    def write_file(self, rel: str, table: pa.Table) -> None:
+        """Rewrite one uncommitted file (dedup drops redelivered events from it)."""
+        self._write(self._uri(rel), table)
+
+    def _write(self, uri: str, rows: pa.Table) -> None:
+        try:
+            failpoints.hit("lake.write")
+            write_file(self.io, uri, rows)
+        except OSError as exc:
+            raise infrastructure(exc, f"writing {uri}") from exc
+
+    def read_file(
+        self, rel: str, columns: list[str] | None = None, schema: pa.Schema | None = None
+    ) -> pa.Table:
+        with self.io.new_input(self._uri(rel)).open() as stream:
+            return pq.read_table(stream, columns=columns, schema=schema)
+
+    def remove_files(self, files: BatchFiles) -> None:
+        """Delete the files of a batch that will not be committed (best effort: what is
+        left, no snapshot names; ``detector lake expire`` deletes it)."""
+        for rel in files.files:
+            with contextlib.suppress(Exception):
+                self.io.delete(self._uri(rel))
+
+    # --- committing -------------------------------------------------------------------
+    def commit(self, files: BatchFiles) -> None:
+        """Stage the batch; ``publish`` makes it visible with the rest of its group."""
+        if not self._staged:
+            self._staged_at = time.monotonic()
+        self._staged.append(files)
+
+    def publish_due(self) -> bool:
+        return bool(self._staged) and (
+            len(self._staged) >= self.group_batches
+            or time.monotonic() - self._staged_at >= self.group_seconds
+        )
+
+    def publish(self) -> list[str]:
+        """Commit the staged group; the batch ids now visible (in order)."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return []
+        ids = [f.batch for f in staged]
+        group = CommitGroup(ids, schemas=dict(self._schemas))
+        for f in staged:
+            for rel in f.files:
+                group.files.setdefault(rel.split("/", 1)[0], []).append(self._uri(rel))
+            group.objects += [(f.batch, o.identity) for o in f.objects]
+        positions = self._positions
+        for f in staged:
+            positions = _merged(positions, f.checkpoint)
+        flush = [f.batch for f in staged if f.flush]
+        if flush:
+            group.ledger_properties[FLUSH] = ",".join(flush)
+        if positions:
+            group.ledger_properties[CHECKPOINT] = json.dumps(positions, separators=(",", ":"))
+        try:
+            if self._broken:
+                self.recover()
+            failpoints.hit("lake.commit")
+            commit(self.catalog, group)
+        except Exception as exc:
+            self._broken = True  # the next publish rolls the half-made group back first
+            for f in staged:
+                self.remove_files(f)
+            if isinstance(exc, OSError):
+                raise infrastructure(exc, f"committing to the lake {self.location}") from exc
+            raise LakeError(f"{self.location}: commit failed: {exc}") from exc
+        self._positions = positions
+        return ids
+
+    def discard(self) -> None:
+        """Forget the staged batches and delete their files (a run that ends in failure)."""
+        staged, self._staged = self._staged, []
+        for f in staged:
+            self.remove_files(f)
+
+    # --- reading what is committed ----------------------------------------------------
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Committed batches in commit order (from the ledger's snapshots; no data read)."""
+        ledger = self._fresh(tables.LEDGER)
+        if ledger is None:
+            return
+        for snapshot in _ancestry(ledger):
+            props = _properties(snapshot)
+            flush = set(_ids(props.get(FLUSH, "")))
+            at = datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
+            for batch in _ids(props.get(BATCHES, "")):
+                yield {
+                    "batch": batch,
+                    "flush": batch in flush,
+                    "committed_at": at.isoformat(timespec="seconds"),
+                }
+
+    def checkpoints(self) -> list[dict[str, Any]]:
+        """The committed stream positions, merged (one dict, or none)."""
+        return [self._positions] if self._positions else []
+
+    def events_of(self, entry: dict[str, Any]) -> pa.Table | None:
+        """A committed batch's events (detection's replay after a restart)."""
+        if entry.get("flush"):
+            return None
+        table = self._fresh(tables.EVENTS)
+        if table is None:
+            return None
+        batch = str(entry["batch"])
+        uris = _added_files(table, batch)
+        if not uris:
+            return None
+        parts = [self.read_file(self._rel(u), schema=EVENT_SCHEMA) for u in uris]
+        return pa.concat_tables(parts)
+
+    def read_batch_events(self, files: BatchFiles) -> pa.Table:
+        parts = [
+            self.read_file(rel, schema=EVENT_SCHEMA)
+            for rel in files.files
+            if rel.startswith(tables.EVENTS.name + "/")
+        ]
+        return pa.concat_tables(parts) if parts else EVENT_SCHEMA.empty_table()
+
+    def recent_objects(self, since: float) -> list[tuple[str, float]]:
+        """(identity, commit time) of objects committed since ``since`` (epoch seconds)."""
+        ledger = self._fresh(tables.LEDGER)
+        if ledger is None or ledger.current_snapshot() is None:
+            return []
+        start = datetime.fromtimestamp(since, UTC).isoformat()
+        rows = ledger.scan(
+            row_filter=GreaterThanOrEqual("committed_at", start),
+            selected_fields=("object_identity", "committed_at"),
+        ).to_arrow()
+        rows = rows.filter(pc.is_valid(rows.column("object_identity")))
+        return [
+            (identity, at.timestamp())
+            for identity, at in zip(
+                rows.column("object_identity").to_pylist(),
+                rows.column("committed_at").to_pylist(),
+                strict=True,
+            )
+        ]
+
+    def event_ids(self, day: str) -> pa.Array:
+        """The CloudTrail event ids committed for one day (``unknown``: no event time)."""
+        table = self._fresh(tables.EVENTS)
+        if table is None:
+            return pa.array([], pa.string())
+        where: BooleanExpression
+        if day == UNKNOWN_DATE:
+            where = IsNull("event_time")
+        else:
+            start = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
+            where = And(
+                GreaterThanOrEqual("event_time", start.isoformat()),
+                LessThan("event_time", (start + timedelta(days=1)).isoformat()),
+            )
+        scan = table.scan(
+            row_filter=And(EqualTo("source", SOURCE_CLOUDTRAIL), where),
+            selected_fields=("event_id",),
+        )
+        return scan.to_arrow().column(0).combine_chunks()
+
+    def read_table(self, name: str) -> pa.Table | None:
+        """A whole data table as committed (None when it does not exist yet)."""
+        table = self._fresh(_SPECS[name])
+        return table.scan().to_arrow() if table is not None else None
+
+    def committed_files(self, sub: str) -> list[Path]:
+        """The current data files of a table, as local paths (local lakes only)."""
+        table = self._fresh(_SPECS[sub.split("/", 1)[0]])
+        if table is None or self.remote:
+            return []
+        return [Path(t.file.file_path.removeprefix("file://")) for t in table.scan().plan_files()]
+
+
+_SPECS = {spec.name: spec for spec in (*tables.DATA_TABLES, tables.LEDGER)}
+
+
+def _properties(snapshot: Snapshot | None) -> dict[str, str]:
+    if snapshot is None or snapshot.summary is None:
+        return {}
+    return dict(snapshot.summary.additional_properties)
+
+
+def _ids(text: str) -> list[str]:
+    return [b for b in text.split(",") if b]
+
+
+def _ancestry(table: Table) -> list[Snapshot]:
+    """The current snapshot and its ancestors, oldest first (rolled-back ones excluded)."""
+    chain = []
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        chain.append(snapshot)
+        parent = snapshot.parent_snapshot_id
+        snapshot = table.snapshot_by_id(parent) if parent is not None else None
+    return chain[::-1]
+
+
+def _added_files(table: Table, batch: str) -> list[str]:
+    """The data files the snapshot that committed ``batch`` added for it."""
+    marker = f"/part-{batch}-"
+    for snapshot in reversed(_ancestry(table)):
+        if batch not in _ids(_properties(snapshot).get(BATCHES, "")):
+            continue
+        return [
+            entry.data_file.file_path
+            for manifest in snapshot.manifests(table.io)
+            if manifest.added_snapshot_id == snapshot.snapshot_id
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            if entry.status == ManifestEntryStatus.ADDED and marker in entry.data_file.file_path
+        ]
+    return []
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` laid over ``old``, nested dicts merged (later stream positions win)."""
+    if not new:
+        return old
+    out = dict(old)
+    for key, value in new.items():
+        prior = out.get(key)
+        out[key] = (
+            _merged(prior, value) if isinstance(prior, dict) and isinstance(value, dict) else value
+        )
+    return out

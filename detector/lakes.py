@@ -1,0 +1,61 @@
+"""Opening a lake in its format: Iceberg tables (the default) or the older Parquet lake.
+
+A folder keeps the format it was made in: ``_manifest/`` marks a Parquet lake (convert it
+with ``detector lake migrate``), ``catalog.db`` an Iceberg one; a new folder gets
+``DEFAULT_FORMAT`` unless a format is asked for. A lake on S3 is always Iceberg.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from detector.errors import UsageError
+from detector.lake import MANIFEST, Lake
+
+if TYPE_CHECKING:
+    from detector.icelake.catalog import CatalogChoice
+    from detector.icelake.lake import IcebergLake
+
+FORMATS = ("iceberg", "parquet")
+GROUP_BATCHES = 32
+"""Backfill into an Iceberg lake: batches per commit (one costs 50–90 ms a table)."""
+AnyLake = Lake | IcebergLake if TYPE_CHECKING else Lake
+DEFAULT_FORMAT = "iceberg"
+
+
+def existing_format(location: str | Path) -> str | None:
+    """The format of the lake at ``location``, or None when there is none yet."""
+    if str(location).startswith("s3://"):
+        return "iceberg"
+    root = Path(location)
+    if (root / MANIFEST).is_dir():
+        return "parquet"
+    if (root / "catalog.db").is_file():
+        return "iceberg"
+    return None
+
+
+def open_lake(
+    location: str | Path,
+    fmt: str | None = None,
+    choice: CatalogChoice | None = None,
+    group_batches: int = GROUP_BATCHES,
+) -> AnyLake:
+    """The lake to write at ``location``, in its existing format or ``fmt``."""
+    found = existing_format(location)
+    if fmt is not None and fmt not in FORMATS:
+        raise UsageError(f"lake format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if found is not None and fmt is not None and fmt != found:
+        raise UsageError(
+            f"{location} is a {found} lake, not {fmt}"
+            + ("; convert it with: detector lake migrate OLD NEW" if found == "parquet" else "")
+        )
+    chosen = found or fmt or DEFAULT_FORMAT
+    if chosen == "parquet":
+        if choice is not None:
+            raise UsageError("--catalog is for Iceberg lakes")
+        return Lake(location)
+    from detector.icelake.lake import IcebergLake
+
+    return IcebergLake(location, choice, group_batches)
