@@ -27,7 +27,7 @@ from detector.defaults import (
     NO_REGION,
 )
 from detector.errors import DetectorError, InfrastructureError, UsageError
-from detector.lakes import FORMATS, GROUP_BATCHES
+from detector.lakes import FORMATS, GROUP_BATCHES, lake_location
 from detector.logsetup import setup_logging
 from detector.terminal import PipeConsole, visible
 
@@ -323,8 +323,14 @@ def _add_ops_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_lake_options(p: argparse.ArgumentParser, required: bool) -> None:
+    from detector.lake_command import add_catalog_arguments
+
     p.add_argument(
-        "--lake", type=Path, required=required, help="lake directory (created if missing)"
+        "--lake",
+        type=lake_location,
+        required=required,
+        help="lake directory (created if missing), or s3://bucket/prefix for an Iceberg lake "
+        "on S3 (with --catalog)",
     )
     p.add_argument(
         "--lake-format",
@@ -332,6 +338,7 @@ def _add_lake_options(p: argparse.ArgumentParser, required: bool) -> None:
         help="format of a new lake: iceberg (the default: Iceberg tables with an embedded "
         "catalog, DIR/catalog.db) or parquet (the older layout); an existing lake keeps its own",
     )
+    add_catalog_arguments(p)
 
 
 def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:

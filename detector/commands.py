@@ -62,6 +62,8 @@ def pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) ->
         lake=args.lake,
         lake_format=getattr(args, "lake_format", None),
         commit_batches=getattr(args, "commit_batches", GROUP_BATCHES),
+        catalog=getattr(args, "catalog", None),
+        catalog_uri=getattr(args, "catalog_uri", None),
         sources=list(sources),
         since=getattr(args, "since", None),
         until=getattr(args, "until", None),
@@ -133,7 +135,7 @@ def run_backfill(
         lake_format=p.lake_format,
     )
     preflight(p)
-    lake = open_lake(p.lake, p.lake_format, group_batches=p.commit_batches)
+    lake = open_lake(p.lake, p.lake_format, p.catalog_choice, p.commit_batches)
     detection = open_detection(p, lake)
     stop = StopRequest().install()
     try:

@@ -24,6 +24,24 @@ AnyLake = Lake | IcebergLake if TYPE_CHECKING else Lake
 DEFAULT_FORMAT = "iceberg"
 
 
+def lake_location(text: str) -> Path | str:
+    """A ``--lake`` value: an ``s3://`` address stays text (a Path would fold its ``//``)."""
+    return text if text.startswith("s3://") else Path(text)
+
+
+def work_folder(lake: AnyLake) -> Path:
+    """A local folder for what a run keeps beside its lake (the sinks' delivery queue): the
+    lake's own folder, or for a lake on S3 one under ``$XDG_STATE_HOME`` named after it."""
+    if not lake.address.startswith("s3://"):
+        return Path(lake.address)
+    import hashlib
+    import os
+
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    digest = hashlib.sha256(lake.address.encode()).hexdigest()[:16]
+    return base / "s3-detector" / digest
+
+
 def existing_format(location: str | Path) -> str | None:
     """The format of the lake at ``location``, or None when there is none yet."""
     if str(location).startswith("s3://"):

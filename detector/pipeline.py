@@ -35,14 +35,17 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
 from detector.errors import UsageError
 from detector.ingest import DEFAULT_BATCH_MB
-from detector.lakes import FORMATS, GROUP_BATCHES
+
+if TYPE_CHECKING:
+    from detector.icelake.catalog import CatalogChoice
+from detector.lakes import FORMATS, GROUP_BATCHES, lake_location
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 
 SOURCE_KINDS = ("backfill", "sqs", "kinesis")
@@ -63,11 +66,15 @@ class Pipeline:
     """One run, however it was described."""
 
     kind: str
-    lake: Path
+    lake: Path | str
+    """A local folder, or ``s3://bucket/prefix`` (an Iceberg lake)."""
     lake_format: str | None = None
     """For a new lake: iceberg (the default) or parquet; an existing lake keeps its own."""
     commit_batches: int = GROUP_BATCHES
     """Backfill into an Iceberg lake: batches made visible by one commit."""
+    catalog: str | None = None
+    """An Iceberg lake on S3: its catalog (sql, glue, rest)."""
+    catalog_uri: str | None = None
     sources: list[str] = field(default_factory=list)
     """Backfill: local paths or s3:// prefixes."""
     since: date | None = None
@@ -95,6 +102,15 @@ class Pipeline:
     until_idle: float | None = None
     log_format: str = "text"
 
+    @property
+    def catalog_choice(self) -> CatalogChoice | None:
+        """The Iceberg catalog of a lake on S3 (None: the default, or a local lake)."""
+        if self.catalog is None and self.catalog_uri is None:
+            return None
+        from detector.icelake.catalog import CatalogChoice
+
+        return CatalogChoice(self.catalog or "sql", self.catalog_uri)
+
 
 # --- pipeline files -------------------------------------------------------------------
 class _Source(msgspec.Struct, forbid_unknown_fields=True):
@@ -119,6 +135,8 @@ class _Lake(msgspec.Struct, forbid_unknown_fields=True):
     path: str
     format: str | None = None
     commit_batches: int = GROUP_BATCHES
+    catalog: str | None = None
+    catalog_uri: str | None = None
 
 
 class _Detect(msgspec.Struct, forbid_unknown_fields=True):
@@ -174,9 +192,11 @@ def load_pipeline(path: Path) -> Pipeline:
     src = f.source
     pipeline = Pipeline(
         kind=src.kind,
-        lake=Path(f.lake.path),
+        lake=lake_location(f.lake.path),
         lake_format=f.lake.format,
         commit_batches=f.lake.commit_batches,
+        catalog=f.lake.catalog,
+        catalog_uri=f.lake.catalog_uri,
         sources=src.paths,
         since=_day(src.since, path, "source.since"),
         until=_day(src.until, path, "source.until"),
@@ -229,8 +249,10 @@ def validate(p: Pipeline, where: str) -> None:
             )
     if p.lake_format is not None and p.lake_format not in FORMATS:
         raise UsageError(f"{where}: lake format must be one of {', '.join(FORMATS)}")
-    if str(p.lake).startswith("s3://"):
-        raise UsageError(f"{where}: the lake written by a pipeline must be a local directory")
+    if str(p.lake).startswith("s3://") and p.lake_format == "parquet":
+        raise UsageError(f"{where}: a lake on S3 is an Iceberg lake (the parquet format is local)")
+    if (p.catalog or p.catalog_uri) and not str(p.lake).startswith("s3://"):
+        raise UsageError(f"{where}: a local lake keeps its own catalog; a catalog is for s3://")
     if p.sinks and not p.detect:
         raise UsageError(f"{where}: sinks need detection (it is switched off)")
     if p.log_format not in ("text", "json"):

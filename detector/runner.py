@@ -17,7 +17,7 @@ from detector.errors import UsageError
 from detector.hunt import evidence_hunt_command
 from detector.incidents import NOTIFY
 from detector.lake import ALERTS
-from detector.lakes import AnyLake, open_lake
+from detector.lakes import AnyLake, open_lake, work_folder
 from detector.metrics import Metrics
 from detector.pipeline import Pipeline
 from detector.report import alert_counts
@@ -70,7 +70,7 @@ def open_detection(p: Pipeline, lake: AnyLake) -> DetectionRun | None:
     run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state, p.checkpoint_seconds))
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
-        outbox = Outbox(lake.root / DELIVERY, sinks)
+        outbox = Outbox(work_folder(lake) / DELIVERY, sinks)
         committed = alert_dicts(lake.read_table(ALERTS))
         outbox.start([a for a in committed if a["status"] == NOTIFY])  # not recorded ones
         run.outbox = outbox
@@ -136,7 +136,7 @@ def run_tail(p: Pipeline, drain_seconds: float = 10.0) -> tuple[RunSummary, Metr
     metrics = Metrics()
     if p.metrics_port:
         metrics.serve(p.metrics_port)
-    lake = open_lake(p.lake, p.lake_format)
+    lake = open_lake(p.lake, p.lake_format, p.catalog_choice)
     detection = open_detection(p, lake)
     tail = Tail(
         source,
