@@ -155,6 +155,9 @@ class Lake:
     def publish_due(self) -> bool:
         return True
 
+    def housekeep(self, force: bool = False) -> None:
+        """Nothing to expire: the manifest is the Parquet lake's whole history."""
+
     def publish(self) -> list[str]:
         published, self._published = self._published, []
         return published

@@ -217,6 +217,7 @@ class Tail:
                 lambda: failpoints.hit("tail.before_commit"),
             )
             self.lake.publish()  # every batch: nothing is acknowledged before it is durable
+            self.lake.housekeep()
         except UsageError:
             work.release()
             raise

@@ -142,3 +142,40 @@ def test_a_parquet_lake_keeps_its_format(tmp_path: Path) -> None:
     again = backfill(lake, "--lake-format", "iceberg", "--no-detect")
     assert again["code"] == 2
     assert "is a parquet lake" in again["stderr"] and "detector lake migrate" in again["stderr"]
+
+
+def test_a_long_running_writer_expires_its_old_snapshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tail commits every batch; housekeeping keeps the snapshots (and the metadata every
+    commit rewrites) from growing without end, and changes no row."""
+    from datetime import timedelta
+
+    from conftest import CT_KEY, ct_record, trail_file
+
+    from detector.blob import Blob, ObjectRef
+    from detector.icelake import lake as icelake
+    from detector.lake import new_batch_id
+    from detector.lakes import open_lake
+    from detector.logtypes import parse_blobs
+
+    lake = open_lake(tmp_path / "lake")
+    for n in range(3):
+        data = trail_file([ct_record(100 * n + i) for i in range(5)])
+        key = CT_KEY + f"{n}.json.gz"
+        ref = ObjectRef(key, key, len(data))
+        events = parse_blobs([Blob(ref, data)]).events
+        lake.commit(lake.write_batch(new_batch_id(), [ref], events, []))
+        lake.publish()
+    catalog = lake.catalog
+    assert len(catalog.load_table("detector.events").snapshots()) == 3
+    before = keys(read_events(tmp_path / "lake"))
+    last = list(lake.entries())[-1]["batch"]
+    lake.housekeep()  # not due yet: nothing happens
+    assert len(catalog.load_table("detector.events").snapshots()) == 3
+    monkeypatch.setattr(icelake, "SNAPSHOT_RETENTION", timedelta(0))
+    lake.housekeep(force=True)
+    assert len(catalog.load_table("detector.events").snapshots()) == 1
+    assert len(catalog.load_table("detector.ledger").snapshots()) == 1
+    assert keys(read_events(tmp_path / "lake")) == before and len(before) == 15
+    assert [e["batch"] for e in lake.entries()] == [last]

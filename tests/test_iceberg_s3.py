@@ -52,7 +52,8 @@ def reopen(catalog_uri: str, endpoint: str) -> Catalog:
 
 def raw_records(n_files: int = 5) -> list[dict[str, Any]]:
     files = sorted((SAMPLES / "AWSLogs").rglob("*.json.gz"))[:n_files]
-    return [r for f in files for r in json.loads(gzip.decompress(f.read_bytes())).get("Records", [])]
+    docs = [json.loads(gzip.decompress(f.read_bytes())) for f in files]
+    return [r for d in docs for r in d.get("Records", [])]
 
 
 def test_backfill_to_an_s3_lake_reads_back_with_pyiceberg(aws: str, tmp_path: Path) -> None:

@@ -63,6 +63,34 @@ def test_bad_pipeline_files_name_the_problem(tmp_path: Path, extra: str, message
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("lake", "message"),
+    [
+        ('path = "/tmp/lake"\nformat = "orc"\n', "lake format must be one of iceberg, parquet"),
+        ('path = "/tmp/lake"\ncatalog = "glue"\n', "a catalog is for s3://"),
+        ('path = "s3://b/lake"\nformat = "parquet"\n', "a lake on S3 is an Iceberg lake"),
+        ('path = "/tmp/lake"\ncommit_batches = 0\n', "commit_batches must be 1 or more"),
+    ],
+)
+def test_bad_lake_sections(tmp_path: Path, lake: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(BASE.replace('path = "/tmp/lake"\n', lake))
+    with pytest.raises(UsageError, match=message):
+        load_pipeline(path)
+
+
+def test_a_lake_on_s3_with_its_catalog(tmp_path: Path) -> None:
+    from detector.icelake.catalog import CatalogChoice
+
+    path = tmp_path / "p.toml"
+    lake = 'path = "s3://bucket/security/lake"\ncatalog = "glue"\ncommit_batches = 8\n'
+    path.write_text(BASE.replace('path = "/tmp/lake"\n', lake))
+    p = load_pipeline(path)
+    assert p.lake == "s3://bucket/security/lake"  # not folded into a Path ("s3:/bucket…")
+    assert p.catalog_choice == CatalogChoice("glue", None)
+    assert p.commit_batches == 8
+
+
 def test_wrong_source_kind_and_missing_queue(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(BASE.replace('"sqs"', '"ftp"'))

@@ -49,6 +49,7 @@ from detector.errors import LakeError, infrastructure
 from detector.icelake import tables
 from detector.icelake.catalog import CatalogChoice, WriterLock, is_remote, open_catalog
 from detector.icelake.commit import BATCHES, CommitGroup, commit, recover
+from detector.icelake.maintain import expire
 from detector.icelake.write import data_file_uri, partitions, write_file
 from detector.lake import UNKNOWN_DATE, BatchFiles, quarantine_table
 from detector.logtypes.base import Reject
@@ -63,6 +64,10 @@ CHECKPOINT = "detector.checkpoint"
 """Ledger snapshot property: every stream position committed so far (JSON)."""
 LOOKUP_CHUNK = 5_000
 """Object identities asked of the ledger per scan."""
+HOUSEKEEP_SECONDS = 6 * 3600.0
+SNAPSHOT_RETENTION = timedelta(days=1)
+"""A long-running writer expires snapshots older than this, every ``HOUSEKEEP_SECONDS``:
+replay needs only the batches after the last state checkpoint (a minute or so old)."""
 
 
 class IcebergLake:
@@ -104,6 +109,7 @@ class IcebergLake:
         self._positions: dict[str, Any] = {}
         self._lock = WriterLock(location)
         self._broken = False
+        self._housekept = time.monotonic()
 
     # --- places -----------------------------------------------------------------------
     def location_of(self, rel: str) -> str:
@@ -272,6 +278,33 @@ class IcebergLake:
             raise LakeError(f"{self.location}: commit failed: {exc}") from exc
         self._positions = positions
         return ids
+
+    def housekeep(self, force: bool = False) -> None:
+        """Expire old snapshots and delete files nothing references, every few hours.
+
+        The tail commits every batch, and each commit adds a snapshot to every table it
+        touches; the table metadata, rewritten by each commit, would grow without end. It
+        runs inside the writer because ``detector lake expire`` needs the writer's lock.
+        A failure is logged and retried next time: it never stops ingestion."""
+        now = time.monotonic()
+        if not force and now - self._housekept < HOUSEKEEP_SECONDS:
+            return
+        self._housekept = now
+        try:
+            report = expire(self.catalog, datetime.now(UTC) - SNAPSHOT_RETENTION)
+        except Exception:
+            log.exception("%s: expiring old snapshots failed; retried later", self.location)
+            return
+        for e in report:
+            if e.snapshots_after < e.snapshots_before or e.files_removed:
+                log.info(
+                    "%s: %s: %d snapshot(s) expired, %d unreferenced file(s) removed",
+                    self.location,
+                    e.table,
+                    e.snapshots_before - e.snapshots_after,
+                    e.files_removed,
+                )
+        self._tables.clear()
 
     def discard(self) -> None:
         """Forget the staged batches and delete their files (a run that ends in failure)."""
