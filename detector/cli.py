@@ -349,7 +349,7 @@ def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
         default=GROUP_BATCHES,
         metavar="N",
         help=f"Iceberg lake: batches made visible by one commit (default: {GROUP_BATCHES}; "
-        "also at most every 10 s and at the end); their alerts go out after it",
+        "also at most every 30 s and at the end); their alerts go out after it",
     )
     p.add_argument(
         "--workers", type=_positive, default=1, help="worker processes for parsing (default: 1)"

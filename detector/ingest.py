@@ -128,6 +128,7 @@ def backfill(
             # A stop kills workers that may be writing a batch that will not be committed.
             lake.discard()
         summary.seconds = time.perf_counter() - started
+        summary.commits, summary.commit_seconds = lake.commits, lake.commit_seconds
     return summary
 
 

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -115,9 +116,13 @@ class Lake:
             raise LakeError(f"{root}: cannot create the lake: {exc}") from exc
         self._run_file: Path | None = None
         self._lock_file: IO[str] | None = None
-        self._committed: set[str] = set()
+        self._committed: set[str] | None = None
+        """Committed batch ids, once read (``recover``) and as committed since."""
         self._published: list[str] = []
         self.location = self.address = str(self.root)
+        self.commits = 0
+        self.commit_seconds = 0.0
+        """Commits made through this object, and the time they took (run summaries)."""
 
     def lock(self) -> None:
         """Hold the lake for this process: one writer at a time (released at exit).
@@ -141,6 +146,8 @@ class Lake:
 
     def discard(self) -> None:
         """Delete files of batches not committed (a run that ends in failure or a stop)."""
+        if self._committed is None:
+            self._committed = {str(e["batch"]) for e in self._manifest_entries()}
         self.remove_uncommitted(self._committed)
 
     def ingested(self, identities: Iterable[str]) -> set[str]:
@@ -235,6 +242,7 @@ class Lake:
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
             self._run_file = self.root / MANIFEST / f"run-{stamp}-{os.getpid()}.jsonl"
         line = files.manifest_line() + "\n"
+        started = time.perf_counter()
         try:
             with self._run_file.open("a", encoding="utf-8") as fh:
                 size = fh.tell()
@@ -250,8 +258,11 @@ class Lake:
                     raise
         except OSError as exc:
             raise infrastructure(exc, f"committing batch {files.batch} to {self.root}") from exc
-        self._committed.add(files.batch)
+        if self._committed is not None:
+            self._committed.add(files.batch)
         self._published.append(files.batch)
+        self.commits += 1
+        self.commit_seconds += time.perf_counter() - started
 
     def remove_files(self, files: BatchFiles) -> None:
         """Delete the files of a batch that will not be committed (best effort: whatever is

@@ -80,6 +80,10 @@ class RunSummary:
     """Objects planned but not committed (a stop or failure): read again on the next run."""
     detection_errors: dict[str, int] = field(default_factory=dict)
     """Detections that raised, by id, and how often (the others ran on regardless)."""
+    commits: int = 0
+    """Commits to the lake (manifest lines, or Iceberg commit groups)."""
+    commit_seconds: float = 0.0
+    """Time spent in them."""
 
     def add(self, stats: BatchStats) -> None:
         t = self.totals
@@ -159,6 +163,7 @@ class RunSummary:
             "detection_errors": self.detection_errors,
             "alerts": self.alerts,
             "batches": self.batches,
+            "lake_commits": {"count": self.commits, "seconds": round(self.commit_seconds, 3)},
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_total / seconds, 1),
             "mb_per_second": round(t.bytes_read / 1e6 / seconds, 2),

@@ -163,6 +163,8 @@ class Tail:
         if self.detection is not None:
             self.summary.detection_errors = dict(self.detection.engine.stats.errors)
         self.summary.seconds = time.perf_counter() - started
+        self.summary.commits = self.lake.commits
+        self.summary.commit_seconds = self.lake.commit_seconds
         return self.summary
 
     def _poll(self) -> Work | None:

@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ from detector.schema import EVENT_SCHEMA, SOURCE_CLOUDTRAIL
 
 log = logging.getLogger(__name__)
 
-GROUP_SECONDS = 10.0
+GROUP_SECONDS = 30.0
 FLUSH = "detector.flush"
 """Ledger snapshot property: the batches that closed every detection window."""
 CHECKPOINT = "detector.checkpoint"
@@ -110,6 +111,9 @@ class IcebergLake:
         self._lock = WriterLock(location)
         self._broken = False
         self._housekept = time.monotonic()
+        self.commits = 0
+        self.commit_seconds = 0.0
+        """Commit groups published through this object, and the time they took."""
 
     # --- places -----------------------------------------------------------------------
     def location_of(self, rel: str) -> str:
@@ -198,9 +202,12 @@ class IcebergLake:
     def write_rows(self, name: str, batch: str, rows: pa.Table) -> list[str]:
         """Write rows of a data table (alerts, features…) for a batch; the files written."""
         spec = _SPECS[name]
+        table = self._tables.get(name)
+        if table is None or not set(rows.schema.names) <= set(table.schema().column_names):
+            # first rows of the table in this run, or a new column: create or evolve it
+            table = self._table(spec, rows.schema)
         if name not in tables.KNOWN_SCHEMAS:
             self._schemas[name] = rows.schema
-        table = self._table(spec, rows.schema if name not in tables.KNOWN_SCHEMAS else None)
         written = []
         for n, (folder, part) in enumerate(partitions(spec, rows)):
             uri = data_file_uri(table, folder, batch, n)
@@ -234,10 +241,12 @@ class IcebergLake:
 
     # --- committing -------------------------------------------------------------------
     def commit(self, files: BatchFiles) -> None:
-        """Stage the batch; ``publish`` makes it visible with the rest of its group."""
+        """Stage the batch; ``publish`` makes it visible with the rest of its group.
+
+        Only its names are kept, not its events: a group must not hold 32 batches' rows."""
         if not self._staged:
             self._staged_at = time.monotonic()
-        self._staged.append(files)
+        self._staged.append(replace(files, parts=[]))
 
     def publish_due(self) -> bool:
         return bool(self._staged) and (
@@ -264,20 +273,36 @@ class IcebergLake:
             group.ledger_properties[FLUSH] = ",".join(flush)
         if positions:
             group.ledger_properties[CHECKPOINT] = json.dumps(positions, separators=(",", ":"))
+        started = time.perf_counter()
         try:
             if self._broken:
                 self.recover()
             failpoints.hit("lake.commit")
             commit(self.catalog, group)
         except Exception as exc:
-            self._broken = True  # the next publish rolls the half-made group back first
-            for f in staged:
-                self.remove_files(f)
+            self._undo(staged)
             if isinstance(exc, OSError):
                 raise infrastructure(exc, f"committing to the lake {self.location}") from exc
             raise LakeError(f"{self.location}: commit failed: {exc}") from exc
         self._positions = positions
+        self.commits += 1
+        self.commit_seconds += time.perf_counter() - started
+        log.debug("committed %d batch(es) in %.3f s", len(ids), time.perf_counter() - started)
         return ids
+
+    def _undo(self, staged: list[BatchFiles]) -> None:
+        """After a failed publish: roll back what of the group reached the tables, then
+        delete its files. If even that fails, the next publish (or start) rolls back first,
+        and the files stay for ``detector lake expire`` (a snapshot may still name them)."""
+        try:
+            recover(self.catalog)
+        except Exception:
+            log.exception("%s: rolling back a failed commit failed; retried first", self.location)
+            self._broken = True
+            return
+        self._broken = False
+        for f in staged:
+            self.remove_files(f)
 
     def housekeep(self, force: bool = False) -> None:
         """Expire old snapshots and delete files nothing references, every few hours.
