@@ -98,6 +98,8 @@ def base_lake() -> Path:
             str(src / "s3-access-logs"),
             "--lake",
             str(lake),
+            "--lake-format",
+            "parquet",  # replicated file by file below; --lake-format iceberg links them
             "--no-detect",
             "--workers",
             "2",

@@ -164,6 +164,8 @@ def backfill(
         "seconds": s["seconds"],
         "wall_seconds": wall,
         "events_per_second": s["events_per_second"],
+        "commits": s.get("lake_commits", {}).get("count"),
+        "commit_seconds": s.get("lake_commits", {}).get("seconds"),
         # wait4 reports the largest RSS of the child and of the workers it reaped.
         "peak_rss_mb": usage.ru_maxrss / 1024,
     }

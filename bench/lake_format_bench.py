@@ -60,8 +60,8 @@ def main() -> None:
 def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
     lines = [
         "| lake, delivery-shaped set | events | seconds, median (range) | events/s, median "
-        "| Iceberg vs Parquet | peak RSS |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| Iceberg vs Parquet | commits: count, seconds (share of the run) | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for key, rs in runs.items():
         seconds = [r["seconds"] for r in rs]
@@ -72,9 +72,20 @@ def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
         lines.append(
             f"| {key} | {rs[0]['events']:,} | {median:.1f} ({min(seconds):.1f}–{max(seconds):.1f}) "
             f"| {statistics.median(r['events_per_second'] for r in rs):,.0f} | {versus} "
+            f"| {_commits(rs)} "
             f"| {max(r['peak_rss_mb'] for r in rs):,.0f} MB |"
         )
     return "\n".join(lines)
+
+
+def _commits(rs: list[dict[str, float]]) -> str:
+    """Median commit count and time, and their share of the median run."""
+    if any(r.get("commit_seconds") is None for r in rs):
+        return "-"
+    count = statistics.median(r["commits"] for r in rs)
+    seconds = statistics.median(r["commit_seconds"] for r in rs)
+    share = seconds / statistics.median(r["seconds"] for r in rs)
+    return f"{count:.0f}, {seconds:.2f} s ({share:.1%})"
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ from test_tail_sqs import DEMO_CONFIG, event_rows, quiet_bucket, sample_objects
 from detector import failpoints
 from detector.blob import Blob, ObjectRef
 from detector.detect import DetectionRun, DetectOptions
-from detector.lake import Lake, read_events, read_quarantine
+from detector.lake import read_events, read_quarantine
+from detector.lakes import open_lake
 from detector.sources.stream import Work
 from detector.tail import Tail, TailOptions
 
@@ -238,9 +239,9 @@ def sample_units(per_unit: int = 120) -> list[list[Blob]]:
     return [blobs[i : i + per_unit] for i in range(0, len(blobs), per_unit)]
 
 
-def tail_in_process(lake: Path) -> tuple[set[str], int]:
+def tail_in_process(lake: Path, fmt: str = "parquet") -> tuple[set[str], int]:
     """The sample day through the tail loop: (alert ids, batches that failed)."""
-    detection = DetectionRun.open(Lake(lake), DetectOptions(config=DEMO_CONFIG))
+    detection = DetectionRun.open(open_lake(lake, fmt), DetectOptions(config=DEMO_CONFIG))
     runner = Tail(
         ListSource(sample_units()), TailOptions(lake, until_idle=0.0, status_seconds=0), detection
     )
@@ -258,18 +259,23 @@ def armed() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    "failure",
-    # the last one fails after the events table committed: the half-made group is rolled back
-    ["lake.commit:7-7=enospc", "lake.commit:8-8=eio", "iceberg.after.events:6-6=eio"],
+    ("fmt", "failure"),
+    [
+        ("parquet", "lake.commit:7-7=enospc"),
+        ("parquet", "lake.commit:8-8=eio"),
+        ("iceberg", "lake.commit:7-7=enospc"),
+        # after the events table committed: the half-made group is rolled back, then retried
+        ("iceberg", "iceberg.after.events:3-3=eio"),
+    ],
 )
 def test_a_failed_batch_is_retried_on_the_last_committed_state(
-    tmp_path: Path, armed: None, failure: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, armed: None, fmt: str, failure: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("detector.tail.RETRY_BACKOFF_MAX", 0.0)
-    clean, failed = tail_in_process(tmp_path / "clean")
+    clean, failed = tail_in_process(tmp_path / "clean", fmt)
     assert len(clean) >= 5 and failed == 0
     failpoints.arm(failure)
-    retried, failed = tail_in_process(tmp_path / "retried")
+    retried, failed = tail_in_process(tmp_path / "retried", fmt)
     assert failed == 1
     assert retried == clean
     assert lake_alert_ids(tmp_path / "retried") == lake_alert_ids(tmp_path / "clean") == clean

@@ -118,3 +118,25 @@ def test_sigkill_mid_commit_on_an_s3_lake(aws: str, tmp_path: Path, failpoint: s
     )
     alert_ids = catalog.load_table("detector.alerts").scan().to_arrow().column("alert_id")
     assert len(alert_ids) == len(set(alert_ids.to_pylist())) >= 5
+
+
+def test_backfill_with_the_glue_catalog(aws: str, tmp_path: Path) -> None:
+    """Glue (moto's) as the catalog of a backfilled lake, reopened with pyiceberg's Glue
+    catalog and the standard properties (what Athena would see)."""
+    from pyiceberg.catalog.glue import GlueCatalog
+
+    s3().create_bucket(Bucket="glue-lake")
+    summary = tmp_path / "summary.json"
+    args = ["backfill", str(SAMPLES / "s3-access-logs"), "--lake", "s3://glue-lake/lake"]
+    args += ["--catalog", "glue", "--no-detect", "--no-progress", "--summary", str(summary)]
+    assert main(args) == 0
+    creds = {"access-key-id": "testing", "secret-access-key": "testing", "region": "us-east-1"}
+    glue = GlueCatalog(
+        "detector",
+        **{f"glue.{k}": v for k, v in creds.items()},
+        **{f"s3.{k}": v for k, v in creds.items()},
+        **{"glue.endpoint": aws, "s3.endpoint": aws},
+    )
+    events = glue.load_table("detector.events").scan(selected_fields=("source",)).to_arrow()
+    assert events.num_rows == json.loads(summary.read_text())["events"]["total"] > 1_000
+    assert set(events.column("source").to_pylist()) == {"s3_access"}
