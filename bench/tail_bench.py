@@ -71,7 +71,6 @@ MARKER_BUCKET = re.compile(rb"tailbench-(\d{7})")
 DETECTION_FIELD = re.compile(rb"\*Detection\*\\n`([a-z0-9_]+)`")
 BUCKET = "logs"
 REGION = "us-east-1"
-BOB = "arn:aws:iam::418295730164:user/bob.ops"
 
 
 # --- the stand-ins for AWS and Slack ------------------------------------------------------
@@ -251,22 +250,25 @@ class Pool:
 
 
 def marker(seq: int, stamp: str, account: str, region: str) -> dict[str, Any]:
-    """bob.ops granting AllUsers READ on bucket ``tailbench-<seq>``: one alert per file.
+    """User ``tailbench-<seq>`` granting AllUsers READ on bucket ``tailbench-<seq>``: one
+    notification per file.
 
-    ``public_acl_granted`` dedups by principal and bucket, so a bucket per file gives one
-    alert per file. (A PutBucketPolicy marker would do the same but makes every batch pay
-    the policy rules' fixed cost; see bench/README.md.)
+    A principal's signals join one incident, which notifies once (issue 2 of 6); a user and
+    a bucket per file give every file its own incident and its own Slack message. (A
+    PutBucketPolicy marker would do the same but makes every batch pay the policy rules'
+    fixed cost; see bench/README.md.) The soak's state grows by one principal per file.
     """
     bucket = f"tailbench-{seq:07d}"
+    user = f"tailbench-{seq:07d}"
     return {
         "eventVersion": "1.10",
         "userIdentity": {
             "type": "IAMUser",
-            "principalId": "AIDA0BOBOPSEXAMPLE01",
-            "arn": BOB,
+            "principalId": f"AIDA0TAILBENCH{seq:07d}",
+            "arn": f"arn:aws:iam::418295730164:user/{user}",
             "accountId": "418295730164",
-            "accessKeyId": "AKIA0BOBOPSEXAMPLE01",
-            "userName": "bob.ops",
+            "accessKeyId": f"AKIA0TAILBENCH{seq:07d}",
+            "userName": user,
         },
         "eventTime": stamp,
         "eventSource": "s3.amazonaws.com",

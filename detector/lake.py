@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -162,7 +162,7 @@ class Lake:
     def publish_due(self) -> bool:
         return True
 
-    def housekeep(self, force: bool = False) -> None:
+    def housekeep(self, keep: timedelta | None = None, force: bool = False) -> None:
         """Nothing to expire: the manifest is the Parquet lake's whole history."""
 
     def publish(self) -> list[str]:

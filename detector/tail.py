@@ -219,7 +219,7 @@ class Tail:
                 lambda: failpoints.hit("tail.before_commit"),
             )
             self.lake.publish()  # every batch: nothing is acknowledged before it is durable
-            self.lake.housekeep()
+            self.lake.housekeep(self._snapshots_kept())
         except UsageError:
             work.release()
             raise
@@ -233,6 +233,12 @@ class Tail:
         work.ack()
         failpoints.hit("tail.after_ack")
         self._count(work, files, stats)
+
+    def _snapshots_kept(self) -> timedelta:
+        """Snapshots housekeeping keeps: two state checkpoints' worth (replay after a crash
+        walks the batches since the last one), and at least two minutes."""
+        every = self.detection.checkpoint_seconds if self.detection is not None else 0.0
+        return max(timedelta(minutes=2), timedelta(seconds=2 * every))
 
     def _failed(self, batch: str, work: Work, files: BatchFiles | None) -> None:
         """Nothing of the batch is committed: remove what it wrote, put the engine back to

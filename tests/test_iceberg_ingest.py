@@ -154,7 +154,6 @@ def test_a_long_running_writer_expires_its_old_snapshots(
     from conftest import CT_KEY, ct_record, trail_file
 
     from detector.blob import Blob, ObjectRef
-    from detector.icelake import lake as icelake
     from detector.lake import new_batch_id
     from detector.lakes import open_lake
     from detector.logtypes import parse_blobs
@@ -173,8 +172,7 @@ def test_a_long_running_writer_expires_its_old_snapshots(
     last = list(lake.entries())[-1]["batch"]
     lake.housekeep()  # not due yet: nothing happens
     assert len(catalog.load_table("detector.events").snapshots()) == 3
-    monkeypatch.setattr(icelake, "SNAPSHOT_RETENTION", timedelta(0))
-    lake.housekeep(force=True)
+    lake.housekeep(timedelta(0), force=True)
     assert len(catalog.load_table("detector.events").snapshots()) == 1
     assert len(catalog.load_table("detector.ledger").snapshots()) == 1
     assert keys(read_events(tmp_path / "lake")) == before and len(before) == 15

@@ -132,6 +132,8 @@ def _referenced(table: Table) -> set[str]:
     for snapshot in table.snapshots():
         paths.add(snapshot.manifest_list)
         for manifest in snapshot.manifests(table.io):
+            if manifest.manifest_path in paths:
+                continue  # shared with a snapshot already read
             paths.add(manifest.manifest_path)
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 paths.add(entry.data_file.file_path)

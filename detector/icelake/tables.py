@@ -59,14 +59,16 @@ KNOWN_SCHEMAS: dict[str, pa.Schema] = {
 """Schemas fixed in advance; features and alerts take theirs from their first data."""
 
 
-def metrics_properties(spec: TableSpec, schema: pa.Schema) -> dict[str, str]:
+def table_properties(spec: TableSpec, schema: pa.Schema) -> dict[str, str]:
     """Which column statistics the manifests keep: bounds for the partition columns and the
-    columns hunts prune on (the ones the lake writes statistics for), counts for the rest.
+    columns hunts prune on (the ones the lake writes statistics for), counts for the rest;
+    and manifests merged as commits add them.
 
     Adding a file makes pyiceberg read every kept statistic from its footer; with bounds
-    for all 60-odd columns that was most of a commit's time, for bounds no reader uses."""
+    for all 60-odd columns that was most of a commit's time, for bounds no reader uses.
+    Without merging, every commit adds a manifest that every later snapshot lists."""
     keep = {c for c in (spec.day_of, *spec.identities) if c} | STATISTICS_COLUMNS
-    props = {"write.metadata.metrics.default": "counts"}
+    props = {"write.metadata.metrics.default": "counts", "commit.manifest-merge.enabled": "true"}
     for name in schema.names:
         if name in keep:
             props[f"write.metadata.metrics.column.{name}"] = "full"
@@ -84,7 +86,7 @@ def ensure_table(catalog: Catalog, spec: TableSpec, schema: pa.Schema) -> Table:
             schema=schema,
             # ``<lake>/events``, as in the Parquet lake (not ``<lake>/detector.db/events``).
             location=f"{warehouse}/{spec.name}" if warehouse else None,
-            properties=metrics_properties(spec, schema),
+            properties=table_properties(spec, schema),
         )
         if spec.day_of or spec.identities:
             with table.update_spec() as update:
