@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from detector.hunt.saved import load_hunts  # noqa: E402
 from detector.hunt.views import MACROS, PRINCIPAL_SQL, REQUESTS_SQL, connect  # noqa: E402
-from detector.parquet_layout import DICTIONARY_COLUMNS, STATISTICS_COLUMNS  # noqa: E402
+from detector.parquet_layout import write_parquet_stream  # noqa: E402
 
 DATA = REPO / "bench" / "data"
 WORK = DATA / "hunt"
@@ -153,14 +153,7 @@ def replicated_lake(copies: int) -> Path:
                 day = (date.fromisoformat(day) + timedelta(days=WEEK * k)).isoformat()
             new = f"events/source={source}/date={day}/part-{batch}-{n}.parquet"
             (lake / new).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(
-                table,
-                lake / new,
-                compression="zstd",
-                row_group_size=256 * 1024,
-                use_dictionary=[c for c in table.column_names if c in DICTIONARY_COLUMNS],
-                write_statistics=[c for c in table.column_names if c in STATISTICS_COLUMNS],
-            )
+            write_parquet_stream(table, lake / new)
             out.files.append(new)
             out.events += table.num_rows
         target.commit(out)

@@ -51,7 +51,7 @@ from detector.icelake import tables
 from detector.icelake.catalog import CatalogChoice, WriterLock, is_remote, open_catalog
 from detector.icelake.commit import BATCHES, CommitGroup, commit, recover
 from detector.icelake.maintain import expire
-from detector.icelake.write import data_file_uri, partitions, write_file
+from detector.icelake.write import write_file, write_partitions
 from detector.lake import UNKNOWN_DATE, BatchFiles, quarantine_table
 from detector.logtypes.base import Reject
 from detector.schema import EVENT_SCHEMA, SOURCE_CLOUDTRAIL
@@ -193,12 +193,11 @@ class IcebergLake:
     ) -> BatchFiles:
         """Write a batch's events and quarantine files (not yet committed)."""
         out = BatchFiles(batch, list(objects), events=events.num_rows, rejects=len(rejects))
-        events_table = self._table(tables.EVENTS)
-        for n, (folder, part) in enumerate(partitions(tables.EVENTS, events)):
-            uri = data_file_uri(events_table, folder, batch, n)
-            self._write(uri, part)
-            out.files.append(self._rel(uri))
-            out.parts.append(part)
+        written = write_partitions(
+            self._table(tables.EVENTS), tables.EVENTS, events, batch, self._write
+        )
+        out.files += [self._rel(uri) for uri, _ in written]
+        out.parts += [part for _, part in written]
         if rejects:
             out.files += self.write_rows(tables.QUARANTINE.name, batch, quarantine_table(rejects))
         return out
@@ -212,12 +211,9 @@ class IcebergLake:
             table = self._table(spec, rows.schema)
         if name not in tables.KNOWN_SCHEMAS:
             self._schemas[name] = rows.schema
-        written = []
-        for n, (folder, part) in enumerate(partitions(spec, rows)):
-            uri = data_file_uri(table, folder, batch, n)
-            self._write(uri, part)
-            written.append(self._rel(uri))
-        return written
+        return [
+            self._rel(uri) for uri, _ in write_partitions(table, spec, rows, batch, self._write)
+        ]
 
     def write_file(self, rel: str, table: pa.Table) -> None:
         """Rewrite one uncommitted file (dedup drops redelivered events from it)."""

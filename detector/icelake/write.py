@@ -8,6 +8,8 @@ Parquet lake (``date=YYYY-MM-DD``, ``source=…``), so its hunts' views read the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -63,19 +65,33 @@ def write_file(io: FileIO, uri: str, rows: pa.Table) -> None:
         write_parquet_stream(rows, stream)
 
 
+def write_partitions(
+    table: Table,
+    spec: tables.TableSpec,
+    rows: pa.Table,
+    name: str,
+    write: Callable[[str, pa.Table], None] | None = None,
+) -> list[tuple[str, pa.Table]]:
+    """Write ``rows`` under the table's ``data/`` folder, one file per partition, with
+    ``write(uri, rows)`` (default: ``write_file`` through the table's IO); (URI, rows) of
+    each file, in order. ``name`` (a batch id) makes the file names unique."""
+    out = []
+    for n, (folder, part) in enumerate(partitions(spec, rows)):
+        uri = data_file_uri(table, folder, name, n)
+        if write is None:
+            write_file(table.io, uri, part)
+        else:
+            write(uri, part)
+        out.append((uri, part))
+    return out
+
+
 def write_data_files(
     catalog: Catalog, spec: tables.TableSpec, rows: pa.Table, name: str
 ) -> list[str]:
     """Write ``rows`` as zstd Parquet under the table's ``data/`` folder; the files' URIs.
-
-    ``name`` (a batch id) makes the file names unique; the table is created if missing.
-    """
+    The table is created if missing."""
     if not rows.num_rows:
         return []
     table = tables.ensure_table(catalog, spec, rows.schema)
-    written = []
-    for n, (folder, part) in enumerate(partitions(spec, rows)):
-        uri = data_file_uri(table, folder, name, n)
-        write_file(table.io, uri, part)
-        written.append(uri)
-    return written
+    return [uri for uri, _ in write_partitions(table, spec, rows, name)]
