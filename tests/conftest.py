@@ -56,6 +56,20 @@ class MotoServer:
             urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         ).read()
 
+    def enforce_iam(self) -> None:
+        """From now on every request is signed by a known IAM identity and its policies are
+        checked (moto's ``reset-auth``): deterministic, unlike counting free setup calls."""
+        import urllib.request
+
+        urllib.request.urlopen(
+            urllib.request.Request(
+                f"{self.url}/moto-api/reset-auth",
+                data=b"0",
+                headers={"Content-Type": "text/plain"},
+                method="POST",
+            )
+        ).read()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:

@@ -118,8 +118,8 @@ def test_bucket_that_does_not_exist(aws: str, tmp_path: Path) -> None:
 
 @pytest.fixture
 def iam_enforcing_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    """A second moto server that enforces IAM after the first few (setup) calls."""
-    server = MotoServer({"INITIAL_NO_AUTH_ACTION_COUNT": "6"})
+    """A second moto server, whose IAM enforcement the test turns on after its setup."""
+    server = MotoServer()
     yield server
     server.stop()
 
@@ -136,19 +136,19 @@ def test_access_denied_objects_are_quarantined(
     }
     s3a = boto3.client("s3", **admin)
     iam = boto3.client("iam", **admin)
-    s3a.create_bucket(Bucket="locked")  # 1
+    s3a.create_bucket(Bucket="locked")
     s3a.put_object(
         Bucket="locked", Key=CT_KEY + "open.json", Body=trail_file([ct_record(1)], gz=False)
-    )  # 2
+    )
     s3a.put_object(
         Bucket="locked", Key=CT_KEY + "secret/x.json", Body=trail_file([ct_record(2)], gz=False)
-    )  # 3
-    iam.create_user(UserName="reader")  # 4
+    )
+    iam.create_user(UserName="reader")
     iam.put_user_policy(
         UserName="reader",
         PolicyName="p",
         PolicyDocument=json.dumps(
-            {  # 5
+            {
                 "Version": "2012-10-17",
                 "Statement": [
                     {
@@ -165,7 +165,8 @@ def test_access_denied_objects_are_quarantined(
             }
         ),
     )
-    key = iam.create_access_key(UserName="reader")["AccessKey"]  # 6
+    key = iam.create_access_key(UserName="reader")["AccessKey"]
+    iam_enforcing_server.enforce_iam()
     monkeypatch.setenv("AWS_ENDPOINT_URL", url)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
