@@ -125,6 +125,44 @@ def world(name: str, args: list[str]) -> Path:
     return out
 
 
+def alternate(
+    rounds: int,
+    configs: dict[str, tuple[str, ...]],
+    run: Callable[[bool, tuple[str, ...]], dict[str, float]],
+) -> dict[str, list[dict[str, float]]]:
+    """Each config (extra backfill arguments), ingest only and with detection, in turn,
+    ``rounds`` times: a machine slowing down mid-session weighs on every config alike."""
+    runs: dict[str, list[dict[str, float]]] = {}
+    for n in range(rounds):
+        for detect in (False, True):
+            for name, extra in configs.items():
+                r = run(detect, extra)
+                key = f"{name}{' + detection' if detect else ''}"
+                runs.setdefault(key, []).append(r)
+                seconds = r.get("seconds", r.get("wall_seconds", 0.0))
+                print(
+                    f"round {n + 1} {key}: {seconds:.1f} s, {r['events_per_second']:,.0f} events/s",
+                    file=sys.stderr,
+                )
+    return runs
+
+
+def save_runs(file: str, runs: dict[str, list[dict[str, float]]]) -> None:
+    """A benchmark's runs, with the command that made them, in bench/results/``file``."""
+    command = f"python bench/{Path(sys.argv[0]).name} " + " ".join(sys.argv[1:])
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / file).write_text(json.dumps({"command": command, "runs": runs}, indent=2) + "\n")
+
+
+def delivery_world() -> list[Path]:
+    """The delivery-shaped enterprise world (~1M events in ~57k objects): its two log trees."""
+    delivered = world(
+        "world-enterprise-28d-x3.6",
+        ["--style", "enterprise", "--seed", "7", "--days", "28", "--scale", "3.6"],
+    )
+    return [delivered / "AWSLogs", delivered / "s3-access-logs"]
+
+
 def backfill(
     sources: list[Path],
     workers: int,

@@ -13,14 +13,13 @@ Results go to bench/results/lake_format.json and a Markdown table on stdout.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import REPO, RESULTS, backfill, world
+from ingest_bench import REPO, alternate, backfill, delivery_world, save_runs
 
 
 def main() -> None:
@@ -30,30 +29,15 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    delivered = world(
-        "world-enterprise-28d-x3.6",
-        ["--style", "enterprise", "--seed", "7", "--days", "28", "--scale", "3.6"],
+    sources = delivery_world()
+    groups = ("--commit-batches", str(args.commit_batches))
+    formats = {fmt: ("--lake-format", fmt, *groups) for fmt in ("parquet", "iceberg")}
+    runs = alternate(
+        args.rounds,
+        formats,
+        lambda detect, extra: backfill(sources, 1, args.out, detect=detect, extra=extra),
     )
-    sources = [delivered / "AWSLogs", delivered / "s3-access-logs"]
-    runs: dict[str, list[dict[str, float]]] = {}
-    for n in range(args.rounds):
-        for detect in (False, True):
-            for fmt in ("parquet", "iceberg"):
-                extra = ("--lake-format", fmt, "--commit-batches", str(args.commit_batches))
-                r = backfill(sources, 1, args.out, detect=detect, extra=extra)
-                key = f"{fmt}{' + detection' if detect else ''}"
-                runs.setdefault(key, []).append(r)
-                print(
-                    f"round {n + 1} {key}: {r['seconds']:.1f} s, "
-                    f"{r['events_per_second']:,.0f} events/s, {r['peak_rss_mb']:,.0f} MB",
-                    file=sys.stderr,
-                )
-    results = {
-        "command": "python bench/lake_format_bench.py " + " ".join(sys.argv[1:]),
-        "runs": runs,
-    }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "lake_format.json").write_text(json.dumps(results, indent=2) + "\n")
+    save_runs("lake_format.json", runs)
     print(markdown(runs))
 
 

@@ -24,6 +24,7 @@ from detector.defaults import (
     DEFAULT_BATCH_MB,
     DEFAULT_CHECKPOINT_SECONDS,
     DEFAULT_MAX_OBJECT_MB,
+    ENGINES,
     NO_REGION,
 )
 from detector.errors import DetectorError, InfrastructureError, UsageError
@@ -75,9 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read CloudTrail logs (trail files, EventBridge envelopes, CloudWatch Logs "
         "payloads) and S3 server access logs from local files/folders or s3://bucket/prefix "
         "(standard AWS configuration; AWS_ENDPOINT_URL for S3-compatible endpoints), parse "
-        "them into the canonical schema, write the Parquet lake, and detect (rules on events, "
-        "per-principal baselines on windows; --no-detect to skip). Re-running skips objects "
-        "already ingested; detection state carries over between runs. Ctrl-C finishes the "
+        "them into the canonical schema, write the lake (Iceberg tables), and detect (rules "
+        "on events, per-principal baselines on windows; --no-detect to skip). Re-running "
+        "skips objects already ingested; detection state carries over between runs. Ctrl-C "
+        "finishes the "
         "batch in hand (twice: abandons it). Exit status: 0 on success (rejects are "
         "reported, not fatal), 1 when nothing could be processed, 2 on a usage error, 3 when "
         "our own machine failed (disk full, I/O error: the rest is read again next time), "
@@ -90,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="local file or folder (recursive), or s3://bucket/prefix",
     )
     _add_run_options(bf, lake_required=True)
+    bf.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where batches are fetched, parsed and written: local (this machine, with "
+        "--workers processes; the default) or ray (tasks on a Ray cluster; needs "
+        "pip install '.[ray]'). This process still commits and detects, in the same order, "
+        "so the lake and the alerts are the same either way",
+    )
+    bf.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="with --engine ray: the cluster to join (auto, HOST:PORT or ray://HOST:PORT); "
+        "default: start one here with --workers CPUs. On a cluster of several machines the "
+        "lake must be on S3 (workers write its files)",
+    )
     bf.add_argument("--since", type=_day, help="skip objects whose key date is before this day")
     bf.add_argument("--until", type=_day, help="skip objects whose key date is after this day")
     bf.add_argument(

@@ -18,3 +18,6 @@ NO_REGION = "no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or region in 
 
 PARTNER_DAYS = 3
 """Days a foreign account's principals must have used our buckets to count as a partner."""
+
+ENGINES = ("local", "ray")
+"""Where backfill fetches, parses and writes batches: this machine, or a Ray cluster."""

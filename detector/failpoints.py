@@ -10,6 +10,8 @@
   ``enospc`` (disk full), ``eio`` (I/O error), ``eacces`` (permission denied), or ``memory``
   (MemoryError). A full disk stays full, so an error keeps firing unless a range ends it;
   this is how tests reach the paths for our own failures.
+* ``ray.parse_task:2=parent`` kills the process's parent instead: a Ray worker's parent is
+  its node's raylet, so the whole node dies (its workers with it).
 
 Unset (always, outside tests), ``hit`` is one dictionary lookup. ``arm`` sets them for
 in-process tests.
@@ -51,9 +53,9 @@ def hit(name: str) -> None:
         return
     _counts[name] = _counts.get(name, 0) + 1
     nth, last, action = _ARMED[name]
-    if action == "kill":
+    if action in ("kill", "parent"):
         if _counts[name] == nth:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getppid() if action == "parent" else os.getpid(), signal.SIGKILL)
         return
     if _counts[name] < nth or (last is not None and _counts[name] > last):
         return

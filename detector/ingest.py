@@ -35,7 +35,7 @@ from detector.detect import DetectionRun
 from detector.errors import InfrastructureError, LakeError, SourceError
 from detector.interrupts import StopRequest
 from detector.lake import BatchFiles, new_batch_id
-from detector.lakes import AnyLake, open_lake
+from detector.lakes import AnyLake, LakeAddress, address_of, open_lake
 from detector.logtypes import parse_blobs
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB, Reject
 from detector.progress import RunProgress
@@ -60,6 +60,11 @@ class IngestOptions:
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20
     lake_format: str | None = None
     """For a new lake: ``iceberg`` (the default) or ``parquet``."""
+    engine: str = "local"
+    """Where batches are fetched, parsed and written: ``local`` (this process, or
+    ``workers`` processes) or ``ray`` (tasks on a Ray cluster)."""
+    ray_address: str | None = None
+    """The Ray cluster to join (``auto``, ``ray://host:port``); None starts one here."""
 
 
 def backfill(
@@ -230,6 +235,11 @@ def _run(
 
     No new batch starts once a stop is requested; on any exit the workers are stopped.
     """
+    if options.engine == "ray":
+        from detector.ray_engine import ray_outcomes
+
+        yield from ray_outcomes(work, options, stop, address_of(lake))
+        return
     if options.workers <= 1 or len(work) <= 1:
         yield from _in_process(work, options, stop, lake)
         return
@@ -242,14 +252,11 @@ def _run(
         pending: list[Future[BatchOutcome]] = []
         queue = iter(work)
         in_flight = options.workers + 1
+        where = address_of(lake)
         for spec, refs in queue:
             if stop.is_set():
                 break
-            pending.append(
-                pool.submit(
-                    process_batch, spec, refs, lake.address, lake.format, options.max_object_bytes
-                )
-            )
+            pending.append(pool.submit(process_batch, spec, refs, where, options.max_object_bytes))
             if len(pending) >= in_flight:
                 yield pending.pop(0).result()
         for fut in pending:
@@ -314,25 +321,24 @@ def _worker_init(parent: int) -> None:
 
 
 _SOURCES: dict[str, Source] = {}
-_LAKES: dict[tuple[str, str], AnyLake] = {}
+_LAKES: dict[LakeAddress, AnyLake] = {}
 
 
 def process_batch(
     spec: str,
     refs: list[ObjectRef],
-    lake_location: str,
-    lake_format: str,
+    where: LakeAddress,
     max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
 ) -> BatchOutcome:
-    """Fetch, parse and write one batch (in a worker process); the parent commits it.
+    """Fetch, parse and write one batch (in a worker process or a Ray task); the parent
+    commits it.
 
     The events ride along in ``BatchFiles.parts`` within a process; from a worker process
     they do not (the parent reads the batch's files back when it detects).
     """
-    key = (lake_location, lake_format)
-    lake = _LAKES.get(key)
+    lake = _LAKES.get(where)
     if lake is None:
-        lake = _LAKES[key] = open_lake(lake_location, lake_format)
+        lake = _LAKES[where] = where.open()
     return parse_and_write(fetch_batch(spec, refs, max_object_bytes), lake, max_object_bytes)
 
 

@@ -7,6 +7,7 @@ with ``detector lake migrate``), ``catalog.db`` an Iceberg one; a new folder get
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,8 +60,10 @@ def open_lake(
     fmt: str | None = None,
     choice: CatalogChoice | None = None,
     group_batches: int = GROUP_BATCHES,
+    create: bool = True,
 ) -> AnyLake:
-    """The lake to write at ``location``, in its existing format or ``fmt``."""
+    """The lake to write at ``location``, in its existing format or ``fmt``; with
+    ``create=False`` an Iceberg lake's catalog is only read (a worker's view)."""
     found = existing_format(location)
     if fmt is not None and fmt not in FORMATS:
         raise UsageError(f"lake format {fmt!r} is not one of {', '.join(FORMATS)}")
@@ -76,4 +79,22 @@ def open_lake(
         return Lake(location)
     from detector.icelake.lake import IcebergLake
 
-    return IcebergLake(location, choice, group_batches)
+    return IcebergLake(location, choice, group_batches, create=create)
+
+
+@dataclass(frozen=True)
+class LakeAddress:
+    """What another process (a worker, a Ray task on another machine) needs to open the
+    same lake: small and picklable, unlike the lake with its open catalog."""
+
+    location: str
+    format: str
+    catalog: CatalogChoice | None = None
+
+    def open(self) -> AnyLake:
+        """The lake as a worker sees it: its files written, its catalog only read."""
+        return open_lake(self.location, self.format, self.catalog, create=False)
+
+
+def address_of(lake: AnyLake) -> LakeAddress:
+    return LakeAddress(lake.address, lake.format, getattr(lake, "choice", None))

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from detector.defaults import ENGINES
 from detector.detect import DEFAULT_CHECKPOINT_SECONDS
 from detector.errors import UsageError
 from detector.ingest import DEFAULT_BATCH_MB
@@ -80,6 +81,10 @@ class Pipeline:
     since: date | None = None
     until: date | None = None
     workers: int = 1
+    engine: str = "local"
+    """Backfill: ``local`` (this machine) or ``ray`` (parsing on a Ray cluster)."""
+    ray_address: str | None = None
+    """With the ray engine: the cluster to join (None: start one on this machine)."""
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     """Largest log object (decompressed) read; larger ones are quarantined."""
@@ -119,6 +124,8 @@ class _Source(msgspec.Struct, forbid_unknown_fields=True):
     since: str | None = None
     until: str | None = None
     workers: int = 1
+    engine: str = "local"
+    ray_address: str | None = None
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     queue_url: str | None = None
@@ -201,6 +208,8 @@ def load_pipeline(path: Path) -> Pipeline:
         since=_day(src.since, path, "source.since"),
         until=_day(src.until, path, "source.until"),
         workers=src.workers,
+        engine=src.engine,
+        ray_address=src.ray_address,
         batch_mb=src.batch_mb,
         max_object_mb=src.max_object_mb,
         queue_url=src.queue_url,
@@ -259,6 +268,12 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: log_format must be text or json")
     if p.checkpoint_seconds < 0 or p.status_seconds < 0:
         raise UsageError(f"{where}: checkpoint_seconds and status_seconds must be >= 0")
+    if p.engine not in ENGINES:
+        raise UsageError(f"{where}: engine must be one of {', '.join(ENGINES)}")
+    if p.engine == "ray" and p.kind != "backfill":
+        raise UsageError(f"{where}: the ray engine runs backfills (the tail runs on one machine)")
+    if p.ray_address is not None and p.engine != "ray":
+        raise UsageError(f"{where}: a Ray address needs the ray engine")
     if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1 or p.commit_batches < 1:
         raise UsageError(
             f"{where}: workers, batch_mb, max_object_mb and commit_batches must be 1 or more"

@@ -91,6 +91,32 @@ def test_a_lake_on_s3_with_its_catalog(tmp_path: Path) -> None:
     assert p.commit_batches == 8
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ('kind = "backfill"\npaths = ["/logs"]\nengine = "spark"\n', "engine must be one of"),
+        (
+            'kind = "sqs"\nqueue_url = "https://q"\nengine = "ray"\n',
+            "the ray engine runs backfills",
+        ),
+        ('kind = "backfill"\npaths = ["/logs"]\nray_address = "auto"\n', "needs the ray engine"),
+    ],
+)
+def test_bad_engine_settings(tmp_path: Path, source: str, message: str) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(f'[source]\n{source}[lake]\npath = "/tmp/lake"\n')
+    with pytest.raises(UsageError, match=message):
+        load_pipeline(path)
+
+
+def test_a_backfill_on_a_ray_cluster(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    source = 'kind = "backfill"\npaths = ["s3://logs/"]\nengine = "ray"\nray_address = "auto"\n'
+    path.write_text(f'[source]\n{source}[lake]\npath = "s3://lake/x"\n')
+    p = load_pipeline(path)
+    assert (p.engine, p.ray_address) == ("ray", "auto")
+
+
 def test_wrong_source_kind_and_missing_queue(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(BASE.replace('"sqs"', '"ftp"'))

@@ -13,6 +13,7 @@ from conftest import ACCESS_KEY, CT_KEY, MotoServer, access_line, ct_record, s3,
 from detector.cli import main
 from detector.ingest import process_batch
 from detector.lake import Lake, read_events, read_quarantine
+from detector.lakes import LakeAddress
 from detector.sources.s3 import S3Source
 
 
@@ -99,7 +100,7 @@ def test_object_deleted_between_listing_and_reading(aws: str, tmp_path: Path) ->
     gone = refs[0]
     client.delete_object(Bucket="logs", Key=gone.key)
     lake = Lake(tmp_path / "lake")
-    files, stats = process_batch("s3://logs/", refs, str(tmp_path / "lake"), "parquet")
+    files, stats = process_batch("s3://logs/", refs, LakeAddress(str(tmp_path / "lake"), "parquet"))
     lake.commit(files)
     assert stats.objects_failed == 1
     assert stats.rejects == {"object_missing": 1}

@@ -85,14 +85,19 @@ class IcebergLake:
         choice: CatalogChoice | None = None,
         group_batches: int = 32,
         group_seconds: float = GROUP_SECONDS,
+        create: bool = True,
     ) -> None:
+        """``create=False``: a worker's view, writing data files into tables the committer
+        made (it creates nothing, so its role needs no catalog write permission)."""
         self.remote = is_remote(location)
         self.address = str(location)
         """The lake as given (a folder or ``s3://``): what another process opens."""
+        self.choice = choice
+        """Its catalog (for a lake on S3), which another process opens too."""
         self.root = Path(location) if not self.remote else Path("/nonexistent-s3-lake")
         """The local folder (state, delivery outbox); meaningless for a lake on S3."""
         try:
-            self.catalog: Catalog = open_catalog(location, choice)
+            self.catalog: Catalog = open_catalog(location, choice, create)
             self._tables = {
                 spec.name: tables.ensure_table(self.catalog, spec, tables.KNOWN_SCHEMAS[spec.name])
                 for spec in (tables.EVENTS, tables.QUARANTINE, tables.LEDGER)

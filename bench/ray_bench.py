@@ -1,0 +1,102 @@
+"""What ``--engine ray`` costs and gives: one process against Ray tasks, same input.
+
+    python bench/ray_bench.py [--rounds 1]
+
+The delivery-shaped world of ``bench/lake_format_bench.py`` (~1M events in ~57k objects),
+backfilled into a fresh Iceberg lake by one process, and with ``--engine ray`` on a Ray
+cluster started on this machine with 1 and with 2 worker CPUs; ingest only and with
+detection. CPU is the whole machine's (user + system from /proc/stat over the run), so
+Ray's own daemons (GCS, raylet, workers' start-up) are counted: run it on an idle machine.
+Results go to bench/results/ray.json and a Markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest_bench import REPO, alternate, delivery_world, save_runs
+
+TICKS = os.sysconf("SC_CLK_TCK")
+CONFIGS = {
+    "one process": ("--engine", "local"),
+    "ray, 1 worker CPU": ("--engine", "ray", "--workers", "1"),
+    "ray, 2 worker CPUs": ("--engine", "ray", "--workers", "2"),
+}
+
+
+def machine_cpu_seconds() -> float:
+    """User + system time of every CPU since boot (the first line of /proc/stat)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system = (int(x) for x in fields[:3])
+    irq, softirq = int(fields[5]), int(fields[6])
+    return (user + nice + system + irq + softirq) / TICKS
+
+
+def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) -> dict[str, float]:
+    lake, summary = out / "ray-bench-lake", out / "ray-bench-summary.json"
+    shutil.rmtree(lake, ignore_errors=True)
+    cmd = [str(Path(sys.executable).with_name("detector")), "backfill", *map(str, sources)]
+    cmd += ["--lake", str(lake), "--no-progress", "--summary", str(summary), *extra]
+    cmd += [] if detect else ["--no-detect"]
+    cpu, started = machine_cpu_seconds(), time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    wall, cpu = time.perf_counter() - started, machine_cpu_seconds() - cpu
+    s = json.loads(summary.read_text())
+    shutil.rmtree(lake, ignore_errors=True)
+    commits = s.get("lake_commits", {})
+    return {
+        "events": s["events"]["total"],
+        "batches": s["batches"],
+        "wall_seconds": wall,
+        "events_per_second": s["events"]["total"] / wall,
+        "cpu_seconds": cpu,
+        "commits": commits.get("count", 0),
+        "commit_seconds": commits.get("seconds", 0.0),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    sources = delivery_world()
+    runs = alternate(
+        args.rounds, CONFIGS, lambda detect, extra: run(sources, args.out, detect, extra)
+    )
+    save_runs("ray.json", runs)
+    print(markdown(runs))
+
+
+def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
+    lines = [
+        "| run | events | wall s | events/s | machine CPU-s | CPU × one process "
+        "| commits (s) | commit ms per batch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, rs in runs.items():
+        r = min(rs, key=lambda x: x["wall_seconds"])
+        base_key = "one process" + (" + detection" if "detection" in key else "")
+        base = min(runs[base_key], key=lambda x: x["wall_seconds"])
+        lines.append(
+            f"| {key} | {r['events']:,} | {r['wall_seconds']:.1f} | "
+            f"{r['events_per_second']:,.0f} | {r['cpu_seconds']:.1f} | "
+            f"{r['cpu_seconds'] / base['cpu_seconds']:.2f} | "
+            f"{r['commits']} ({r['commit_seconds']:.2f}) | "
+            f"{1000 * r['commit_seconds'] / max(r['batches'], 1):.0f} |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""``detector backfill --engine ray`` on a real local multi-node Ray cluster (``ray start
+--head`` and a second ``ray start --address``, one CPU each), writing an Iceberg lake on S3
+(the moto server): the same rows and alert ids as one process, also when a worker process,
+a whole worker node or the driver dies mid-run."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pyarrow as pa
+import pytest
+from conftest import REPO, MotoServer, free_port, s3
+from pyiceberg.catalog import Catalog, load_catalog
+
+SAMPLES = REPO / "sample_logs"
+RAY = str(Path(sys.executable).parent / "ray")
+SMALL = ("--batch-mb", "1", "--commit-batches", "4")
+
+
+class RayCluster:
+    """A head node and worker nodes on this machine, started with ``ray start``."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        """Ray's token authentication (the default for local clusters since Ray 2.59): every
+        node and driver presents the cluster's token."""
+        self.env = {**env, **self.auth}
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.temp = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))  # short: socket paths
+        self.nodes: dict[int, subprocess.CompletedProcess[str]] = {}
+        self._start("--head", f"--port={self.port}", "--include-dashboard=false")
+
+    def _start(self, *args: str, env: dict[str, str] | None = None) -> None:
+        cmd = [RAY, "start", "--num-cpus=1", f"--temp-dir={self.temp}", "--disable-usage-stats"]
+        proc = subprocess.run(
+            [*cmd, *args], capture_output=True, text=True, env={**self.env, **(env or {})}
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    @contextmanager
+    def node(self, failpoints: str = "") -> Iterator[int]:
+        """A worker node for the block, joined before it starts and killed after it."""
+        port = self.add_node(failpoints)
+        try:
+            self.wait_for_nodes(2)
+            yield port
+        finally:
+            self.remove_node(port)
+
+    def add_node(self, failpoints: str = "") -> int:
+        """A worker node (its workers see ``failpoints``); returns its node manager port."""
+        port = free_port()
+        self._start(
+            f"--address={self.address}",
+            f"--node-manager-port={port}",
+            env={"DETECTOR_FAILPOINTS": failpoints},
+        )
+        return port
+
+    def remove_node(self, port: int) -> None:
+        """SIGKILL a worker node's raylet (its workers die with it), if still running."""
+        for pid in _pids_with(f"--node_manager_port={port}"):
+            os.kill(pid, signal.SIGKILL)
+        self.wait_for_nodes(1)
+
+    def alive_nodes(self) -> int:
+        out = self.python("import ray; print(sum(n['Alive'] for n in ray.nodes()))")
+        return int(out.strip().splitlines()[-1])
+
+    def wait_for_nodes(self, n: int, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.alive_nodes() != n:
+            assert time.monotonic() < deadline, f"the cluster never had {n} live nodes"
+            time.sleep(1.0)
+
+    def python(self, code: str) -> str:
+        script = f"import ray; ray.init(address='{self.address}', logging_level='ERROR')\n{code}"
+        proc = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=self.env
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    def stop(self) -> None:
+        subprocess.run([RAY, "stop", "--force"], capture_output=True, env=self.env)
+        shutil.rmtree(self.temp, ignore_errors=True)
+
+
+def _pids_with(text: str) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def cluster(moto_server: MotoServer) -> Iterator[RayCluster]:
+    """The head node: Ray's workers reach S3 through their own AWS configuration."""
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_server.url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    env.pop("DETECTOR_FAILPOINTS", None)
+    ray_cluster = RayCluster(env)
+    yield ray_cluster
+    ray_cluster.stop()
+
+
+def backfill(
+    tmp: Path, name: str, *extra: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """``detector backfill sample_logs`` into the S3 lake ``name`` (SQL catalog in ``tmp``)."""
+    summary, alerts = tmp / f"{name}.summary.json", tmp / f"{name}.alerts.jsonl"
+    summary.unlink(missing_ok=True)  # the alerts file stays: delivered once, across runs
+    env = {"XDG_STATE_HOME": str(tmp / "state"), **(env or {})}  # the sinks' outbox
+    cmd = [sys.executable, "-m", "detector.cli", "backfill", str(SAMPLES / "AWSLogs")]
+    cmd += [str(SAMPLES / "s3-access-logs"), "--lake", f"s3://lake-bucket/{name}"]
+    cmd += ["--catalog-uri", f"sqlite:///{tmp}/{name}.catalog.db", "--no-progress"]
+    cmd += ["--summary", str(summary), "--sink", f"jsonl={alerts}", *SMALL, *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **env})
+    return {
+        "code": proc.returncode,
+        "stderr": proc.stderr,
+        "summary": json.loads(summary.read_text()) if summary.exists() else {},
+        "delivered": [json.loads(line)["alert_id"] for line in alerts.read_text().splitlines()]
+        if alerts.exists()
+        else [],
+    }
+
+
+def catalog(tmp: Path, name: str, endpoint: str) -> Catalog:
+    return load_catalog(
+        "detector",
+        type="sql",
+        uri=f"sqlite:///{tmp}/{name}.catalog.db",
+        warehouse=f"s3://lake-bucket/{name}",
+        **{"s3.endpoint": endpoint, "s3.region": "us-east-1"},
+        **{"s3.access-key-id": "testing", "s3.secret-access-key": "testing"},
+    )
+
+
+def contents(tmp: Path, name: str, endpoint: str) -> tuple[list[tuple[str, ...]], list[str]]:
+    """The lake's events, as sorted (source, event id, request id, object), and its alert
+    ids, sorted: equal pairs, equal lakes."""
+    cat = catalog(tmp, name, endpoint)
+    events: pa.Table = cat.load_table("detector.events").scan().to_arrow()
+    cols = ("source", "event_id", "request_id", "origin_object")
+    rows = sorted(zip(*(map(str, events.column(c).to_pylist()) for c in cols), strict=True))
+    alerts = cat.load_table("detector.alerts").scan(selected_fields=("alert_id",)).to_arrow()
+    return rows, sorted(alerts.column("alert_id").to_pylist())
+
+
+@pytest.fixture(scope="module")
+def reference(
+    moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[list[tuple[str, ...]], list[str], list[str]]:
+    """One process, no Ray: the lake's rows and alert ids, and the alerts delivered."""
+    tmp = tmp_path_factory.mktemp("reference")
+    env = {"AWS_ENDPOINT_URL": moto_server.url, "AWS_ACCESS_KEY_ID": "testing"}
+    env |= {"AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    client = boto3.client(
+        "s3",
+        endpoint_url=moto_server.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    if "lake-bucket" not in [b["Name"] for b in client.list_buckets()["Buckets"]]:
+        client.create_bucket(Bucket="lake-bucket")
+    out = backfill(tmp, "reference", env=env)
+    assert out["code"] == 0, out["stderr"][-3000:]
+    rows, alerts = contents(tmp, "reference", moto_server.url)
+    assert len(rows) == out["summary"]["events"]["total"] > 4_000 and len(alerts) >= 5
+    return rows, alerts, sorted(out["delivered"])
+
+
+@pytest.fixture
+def lake_bucket(aws: str) -> str:
+    s3().create_bucket(Bucket="lake-bucket")
+    return aws
+
+
+def ray_backfill(cluster: RayCluster, tmp: Path, name: str, **env: str) -> dict[str, Any]:
+    ray = ("--engine", "ray", "--ray-address", cluster.address)
+    return backfill(tmp, name, *ray, env={**cluster.auth, **env})
+
+
+def assert_same(out: dict[str, Any], tmp: Path, name: str, endpoint: str, reference: Any) -> None:
+    """The run ended well, and its lake and delivered alerts are the reference run's."""
+    assert out["code"] == 0, out["stderr"][-3000:]
+    assert contents(tmp, name, endpoint) == tuple(reference[:2])
+    assert sorted(out["delivered"]) == reference[2]  # each alert delivered once
+
+
+def test_ray_backfill_on_two_nodes_equals_one_process(
+    cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
+) -> None:
+    with cluster.node():
+        out = ray_backfill(cluster, tmp_path, "ray")
+    assert_same(out, tmp_path, "ray", lake_bucket, reference)
+
+
+def test_a_worker_node_dying_mid_run_changes_nothing(
+    cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
+) -> None:
+    """The worker node's raylet SIGKILLed by its first batch (its workers die with it): Ray
+    runs the lost batches again on the head, and the lake and the alerts are the
+    undisturbed run's."""
+    with cluster.node(failpoints="ray.parse_task:1=parent") as node:
+        out = ray_backfill(cluster, tmp_path, "chaos")
+        assert not _pids_with(f"--node_manager_port={node}")  # the node did die, mid-run
+    assert_same(out, tmp_path, "chaos", lake_bucket, reference)
+
+
+def test_a_killed_driver_resumes_with_nothing_lost_or_sent_twice(
+    cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
+) -> None:
+    crashed = ray_backfill(cluster, tmp_path, "resumed", DETECTOR_FAILPOINTS="lake.commit:2")
+    assert crashed["code"] == -9, crashed["stderr"][-3000:]
+    again = ray_backfill(cluster, tmp_path, "resumed")
+    assert_same(again, tmp_path, "resumed", lake_bucket, reference)
