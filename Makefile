@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-lake bench-hunt bench-tail bench-hostile bench-eval sample-logs clean
+.PHONY: demo test lint bench bench-lake bench-ray bench-hunt bench-tail bench-hostile bench-eval sample-logs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -30,6 +30,9 @@ bench: $(STAMP)
 
 bench-lake: $(STAMP)
 	$(BIN)/python bench/lake_format_bench.py --rounds 3
+
+bench-ray: $(STAMP)
+	$(BIN)/python bench/ray_bench.py
 
 bench-hunt: $(STAMP)
 	$(BIN)/python bench/hunt_bench.py

@@ -39,6 +39,10 @@ def test_the_rayjob_entrypoint_is_a_valid_ray_backfill() -> None:
     assert {head["template"]["spec"]["serviceAccountName"], workers["serviceAccountName"]} == (
         accounts
     )
+    for pod in (head["template"]["spec"], workers):  # Ray's token auth on every node
+        env = {e["name"]: e for e in pod["containers"][0]["env"]}
+        assert env["RAY_AUTH_MODE"]["value"] == "token"
+        assert "secretKeyRef" in env["RAY_AUTH_TOKEN"]["valueFrom"]
 
 
 def test_the_cluster_launcher_config_gives_each_node_its_role() -> None:
@@ -48,7 +52,9 @@ def test_the_cluster_launcher_config_gives_each_node_its_role() -> None:
     profiles = {n["node_config"]["IamInstanceProfile"]["Name"] for n in nodes.values()}
     assert profiles == {"s3-detector-ray-head", "s3-detector-ray-worker"}
     assert any("[ray]" in c for c in config["setup_commands"])
-    assert all("--address" in c for c in config["worker_start_ray_commands"] if "start" in c)
+    starts = config["head_start_ray_commands"] + config["worker_start_ray_commands"]
+    assert all("ray-auth.env" in c for c in starts if " start " in c)  # token auth
+    assert all("--address" in c for c in config["worker_start_ray_commands"] if " start " in c)
 
 
 def actions(policy: Path) -> set[str]:
@@ -68,3 +74,4 @@ def test_workers_may_write_data_files_but_not_the_catalog() -> None:
     assert not {a for a in worker if a.startswith("glue:") and not a.startswith("glue:Get")}
     assert "s3:DeleteObject" not in worker and "sns:Publish" not in worker
     assert {"glue:CreateTable", "glue:UpdateTable", "s3:ListBucket", "sns:Publish"} <= head
+    assert "secretsmanager:GetSecretValue" in head & worker  # the cluster's Ray token
