@@ -49,6 +49,12 @@ def ray_outcomes(
     At most one batch per CPU of the cluster, plus one, is in flight, so the driver's memory
     stays bounded by the batch budget whatever the input's size."""
     ray = _ray()
+    if options.ray_address is not None and not where.location.startswith("s3://"):
+        log.warning(
+            "the lake %s is a local folder: workers on other machines cannot write it "
+            "(use --lake s3://…)",
+            where.location,
+        )
     joined = _connect(ray, options)
     task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_parse_batch)
     in_flight = max(2, int(ray.cluster_resources().get("CPU", 1)) + 1)
@@ -118,6 +124,11 @@ def _connect(ray: Any, options: IngestOptions) -> bool:
         raise UsageError(f"cannot reach the Ray cluster at {options.ray_address}: {exc}") from exc
     log.info("Ray cluster: %s CPUs", ray.cluster_resources().get("CPU", 0))
     return True
+
+
+def require_ray() -> None:
+    """A usage error now, before anything is created, when Ray is not installed."""
+    _ray()
 
 
 def _ray() -> Any:

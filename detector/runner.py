@@ -41,6 +41,10 @@ def preflight(p: Pipeline) -> None:
     if p.kind == "backfill":
         for spec in p.sources:
             open_source(spec)
+    if p.engine == "ray":
+        from detector.ray_engine import require_ray
+
+        require_ray()
     if not p.detect:
         return
     routed_sinks(p)

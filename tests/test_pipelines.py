@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,14 @@ min_severity = "high"
         rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         found = {r.get("event_id") for r in rows} | {r.get("request_id") for r in rows}
         assert set(alert["evidence_event_ids"]) <= found, alert["detection"]
+
+
+def test_the_ray_engine_without_ray_is_a_usage_error_before_anything_is_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the [ray] extra were not installed
+    lake = tmp_path / "lake"
+    code = main(["backfill", str(REPO / "sample_logs"), "--lake", str(lake), "--engine", "ray"])
+    assert code == 2
+    assert "pip install 's3-anomaly-detector[ray]'" in capsys.readouterr().err
+    assert not lake.exists()
