@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from detector.errors import InfrastructureError, UsageError
+from detector.errors import DetectorError, InfrastructureError, UsageError
 from detector.interrupts import StopRequest
 from detector.lakes import LakeAddress
 
@@ -92,9 +92,8 @@ def _result(ray: Any, ref: Any) -> BatchOutcome:
     try:
         (files, stats), parts = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
-        cause = exc.as_instanceof_cause()
-        if isinstance(cause, InfrastructureError):
-            raise cause from None
+        if isinstance(exc.cause, DetectorError):  # our own failure (disk, lake): it stops
+            raise exc.cause from None  # the run, said as one process says it
         raise
     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
         raise InfrastructureError(
@@ -115,7 +114,9 @@ def _connect(ray: Any, options: IngestOptions) -> bool:
         "include_dashboard": False,
     }
     if options.ray_address is None:
-        settings["num_cpus"] = options.workers
+        # "local": always a new cluster, never the last one `ray start` made on this machine
+        # (which a bare ray.init() would join).
+        settings |= {"address": "local", "num_cpus": options.workers}
     else:
         settings["address"] = options.ray_address
     try:

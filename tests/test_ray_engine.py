@@ -25,6 +25,8 @@ import pytest
 from conftest import REPO, MotoServer, free_port, s3
 from pyiceberg.catalog import Catalog, load_catalog
 
+from detector.lake import read_events
+
 SAMPLES = REPO / "sample_logs"
 RAY = str(Path(sys.executable).parent / "ray")
 SMALL = ("--batch-mb", "1", "--commit-batches", "4")
@@ -237,3 +239,17 @@ def test_a_killed_driver_resumes_with_nothing_lost_or_sent_twice(
     assert crashed["code"] == -9, crashed["stderr"][-3000:]
     again = ray_backfill(cluster, tmp_path, "resumed")
     assert_same(again, tmp_path, "resumed", lake_bucket, reference)
+
+
+def test_a_cluster_of_its_own_and_a_full_disk_on_a_worker(tmp_path: Path) -> None:
+    """Without --ray-address the run starts its own cluster (its workers inherit this
+    environment, failpoints included); a worker's full disk stops the run with exit status
+    3 and nothing committed, as in one process."""
+    lake = tmp_path / "lake"
+    cmd = [sys.executable, "-m", "detector.cli", "backfill", str(SAMPLES / "AWSLogs")]
+    cmd += ["--lake", str(lake), "--no-progress", "--no-detect", "--engine", "ray"]
+    env = {**os.environ, "DETECTOR_FAILPOINTS": "lake.write=enospc", "RAY_ADDRESS": ""}
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
+    assert read_events(lake).num_rows == 0
