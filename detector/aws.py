@@ -25,6 +25,18 @@ def client(service: str, config: Config | None = None, region: str | None = None
     return session.client(service, config=config, region_name=region or None)
 
 
+REFRESHED_BY_ITS_SOURCE = {"iam-role", "container-role", "assume-role-with-web-identity"}
+"""Credential sources (instance profile, ECS/EKS task or pod role, IRSA) that the AWS SDK
+inside pyarrow also reads and refreshes by itself: a copy of today's keys would expire
+under a long run (an IRSA session lasts an hour by default)."""
+
+
+def refreshed_by_its_source() -> bool:
+    """Whether the standard chain's credentials come from such a source."""
+    creds = boto3.session.Session().get_credentials()
+    return creds is not None and getattr(creds, "method", "") in REFRESHED_BY_ITS_SOURCE
+
+
 def credential_fields() -> dict[str, str]:
     """The standard chain's current credentials as ``access_key``, ``secret_key`` and, for
     temporary ones, ``token`` (empty when there are none), for libraries that take them as

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from detector.errors import UsageError
+from detector.errors import LakeError, UsageError
 from detector.lake import MANIFEST, Lake
 
 if TYPE_CHECKING:
@@ -92,9 +92,17 @@ class LakeAddress:
     catalog: CatalogChoice | None = None
 
     def open(self) -> AnyLake:
-        """The lake as a worker sees it: its files written, its catalog only read."""
+        """The lake as a worker sees it: its files written, its catalog only read. A lake
+        that is not there (a folder on another machine) is a ``LakeError``, never a new
+        lake that the committer would not see."""
+        if existing_format(self.location) != self.format:
+            raise LakeError(f"{self.location}: no {self.format} lake here (is it on this machine?)")
         return open_lake(self.location, self.format, self.catalog, create=False)
 
 
 def address_of(lake: AnyLake) -> LakeAddress:
-    return LakeAddress(lake.address, lake.format, getattr(lake, "choice", None))
+    """The lake's address; a folder's made absolute (a worker's working folder differs)."""
+    location = lake.address
+    if not location.startswith("s3://"):
+        location = str(Path(location).resolve())
+    return LakeAddress(location, lake.format, getattr(lake, "choice", None))

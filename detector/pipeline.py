@@ -274,6 +274,11 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: the ray engine runs backfills (the tail runs on one machine)")
     if p.ray_address is not None and p.engine != "ray":
         raise UsageError(f"{where}: a Ray address needs the ray engine")
+    if p.ray_address is not None and p.workers != 1:
+        raise UsageError(
+            f"{where}: workers is for a Ray cluster started by the run; a joined cluster "
+            "uses all its CPUs (leave workers out with ray_address)"
+        )
     if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1 or p.commit_batches < 1:
         raise UsageError(
             f"{where}: workers, batch_mb, max_object_mb and commit_batches must be 1 or more"

@@ -18,7 +18,9 @@ profile or a pod's role): credentials are never shipped from here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -46,8 +48,9 @@ def ray_outcomes(
 ) -> Iterator[BatchOutcome]:
     """Batch outcomes in plan order, each parsed and written by a Ray task.
 
-    At most one batch per CPU of the cluster, plus one, is in flight, so the driver's memory
-    stays bounded by the batch budget whatever the input's size."""
+    At most one batch per CPU of the cluster, plus one, is in flight (counted again as
+    batches go, so an autoscaled cluster's new nodes are used), which keeps the driver's
+    memory bounded by the batch budget whatever the input's size."""
     ray = _ray()
     if options.ray_address is not None and not where.location.startswith("s3://"):
         log.warning(
@@ -56,23 +59,25 @@ def ray_outcomes(
             where.location,
         )
     joined = _connect(ray, options)
-    task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_parse_batch)
-    in_flight = max(2, int(ray.cluster_resources().get("CPU", 1)) + 1)
     pending: deque[Any] = deque()
     try:
+        task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_parse_batch)
         for spec, refs in work:
             if stop.is_set():
                 break
             pending.append(task.remote(spec, refs, where, options.max_object_bytes))
-            if len(pending) >= in_flight:
+            if len(pending) >= max(2, int(ray.cluster_resources().get("CPU", 1)) + 1):
                 yield _result(ray, pending.popleft())
         while pending and not stop.is_set():
             yield _result(ray, pending.popleft())
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        if joined:
-            ray.shutdown()  # stops a cluster started here; leaves one joined running
+        try:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+        finally:
+            if joined:
+                ray.shutdown()  # stops a cluster started here; leaves one joined running
 
 
 def _parse_batch(
@@ -80,32 +85,39 @@ def _parse_batch(
 ) -> tuple[BatchOutcome, list[Any]]:
     """On a Ray worker: the batch written, and its events (Arrow tables, which Ray's object
     store carries without copying) so the driver detects without reading them back."""
+    import ray
+
     from detector import failpoints
     from detector.ingest import process_batch
 
     failpoints.hit("ray.parse_task")
     files, stats = process_batch(spec, refs, where, max_object_bytes)
+    stats.ray_nodes[ray.get_runtime_context().get_node_id()] += 1
     return (files, stats), files.parts
 
 
 def _result(ray: Any, ref: Any) -> BatchOutcome:
+    """A task's outcome; its failure as the run's: our own (disk, lake) as one process says
+    it, Ray's (a task that died more than ``TASK_RETRIES`` times, a lost object, memory)
+    as a failure of our infrastructure, which stops the run with the batch uncommitted."""
     try:
         (files, stats), parts = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, DetectorError):  # our own failure (disk, lake): it stops
-            raise exc.cause from None  # the run, said as one process says it
-        raise
-    except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:
-        raise InfrastructureError(
-            f"a Ray task failed {TASK_RETRIES + 1} times (its worker or node died): {exc}"
-        ) from exc
+        if isinstance(exc.cause, DetectorError):
+            raise exc.cause from None
+        raise InfrastructureError(f"a Ray task failed: {exc.cause!r}") from exc
+    except ray.exceptions.RayError as exc:
+        raise InfrastructureError(f"Ray: {type(exc).__name__}: {exc}") from exc
     files.parts = parts
     return files, stats
 
 
 def _connect(ray: Any, options: IngestOptions) -> bool:
     """Join the cluster at ``options.ray_address``, or start one here with ``workers``
-    CPUs; False when this process was already connected (a caller's own session)."""
+    CPUs; False when this process was already connected (a caller's own session).
+
+    Ray sets its own SIGTERM (and, starting a cluster, SIGINT) handlers; ours are put back,
+    so a stop still finishes the batch in hand."""
     if ray.is_initialized():
         return False
     settings: dict[str, Any] = {
@@ -119,10 +131,16 @@ def _connect(ray: Any, options: IngestOptions) -> bool:
         settings |= {"address": "local", "num_cpus": options.workers}
     else:
         settings["address"] = options.ray_address
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(**settings)
-    except ConnectionError as exc:
-        raise UsageError(f"cannot reach the Ray cluster at {options.ray_address}: {exc}") from exc
+    except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
+        where = options.ray_address or "this machine"
+        raise UsageError(f"cannot start or join the Ray cluster ({where}): {exc}") from exc
+    finally:
+        for sig, handler in handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
     log.info("Ray cluster: %s CPUs", ray.cluster_resources().get("CPU", 0))
     return True
 

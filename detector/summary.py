@@ -27,6 +27,8 @@ class BatchStats:
     skipped: Counter[str] = field(default_factory=Counter)
     duplicates: Counter[str] = field(default_factory=Counter)
     """Events dropped as copies of events already stored (CloudTrail redelivery), by source."""
+    ray_nodes: Counter[str] = field(default_factory=Counter)
+    """Batches parsed by Ray tasks, by the node that ran them (``--engine ray``)."""
 
     def count_events(self, events: pa.Table, sign: int = 1) -> None:
         if not events.num_rows:
@@ -96,6 +98,7 @@ class RunSummary:
         t.unknown_size_rejects.update(stats.unknown_size_rejects)
         t.skipped.update(stats.skipped)
         t.duplicates.update(stats.duplicates)
+        t.ray_nodes.update(stats.ray_nodes)
         self.batches += 1
 
     @property
@@ -163,6 +166,11 @@ class RunSummary:
             "detection_errors": self.detection_errors,
             "alerts": self.alerts,
             "batches": self.batches,
+            **(
+                {"ray": {"batches": nodes.total(), "nodes": len(nodes)}}
+                if (nodes := self.totals.ray_nodes)
+                else {}
+            ),
             "lake_commits": {"count": self.commits, "seconds": round(self.commit_seconds, 3)},
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_total / seconds, 1),

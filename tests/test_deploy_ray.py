@@ -39,10 +39,10 @@ def test_the_rayjob_entrypoint_is_a_valid_ray_backfill() -> None:
     assert {head["template"]["spec"]["serviceAccountName"], workers["serviceAccountName"]} == (
         accounts
     )
-    for pod in (head["template"]["spec"], workers):  # Ray's token auth on every node
-        env = {e["name"]: e for e in pod["containers"][0]["env"]}
-        assert env["RAY_AUTH_MODE"]["value"] == "token"
-        assert "secretKeyRef" in env["RAY_AUTH_TOKEN"]["valueFrom"]
+    assert job["spec"]["rayClusterSpec"]["authOptions"] == {"mode": "token"}  # Ray's token
+    for pod in (head["template"]["spec"], workers):  # boto3 needs a region on every node
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["AWS_REGION"]
 
 
 def test_the_cluster_launcher_config_gives_each_node_its_role() -> None:
@@ -53,7 +53,11 @@ def test_the_cluster_launcher_config_gives_each_node_its_role() -> None:
     assert profiles == {"s3-detector-ray-head", "s3-detector-ray-worker"}
     assert any("[ray]" in c for c in config["setup_commands"])
     starts = config["head_start_ray_commands"] + config["worker_start_ray_commands"]
-    assert all("ray-auth.env" in c for c in starts if " start " in c)  # token auth
+    assert all("ray-auth.env" in c for c in starts if " start " in c)  # token, region
+    env_file = next(c for c in config["setup_commands"] if "ray-auth.env" in c)
+    assert "RAY_AUTH_MODE=token" in env_file and "AWS_REGION=" in env_file
+    install = next(c for c in config["setup_commands"] if "pip install" in c)
+    assert "ray==" in install and "@v" in install  # one pinned version on every node
     assert all("--address" in c for c in config["worker_start_ray_commands"] if " start " in c)
 
 

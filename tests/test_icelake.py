@@ -148,3 +148,26 @@ def test_a_new_column_is_a_schema_update(tmp_path: Path) -> None:
     rows = features.scan().to_arrow().sort_by("principal").to_pylist()
     assert sorted(r["n_events"] for r in rows if r["n_events"] is not None) == [3]
     assert len(rows) == 2
+
+
+def test_a_workers_view_of_the_lake_creates_and_evolves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a worker (``--workers``, a Ray task) opens: the committer's lake, by an absolute
+    path, read-only in its catalog; never a new lake somewhere else."""
+    from detector.errors import LakeError
+    from detector.lakes import LakeAddress, address_of, open_lake
+
+    monkeypatch.chdir(tmp_path)
+    where = address_of(open_lake("lake"))  # the committer made it, by a relative path
+    assert where.location == str(tmp_path / "lake") and where.format == "iceberg"
+    worker = where.open()
+    assert worker.creates is False
+    with pytest.raises(LakeError, match="features is missing"):
+        worker.write_rows("features", "b1", pa.table({"principal": ["p"]}))
+    wide = pa.table({"source": ["cloudtrail"], "not_a_column": [1]})
+    with pytest.raises(LakeError, match="no column not_a_column"):
+        worker.write_rows("quarantine", "b1", wide)
+    with pytest.raises(LakeError, match="no iceberg lake here"):
+        LakeAddress(str(tmp_path / "elsewhere"), "iceberg").open()
+    assert not (tmp_path / "elsewhere").exists()

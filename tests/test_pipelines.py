@@ -101,6 +101,11 @@ def test_a_lake_on_s3_with_its_catalog(tmp_path: Path) -> None:
             "the ray engine runs backfills",
         ),
         ('kind = "backfill"\npaths = ["/logs"]\nray_address = "auto"\n', "needs the ray engine"),
+        (
+            'kind = "backfill"\npaths = ["/logs"]\nengine = "ray"\nray_address = "auto"\n'
+            "workers = 4\n",
+            "a joined cluster uses all its CPUs",
+        ),
     ],
 )
 def test_bad_engine_settings(tmp_path: Path, source: str, message: str) -> None:

@@ -218,6 +218,8 @@ def test_ray_backfill_on_two_nodes_equals_one_process(
     with cluster.node():
         out = ray_backfill(cluster, tmp_path, "ray")
     assert_same(out, tmp_path, "ray", lake_bucket, reference)
+    # Every batch was parsed by a Ray task, and both nodes ran some.
+    assert out["summary"]["ray"] == {"batches": out["summary"]["batches"], "nodes": 2}
 
 
 def test_a_worker_node_dying_mid_run_changes_nothing(
@@ -230,6 +232,7 @@ def test_a_worker_node_dying_mid_run_changes_nothing(
         out = ray_backfill(cluster, tmp_path, "chaos")
         assert not _pids_with(f"--node_manager_port={node}")  # the node did die, mid-run
     assert_same(out, tmp_path, "chaos", lake_bucket, reference)
+    assert out["summary"]["ray"]["batches"] == out["summary"]["batches"]
 
 
 def test_a_killed_driver_resumes_with_nothing_lost_or_sent_twice(

@@ -17,7 +17,7 @@ from typing import IO
 
 from pyiceberg.catalog import Catalog, load_catalog
 
-from detector.aws import credential_fields
+from detector.aws import credential_fields, refreshed_by_its_source
 from detector.errors import LakeError, UsageError
 
 NAMESPACE = "detector"
@@ -76,7 +76,9 @@ def _aws_properties(kind: str) -> dict[str, str]:
         "secret_key": "secret-access-key",
         "token": "session-token",
     }
-    for field, value in credential_fields().items():
+    # Keys that expire (a role's) are left to each library's own chain, which renews them.
+    static = {} if refreshed_by_its_source() else credential_fields()
+    for field, value in static.items():
         props[f"s3.{names[field]}"] = value
         if kind == "glue":
             props[f"glue.{names[field]}"] = value

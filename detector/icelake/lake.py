@@ -94,14 +94,20 @@ class IcebergLake:
         """The lake as given (a folder or ``s3://``): what another process opens."""
         self.choice = choice
         """Its catalog (for a lake on S3), which another process opens too."""
+        self.creates = create
+        """False: a worker's view, which creates and evolves no table."""
         self.root = Path(location) if not self.remote else Path("/nonexistent-s3-lake")
         """The local folder (state, delivery outbox); meaningless for a lake on S3."""
         try:
             self.catalog: Catalog = open_catalog(location, choice, create)
             self._tables = {
-                spec.name: tables.ensure_table(self.catalog, spec, tables.KNOWN_SCHEMAS[spec.name])
+                spec.name: tables.ensure_table(
+                    self.catalog, spec, tables.KNOWN_SCHEMAS[spec.name], create
+                )
                 for spec in (tables.EVENTS, tables.QUARANTINE, tables.LEDGER)
             }
+        except LakeError:
+            raise
         except OSError as exc:
             raise infrastructure(exc, f"opening the lake {location}") from exc
         except Exception as exc:  # the catalog's own errors (SQLAlchemy, Glue, REST)
@@ -143,7 +149,10 @@ class IcebergLake:
         if known is not None and schema is None:
             return known
         table = tables.ensure_table(
-            self.catalog, spec, schema or tables.KNOWN_SCHEMAS.get(spec.name, pa.schema([]))
+            self.catalog,
+            spec,
+            schema or tables.KNOWN_SCHEMAS.get(spec.name, pa.schema([])),
+            self.creates,
         )
         self._tables[spec.name] = table
         return table

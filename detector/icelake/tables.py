@@ -16,6 +16,7 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table, TableProperties
 from pyiceberg.transforms import DayTransform
 
+from detector.errors import LakeError
 from detector.icelake.catalog import NAMESPACE
 from detector.parquet_layout import STATISTICS_COLUMNS
 from detector.schema import EVENT_SCHEMA, QUARANTINE_SCHEMA
@@ -75,11 +76,21 @@ def table_properties(spec: TableSpec, schema: pa.Schema) -> dict[str, str]:
     return props
 
 
-def ensure_table(catalog: Catalog, spec: TableSpec, schema: pa.Schema) -> Table:
-    """The table, created (and partitioned) if missing, with any new column of ``schema``."""
+def ensure_table(
+    catalog: Catalog, spec: TableSpec, schema: pa.Schema, create: bool = True
+) -> Table:
+    """The table, created (and partitioned) if missing, with any new column of ``schema``.
+
+    With ``create=False`` (a worker writing files for another process to commit) nothing
+    is created or evolved: a missing table or column is a ``LakeError``, which says that the
+    worker runs another version of this program than the committer."""
     try:
         table = catalog.load_table(spec.identifier)
     except NoSuchTableError:
+        if not create:
+            raise LakeError(
+                f"table {spec.identifier} is missing: its committer creates it first"
+            ) from None
         warehouse = catalog.properties.get("warehouse", "").rstrip("/")
         table = catalog.create_table(
             spec.identifier,
@@ -102,6 +113,12 @@ def ensure_table(catalog: Catalog, spec: TableSpec, schema: pa.Schema) -> Table:
         return table
     known = set(table.schema().column_names)
     if any(name not in known for name in schema.names):
+        if not create:
+            missing = sorted(set(schema.names) - known)
+            raise LakeError(
+                f"table {spec.identifier} has no column {', '.join(missing)}: run one "
+                "version of the detector on the committer and every worker"
+            )
         with table.update_schema() as update:
             update.union_by_name(schema)
     return table
