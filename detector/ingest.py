@@ -96,7 +96,7 @@ def backfill(
         if listing_rejects:
             _commit_rejects(lake, listing_rejects, summary)
         seen_events = SeenEvents(lake)
-        outcomes = _run(work, options, stop, lake)
+        outcomes = _run(work, options, stop, lake, detection is not None)
         for files, stats in outcomes:
             commit_batch(lake, files, stats, detection, seen_events)
             if lake.publish_due():
@@ -230,15 +230,18 @@ def _run(
     options: IngestOptions,
     stop: StopRequest,
     lake: AnyLake,
+    detecting: bool = True,
 ) -> Iterator[BatchOutcome]:
     """Batch outcomes in plan order (in-process batches keep their events in memory).
 
     No new batch starts once a stop is requested; on any exit the workers are stopped.
+    Ray tasks send their events back only for detection (deduplication alone reads the
+    CloudTrail files' event ids).
     """
     if options.engine == "ray":
         from detector.ray_engine import ray_outcomes
 
-        yield from ray_outcomes(work, options, stop, address_of(lake))
+        yield from ray_outcomes(work, options, stop, address_of(lake), detecting)
         return
     if options.workers <= 1 or len(work) <= 1:
         yield from _in_process(work, options, stop, lake)

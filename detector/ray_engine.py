@@ -45,6 +45,7 @@ def ray_outcomes(
     options: IngestOptions,
     stop: StopRequest,
     where: LakeAddress,
+    with_events: bool = True,
 ) -> Iterator[BatchOutcome]:
     """Batch outcomes in plan order, each parsed and written by a Ray task.
 
@@ -65,7 +66,7 @@ def ray_outcomes(
         for spec, refs in work:
             if stop.is_set():
                 break
-            pending.append(task.remote(spec, refs, where, options.max_object_bytes))
+            pending.append(task.remote(spec, refs, where, options.max_object_bytes, with_events))
             if len(pending) >= max(2, int(ray.cluster_resources().get("CPU", 1)) + 1):
                 yield _result(ray, pending.popleft())
         while pending and not stop.is_set():
@@ -81,10 +82,15 @@ def ray_outcomes(
 
 
 def _parse_batch(
-    spec: str, refs: list[ObjectRef], where: LakeAddress, max_object_bytes: int
+    spec: str,
+    refs: list[ObjectRef],
+    where: LakeAddress,
+    max_object_bytes: int,
+    with_events: bool,
 ) -> tuple[BatchOutcome, list[Any]]:
-    """On a Ray worker: the batch written, and its events (Arrow tables, which Ray's object
-    store carries without copying) so the driver detects without reading them back."""
+    """On a Ray worker: the batch written, and, for detection, its events (Arrow tables,
+    which Ray's object store carries without copying) so the driver does not read them
+    back. Without detection only the counts go back: the driver's intake stays small."""
     import ray
 
     from detector import failpoints
@@ -93,7 +99,7 @@ def _parse_batch(
     failpoints.hit("ray.parse_task")
     files, stats = process_batch(spec, refs, where, max_object_bytes)
     stats.ray_nodes[ray.get_runtime_context().get_node_id()] += 1
-    return (files, stats), files.parts
+    return (files, stats), files.parts if with_events else []
 
 
 def _result(ray: Any, ref: Any) -> BatchOutcome:
