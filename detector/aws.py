@@ -31,18 +31,17 @@ inside pyarrow also reads and refreshes by itself: a copy of today's keys would 
 under a long run (an IRSA session lasts an hour by default)."""
 
 
-def refreshed_by_its_source() -> bool:
-    """Whether the standard chain's credentials come from such a source."""
-    creds = boto3.session.Session().get_credentials()
-    return creds is not None and getattr(creds, "method", "") in REFRESHED_BY_ITS_SOURCE
-
-
-def credential_fields() -> dict[str, str]:
+def credential_fields(renewing: bool = True) -> dict[str, str]:
     """The standard chain's current credentials as ``access_key``, ``secret_key`` and, for
     temporary ones, ``token`` (empty when there are none), for libraries that take them as
-    settings (DuckDB's S3 secret, pyiceberg's file IO). Never log the result."""
+    settings (DuckDB's S3 secret, pyiceberg's file IO). Never log the result.
+
+    ``renewing=False``: empty too when they come from a source that the library's own chain
+    renews (``REFRESHED_BY_ITS_SOURCE``), so a long run never holds expired keys."""
     creds = boto3.session.Session().get_credentials()
     if creds is None:
+        return {}
+    if not renewing and getattr(creds, "method", "") in REFRESHED_BY_ITS_SOURCE:
         return {}
     frozen = creds.get_frozen_credentials()
     out = {"access_key": frozen.access_key, "secret_key": frozen.secret_key}

@@ -79,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         "them into the canonical schema, write the lake (Iceberg tables), and detect (rules "
         "on events, per-principal baselines on windows; --no-detect to skip). Re-running "
         "skips objects already ingested; detection state carries over between runs. Ctrl-C "
-        "finishes the "
-        "batch in hand (twice: abandons it). Exit status: 0 on success (rejects are "
+        "finishes the batch in hand (twice: abandons it). Exit status: 0 on success (rejects are "
         "reported, not fatal), 1 when nothing could be processed, 2 on a usage error, 3 when "
         "our own machine failed (disk full, I/O error: the rest is read again next time), "
         "130 after Ctrl-C.",

@@ -19,13 +19,15 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TypeVar
 
 from detector.batch import commit_batch
 from detector.blob import Blob, ObjectRef
@@ -45,6 +47,8 @@ from detector.sources.keydates import in_range, key_time
 from detector.summary import BatchStats, RunSummary
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 GZIP_EXPANSION = 10
 """Gzipped logs count this many times their size toward a batch: memory holds them unzipped."""
@@ -251,24 +255,44 @@ def _run(
         options.workers, mp_context=ctx, initializer=_worker_init, initargs=(os.getpid(),)
     )
     finished = False
+    where = address_of(lake)
     try:
-        pending: list[Future[BatchOutcome]] = []
-        queue = iter(work)
-        in_flight = options.workers + 1
-        where = address_of(lake)
-        for spec, refs in queue:
-            if stop.is_set():
-                break
-            pending.append(pool.submit(process_batch, spec, refs, where, options.max_object_bytes))
-            if len(pending) >= in_flight:
-                yield pending.pop(0).result()
-        for fut in pending:
-            if stop.is_set():
-                break
-            yield fut.result()
+        yield from in_plan_order(
+            work,
+            stop,
+            deque(),
+            lambda spec, refs: pool.submit(
+                process_batch, spec, refs, where, options.max_object_bytes
+            ),
+            Future.result,
+            lambda: options.workers + 1,
+        )
         finished = True
     finally:
         _stop_pool(pool, wait=finished)
+
+
+def in_plan_order(
+    work: list[tuple[str, list[ObjectRef]]],
+    stop: StopRequest,
+    pending: deque[T],
+    submit: Callable[[str, list[ObjectRef]], T],
+    result: Callable[[T], BatchOutcome],
+    window: Callable[[], int],
+) -> Iterator[BatchOutcome]:
+    """Outcomes of batches run elsewhere (worker processes, Ray tasks), in plan order, with
+    at most ``window()`` batches in flight: memory stays bounded by the batch budget.
+
+    ``pending`` holds what is in flight, for the caller to cancel when this ends early. No
+    new batch starts, and no outcome is taken, once a stop is requested."""
+    for spec, refs in work:
+        if stop.is_set():
+            return
+        pending.append(submit(spec, refs))
+        if len(pending) >= window():
+            yield result(pending.popleft())
+    while pending and not stop.is_set():
+        yield result(pending.popleft())
 
 
 def _in_process(

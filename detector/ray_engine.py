@@ -59,18 +59,22 @@ def ray_outcomes(
             "(use --lake s3://…)",
             where.location,
         )
+    from detector.ingest import in_plan_order
+
     joined = _connect(ray, options)
     pending: deque[Any] = deque()
     try:
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_parse_batch)
-        for spec, refs in work:
-            if stop.is_set():
-                break
-            pending.append(task.remote(spec, refs, where, options.max_object_bytes, with_events))
-            if len(pending) >= max(2, int(ray.cluster_resources().get("CPU", 1)) + 1):
-                yield _result(ray, pending.popleft())
-        while pending and not stop.is_set():
-            yield _result(ray, pending.popleft())
+        yield from in_plan_order(
+            work,
+            stop,
+            pending,
+            lambda spec, refs: task.remote(
+                spec, refs, where, options.max_object_bytes, with_events
+            ),
+            lambda ref: _result(ray, ref),
+            lambda: max(2, int(ray.cluster_resources().get("CPU", 1)) + 1),
+        )
     finally:
         try:
             for ref in pending:

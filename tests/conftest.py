@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,37 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_TESTDATA = REPO.parent / "shared" / "testdata"
+
+
+def backfill_cli(
+    *args: str, summary: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``detector backfill ARGS --no-progress --summary SUMMARY`` as a child process, with
+    ``env`` over this one's: the process and its summary (empty when none was written)."""
+    summary.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "detector.cli", "backfill", *args, "--no-progress"]
+    proc = subprocess.run(
+        [*cmd, "--summary", str(summary)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+    return proc, json.loads(summary.read_text()) if summary.exists() else {}
+
+
+def pids_where(matches: Callable[[Path], bool]) -> list[int]:
+    """Processes (by their ``/proc`` entry) for which ``matches`` holds; ones that end
+    while being read are left out."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if matches(entry):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
 def free_port() -> int:

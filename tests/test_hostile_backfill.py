@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
-from conftest import CT_KEY, REPO, ct_record, has_a_commit, trail_file
+from conftest import CT_KEY, REPO, ct_record, has_a_commit, pids_where, trail_file
 from hostile_corpus import (
     BAD_TIMES,
     TIME_FORMS,
@@ -322,16 +322,9 @@ def many_logs(root: Path, files: int = 400) -> int:
 
 
 def children_of(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.add(int(entry.name))
-    return found
+    return set(
+        pids_where(lambda p: int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid)
+    )
 
 
 def test_killing_the_parent_kills_its_workers(tmp_path: Path) -> None:

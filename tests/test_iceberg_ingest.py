@@ -5,15 +5,12 @@ neither loses nor duplicates a row or an alert."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
-from conftest import REPO
+from conftest import REPO, backfill_cli
 from pyiceberg.catalog import load_catalog
 
 from detector.icelake.catalog import catalog_properties
@@ -26,17 +23,13 @@ SMALL_BATCHES = ("--batch-mb", "1", "--commit-batches", "2")
 def backfill(lake: Path, *extra: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """``detector backfill sample_logs`` as a child process: exit status, summary, alerts."""
     summary, alerts = lake.with_suffix(".summary.json"), lake.with_suffix(".alerts.jsonl")
-    for f in (summary, alerts):
-        f.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "detector.cli", "backfill", SAMPLES, "--lake", str(lake)]
-    cmd += ["--no-progress", "--summary", str(summary), "--alerts", str(alerts), *extra]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}
-    )
+    alerts.unlink(missing_ok=True)
+    args = (SAMPLES, "--lake", str(lake), "--alerts", str(alerts), *extra)
+    proc, summarised = backfill_cli(*args, summary=summary, env=env)
     return {
         "code": proc.returncode,
         "stderr": proc.stderr,
-        "summary": json.loads(summary.read_text()) if summary.exists() else {},
+        "summary": summarised,
         "alerts": [json.loads(line) for line in alerts.read_text().splitlines()]
         if alerts.exists()
         else [],

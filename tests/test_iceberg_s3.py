@@ -6,14 +6,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, s3
+from conftest import REPO, backfill_cli, s3
 from pyiceberg.catalog import Catalog, load_catalog
 
 from detector.cli import main
@@ -23,15 +20,10 @@ LAKE = "s3://lake-bucket/security/lake"
 
 
 def backfill(catalog_uri: str, tmp: Path, *extra: str, env: dict[str, str] | None = None) -> Any:
-    summary = tmp / "summary.json"
-    summary.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "detector.cli", "backfill", str(SAMPLES / "AWSLogs")]
-    cmd += [str(SAMPLES / "s3-access-logs"), "--lake", LAKE, "--catalog-uri", catalog_uri]
-    cmd += ["--no-progress", "--summary", str(summary), *extra]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **(env or {})}
-    )
-    return proc.returncode, proc.stderr, json.loads(summary.read_text()) if summary.exists() else {}
+    sources = (str(SAMPLES / "AWSLogs"), str(SAMPLES / "s3-access-logs"))
+    args = (*sources, "--lake", LAKE, "--catalog-uri", catalog_uri, *extra)
+    proc, summary = backfill_cli(*args, summary=tmp / "summary.json", env=env)
+    return proc.returncode, proc.stderr, summary
 
 
 def reopen(catalog_uri: str, endpoint: str) -> Catalog:

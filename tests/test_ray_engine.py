@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import pyarrow as pa
 import pytest
-from conftest import REPO, MotoServer, free_port, s3
+from conftest import REPO, MotoServer, backfill_cli, free_port, pids_where, s3
 from pyiceberg.catalog import Catalog, load_catalog
 
 from detector.lake import read_events
@@ -93,16 +93,8 @@ class RayCluster:
 
 
 def _pids_with(text: str) -> list[int]:
-    pids = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            if text in cmdline:
-                pids.append(int(proc.name))
-    return pids
+    """Processes whose command line holds ``text``."""
+    return pids_where(lambda p: text.encode() in (p / "cmdline").read_bytes().replace(b"\0", b" "))
 
 
 @pytest.fixture(scope="module")
@@ -130,19 +122,17 @@ def backfill(
     tmp: Path, name: str, *extra: str, env: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """``detector backfill sample_logs`` into the S3 lake ``name`` (SQL catalog in ``tmp``)."""
-    summary, alerts = tmp / f"{name}.summary.json", tmp / f"{name}.alerts.jsonl"
-    summary.unlink(missing_ok=True)  # the alerts file stays: delivered once, across runs
+    alerts = tmp / f"{name}.alerts.jsonl"  # it stays between runs: delivered once, across them
     env = {"XDG_STATE_HOME": str(tmp / "state"), **(env or {})}  # the sinks' outbox
-    cmd = [sys.executable, "-m", "detector.cli", "backfill", str(SAMPLES / "AWSLogs")]
-    cmd += [str(SAMPLES / "s3-access-logs"), "--lake", f"s3://lake-bucket/{name}"]
-    cmd += ["--catalog-uri", f"sqlite:///{tmp}/{name}.catalog.db", "--no-progress"]
-    cmd += ["--summary", str(summary), *SMALL, *extra]
-    cmd += [] if "--no-detect" in extra else ["--sink", f"jsonl={alerts}"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, **env})
+    args = [str(SAMPLES / "AWSLogs"), str(SAMPLES / "s3-access-logs")]
+    args += ["--lake", f"s3://lake-bucket/{name}"]
+    args += ["--catalog-uri", f"sqlite:///{tmp}/{name}.catalog.db", *SMALL, *extra]
+    args += [] if "--no-detect" in extra else ["--sink", f"jsonl={alerts}"]
+    proc, summary = backfill_cli(*args, summary=tmp / f"{name}.summary.json", env=env)
     return {
         "code": proc.returncode,
         "stderr": proc.stderr,
-        "summary": json.loads(summary.read_text()) if summary.exists() else {},
+        "summary": summary,
         "delivered": [json.loads(line)["alert_id"] for line in alerts.read_text().splitlines()]
         if alerts.exists()
         else [],
@@ -265,10 +255,9 @@ def test_a_cluster_of_its_own_and_a_full_disk_on_a_worker(tmp_path: Path) -> Non
     environment, failpoints included); a worker's full disk stops the run with exit status
     3 and nothing committed, as in one process."""
     lake = tmp_path / "lake"
-    cmd = [sys.executable, "-m", "detector.cli", "backfill", str(SAMPLES / "AWSLogs")]
-    cmd += ["--lake", str(lake), "--no-progress", "--no-detect", "--engine", "ray"]
-    env = {**os.environ, "DETECTOR_FAILPOINTS": "lake.write=enospc", "RAY_ADDRESS": ""}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
+    args = (str(SAMPLES / "AWSLogs"), "--lake", str(lake), "--no-detect", "--engine", "ray")
+    env = {"DETECTOR_FAILPOINTS": "lake.write=enospc", "RAY_ADDRESS": ""}
+    proc, _ = backfill_cli(*args, summary=tmp_path / "summary.json", env=env)
     assert proc.returncode == 3, proc.stderr[-3000:]
     assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr
     assert read_events(lake).num_rows == 0

@@ -17,7 +17,7 @@ from typing import IO
 
 from pyiceberg.catalog import Catalog, load_catalog
 
-from detector.aws import credential_fields, refreshed_by_its_source
+from detector.aws import credential_fields
 from detector.errors import LakeError, UsageError
 
 NAMESPACE = "detector"
@@ -77,8 +77,7 @@ def _aws_properties(kind: str) -> dict[str, str]:
         "token": "session-token",
     }
     # Keys that expire (a role's) are left to each library's own chain, which renews them.
-    static = {} if refreshed_by_its_source() else credential_fields()
-    for field, value in static.items():
+    for field, value in credential_fields(renewing=False).items():
         props[f"s3.{names[field]}"] = value
         if kind == "glue":
             props[f"glue.{names[field]}"] = value
