@@ -111,6 +111,8 @@ def one(style: str, seed: int, args: argparse.Namespace) -> dict[str, Any]:
             "--alerts",
             str(alerts),
             "--no-progress",
+            "--engine",
+            args.engine,
         ],
         log,
     )
@@ -247,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         help="worlds, lakes and alerts (default bench/out/worlds)",
     )
     ap.add_argument("--jobs", type=int, default=2, help="worlds processed at once")
+    ap.add_argument(
+        "--engine", default="local", help="backfill's --engine: local, or ray (a cluster per run)"
+    )
     ap.add_argument("--json", help="result file (default <out>/eval_worlds.json)")
     args = ap.parse_args(argv)
     styles = [s for s in args.styles.split(",") if s]

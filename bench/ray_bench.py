@@ -7,7 +7,9 @@ backfilled into a fresh Iceberg lake by one process, and with ``--engine ray`` o
 cluster started on this machine with 1 and with 2 worker CPUs; ingest only and with
 detection. CPU is the whole machine's (user + system from /proc/stat over the run), so
 Ray's own daemons (GCS, raylet, workers' start-up) are counted: run it on an idle machine.
-Results go to bench/results/ray.json and a Markdown table on stdout.
+Memory is the peak, sampled every 0.25 s, of the PSS summed over the run's process tree
+(the driver and, on Ray, the cluster it started). The sampling itself costs a little CPU,
+alike in every run. Results go to bench/results/ray.json and a Markdown table on stdout.
 """
 
 from __future__ import annotations
@@ -41,6 +43,33 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq) / TICKS
 
 
+def tree_pss_mb(root: int) -> float:
+    """Memory of ``root`` and all its descendants (Ray's GCS, raylet and workers started by
+    the run): the sum of their PSS, which shares each shared page (the object store) out
+    among its users instead of counting it in every one."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    tree, grew = {root}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    kb = 0
+    for pid in tree:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        kb += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+    return kb / 1024
+
+
 def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) -> dict[str, float]:
     lake, summary = out / "ray-bench-lake", out / "ray-bench-summary.json"
     shutil.rmtree(lake, ignore_errors=True)
@@ -48,7 +77,13 @@ def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) ->
     cmd += ["--lake", str(lake), "--no-progress", "--summary", str(summary), *extra]
     cmd += [] if detect else ["--no-detect"]
     cpu, started = machine_cpu_seconds(), time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_pss_mb(proc.pid))
+        time.sleep(0.25)
+    if proc.returncode != 0:
+        raise SystemExit(f"backfill failed: {' '.join(cmd)}")
     wall, cpu = time.perf_counter() - started, machine_cpu_seconds() - cpu
     s = json.loads(summary.read_text())
     shutil.rmtree(lake, ignore_errors=True)
@@ -59,6 +94,7 @@ def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) ->
         "wall_seconds": wall,
         "events_per_second": s["events"]["total"] / wall,
         "cpu_seconds": cpu,
+        "peak_tree_pss_mb": peak,
         "commits": commits.get("count", 0),
         "commit_seconds": commits.get("seconds", 0.0),
     }
@@ -81,8 +117,8 @@ def main() -> None:
 def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
     lines = [
         "| run | events | wall s | events/s | machine CPU-s | CPU × one process "
-        "| commits (s) | commit ms per batch |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak memory (PSS, MB) | commits (s) | commit ms per batch |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, rs in runs.items():
         r = min(rs, key=lambda x: x["wall_seconds"])
@@ -91,7 +127,7 @@ def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
         lines.append(
             f"| {key} | {r['events']:,} | {r['wall_seconds']:.1f} | "
             f"{r['events_per_second']:,.0f} | {r['cpu_seconds']:.1f} | "
-            f"{r['cpu_seconds'] / base['cpu_seconds']:.2f} | "
+            f"{r['cpu_seconds'] / base['cpu_seconds']:.2f} | {r['peak_tree_pss_mb']:,.0f} | "
             f"{r['commits']} ({r['commit_seconds']:.2f}) | "
             f"{1000 * r['commit_seconds'] / max(r['batches'], 1):.0f} |"
         )
