@@ -512,8 +512,16 @@ def tail_cmd(
         "10",
         "--metrics-port",
         str(port),
+        *engine_args(args),
         *extra,
     ]
+
+
+def engine_args(args: argparse.Namespace) -> list[str]:
+    """``--engine ray --consumers N`` (a Ray cluster of the tail's own) when asked for."""
+    if args.consumers is None:
+        return []
+    return ["--engine", "ray", "--consumers", str(args.consumers)]
 
 
 def log_problems(log: Path) -> dict[str, Any]:
@@ -1021,6 +1029,12 @@ def main() -> None:
         "--profile",
         action="store_true",
         help="run the throughput tail under cProfile (out/tail-throughput.prof)",
+    )
+    ap.add_argument(
+        "--consumers",
+        type=int,
+        help="run the tail with --engine ray and this many consumer actors (a Ray cluster "
+        "the tail starts itself); default: one process",
     )
     ap.add_argument("--keep", action="store_true", help="keep the lakes under --out")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")

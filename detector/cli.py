@@ -91,21 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="local file or folder (recursive), or s3://bucket/prefix",
     )
     _add_run_options(bf, lake_required=True)
-    bf.add_argument(
-        "--engine",
-        choices=ENGINES,
-        default="local",
-        help="where batches are fetched, parsed and written: local (this machine, with "
-        "--workers processes; the default) or ray (tasks on a Ray cluster; needs "
-        "pip install '.[ray]'). This process still commits and detects, in the same order, "
-        "so the lake and the alerts are the same either way",
-    )
-    bf.add_argument(
-        "--ray-address",
-        metavar="ADDRESS",
-        help="with --engine ray: the cluster to join (auto, HOST:PORT or ray://HOST:PORT); "
-        "default: start one here with --workers CPUs. On a cluster of several machines the "
-        "lake must be on S3 (workers write its files)",
+    _add_engine_options(
+        bf,
+        "local (this machine, with --workers processes; the default) or ray (tasks on a "
+        "Ray cluster; needs pip install '.[ray]'). This process still commits and detects, "
+        "in the same order, so the lake and the alerts are the same either way",
+        "--workers",
     )
     bf.add_argument("--since", type=_day, help="skip objects whose key date is before this day")
     bf.add_argument("--until", type=_day, help="skip objects whose key date is after this day")
@@ -154,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="visibility timeout for received messages (default: the queue's); "
         "extended while a batch is worked on",
+    )
+    _add_engine_options(
+        sqs,
+        "local (this process; the default) or ray (--consumers actors on a Ray cluster "
+        "poll the queue, fetch, parse and write; needs pip install '.[ray]'). This process "
+        "still commits, detects and has messages deleted only after the commit",
+        "--consumers",
+    )
+    sqs.add_argument(
+        "--consumers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="with --engine ray: consumer actors polling the queue (default: 1)",
     )
     sqs.add_argument(
         "--max-receives",
@@ -206,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_sink_options(p)
         _add_ops_options(p)
         _add_max_object_option(p)
+        _add_summary_option(p)
 
     run = sub.add_parser(
         "run",
@@ -339,6 +345,28 @@ def _add_ops_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_summary_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--summary", type=Path, metavar="FILE", help="also write the run summary as JSON to FILE"
+    )
+
+
+def _add_engine_options(p: argparse.ArgumentParser, engines: str, cpus: str) -> None:
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help=f"where input is fetched, parsed and written: {engines}",
+    )
+    p.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="with --engine ray: the cluster to join (auto, HOST:PORT or ray://HOST:PORT); "
+        f"default: start one here with {cpus} CPUs. On a cluster of several machines the "
+        "lake must be on S3 (workers write its files)",
+    )
+
+
 def _add_lake_options(p: argparse.ArgumentParser, required: bool) -> None:
     from detector.lake_command import add_catalog_arguments
 
@@ -379,9 +407,7 @@ def _add_run_options(p: argparse.ArgumentParser, lake_required: bool) -> None:
         f"(default: {DEFAULT_BATCH_MB}); bounds memory",
     )
     _add_max_object_option(p)
-    p.add_argument(
-        "--summary", type=Path, metavar="FILE", help="also write the run summary as JSON to FILE"
-    )
+    _add_summary_option(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar or status lines")
 
 
@@ -449,7 +475,7 @@ def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
     if args.command == "backfill":
         return commands.backfill_command(args, args.sources, args.lake, console)
     if args.command == "tail":
-        return commands.tail(commands.pipeline_from_args(args), console, args.alerts)
+        return commands.tail(commands.pipeline_from_args(args), console, args.alerts, args.summary)
     if args.command == "run":
         return commands.run_file(args, console)
     if args.command == "demo":

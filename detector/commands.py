@@ -70,6 +70,7 @@ def pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) ->
         workers=getattr(args, "workers", 1),
         engine=getattr(args, "engine", "local"),
         ray_address=getattr(args, "ray_address", None),
+        consumers=getattr(args, "consumers", 1),
         batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
         max_object_mb=getattr(args, "max_object_mb", DEFAULT_MAX_OBJECT_MB),
         queue_url=getattr(args, "queue_url", None),
@@ -192,12 +193,16 @@ def _report_delivery(status: dict[str, dict[str, object]]) -> None:
             )
 
 
-def tail(p: Pipeline, console: Console, alerts_file: str | None = None) -> int:
+def tail(
+    p: Pipeline, console: Console, alerts_file: str | None = None, summary_file: Path | None = None
+) -> int:
     from detector.runner import run_tail
 
     summary, metrics, alerts = run_tail(p)
     if alerts_file:
         write_jsonl(alerts, alerts_file)
+    if summary_file:
+        summary.write_json(summary_file)
     render_summary(summary, console)
     console.print(metrics.status_line("tail"), markup=False, highlight=False)
     return 128 + signal.SIGINT if summary.interrupted == signal.SIGINT else 0

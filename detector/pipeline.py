@@ -82,9 +82,11 @@ class Pipeline:
     until: date | None = None
     workers: int = 1
     engine: str = "local"
-    """Backfill: ``local`` (this machine) or ``ray`` (parsing on a Ray cluster)."""
+    """Backfill and SQS tail: ``local`` (this machine) or ``ray`` (parsing on a Ray cluster)."""
     ray_address: str | None = None
     """With the ray engine: the cluster to join (None: start one on this machine)."""
+    consumers: int = 1
+    """An SQS tail on Ray: consumer actors polling the queue."""
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     """Largest log object (decompressed) read; larger ones are quarantined."""
@@ -126,6 +128,7 @@ class _Source(msgspec.Struct, forbid_unknown_fields=True):
     workers: int = 1
     engine: str = "local"
     ray_address: str | None = None
+    consumers: int = 1
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     queue_url: str | None = None
@@ -210,6 +213,7 @@ def load_pipeline(path: Path) -> Pipeline:
         workers=src.workers,
         engine=src.engine,
         ray_address=src.ray_address,
+        consumers=src.consumers,
         batch_mb=src.batch_mb,
         max_object_mb=src.max_object_mb,
         queue_url=src.queue_url,
@@ -270,8 +274,13 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: checkpoint_seconds and status_seconds must be >= 0")
     if p.engine not in ENGINES:
         raise UsageError(f"{where}: engine must be one of {', '.join(ENGINES)}")
-    if p.engine == "ray" and p.kind != "backfill":
-        raise UsageError(f"{where}: the ray engine runs backfills (the tail runs on one machine)")
+    if p.engine == "ray" and p.kind == "kinesis":
+        raise UsageError(
+            f"{where}: the ray engine runs backfills and SQS tails (a Kinesis tail runs in "
+            "one process)"
+        )
+    if p.consumers != 1 and (p.engine != "ray" or p.kind != "sqs"):
+        raise UsageError(f"{where}: consumers is for an SQS tail on the ray engine")
     if p.ray_address is not None and p.engine != "ray":
         raise UsageError(f"{where}: a Ray address needs the ray engine")
     if p.ray_address is not None and p.workers != 1:
@@ -279,9 +288,10 @@ def validate(p: Pipeline, where: str) -> None:
             f"{where}: workers is for a Ray cluster started by the run; a joined cluster "
             "uses all its CPUs (leave workers out with ray_address)"
         )
-    if p.workers < 1 or p.batch_mb < 1 or p.max_object_mb < 1 or p.commit_batches < 1:
+    if min(p.workers, p.consumers, p.batch_mb, p.max_object_mb, p.commit_batches) < 1:
         raise UsageError(
-            f"{where}: workers, batch_mb, max_object_mb and commit_batches must be 1 or more"
+            f"{where}: workers, consumers, batch_mb, max_object_mb and commit_batches must "
+            "be 1 or more"
         )
 
 

@@ -52,16 +52,11 @@ def ray_outcomes(
     At most one batch per CPU of the cluster, plus one, is in flight (counted again as
     batches go, so an autoscaled cluster's new nodes are used), which keeps the driver's
     memory bounded by the batch budget whatever the input's size."""
-    ray = _ray()
-    if options.ray_address is not None and not where.location.startswith("s3://"):
-        log.warning(
-            "the lake %s is a local folder: workers on other machines cannot write it "
-            "(use --lake s3://…)",
-            where.location,
-        )
+    ray = ray_module()
+    warn_if_unreachable(where, options.ray_address)
     from detector.ingest import in_plan_order
 
-    joined = _connect(ray, options)
+    joined = connect(ray, options.ray_address, options.workers)
     pending: deque[Any] = deque()
     try:
         task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(_parse_batch)
@@ -122,9 +117,19 @@ def _result(ray: Any, ref: Any) -> BatchOutcome:
     return files, stats
 
 
-def _connect(ray: Any, options: IngestOptions) -> bool:
-    """Join the cluster at ``options.ray_address``, or start one here with ``workers``
-    CPUs; False when this process was already connected (a caller's own session).
+def warn_if_unreachable(where: LakeAddress, address: str | None) -> None:
+    """A joined cluster's other machines cannot write a lake in a local folder."""
+    if address is not None and not where.location.startswith("s3://"):
+        log.warning(
+            "the lake %s is a local folder: workers on other machines cannot write it "
+            "(use --lake s3://…)",
+            where.location,
+        )
+
+
+def connect(ray: Any, address: str | None, cpus: int) -> bool:
+    """Join the cluster at ``address``, or start one here with ``cpus`` CPUs; False when
+    this process was already connected (a caller's own session).
 
     Ray sets its own SIGTERM (and, starting a cluster, SIGINT) handlers; ours are put back,
     so a stop still finishes the batch in hand."""
@@ -135,17 +140,17 @@ def _connect(ray: Any, options: IngestOptions) -> bool:
         "log_to_driver": False,
         "include_dashboard": False,
     }
-    if options.ray_address is None:
+    if address is None:
         # "local": always a new cluster, never the last one `ray start` made on this machine
         # (which a bare ray.init() would join).
-        settings |= {"address": "local", "num_cpus": options.workers}
+        settings |= {"address": "local", "num_cpus": cpus}
     else:
-        settings["address"] = options.ray_address
+        settings["address"] = address
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(**settings)
     except (ConnectionError, RuntimeError, ray.exceptions.RayError) as exc:
-        where = options.ray_address or "this machine"
+        where = address or "this machine"
         raise UsageError(f"cannot start or join the Ray cluster ({where}): {exc}") from exc
     finally:
         for sig, handler in handlers.items():
@@ -157,10 +162,10 @@ def _connect(ray: Any, options: IngestOptions) -> bool:
 
 def require_ray() -> None:
     """A usage error now, before anything is created, when Ray is not installed."""
-    _ray()
+    ray_module()
 
 
-def _ray() -> Any:
+def ray_module() -> Any:
     try:
         import ray
     except ImportError:

@@ -6,7 +6,9 @@ The I/O edge where the pieces meet; the CLI and ``detector run`` both come throu
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from detector.alerts import Alert, alert_dicts
@@ -17,7 +19,7 @@ from detector.errors import UsageError
 from detector.hunt import evidence_hunt_command
 from detector.incidents import NOTIFY
 from detector.lake import ALERTS
-from detector.lakes import AnyLake, open_lake, work_folder
+from detector.lakes import AnyLake, address_of, open_lake, work_folder
 from detector.metrics import Metrics
 from detector.pipeline import Pipeline
 from detector.report import alert_counts
@@ -106,12 +108,14 @@ def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str,
     return status
 
 
-def open_stream(p: Pipeline) -> StreamSource:
+def stream_factory(p: Pipeline) -> Callable[[], StreamSource]:
+    """What opens the pipeline's stream source (picklable: Ray consumers open their own)."""
     if p.kind == "sqs":
         from detector.sources.sqs import SqsSource
 
         assert p.queue_url is not None
-        return SqsSource(
+        return partial(
+            SqsSource,
             p.queue_url,
             wait=p.wait_seconds,
             batch_messages=p.batch_messages,
@@ -123,7 +127,8 @@ def open_stream(p: Pipeline) -> StreamSource:
         from detector.sources.kinesis import KinesisSource
 
         assert p.stream is not None
-        return KinesisSource(
+        return partial(
+            KinesisSource,
             p.stream,
             start=p.start,
             at_timestamp=p.start_timestamp,
@@ -133,14 +138,36 @@ def open_stream(p: Pipeline) -> StreamSource:
     raise UsageError(f"{p.kind} is not a stream source")
 
 
+def on_ray(p: Pipeline, source: StreamSource, lake: AnyLake) -> StreamSource:
+    """The pipeline's consumers on the Ray cluster; this process's own ``source`` then only
+    checks the queue and reports its lag."""
+    from detector.ray_tail import RayConsumers
+
+    try:
+        return RayConsumers(
+            source,
+            stream_factory(p),
+            p.consumers,
+            address_of(lake),
+            p.max_object_mb << 20,
+            p.ray_address,
+            p.wait_seconds,
+        )
+    except BaseException:
+        source.close()
+        raise
+
+
 def run_tail(p: Pipeline, drain_seconds: float = 10.0) -> tuple[RunSummary, Metrics, list[Alert]]:
     """Tail a queue or stream until stopped (signal) or idle for ``until_idle`` seconds."""
     preflight(p)
-    source = open_stream(p)
+    source = stream_factory(p)()  # a queue or stream that is not there: before the lake is made
     metrics = Metrics()
     if p.metrics_port:
         metrics.serve(p.metrics_port)
     lake = open_lake(p.lake, p.lake_format, p.catalog_choice)
+    if p.engine == "ray":
+        source = on_ray(p, source, lake)
     detection = open_detection(p, lake)
     tail = Tail(
         source,

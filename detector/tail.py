@@ -20,6 +20,7 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,7 +38,7 @@ from detector.lakes import AnyLake, open_lake
 from detector.logtypes import parse_blobs
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 from detector.metrics import Metrics
-from detector.sources.stream import StreamSource, Work
+from detector.sources.stream import SkipsKnown, StreamSource, Work
 from detector.summary import BatchStats, RunSummary
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,8 @@ class Tail:
             else open_lake(options.lake, options.lake_format)
         )
         self.recent = RecentObjects(timedelta(hours=options.dedup_hours))
+        if isinstance(source, SkipsKnown):  # consumers elsewhere skip what is committed
+            source.skip_known(self.recent.__contains__)
         self.seen_events = SeenEvents(self.lake)
         if detection is not None and detection.max_raised is None:
             detection.max_raised = MAX_ALERTS_IN_MEMORY
@@ -206,7 +209,7 @@ class Tail:
 
     # --- one unit of work -----------------------------------------------------------
     def _process(self, work: Work) -> None:
-        batch = new_batch_id()
+        batch = work.written[0].batch if work.written is not None else new_batch_id()
         files: BatchFiles | None = None
         try:
             files, stats = self._write(batch, work)
@@ -257,25 +260,11 @@ class Tail:
         self.stop.wait(pause)
 
     def _write(self, batch: str, work: Work) -> tuple[BatchFiles, BatchStats]:
-        stats = BatchStats()
-        fresh = []
-        for blob in work.blobs:
-            if blob.ref.identity in self.recent:
-                self.metrics.duplicates.inc()
-                stats.skipped["already_ingested"] += 1
-            else:
-                fresh.append(blob)
-        objects = [o for o in work.objects if o.identity not in self.recent]
-        result = parse_blobs(fresh, self.options.max_object_bytes)
-        rejects = work.rejects + result.rejects
-        stats.objects_read = len(fresh)
-        stats.bytes_read = sum(len(b.data) for b in fresh)
-        stats.count_events(result.events)
-        stats.count_rejects(rejects)
-        stats.skipped.update(result.skipped)
-        files = self.lake.write_batch(batch, objects, result.events, rejects)
-        files.checkpoint = work.checkpoint
-        return files, stats
+        if work.written is not None:  # a consumer elsewhere (Ray) wrote it already
+            return work.written
+        return write_work(
+            self.lake, batch, work, self.recent.__contains__, self.options.max_object_bytes
+        )
 
     def _flush(self) -> None:
         if self.detection is None:
@@ -298,6 +287,7 @@ class Tail:
         self.summary.add(stats)
         m = self.metrics
         m.batches.inc()
+        m.duplicates.inc(stats.skipped.get("already_ingested", 0))
         m.messages.inc(work.messages)
         m.objects.inc(stats.objects_read)
         for reason, n in stats.rejects.items():
@@ -331,6 +321,35 @@ class Tail:
                 self.metrics.pending.labels(sink=sink).set(n)
         line = self.metrics.status_line(self.source.name)
         log.info(line, extra={"status": self.metrics.snapshot()})
+
+
+def write_work(
+    lake: AnyLake,
+    batch: str,
+    work: Work,
+    known: Callable[[str], bool],
+    max_object_bytes: int,
+) -> tuple[BatchFiles, BatchStats]:
+    """Parse a unit of work and write its data files (uncommitted), skipping the objects
+    ``known`` names (committed recently: notifications come at least once)."""
+    stats = BatchStats()
+    fresh = []
+    for blob in work.blobs:
+        if known(blob.ref.identity):
+            stats.skipped["already_ingested"] += 1
+        else:
+            fresh.append(blob)
+    objects = [o for o in work.objects if not known(o.identity)]
+    result = parse_blobs(fresh, max_object_bytes)
+    rejects = work.rejects + result.rejects
+    stats.objects_read = len(fresh)
+    stats.bytes_read = sum(len(b.data) for b in fresh)
+    stats.count_events(result.events)
+    stats.count_rejects(rejects)
+    stats.skipped.update(result.skipped)
+    files = lake.write_batch(batch, objects, result.events, rejects)
+    files.checkpoint = work.checkpoint
+    return files, stats
 
 
 def _newest(files: BatchFiles) -> datetime | None:

@@ -321,7 +321,10 @@ class Reference:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
-    tmp = tmp_path_factory.mktemp("reference")
+    return backfill_reference(tmp_path_factory.mktemp("reference"))
+
+
+def backfill_reference(tmp: Path) -> Reference:
     out = tmp / "alerts.jsonl"
     subprocess.run(
         [

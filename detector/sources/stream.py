@@ -14,10 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from detector.blob import Blob, ObjectRef
 from detector.logtypes.base import Reject
+
+if TYPE_CHECKING:
+    from detector.lake import BatchFiles
+    from detector.summary import BatchStats
 
 
 def _nothing() -> None:
@@ -42,6 +46,9 @@ class Work:
     """time.time() when the oldest part of this work became visible (for latency)."""
     messages: int = 0
     """Queue messages or stream records in this unit (for metrics)."""
+    written: tuple[BatchFiles, BatchStats] | None = None
+    """Already parsed and written (uncommitted) by a consumer elsewhere (a Ray actor); the
+    tail loop then only commits it."""
 
     def merge(self, other: Work) -> None:
         """Fold ``other`` into this unit (the tail loop batches small units)."""
@@ -89,3 +96,11 @@ class StreamSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SkipsKnown(Protocol):
+    """A source whose consumers write batches themselves (Ray): it must be told which
+    objects are already committed, so a re-delivered notification is not read twice."""
+
+    def skip_known(self, known: Callable[[str], bool]) -> None: ...

@@ -1,0 +1,116 @@
+"""``detector tail sqs --engine ray --consumers 2``: two consumer actors on a Ray cluster of
+this run's own poll one queue (the moto server), and this process commits and detects. The
+lake and the incidents must be backfill's, also when consumers die mid-batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import boto3
+import pytest
+from conftest import SlackReceiver, has_a_commit, pids_where
+from test_tail_sqs import (
+    Reference,
+    backfill_reference,
+    event_rows,
+    notify_in_groups,
+    quiet_bucket,
+    sample_objects,
+    slack_alert_ids,
+    tail_cmd,
+    upload,
+)
+
+from detector.lake import read_quarantine
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    return backfill_reference(tmp_path_factory.mktemp("reference"))
+
+
+ENGINE = ("--engine", "ray", "--consumers", "2", "--batch-messages", "3")
+
+
+def start_ray_tail(
+    aws: str, tmp: Path, slack: SlackReceiver, again: int = 0
+) -> tuple[subprocess.Popen[str], Path, str, Path]:
+    """The bundled day notified to a queue (in 13 messages, the first ``again`` objects
+    notified a second time), tailed by two consumers until idle: (the tail, its lake, the
+    queue, where its summary goes)."""
+    s3, queue = quiet_bucket()
+    objects = sample_objects()
+    upload(s3, "quiet", objects)
+    notify_in_groups(queue, "quiet", objects, per_message=len(objects) // 12)
+    notify_in_groups(queue, "quiet", objects[:again], per_message=max(1, again // 2))
+    lake = tmp / "lake"
+    summary = tmp / "summary.json"
+    args = [*ENGINE, "--until-idle", "6", "--sink", f"slack={slack.url}", "--summary", str(summary)]
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    tail = subprocess.Popen(
+        tail_cmd(queue, lake, *args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    return tail, lake, queue, summary
+
+
+def assert_as_backfill(
+    tail: subprocess.Popen[str], lake: Path, queue: str, reference: Reference, slack: SlackReceiver
+) -> str:
+    """Every event once, every incident backfill notified notified once, the queue empty;
+    the tail's stderr.
+
+    Two consumers batch the day differently from backfill (and from each other, run to
+    run), so which signal of an incident carries its notification may differ, as for a
+    tail killed at random moments; the incidents may not."""
+    _, err = tail.communicate(timeout=300)
+    assert tail.returncode == 0, err[-3000:]
+    assert event_rows(lake) == reference.events
+    assert read_quarantine(lake).num_rows == 0
+    delivered = slack_alert_ids(slack)
+    assert Counter(delivered).most_common(1)[0][1] == 1  # no alert id twice at the sink
+    assert set(delivered) <= set(reference.incident_of), set(delivered) - set(reference.incident_of)
+    assert reference.incidents(set(delivered)) == reference.incidents(reference.alert_ids)
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
+    assert attrs["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "0"
+    return err
+
+
+def test_two_consumers_give_backfill_s_lake_and_incidents(
+    aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
+) -> None:
+    """Also with 120 objects notified twice (at least once delivery): each is read once,
+    struck out while another consumer holds it or once it is committed."""
+    tail, lake, queue, summary = start_ray_tail(aws, tmp_path, slack_receiver, again=120)
+    assert_as_backfill(tail, lake, queue, reference, slack_receiver)
+    # Every batch was written by a consumer actor, none by this process.
+    totals = json.loads(summary.read_text())
+    assert totals["ray"]["batches"] == totals["batches"] > 2
+    assert totals["objects"]["skipped"]["already_ingested"] == 120
+
+
+def test_a_consumer_killed_mid_run_loses_nothing_and_sends_nothing_twice(
+    aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
+) -> None:
+    """One consumer's worker process SIGKILLed once the first batch is committed: Ray
+    restarts it, the messages it held come back after their visibility timeout and are
+    read again, and the result is the undisturbed run's."""
+    tail, lake, queue, _ = start_ray_tail(aws, tmp_path, slack_receiver)
+    deadline = time.monotonic() + 120
+    while not has_a_commit(lake) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    consumers = pids_where(lambda p: (p / "cmdline").read_bytes().startswith(b"ray::Consumer"))
+    assert len(consumers) == 2
+    os.kill(consumers[0], signal.SIGKILL)
+    err = assert_as_backfill(tail, lake, queue, reference, slack_receiver)
+    assert "consumer 0 was lost" in err or "consumer 1 was lost" in err or "could not" in err
