@@ -63,7 +63,7 @@ class Alert:
     """The incident this signal belongs to (``detector.incidents``)."""
     status: str = "notify"
     """``notify`` (sent to the sinks) or why it was only recorded: ``weak``, ``grouped``,
-    ``learning`` or ``habit``."""
+    ``learning``, ``habit`` or ``suppressed`` (by an analyst: ``detector alerts suppress``)."""
 
     @property
     def notifies(self) -> bool:

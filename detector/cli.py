@@ -255,12 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lake", type=Path, help="count benign events in this lake")
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
-    from detector import discover_command, lake_command
+    from detector import alerts_command, discover_command, lake_command
     from detector.hunt import command as hunt_command
 
     hunt_command.add_parser(sub)
     discover_command.add_parser(sub)
     lake_command.add_parser(sub)
+    alerts_command.add_parser(sub)
     return parser
 
 
@@ -418,7 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     setup_logging(args)
-    console = PipeConsole()
+    # With --alerts - stdout carries only the alerts' JSON lines; the rest goes to stderr.
+    console = PipeConsole(stderr=getattr(args, "alerts", None) == "-")
     try:
         try:
             return _dispatch(args, console)
@@ -470,6 +472,10 @@ def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
         from detector import lake_command
 
         return lake_command.run(args, console)
+    if args.command == "alerts":
+        from detector import alerts_command
+
+        return alerts_command.run(args, console)
     from detector import commands
 
     if args.command == "backfill":

@@ -159,7 +159,7 @@ def run_backfill(
         summary.write_json(summary_file)
     render_summary(summary, console)
     if detection is not None:
-        render_alerts(detection.alerts(), console)
+        render_alerts(detection.alerts(), console, p.lake, alerts_file)
     _report_delivery(delivery)
     _report_stop(summary)
     return summary

@@ -35,6 +35,7 @@ from detector.lake import ALERTS, FEATURES
 from detector.lakes import AnyLake
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import load, save
+from detector.triage import actions_of, suppressions
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,13 @@ class DetectionRun:
         self.replayed_batches = 0
         self._start()
 
+    def refresh_suppressions(self) -> None:
+        """Read the analysts' suppressions from the lake's triage log (at start, and at
+        every checkpoint of a long-running tail)."""
+        self.engine.suppressions = suppressions(actions_of(self.lake.read_log()))
+
     def _start(self) -> None:
+        self.refresh_suppressions()
         state = self.engine.state
         if state.through_batch is None:
             # A new state starts at the lake's present end; saving that at once means a crash
@@ -209,6 +216,7 @@ class DetectionRun:
         except OSError as exc:
             raise infrastructure(exc, f"saving the state checkpoint {self.state_path}") from exc
         self._saved_at = time.monotonic()
+        self.refresh_suppressions()
 
     def _emit(self, batch: str, new: list[Alert]) -> list[str]:
         files = []

@@ -46,6 +46,7 @@ from detector.incidents import IncidentBook
 from detector.interrupts import reraise_if_interrupted
 from detector.scoring.model import Deviation, ModelSpec, Scorer
 from detector.scoring.state import DetectorState, Profile, bucket_spec
+from detector.triage import Suppression, covering
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,9 @@ class Engine:
         self.volume_detections = [d for d in self.window_detections if d.per_bucket]
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
+        self.suppressions: list[Suppression] = []
+        """Analysts' suppressions (``detector alerts suppress``): signals they cover are
+        recorded as ``suppressed``, not notified."""
 
     def process(self, events: pa.Table) -> list[Alert]:
         """Alerts newly raised by this batch (merges into open alerts are not repeated)."""
@@ -221,7 +225,11 @@ class Engine:
                     profile.news(w) if profile else {},
                     profile,
                 )
-                out += self._judge(verdict, self.window_detections)
+                raised = self._judge(verdict, self.window_detections)
+                if deviations and raised and all(a.status == "suppressed" for a in raised):
+                    # What an analyst suppressed is expected: the baseline learns it.
+                    scorer.learn(principal, peer, x)
+                out += raised
             self.state.profile(principal, w["window_start"]).learn(w)
         return out
 
@@ -324,9 +332,12 @@ class Engine:
         return out
 
     def _file(self, d: Detection, f: Finding, alert: Alert, detected_at: Any) -> list[Alert]:
-        """Decide what a new signal notifies: learning, habit, or its incident's say; an
-        incident that now spans several attack stages raises its attack sequence."""
-        quiet = self._quiet(d, f)
+        """Decide what a new signal notifies: learning, habit, an analyst's suppression, or
+        its incident's say; an incident that now spans several attack stages raises its
+        attack sequence."""
+        quiet = self._quiet(d, f)  # first: it remembers the finding's habit mark either way
+        if covering(self.suppressions, d.id, f.principal, f.buckets, f.first_seen) is not None:
+            quiet = "suppressed"
         if quiet is not None:
             alert.status = quiet
             self.stats.quiet[quiet] = self.stats.quiet.get(quiet, 0) + 1

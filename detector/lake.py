@@ -46,6 +46,7 @@ EVENTS = "events"
 QUARANTINE = "quarantine"
 ALERTS = "alerts"
 FEATURES = "features"
+TRIAGE = "triage"
 MANIFEST = "_manifest"
 UNKNOWN_DATE = "unknown"
 _PART = re.compile(r"^part-([0-9a-f]{32})(?:-\d+)?\.parquet$")
@@ -311,6 +312,20 @@ class Lake:
         self, rel: str, columns: list[str] | None = None, schema: pa.Schema | None = None
     ) -> pa.Table:
         return pq.read_table(self.root / rel, columns=columns, schema=schema)
+
+    def append_log(self, rows: pa.Table) -> None:
+        """Append rows to the triage log: one new file under ``triage/``, written whole
+        then renamed, outside the manifest (no writer lock: a tail may be running)."""
+        self.write_file(
+            f"{TRIAGE}/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.parquet", rows
+        )
+
+    def read_log(self) -> pa.Table | None:
+        """The triage log (None when nobody has acted yet)."""
+        paths = sorted((self.root / TRIAGE).glob("*.parquet"))
+        if not paths:
+            return None
+        return pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
 
     def write_rows(self, name: str, batch: str, rows: pa.Table) -> list[str]:
         """Write rows of a data table (alerts, features…) for a batch; the files written."""

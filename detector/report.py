@@ -15,7 +15,7 @@ from detector.alerts import Alert
 from detector.detections.base import severity_rank
 from detector.lake import read_events
 from detector.summary import RunSummary
-from detector.terminal import safe_text, say, visible
+from detector.terminal import safe_text, say, short_principal, visible
 
 TOP_TYPES = 12
 
@@ -154,30 +154,46 @@ def alert_counts(signals: list[Alert]) -> dict[str, Any]:
     }
 
 
-def render_alerts(alerts: list[Alert], console: Console, limit: int = 25) -> None:
-    """The run's alerts, most severe first: one line of who/what, one of why."""
+def render_alerts(
+    alerts: list[Alert],
+    console: Console,
+    lake: object = None,
+    alerts_file: str | None = None,
+    limit: int = 25,
+) -> None:
+    """The run's alerts, most severe first: who and what, why, the runbook and the hunt
+    that lists the evidence; each with its id, as Slack shows it."""
+    triage = f"detector alerts list --lake {lake}" if lake is not None else ""
     if not alerts:
-        console.print("alerts: none")
+        say(
+            console, "alerts: none new in this run" + (f" (the lake's: {triage})" if triage else "")
+        )
         return
     ranked = sorted(alerts, key=lambda a: (-severity_rank(a.severity), a.first_seen))
     console.print(Text(f"alerts ({len(alerts)})", "bold"))
     for a in ranked[:limit]:
-        why = "; ".join(r["text"] for r in a.reasons[:2]) or a.title
         merged = f" ×{a.count}" if a.count > 1 else ""
+        who = short_principal(a.principal) or "no principal"
         say(
             console,
-            f"{a.severity.upper():8} {a.first_seen[:16]}  {a.detection}{merged}  "
-            f"{_short(a.principal)}",
+            f"{a.severity.upper():8} {a.first_seen[:16].replace('T', ' ')}  {a.detection}{merged}"
+            f"  {who}  alert {a.alert_id}",
         )
-        say(console, f"{'':8} {visible(why)[:300]}")
+        for reason in a.reasons[:3] or [{"text": a.title}]:
+            say(console, f"{'':9}{visible(reason['text'])[:300]}")
+        if a.runbook:
+            say(console, f"{'':9}runbook: {a.runbook}")
+        if a.hunt:
+            say(console, f"{'':9}evidence: {a.hunt}")
     if len(ranked) > limit:
-        console.print(f"(+{len(ranked) - limit} more; --alerts FILE writes them all)")
-
-
-def _short(principal: str | None) -> str:
-    if not principal:
-        return "-"
-    return principal.split(":")[-1] if principal.startswith("arn:") else principal
+        where = (
+            f"all of them are in {alerts_file}"
+            if alerts_file and alerts_file != "-"
+            else "--alerts FILE writes them all"
+        )
+        say(console, f"(+{len(ranked) - limit} more; {where})")
+    if triage:
+        say(console, f"triage: {triage}; detector alerts show ALERT_ID --lake {lake}")
 
 
 def render_evaluation(r: dict[str, Any], console: Console) -> None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -53,15 +55,35 @@ def safe_text(value: object, style: str | Style = "") -> Text:
     return Text(visible(value), style=style)
 
 
+def short_principal(principal: str | None) -> str:
+    """An ARN's resource part (``role/name/session``), for a table's narrow column."""
+    if not principal:
+        return ""
+    return principal.split(":")[-1] if principal.startswith("arn:") else principal
+
+
 def say(console: Console, value: object, style: str | Style = "") -> None:
-    """Print one line of log-derived text: no markup, no emoji codes, no highlighting."""
-    console.print(safe_text(value, style))
+    """Print one line of log-derived text: no markup, no emoji codes, no highlighting, and
+    no line breaks of ours (the terminal wraps it: a command stays one line to copy)."""
+    console.print(safe_text(value, style), soft_wrap=True)
+
+
+PIPE_WIDTH = 200
+"""Columns of output that goes to a pipe or a file."""
 
 
 class PipeConsole(Console):
     """A rich ``Console`` on which a closed pipe (``detector … | head``) raises
     ``BrokenPipeError`` for the CLI to end quietly with 141, like the rest of its output;
     rich's own handling exits with 1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Not on a terminal (a pipe, a file, CI), rich would wrap at 80 columns and cut
+        # alert ids and principals; $COLUMNS still wins when set.
+        stream = sys.stderr if kwargs.get("stderr") else sys.stdout
+        if "width" not in kwargs and not os.environ.get("COLUMNS") and not stream.isatty():
+            kwargs["width"] = PIPE_WIDTH
+        super().__init__(**kwargs)
 
     def on_broken_pipe(self) -> None:
         self.quiet = True  # nothing more is written

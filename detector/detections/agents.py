@@ -32,7 +32,7 @@ class OffensiveUserAgent(EventRule):
         "sessions, rotate keys, review everything the principal did."
     )
     reason_feature = "user_agent"
-    reason_template = "{event_name} by {principal} from {source_ip} with agent {user_agent}"
+    reason_template = "{event_name} by {principal}[ from {source_ip}] with agent {user_agent}"
 
     def match(self, settings: Settings) -> pl.Expr:
         return pl.col("is_offensive_agent")
@@ -141,7 +141,7 @@ class BulkS3Client(EventRule):
     )
     reason_feature = "user_agent"
     reason_template = (
-        "{event_name} on {bucket} by {principal} from {source_ip} with bulk client {user_agent}"
+        "{event_name}[ on {bucket}] by {principal}[ from {source_ip}] with bulk client {user_agent}"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

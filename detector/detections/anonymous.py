@@ -51,7 +51,7 @@ class AnonymousAccess(EventRule):
     )
     reason_feature = "anonymous_request"
     reason_template = (
-        "anonymous {action} of {bucket}/{object} from {source_ip} succeeded ({user_agent})"
+        "anonymous {action} of {bucket}/{object}[ from {source_ip}] succeeded ({user_agent})"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -12,6 +12,7 @@ batch at once; matches are grouped by the dedup key into ``Finding`` values.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -160,7 +161,7 @@ class EventRule(Detection):
 
     def templated(self, first: dict[str, Any], matching: int) -> list[Reason]:
         """The template filled from a finding's first event, and how many events matched."""
-        text = self.reason_template.format_map(_Blank(first))
+        text = fill_template(self.reason_template, first)
         return [Reason(self.reason_feature, f"{matching} matching event(s)", None, text)]
 
 
@@ -222,14 +223,30 @@ class SilenceDetection(Detection):
         raise NotImplementedError
 
 
-class _Blank(dict[str, Any]):
-    """Template values: missing or null fields read as ``-``."""
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def fill_template(template: str, row: dict[str, Any]) -> str:
+    """A reason template filled from an event: a ``[...]`` part is left out when a field
+    in it is missing or empty (``on {bucket}[/{key}]``: a bucket-level call names no key);
+    a required field that is missing reads ``(unknown)``."""
+
+    def optional(m: re.Match[str]) -> str:
+        fields = _FIELD.findall(m.group(1))
+        return m.group(1) if all(row.get(f) not in (None, "") for f in fields) else ""
+
+    return _OPTIONAL.sub(optional, template).format_map(_Known(row))
+
+
+class _Known(dict[str, Any]):
+    """Template values: a missing or null field reads ``(unknown)``."""
 
     def __init__(self, row: dict[str, Any]) -> None:
-        super().__init__({k: ("-" if v is None else v) for k, v in row.items()})
+        super().__init__({k: v for k, v in row.items() if v is not None})
 
     def __missing__(self, key: str) -> str:
-        return "-"
+        return "(unknown)"
 
 
 def allowlisted(d: Detection, settings: Settings) -> pl.Expr:

@@ -80,7 +80,7 @@ class CredentialObjectRead(_ObjectRule):
         "every secret it contains and review the principal's other reads."
     )
     reason_feature = "sensitive_key"
-    reason_template = "{event_name} of {object} by {principal} from {source_ip}"
+    reason_template = "{event_name} of {object} by {principal}[ from {source_ip}]"
 
     def match(self, settings: Settings) -> pl.Expr:
         ci = list(settings.ci_roles)
@@ -172,7 +172,7 @@ class DecoyAccess(_ObjectRule):
     )
     reason_feature = "decoy"
     reason_template = (
-        "{event_name} of decoy {object} by {principal} from {source_ip} (error: {error_code})"
+        "{event_name} of decoy {object} by {principal}[ from {source_ip}][ (error: {error_code})]"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -106,7 +106,7 @@ class GuardDutyDetectorDeleted(_Blinding):
     )
     reason_feature = "detector_change"
     reason_template = (
-        "DeleteDetector {request_parameters} in {aws_region} by {principal} from {source_ip}"
+        "DeleteDetector {request_parameters} in {aws_region} by {principal}[ from {source_ip}]"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -55,7 +55,7 @@ class HostileReencryption(EventRule):
     )
     reason_feature = "encryption"
     reason_template = (
-        "{event_name} of {bucket}/{key} by {principal} with {how}{in_place}, from {source_ip}"
+        "{event_name} of {bucket}[/{key}] by {principal} with {how}{in_place}[, from {source_ip}]"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -163,7 +163,7 @@ class PublicAccessBlockDisabled(_Exposure):
         "be public, then check its policy and ACLs for what the change exposed."
     )
     reason_template = (
-        "{event_name} on {bucket} by {principal} from {source_ip}: Block Public "
+        "{event_name}[ on {bucket}] by {principal}[ from {source_ip}]: Block Public "
         "Access removed or not all four settings on"
     )
 
@@ -283,7 +283,8 @@ class PublicBucketPolicy(_Exposure):
         "and review access logs for anonymous reads since the change."
     )
     reason_template = (
-        "{event_name} on {bucket} by {principal} allows Principal * with no condition narrowing who"
+        "{event_name}[ on {bucket}] by {principal} allows Principal * "
+        "with no condition narrowing who"
     )
 
     events_of = POLICY_EVENTS
@@ -350,7 +351,7 @@ class PublicAcl(_Exposure):
         "Set the ACL back to private (or enforce BucketOwnerEnforced ownership) and check "
         "what was read anonymously while it was public."
     )
-    reason_template = "{event_name} on {bucket}/{key} by {principal} makes it public"
+    reason_template = "{event_name}[ on {bucket}][/{key}] by {principal} makes it public"
 
     events_of = (
         "PutBucketAcl",

@@ -56,7 +56,7 @@ class WriteToForeignBucket(EventRule):
     )
     reason_feature = "destination_account"
     reason_template = (
-        "{event_name} into {bucket} (account {bucket_account_id}) by {principal} from {source_ip}"
+        "{event_name} into {bucket} (account {bucket_account_id}) by {principal}[ from {source_ip}]"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -43,7 +43,9 @@ class TrailStoppedOrDeleted(EventRule):
         "recreate the trail, and investigate the principal's recent activity."
     )
     reason_feature = "trail_change"
-    reason_template = "{event_name} on trail {trail} by {principal} from {source_ip} ({user_agent})"
+    reason_template = (
+        "{event_name} on trail {trail} by {principal}[ from {source_ip}] ({user_agent})"
+    )
 
     def match(self, settings: Settings) -> pl.Expr:
         return _api("cloudtrail.amazonaws.com", "StopLogging", "DeleteTrail")
@@ -729,7 +731,7 @@ class LogStoreSabotage(EventRule):
         "delivery (CloudTrail status, access-log delivery) resumed."
     )
     reason_feature = "log_bucket_change"
-    reason_template = "{event_name} on {bucket} by {principal}: {sabotage}"
+    reason_template = "{event_name}[ on {bucket}] by {principal}: {sabotage}"
     events_of = (*_LOG_STORE_CHANGE, "DeleteObject", "DeleteObjects")
     skip_aws_services: ClassVar[bool] = True
 
@@ -921,7 +923,7 @@ class AccessLoggingDisabled(EventRule):
     dedup_by = ("principal", "bucket")
     runbook = "Re-enable server access logging on the bucket and ask who turned it off."
     reason_feature = "bucket_logging"
-    reason_template = "PutBucketLogging without LoggingEnabled on {bucket} by {principal}"
+    reason_template = "PutBucketLogging without LoggingEnabled[ on {bucket}] by {principal}"
     events_of = ("PutBucketLogging",)
 
     def match(self, settings: Settings) -> pl.Expr:

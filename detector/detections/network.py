@@ -167,7 +167,7 @@ class InstanceCredentialsOutside(EventRule):
     )
     reason_feature = "instance_session_origin"
     reason_template = (
-        "instance session {session_name} of {principal} used from {source_ip} "
+        "instance session {session_name} of {principal} used[ from {source_ip}] "
         "(endpoint {vpc_endpoint_id}, owner {vpc_endpoint_account_id}) for "
         "{event_name}"
     )
@@ -379,7 +379,7 @@ class ThreatIntelCaller(EventRule):
     )
     reason_feature = "source_ip"
     reason_template = (
-        "{event_name} on {bucket} by {principal} from listed address {source_ip} "
+        "{event_name}[ on {bucket}] by {principal} from listed address {source_ip} "
         "(error: {error_code})"
     )
 
@@ -504,8 +504,8 @@ class VpcEndpointPath(EventRule):
     )
     reason_feature = "access_path"
     reason_template = (
-        "{event_name} on {bucket} by {principal}, {path_issue}: endpoint "
-        "{vpc_endpoint_id} owned by {vpc_endpoint_account_id}, from {source_ip} "
+        "{event_name}[ on {bucket}] by {principal}, {path_issue}: endpoint "
+        "{vpc_endpoint_id} owned by {vpc_endpoint_account_id}[, from {source_ip}] "
         "(error: {error_code})"
     )
 

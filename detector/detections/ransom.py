@@ -43,8 +43,8 @@ class RansomNote(EventRule):
     )
     reason_feature = "ransom_note"
     reason_template = (
-        "{event_name} of note-like object {bucket}/{key} ({bytes_in} bytes) by "
-        "{principal} from {source_ip}"
+        "{event_name} of note-like object {bucket}[/{key}] ({bytes_in} bytes) by "
+        "{principal}[ from {source_ip}]"
     )
 
     def match(self, settings: Settings) -> pl.Expr:

@@ -89,7 +89,7 @@ class ForeignPolicyGrant(_Sharing):
         "Identify the account; if it is not a known partner, remove the statement and "
         "review what it read or wrote (CloudTrail in that bucket, access logs)."
     )
-    reason_template = "Policy granting {foreign} (not one of ours) on {bucket} by {principal}"
+    reason_template = "Policy granting {foreign} (not one of ours)[ on {bucket}] by {principal}"
 
     events_of = ("PutBucketPolicy",)
 
@@ -200,7 +200,7 @@ class ForeignReplication(_Sharing):
     id = "replication_to_foreign_account"
     title = "Bucket replication to an account outside the organisation"
     runbook = "Delete the replication rule unless the destination account is a known partner."
-    reason_template = "PutBucketReplication on {bucket} by {principal} replicates to {foreign}"
+    reason_template = "PutBucketReplication[ on {bucket}] by {principal} replicates to {foreign}"
 
     events_of = ("PutBucketReplication",)
 
@@ -268,7 +268,7 @@ class ForeignAccessPoint(_Sharing):
     id = "access_point_foreign_account"
     title = "Access point on a foreign bucket, or its policy granting a foreign account"
     runbook = "Delete the access point unless the other account is a known partner."
-    reason_template = "{event_name} on {bucket} by {principal} involves account(s) {foreign}"
+    reason_template = "{event_name}[ on {bucket}] by {principal} involves account(s) {foreign}"
 
     events_of = ("CreateAccessPoint", "PutAccessPointPolicy")
 

@@ -37,7 +37,7 @@ class TorExitCaller(EventRule):
     )
     reason_feature = "source_ip"
     reason_template = (
-        "{event_name} on {bucket} by {principal} from Tor exit network address {source_ip} "
+        "{event_name}[ on {bucket}] by {principal} from Tor exit network address {source_ip} "
         "(error: {error_code})"
     )
 

@@ -35,7 +35,7 @@ class WebsiteContentTampering(EventRule):
     )
     reason_feature = "website_write"
     reason_template = (
-        "{event_name} of {bucket}/{key} by {principal} (not a deploy role) from "
+        "{event_name} of {bucket}[/{key}] by {principal} (not a deploy role) from "
         "{source_ip} with {user_agent}"
     )
 

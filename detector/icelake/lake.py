@@ -445,6 +445,22 @@ class IcebergLake:
         table = self._fresh(_SPECS[name])
         return table.scan().to_arrow() if table is not None else None
 
+    def append_log(self, rows: pa.Table) -> None:
+        """Append rows to the triage log: its own table, committed at once and apart from
+        the ledger, so an analyst's action needs no writer lock (a tail may be running)."""
+        from detector.triage import TRIAGE_SCHEMA
+
+        try:
+            table = tables.ensure_table(self.catalog, tables.TRIAGE, TRIAGE_SCHEMA)
+            table.append(rows)
+        except OSError as exc:
+            raise infrastructure(exc, f"appending to the triage log of {self.location}") from exc
+
+    def read_log(self) -> pa.Table | None:
+        """The triage log (None when nobody has acted yet)."""
+        table = self._fresh(tables.TRIAGE)
+        return table.scan().to_arrow() if table is not None else None
+
     def committed_files(self, sub: str) -> list[Path]:
         """The current data files of a table, as local paths (local lakes only)."""
         table = self._fresh(_SPECS[sub.split("/", 1)[0]])
@@ -453,7 +469,7 @@ class IcebergLake:
         return [Path(t.file.file_path.removeprefix("file://")) for t in table.scan().plan_files()]
 
 
-_SPECS = {spec.name: spec for spec in (*tables.DATA_TABLES, tables.LEDGER)}
+_SPECS = {spec.name: spec for spec in (*tables.DATA_TABLES, tables.LEDGER, tables.TRIAGE)}
 
 
 def _properties(snapshot: Snapshot | None) -> dict[str, str]:

@@ -49,6 +49,8 @@ QUARANTINE = TableSpec("quarantine", "quarantined_at")
 FEATURES = TableSpec("features", "window_start")
 ALERTS = TableSpec("alerts", "first_seen")
 LEDGER = TableSpec("ledger", None)
+TRIAGE = TableSpec("triage", None)
+"""The analysts' log (``detector alerts``): appended on its own, outside the ledger."""
 
 DATA_TABLES = (EVENTS, QUARANTINE, FEATURES, ALERTS)
 """Committed before the ledger, whose commit makes a group of batches visible."""

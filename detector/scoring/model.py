@@ -375,14 +375,20 @@ class Scorer:
         if not use_peer and own is not None:
             deviations += own.sustained(x, self.spec.floors, empty_before)
         if not deviations:
-            if own is None:
-                own = self.principals[principal] = self._new()
-            own.learn_one(x)
-            group = self.peers.get(peer)
-            if group is None:
-                group = self.peers[peer] = self._new()
-            group.learn_one(x)
+            self.learn(principal, peer, x)
         return deviations
+
+    def learn(self, principal: str, peer: str, x: dict[str, float]) -> None:
+        """Teach the principal's and its peers' baselines this window (``score`` does for
+        normal windows; the engine also does for a deviation an analyst suppressed)."""
+        own = self.principals.get(principal)
+        if own is None:
+            own = self.principals[principal] = self._new()
+        own.learn_one(x)
+        group = self.peers.get(peer)
+        if group is None:
+            group = self.peers[peer] = self._new()
+        group.learn_one(x)
 
 
 class ScorerState(msgspec.Struct, forbid_unknown_fields=True):

@@ -1,0 +1,251 @@
+"""Triage (``detector alerts``): list, show, status changes with their audit trail, and
+suppressions the engine honours; and the terminal's view of a run's alerts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from conftest import REPO, backfill_cli
+
+from detector.detections.base import fill_template
+from detector.lake import Lake
+from detector.triage import (
+    Action,
+    Suppression,
+    action_rows,
+    actions_of,
+    covering,
+    incident_statuses,
+    status_of,
+)
+
+SAMPLE = REPO / "sample_logs"
+CONFIG = ("--config", str(SAMPLE / "demo.toml"))
+ORDERS_API = "arn:aws:iam::418295730164:role/orders-api"
+
+
+def detector(*args: str, by: str = "alice") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DETECTOR_ANALYST": by}
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+
+
+def listed(lake: Path, *extra: str) -> list[dict[str, Any]]:
+    out = detector("alerts", "list", "--lake", str(lake), "--format", "json", *extra)
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The bundled day backfilled with ``--alerts -``: (its lake, the run)."""
+    lake = tmp_path_factory.mktemp("triage") / "lake"
+    run = detector(
+        "backfill",
+        str(SAMPLE / "AWSLogs"),
+        str(SAMPLE / "s3-access-logs"),
+        "--lake",
+        str(lake),
+        *CONFIG,
+        "--no-progress",
+        "--alerts",
+        "-",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return lake, run
+
+
+# --- pure ------------------------------------------------------------------------------------
+def test_optional_template_parts_leave_out_what_an_event_lacks() -> None:
+    template = "{event_name}[ on {bucket}][/{key}] by {principal}[ from {source_ip}]"
+    row = {"event_name": "PutBucketAcl", "bucket": "b", "key": None, "principal": "p"}
+    assert fill_template(template, row) == "PutBucketAcl on b by p"
+    row = {"event_name": "PutAccountPublicAccessBlock", "bucket": "", "principal": "p"}
+    assert fill_template(template, {**row, "source_ip": "1.2.3.4"}) == (
+        "PutAccountPublicAccessBlock by p from 1.2.3.4"
+    )
+    assert fill_template("{event_name} by {principal}", {"event_name": "X"}) == "X by (unknown)"
+
+
+def test_suppression_scope_and_expiry() -> None:
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    rule = Suppression("p", "d", None, t + timedelta(days=1), "known job", "alice")
+    assert rule.covers("d", "p", [], t)
+    assert not rule.covers("d", "other", [], t)
+    assert not rule.covers("e", "p", [], t)
+    assert not rule.covers("d", "p", [], t + timedelta(days=2))  # expired
+    by_bucket = Suppression(None, None, "logs", None, "x", "bob")
+    assert by_bucket.covers("any", None, ["a", "logs"], t)
+    assert not by_bucket.covers("any", None, ["a"], t)
+    assert covering([rule, by_bucket], "z", "q", ["logs"], t) is by_bucket
+
+
+def test_an_incident_takes_its_latest_action() -> None:
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    log = actions_of(
+        action_rows(
+            [
+                Action("ack", "alice", "", incident_id="inc-1", at=t),
+                Action("close", "bob", "benign", incident_id="inc-1", at=t + timedelta(hours=1)),
+                Action("ack", "bob", "", incident_id="inc-2", at=t),
+            ]
+        )
+    )
+    latest = incident_statuses(log)
+    assert [status_of(i, latest) for i in ("inc-1", "inc-2", "inc-3")] == [
+        "closed",
+        "acknowledged",
+        "open",
+    ]
+
+
+def test_the_parquet_lake_keeps_a_triage_log_too(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    assert lake.read_log() is None
+    lake.append_log(action_rows([Action("ack", "alice", "", incident_id="inc-1")]))
+    lake.append_log(action_rows([Action("close", "bob", "done", incident_id="inc-1")]))
+    log = lake.read_log()
+    assert isinstance(log, pa.Table)
+    assert sorted(log.column("action").to_pylist()) == ["ack", "close"]
+
+
+# --- through the CLI ---------------------------------------------------------------------------
+def test_alerts_dash_writes_only_json_to_stdout_and_the_terminal_view_is_complete(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    lake, run = day
+    alerts = [json.loads(line) for line in run.stdout.splitlines()]  # every line is JSON
+    assert len(alerts) >= 5 and all(a["status"] == "notify" for a in alerts)
+    for a in alerts:  # the human view, on stderr, names each alert and what to do
+        assert f"alert {a['alert_id']}" in run.stderr
+        assert f"runbook: {a['runbook']}" in run.stderr
+        assert f"evidence: {a['hunt']}" in run.stderr
+    assert " on - " not in run.stderr and "/- " not in run.stderr and "(error: -)" not in run.stderr
+    assert f"detector alerts list --lake {lake}" in run.stderr
+
+
+def test_list_show_ack_close_reopen_with_an_audit_trail(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    lake, run = day
+    sent = {json.loads(line)["alert_id"] for line in run.stdout.splitlines()}
+    rows = listed(lake)
+    assert {r["alert_id"] for r in rows} == sent  # every notification, all open
+    assert {r["status"] for r in rows} == {"open"}
+    first = rows[0]
+    incident = first["incident_id"]
+
+    shown = detector(
+        "alerts", "show", first["alert_id"][:8], "--lake", str(lake), "--format", "json"
+    )
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    assert doc["incident_id"] == incident and doc["status"] == "open"
+    assert first["alert_id"] in {s["alert_id"] for s in doc["signals"]}
+    assert all(s["incident_id"] == incident for s in doc["signals"])
+
+    assert detector("alerts", "ack", incident, "--lake", str(lake), by="alice").returncode == 0
+    assert {r["status"] for r in listed(lake) if r["incident_id"] == incident} == {"acknowledged"}
+    closed = detector(
+        "alerts", "close", first["alert_id"], "--lake", str(lake), "--reason", "benign", by="bob"
+    )
+    assert closed.returncode == 0, closed.stderr
+    assert incident not in {r["incident_id"] for r in listed(lake)}  # closed: not by default
+    assert {r["incident_id"] for r in listed(lake, "--status", "closed")} == {incident}
+    reopened = detector("alerts", "reopen", incident, "--lake", str(lake), "--reason", "again")
+    assert reopened.returncode == 0, reopened.stderr
+    assert {r["status"] for r in listed(lake) if r["incident_id"] == incident} == {"open"}
+
+    history = json.loads(
+        detector("alerts", "show", incident, "--lake", str(lake), "--format", "json").stdout
+    )["history"]
+    assert [(h["action"], h["by"], h["reason"]) for h in history] == [
+        ("ack", "alice", ""),
+        ("close", "bob", "benign"),
+        ("reopen", "alice", "again"),
+    ]
+    assert all(h["at"].endswith("Z") for h in history)
+
+    unknown = detector("alerts", "show", "ffffffffffff", "--lake", str(lake))
+    assert unknown.returncode == 2 and "no alert or incident" in unknown.stderr
+    no_reason = detector("alerts", "close", incident, "--lake", str(lake))
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+
+
+def test_filters_by_severity_detection_principal_and_time(
+    day: tuple[Path, subprocess.CompletedProcess[str]],
+) -> None:
+    lake, _ = day
+    every = listed(lake, "--status", "all")
+    high = listed(lake, "--status", "all", "--severity", "high")
+    assert high and {r["severity"] for r in high} <= {"high", "critical"}
+    assert len(high) < len(every)
+    one = every[-1]
+    assert {
+        r["alert_id"] for r in listed(lake, "--status", "all", "--detection", one["detection"])
+    } >= {one["alert_id"]}
+    by_principal = listed(lake, "--status", "all", "--principal", one["principal"])
+    assert {r["principal"] for r in by_principal} == {one["principal"]}
+    assert listed(lake, "--status", "all", "--since", "2030-01-01") == []
+    assert len(listed(lake, "--status", "all", "--until", "2030-01-01")) == len(every)
+    csv_out = detector("alerts", "list", "--lake", str(lake), "--status", "all", "--format", "csv")
+    assert csv_out.stdout.splitlines()[0].startswith("alert_id,status,severity")
+    assert len(csv_out.stdout.splitlines()) == len(every) + 1
+
+
+def test_a_suppression_is_honoured_by_the_next_run(tmp_path: Path) -> None:
+    """The access logs first, then a suppression of orders-api's copies into foreign
+    buckets, then the CloudTrail logs: the copy is recorded as suppressed, not sent, and the
+    day's other alerts still go out."""
+    lake = tmp_path / "lake"
+    first, _ = backfill_cli(
+        str(SAMPLE / "s3-access-logs"), "--lake", str(lake), *CONFIG, summary=tmp_path / "1.json"
+    )
+    assert first.returncode == 0, first.stderr[-2000:]
+    suppress = detector(
+        "alerts",
+        "suppress",
+        "--lake",
+        str(lake),
+        "--principal",
+        ORDERS_API,
+        "--detection",
+        "write_to_foreign_bucket",
+        "--days",
+        "3650",
+        "--reason",
+        "sanctioned partner archive",
+    )
+    assert suppress.returncode == 0, suppress.stderr
+    out = tmp_path / "alerts.jsonl"
+    second, _ = backfill_cli(
+        str(SAMPLE / "AWSLogs"),
+        "--lake",
+        str(lake),
+        *CONFIG,
+        "--alerts",
+        str(out),
+        summary=tmp_path / "2.json",
+    )
+    assert second.returncode == 0, second.stderr[-2000:]
+    sent = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sent and not any(
+        a["detection"] == "write_to_foreign_bucket" and a["principal"] == ORDERS_API for a in sent
+    )
+    suppressed = listed(lake, "--status", "suppressed")
+    assert {(r["detection"], r["principal"]) for r in suppressed} == {
+        ("write_to_foreign_bucket", ORDERS_API)
+    }
