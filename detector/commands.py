@@ -114,11 +114,17 @@ def backfill_command(
 
 
 def _run(
-    args: argparse.Namespace, sources: Sequence[str], lake: Path, console: Console
+    args: argparse.Namespace,
+    sources: Sequence[str],
+    lake: Path,
+    console: Console,
+    kept: bool = True,
 ) -> RunSummary:
     args.lake = lake
     pipeline = pipeline_from_args(args, sources)
-    return run_backfill(pipeline, console, not args.no_progress, args.alerts, args.summary)
+    return run_backfill(
+        pipeline, console, not args.no_progress, args.alerts, args.summary, kept_lake=kept
+    )
 
 
 def run_backfill(
@@ -127,7 +133,10 @@ def run_backfill(
     progress_bar: bool,
     alerts_file: str | None = None,
     summary_file: Path | None = None,
+    kept_lake: bool = True,
 ) -> RunSummary:
+    """``kept_lake=False``: the lake is removed after the run (the default demo), so the
+    alerts are not pointed at it for triage."""
     options = IngestOptions(
         lake=p.lake,
         since=p.since,
@@ -159,7 +168,7 @@ def run_backfill(
         summary.write_json(summary_file)
     render_summary(summary, console)
     if detection is not None:
-        render_alerts(detection.alerts(), console, p.lake, alerts_file)
+        render_alerts(detection.alerts(), console, p.lake if kept_lake else None, alerts_file)
     _report_delivery(delivery)
     _report_stop(summary)
     return summary
@@ -237,8 +246,15 @@ def demo(args: argparse.Namespace, console: Console) -> int:
         console.print(DEMO_NEXT, markup=False, highlight=False)
         return summary.exit_code
     with tempfile.TemporaryDirectory(prefix="detector-demo-") as tmp:
-        summary = _run(args, sources, Path(tmp), console)
+        summary = _run(args, sources, Path(tmp), console, kept=False)
         render_findings(Path(tmp), console)
+    console.print(
+        "This demo's lake was temporary and is gone. To triage these alerts and hunt in it, "
+        "keep it: detector demo --lake ./demo-lake, then detector alerts list --lake "
+        "./demo-lake",
+        markup=False,
+        highlight=False,
+    )
     console.print(DEMO_NEXT, markup=False, highlight=False)
     return summary.exit_code
 

@@ -25,18 +25,26 @@ def render_summary(summary: RunSummary, console: Console) -> None:
     objects = d["objects"]
     console.print(
         Text.assemble(
-            ("backfill", "bold"),
+            (summary.kind, "bold"),
             f" {d['events']['total']:,} events from {objects['read']:,} "
             f"objects ({d['bytes_read'] / 1e6:,.1f} MB) in {d['seconds']:.2f}s: "
             f"{d['events_per_second']:,.0f} events/s, {d['mb_per_second']:,.1f} MB/s",
         )
     )
-    say(
-        console,
-        f"objects: {objects['listed']:,} listed, {objects['already_ingested']:,} already in "
-        f"the lake, {objects['out_of_range']:,} outside --since/--until, "
-        f"{objects['failed']:,} unreadable, skipped {objects['skipped'] or 'none'}",
-    )
+    skipped = ", ".join(f"{n:,} {why}" for why, n in sorted(objects["skipped"].items()))
+    if summary.kind == "tail":  # notified objects, not listed ones
+        say(
+            console,
+            f"objects: {objects['read']:,} read from {summary.batches:,} batches, "
+            f"skipped {skipped or 'none'}",
+        )
+    else:
+        say(
+            console,
+            f"objects: {objects['listed']:,} listed, {objects['already_ingested']:,} already "
+            f"in the lake, {objects['out_of_range']:,} outside --since/--until, "
+            f"{objects['failed']:,} unreadable, skipped {skipped or 'none'}",
+        )
     events = Table(title="events by source and type", show_edge=False)
     for col in ("source", "event", "count"):
         events.add_column(col, justify="right" if col == "count" else "left")

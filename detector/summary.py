@@ -66,6 +66,8 @@ class RunSummary:
 
     sources: list[str]
     lake: str
+    kind: str = "backfill"
+    """``backfill`` or ``tail``: what the summary is of (a tail lists no objects)."""
     objects_listed: int = 0
     objects_already_ingested: int = 0
     objects_out_of_range: int = 0
@@ -133,6 +135,7 @@ class RunSummary:
             by_type.setdefault(src, {})[name] = n
         seconds = max(self.seconds, 1e-9)
         return {
+            "kind": self.kind,
             "sources": self.sources,
             "lake": self.lake,
             "objects": {

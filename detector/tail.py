@@ -111,7 +111,7 @@ class Tail:
         self.options = options
         self.detection = detection
         self.metrics = metrics or Metrics()
-        self.summary = RunSummary(sources=[source.name], lake=str(options.lake))
+        self.summary = RunSummary(sources=[source.name], lake=str(options.lake), kind="tail")
         self.stop = StopRequest()
         self.lake: AnyLake = (
             detection.lake

@@ -215,6 +215,25 @@ def skip_rule(fn: SkipRule) -> SkipRule:
     return fn
 
 
+NOT_LOG_SUFFIXES = (
+    *(".md", ".rst", ".py", ".pyc", ".sql", ".sh", ".toml", ".yaml", ".yml", ".ini", ".cfg"),
+    *(".conf", ".html", ".htm", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".pdf", ".csv"),
+    ".parquet",
+)
+"""Files that sit beside logs in a folder or bucket (docs, scripts, settings, exports)."""
+SIDECAR_NAMES = frozenset({"MANIFEST.json", "manifest.json", "manifest.checksum", "LICENSE"})
+
+
+@skip_rule
+def not_a_log(key: str) -> str | None:
+    """Documentation, settings and manifests beside the logs: skipped and counted, not
+    quarantined (a folder of logs often holds a README or a config)."""
+    name = key.rsplit("/", 1)[-1]
+    if name in SIDECAR_NAMES or name.lower().endswith(NOT_LOG_SUFFIXES):
+        return "not_a_log"
+    return None
+
+
 def normalise_tls(expr: pl.Expr) -> pl.Expr:
     """``TLSV1.2`` (access logs) and ``TLSv1.2`` (CloudTrail) name the same thing."""
     return expr.str.replace(r"^(?i)tlsv", "TLSv")

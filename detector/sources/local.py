@@ -18,9 +18,6 @@ from detector.blob import Blob, ObjectRef
 from detector.errors import SourceError, UsageError
 from detector.logtypes.base import RAW_CAP, Reject
 
-NOT_LOGS = (".md", ".py", ".pyc", ".sql")
-"""Files that sit beside logs in a folder (READMEs, scripts) and are never logs."""
-
 _KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISSOCK, "a socket"),
@@ -94,8 +91,6 @@ def _walk(folder: str, prefix: str) -> Iterator[ObjectRef | Reject]:
         if is_folder:
             if not e.is_symlink():
                 folders.append(e)
-            continue
-        if e.name.endswith(NOT_LOGS):
             continue
         link = e.is_symlink()
         yield LocalSource._entry(e.path, prefix + e.name, None if link else e.path)
