@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-lake bench-ray bench-hunt bench-tail bench-hostile bench-eval sample-logs clean
+.PHONY: demo test lint report-check bench bench-lake bench-ray bench-hunt bench-tail bench-hostile bench-eval sample-logs clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or run: make PYTHON=python3)"; exit 1; }
@@ -24,6 +24,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+report-check: $(STAMP)
+	BIN=$(BIN) scripts/report_check.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest_bench.py

@@ -24,16 +24,16 @@ from rich.table import Table
 from detector.alerts import parse_time
 from detector.detections.base import SEVERITIES, severity_rank
 from detector.errors import UsageError
-from detector.lakes import AnyLake, existing_format, lake_location, open_lake
+from detector.lakes import AnyLake, lake_location
 from detector.terminal import safe_text, say, short_principal, visible
 from detector.triage import (
     STATUSES,
     Action,
     action_rows,
-    actions_of,
     incident_statuses,
     status_of,
 )
+from detector.triage_store import latest_alerts, open_existing, triage_log
 
 FORMATS = ("table", "json", "csv")
 LIST_COLUMNS = (
@@ -112,9 +112,11 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    lake = _open(args)
-    alerts = _latest_rows(lake)
-    actions = actions_of(lake.read_log())
+    from detector.lake_command import catalog_choice
+
+    lake = open_existing(args.lake, catalog_choice(args))
+    alerts = latest_alerts(lake)
+    actions = triage_log(lake)
     if args.alerts_command == "list":
         return _list(args, alerts, actions, console)
     if args.alerts_command == "show":
@@ -136,28 +138,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 
 # --- reading ------------------------------------------------------------------------------
-def _open(args: argparse.Namespace) -> AnyLake:
-    from detector.lake_command import catalog_choice
-
-    if existing_format(args.lake) is None:
-        raise UsageError(f"{args.lake}: no lake here (run detector backfill or demo --lake)")
-    return open_lake(args.lake, choice=catalog_choice(args))
-
-
-def _latest_rows(lake: AnyLake) -> list[dict[str, Any]]:
-    """Every signal once, in its latest written form (a tail writes one row per batch that
-    raised it)."""
-    from detector.alerts import alert_dicts
-    from detector.lake import ALERTS
-
-    latest: dict[str, dict[str, Any]] = {}
-    for row in alert_dicts(lake.read_table(ALERTS)):
-        known = latest.get(row["alert_id"])
-        if known is None or row["last_seen"] >= known["last_seen"]:
-            latest[row["alert_id"]] = row
-    return sorted(latest.values(), key=lambda r: (r["first_seen"], r["alert_id"]))
-
-
 def _find(ident: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     """The notified alert an id names (an incident: its first notification)."""
     ident = ident.strip()

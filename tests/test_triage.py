@@ -249,3 +249,48 @@ def test_a_suppression_is_honoured_by_the_next_run(tmp_path: Path) -> None:
     assert {(r["detection"], r["principal"]) for r in suppressed} == {
         ("write_to_foreign_bucket", ORDERS_API)
     }
+
+
+# --- the report ------------------------------------------------------------------------------
+def test_report_html_holds_every_incident_and_fetches_nothing(
+    day: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    lake, run = day
+    sent = [json.loads(line) for line in run.stdout.splitlines()]
+    out = tmp_path / "report.html"
+    made = detector("report", "--lake", str(lake), "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    page = out.read_text()
+    incidents = {a["incident_id"] for a in sent}
+    assert f"{len(incidents)} incident(s)" in page
+    for a in sent:  # every notified alert, in its incident's section, with what to do
+        assert f"id='{a['incident_id']}'" in page and a["alert_id"] in page
+    lowered = page.lower()
+    for external in ("<script", "<link", "<img", "src=", "url(", "@import", "href='http"):
+        assert external not in lowered, external
+    assert "='http" not in lowered and '="http' not in lowered  # no attribute fetches a URL
+    # the principals behind windows are plotted: a line and the usual range, per feature
+    assert page.count("<polyline") >= 3 and "before the incident" in page
+    none = detector("report", "--lake", str(lake), "--out", str(out), "--since", "2030-01-01")
+    assert none.returncode == 0 and "0 incident(s)" in out.read_text()
+
+
+def test_report_escapes_what_came_from_logs() -> None:
+    from detector.report_html import IncidentView, render
+
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    hostile = "<script>alert(1)</script>"
+    signal = {
+        "first_seen": "2026-12-01T00:00:00Z",
+        "severity": "high",
+        "detection": "d",
+        "status": "notify",
+        "title": hostile,
+        "reasons": [{"text": f"by {hostile}"}],
+        "alert_id": "a1",
+        "runbook": "r",
+        "hunt": "",
+    }
+    view = IncidentView("inc-1", "open", "high", hostile, "1", "x", "y", [signal], t, t)
+    page = render([view], "/lake", "all", t)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
