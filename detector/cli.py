@@ -255,7 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--lake", type=Path, help="count benign events in this lake")
     ev.add_argument("--benign-events", type=int, help="benign event count, if no --lake")
     ev.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON")
-    from detector import alerts_command, discover_command, lake_command, report_command
+    from detector import (
+        alerts_command,
+        check_command,
+        detections_command,
+        discover_command,
+        lake_command,
+        report_command,
+    )
     from detector.hunt import command as hunt_command
 
     hunt_command.add_parser(sub)
@@ -263,6 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     lake_command.add_parser(sub)
     alerts_command.add_parser(sub)
     report_command.add_parser(sub)
+    detections_command.add_parser(sub)
+    check_command.add_parser(sub)
     return parser
 
 
@@ -481,6 +490,14 @@ def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
         from detector import report_command
 
         return report_command.run(args, console)
+    if args.command == "detections":
+        from detector import detections_command
+
+        return detections_command.run(args, console)
+    if args.command == "check":
+        from detector import check_command
+
+        return check_command.run(args, console)
     from detector import commands
 
     if args.command == "backfill":

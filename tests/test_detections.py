@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from detector.blob import Blob, ObjectRef
 from detector.detections import load_all
 from detector.detections._examples import example_settings
 from detector.detections.base import SEVERITIES, Detection, EventRule, Example
 from detector.detections.window_base import Verdict, WindowDetection
 from detector.features.enrich import enrich
-from detector.features.windows import finalize, partial_windows
 from detector.logtypes import parse_blobs
-
-CT_KEY = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/05/example.json"
-SAL_KEY = "s3-access-logs/acme-data/2026-11-05-10-00-00-0123456789ABCDEF"
+from detector.rule_test import example_blobs, fresh_windows, judge, judgeable
 
 CASES = [
     pytest.param(d, ex, id=f"{d.id}:{ex.name}")
@@ -33,14 +27,8 @@ WINDOW_CASES = [
 
 
 def example_events(ex: Example):
-    blobs = []
-    if ex.records:
-        data = json.dumps({"Records": list(ex.records)}).encode()
-        blobs.append(Blob(ObjectRef("/ex/ct.json", CT_KEY, len(data)), data))
-    if ex.access_lines:
-        data = "\n".join(ex.access_lines).encode()
-        blobs.append(Blob(ObjectRef("/ex/sal", SAL_KEY, len(data)), data))
-    result = parse_blobs(blobs)
+    """The example's events, parsed and enriched as ``detector detections test`` does."""
+    result = parse_blobs(example_blobs(ex))
     assert result.rejects == [], result.rejects
     return enrich(result.events, example_settings())
 
@@ -58,11 +46,7 @@ def test_detection_example(detection: EventRule, example: Example) -> None:
 
 def first_windows(example: Example) -> list[Verdict]:
     """The example's events as closed 5-minute windows of principals with no history."""
-    windows = finalize(partial_windows(example_events(example), 5))
-    return [
-        Verdict(w["principal"], w["account_id"], w["principal_type"], w)
-        for w in windows.iter_rows(named=True)
-    ]
+    return fresh_windows(example_events(example))
 
 
 @pytest.mark.parametrize(("detection", "example"), WINDOW_CASES)
@@ -75,6 +59,18 @@ def test_window_detection_example(detection: WindowDetection, example: Example) 
         assert {f.severity or detection.severity for f in findings} == {example.severity}
     for f in findings:
         assert f.evidence_ids and f.reasons and all(r.text for r in f.reasons)
+
+
+@pytest.mark.parametrize("detection", list(load_all().values()), ids=lambda d: d.id)
+def test_the_cli_s_rule_test_judges_every_example_as_the_tests_do(
+    detection: Detection,
+) -> None:
+    """``detector detections test ID --examples`` goes through ``rule_test.judge``."""
+    if not judgeable(detection):
+        return
+    for ex in detection.examples:
+        got = judge(detection, example_blobs(ex), example_settings())
+        assert got.fires is ex.fires, ex.name
 
 
 @pytest.mark.parametrize("detection", list(load_all().values()), ids=lambda d: d.id)

@@ -70,3 +70,61 @@ def test_the_temporary_demo_says_how_to_keep_its_lake() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     assert "detector demo --lake ./demo-lake" in out.stdout
     assert "detector alerts list --lake /tmp" not in out.stdout  # not pointed at a lake gone
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "detector.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_check_lists_every_problem_and_creates_nothing(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(
+        f'[source]\nkind = "backfill"\npaths = ["{tmp_path / "nowhere"}"]\n'
+        f'[lake]\npath = "{lake}"\n'
+        '[detect]\nconfig = "sample_logs/demo.toml"\n'
+        '[[sinks]]\nkind = "slack"\nvalue = "env:DETECTOR_TEST_UNSET_HOOK"\n'
+    )
+    out = cli("check", "--pipeline", str(pipeline))
+    assert out.returncode == 2, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("ok   settings sample_logs/demo.toml") for line in lines)
+    assert any(
+        line.startswith("FAIL sinks") and "DETECTOR_TEST_UNSET_HOOK" in line for line in lines
+    )
+    assert any(line.startswith("FAIL source") and "no such file" in line for line in lines)
+    assert "nothing was created" in lines[-1]
+    assert not lake.exists()
+    good = cli("check", "--config", "sample_logs/demo.toml")
+    assert good.returncode == 0 and "2 of 2 checks passed" in good.stdout
+
+
+def test_detections_list_and_test_on_a_real_sample(tmp_path: Path) -> None:
+    listed = cli("detections", "list", "--format", "json")
+    assert listed.returncode == 0
+    ids = {__import__("json").loads(line)["id"] for line in listed.stdout.splitlines()}
+    assert {"cloudtrail_stopped_or_deleted", "decoy_object_access"} <= ids
+    sample = (
+        REPO.parent
+        / "shared/testdata/cloudtrail/stratus-red-team-detonations"
+        / "aws.defense-evasion.cloudtrail-stop.json"
+    )
+    fires = cli(
+        "detections", "test", "cloudtrail_stopped_or_deleted", str(sample), "--expect", "fire"
+    )
+    assert fires.returncode == 0, fires.stdout + fires.stderr
+    assert "FIRES" in fires.stdout and "StopLogging on trail" in fires.stdout
+    quiet = cli("detections", "test", "bucket_policy_public", str(sample), "--expect", "fire")
+    assert quiet.returncode == 1 and "does not fire" in quiet.stdout  # the expectation fails
+    examples = cli("detections", "test", "cloudtrail_stopped_or_deleted", "--examples")
+    assert examples.returncode == 0 and "4 of 4 examples as expected" in examples.stdout
+    unknown = cli("detections", "test", "no_such_rule", str(sample))
+    assert unknown.returncode == 2 and "no detection" in unknown.stderr
