@@ -30,9 +30,10 @@ from detector.defaults import (
 from detector.errors import DetectorError, InfrastructureError, UsageError
 from detector.lakes import FORMATS, GROUP_BATCHES, lake_location
 from detector.logsetup import setup_logging
+from detector.resources import resource_dir
 from detector.terminal import PipeConsole, visible
 
-SAMPLE_LOGS = Path(__file__).resolve().parent.parent / "sample_logs"
+SAMPLE_LOGS = resource_dir("sample_logs")
 
 
 def _day(text: str) -> date:

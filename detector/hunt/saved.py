@@ -24,8 +24,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from detector.errors import QueryError
+from detector.resources import resource_dir
 
-HUNTS_DIR = Path(__file__).resolve().parents[2] / "hunts"
+HUNTS_DIR = resource_dir("hunts")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _PARAM = re.compile(
     r"^(?P<name>[A-Za-z_]\w*)\s*\((?P<type>\w+(?:\[\])?)"

@@ -35,9 +35,10 @@ from typing import Annotated
 import msgspec
 
 from detector.errors import UsageError
+from detector.resources import resource_dir
 from detector.scoring.ewstats import EWMean, EWVar, Finite, Quantile, QuantileState
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+MODELS_DIR = resource_dir("models")
 
 
 @dataclass(frozen=True)
