@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 import pytest
-from test_detections import CT_KEY, SAL_KEY, example_events
+from test_detections import example_events
 
 from detector.blob import Blob, ObjectRef
 from detector.config import Settings
@@ -32,6 +32,7 @@ from detector.detections.base import EventRule, Example
 from detector.detections.logging_tamper import lifecycle_put, lifecycle_rule
 from detector.features.enrich import enrich
 from detector.logtypes import parse_blobs
+from detector.rule_test import CT_KEY, SAL_KEY
 
 RULES = [d for d in load_all().values() if isinstance(d, EventRule)]
 
