@@ -27,10 +27,14 @@ from detector.errors import UsageError
 from detector.lakes import AnyLake, lake_location
 from detector.terminal import safe_text, say, short_principal, visible
 from detector.triage import (
+    STATUS_OF,
     STATUSES,
     Action,
+    Suppression,
     action_rows,
-    incident_statuses,
+    alert_statuses,
+    history_row,
+    iso,
     status_of,
 )
 from detector.triage_store import latest_alerts, open_existing, triage_log
@@ -92,7 +96,8 @@ def add_parser(subparsers: Any) -> None:
         description="Signals the scope covers are recorded as 'suppressed' instead of sent, "
         "from the next run (a tail reads new suppressions at every checkpoint), and a "
         "suppressed deviation teaches the principal's baseline. With ID the scope defaults to "
-        "that alert's principal and detection, and its incident is marked suppressed.",
+        "that alert's principal and detection, and the signals of its incident in the scope "
+        "are marked suppressed. An expiry is by the clock.",
     )
     sup.add_argument("id", nargs="?", metavar="ID", help="an alert or incident (optional)")
     sup.add_argument("--principal", help="scope: this principal (exact)")
@@ -124,17 +129,29 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.alerts_command == "suppress":
         return _suppress(args, lake, alerts, console)
     target = _find(args.id, alerts)
+    covered = _signals(target, alerts)
     action = Action(
         args.alerts_command,
         _who(args),
         args.reason or "",
         incident_id=target["incident_id"] or None,
         alert_id=target["alert_id"],
+        alert_ids=tuple(a["alert_id"] for a in covered),
     )
     lake.append_log(action_rows([action]))
     name = target["incident_id"] or target["alert_id"]
-    say(console, f"{name}: {_status_after(args.alerts_command)} (by {action.by})")
+    say(
+        console,
+        f"{name}: {STATUS_OF[args.alerts_command]}, {len(covered)} signal(s) "
+        f"(by {action.acted_by}); signals that join it later start open",
+    )
     return 0
+
+
+def _signals(target: dict[str, Any], alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The target's incident's signals as they are now (the target alone without one)."""
+    incident = target["incident_id"]
+    return [a for a in alerts if incident and a["incident_id"] == incident] or [target]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -156,25 +173,19 @@ def _find(ident: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     return (notified or found)[0]
 
 
-def _status(alert: dict[str, Any], latest: dict[str, Action]) -> str:
-    if alert["status"] == "suppressed":
-        return "suppressed"
-    return status_of(alert["incident_id"], latest)
-
-
 def _list(
     args: argparse.Namespace,
     alerts: list[dict[str, Any]],
     actions: list[Action],
     console: Console,
 ) -> int:
-    latest = incident_statuses(actions)
+    latest = alert_statuses(actions)
     wanted = set(args.status or ["open", "acknowledged"])
     rows = []
     for a in reversed(alerts):  # newest first
         if a["status"] not in ("notify", "suppressed"):
             continue  # recorded only (learning, habit…): part of an incident, not an alert
-        row = {**a, "status": _status(a, latest)}
+        row = {**a, "status": status_of(a, latest)}
         if "all" not in wanted and row["status"] not in wanted:
             continue
         if args.severity and severity_rank(a["severity"]) < severity_rank(args.severity):
@@ -240,9 +251,12 @@ def _show(
     console: Console,
 ) -> int:
     incident = target["incident_id"]
-    signals = [a for a in alerts if incident and a["incident_id"] == incident] or [target]
-    history = [a for a in actions if a.incident_id == incident or a.alert_id == target["alert_id"]]
-    status = _status(target, incident_statuses(actions))
+    signals = _signals(target, alerts)
+    ids = {a["alert_id"] for a in signals}
+    history = [a for a in actions if ids & set(a.alert_ids)]
+    latest = alert_statuses(actions)
+    status = status_of(target, latest)
+    signals = [{**a, "triage": status_of(a, latest)} for a in signals]
     doc = {
         "incident_id": incident,
         "status": status,
@@ -252,24 +266,13 @@ def _show(
         "first_seen": min(a["first_seen"] for a in signals),
         "last_seen": max(a["last_seen"] for a in signals),
         "signals": signals,
-        "history": [_history_row(a) for a in history],
+        "history": [history_row(a) for a in history],
     }
     if args.format == "json":
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, default=str) + "\n")
         return 0
     _render_incident(doc, console)
     return 0
-
-
-def _history_row(a: Action) -> dict[str, Any]:
-    return {
-        "at": _iso(a.at) if a.at else "",
-        "by": a.by,
-        "action": a.action,
-        "reason": a.reason,
-        "alert_id": a.alert_id,
-        **({"expires": _iso(a.expires)} if a.expires else {}),
-    }
 
 
 def _render_incident(doc: dict[str, Any], console: Console) -> None:
@@ -285,8 +288,8 @@ def _render_incident(doc: dict[str, Any], console: Console) -> None:
     for a in doc["signals"]:
         say(
             console,
-            f"  {a['first_seen']}  {a['severity']:<8} {a['detection']}  ({a['status']})  "
-            f"{a['alert_id']}",
+            f"  {a['first_seen']}  {a['severity']:<8} {a['detection']}  ({a['status']}, "
+            f"{a['triage']})  {a['alert_id']}",
         )
         say(console, f"      {a['title']}")
         for reason in a["reasons"] or []:
@@ -326,19 +329,33 @@ def _suppress(
     principal = args.principal
     detection = args.detection
     if target is not None:
-        principal = principal or (None if args.any_principal else target["principal"])
         detection = detection or target["detection"]
+        if principal is None and not args.any_principal:
+            principal = target["principal"]
+            if principal is None and args.bucket is None:
+                raise UsageError(
+                    f"alert {target['alert_id']} has no principal (an anonymous caller): "
+                    "give --bucket, --principal, or --any-principal to silence "
+                    f"{detection} for every caller"
+                )
     if not (principal or detection or args.bucket):
         raise UsageError("suppress needs a scope: an ID, or --principal, --detection or --bucket")
     expires = args.expires
     if args.days is not None:
         expires = datetime.now(UTC) + timedelta(days=args.days)
+    rule = Suppression(principal, detection, args.bucket, expires, args.reason, "")
+    covered = [
+        a
+        for a in (_signals(target, alerts) if target is not None else [])
+        if rule.covers(a["detection"], a["principal"], a["buckets"] or [])
+    ]
     action = Action(
         "suppress",
         _who(args),
         args.reason,
         incident_id=(target["incident_id"] or None) if target else None,
         alert_id=target["alert_id"] if target else None,
+        alert_ids=tuple(a["alert_id"] for a in covered),
         principal=principal,
         detection=detection,
         bucket=args.bucket,
@@ -350,19 +367,24 @@ def _suppress(
         for k, v in (("principal", principal), ("detection", detection), ("bucket", args.bucket))
         if v
     )
-    until = f" until {_iso(expires)}" if expires else " with no expiry"
-    say(console, f"suppressed {scope}{until} (by {action.by}); runs from now on record, not send")
+    until = f" until {iso(expires)}" if expires else " with no expiry"
+    say(
+        console,
+        f"suppressed {scope}{until} (by {action.acted_by}); from the next run (a running "
+        "tail: its next checkpoint) such signals are recorded, not sent",
+    )
     return 0
 
 
 def _who(args: argparse.Namespace) -> str:
     if args.by:
         return str(args.by)
-    return os.environ.get("DETECTOR_ANALYST") or getpass.getuser()
-
-
-def _status_after(action: str) -> str:
-    return {"ack": "acknowledged", "close": "closed", "reopen": "open"}[action]
+    if os.environ.get("DETECTOR_ANALYST"):
+        return os.environ["DETECTOR_ANALYST"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's user with no name
+        raise UsageError("who is acting? give --by NAME or set DETECTOR_ANALYST") from None
 
 
 def _time(text: str) -> datetime:
@@ -372,7 +394,3 @@ def _time(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day or an ISO 8601 time") from None
     return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _iso(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -105,7 +105,7 @@ def _pipeline_checks(p: Any, model: str, reach: bool) -> list[tuple[str, Callabl
     if p.detect:
         out.append(("sinks and routes", lambda: f"{len(routed_sinks(p))} sink(s)"))
     if p.state is not None:
-        out.append((f"state {p.state}", lambda: _state(p.state, model)))
+        out.append((f"state {p.state}", lambda: _state(p.state, model, reach)))
     out.append((f"lake {p.lake}", lambda: _lake(p.lake, reach)))
     if p.kind == "backfill":
         for spec in p.sources:
@@ -128,11 +128,15 @@ def _pipeline_checks(p: Any, model: str, reach: bool) -> list[tuple[str, Callabl
     return out
 
 
-def _state(path: str, model: str) -> str:
+def _state(path: str, model: str, reach: bool) -> str:
     from detector.scoring.model import load_model_spec
     from detector.scoring.state import load
 
+    if path.startswith("s3://") and not reach:
+        return "on S3 (--reach to read it)"
     state = load(path, load_model_spec(model))
+    if state is None:
+        return "none yet: the first run starts one"
     return f"{len(state.profiles)} principal(s), through batch {state.through_batch}"
 
 
@@ -145,9 +149,10 @@ def _lake(location: Any, reach: bool) -> str:
             return "an Iceberg lake on S3 (--reach to check the bucket)"
         from detector.sources.s3 import s3_client
 
-        bucket = str(location)[5:].split("/", 1)[0]
-        s3_client().head_bucket(Bucket=bucket)
-        return f"bucket {bucket} reachable"
+        bucket, _, prefix = str(location)[5:].partition("/")
+        # A listing under the lake's prefix: what its role may do (not HeadBucket).
+        s3_client().list_objects_v2(Bucket=bucket, Prefix=prefix.rstrip("/") + "/", MaxKeys=1)
+        return f"s3://{bucket}/{prefix} reachable"
     return f"an existing {fmt} lake" if fmt else "none yet: the first run creates it"
 
 

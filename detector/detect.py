@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from detector.lake import ALERTS, FEATURES
 from detector.lakes import AnyLake
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import load, save
-from detector.triage import actions_of, suppressions
+from detector.triage import actions_of, active
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class DetectionRun:
     def refresh_suppressions(self) -> None:
         """Read the analysts' suppressions from the lake's triage log (at start, and at
         every checkpoint of a long-running tail)."""
-        self.engine.suppressions = suppressions(actions_of(self.lake.read_log()))
+        self.engine.suppressions = active(actions_of(self.lake.read_log()), datetime.now(UTC))
 
     def _start(self) -> None:
         self.refresh_suppressions()

@@ -101,9 +101,11 @@ def _read(path: Path) -> bytes:
 
     try:
         data = path.read_bytes()
-    except OSError as exc:
-        raise UsageError(f"{path}: {exc.strerror}") from None
-    return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+        return gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
+    except OSError as exc:  # unreadable, or a damaged gzip (BadGzipFile is an OSError)
+        raise UsageError(f"{path}: {exc.strerror or exc}") from None
+    except EOFError:
+        raise UsageError(f"{path}: a truncated gzip") from None
 
 
 def _finding(f: Any, default_severity: str) -> dict[str, Any]:
@@ -126,7 +128,10 @@ def _with_state(
     from detector.scoring.state import load
 
     spec = load_model_spec(model)
-    engine = Engine(settings, spec, load(state, spec))
+    loaded = load(state, spec)
+    if loaded is None:
+        raise UsageError(f"{state}: no state checkpoint there (a run's is <lake>/state/...)")
+    engine = Engine(settings, spec, loaded)
     events = parse_blobs(blobs).events
     alerts = engine.process(events) + engine.flush()
     return [

@@ -225,10 +225,17 @@ class Engine:
                     profile.news(w) if profile else {},
                     profile,
                 )
+                merged = self.stats.merged
                 raised = self._judge(verdict, self.window_detections)
-                if deviations and raised and all(a.status == "suppressed" for a in raised):
-                    # What an analyst suppressed is expected: the baseline learns it.
-                    scorer.learn(principal, peer, x)
+                if (
+                    deviations
+                    and raised
+                    and self.stats.merged == merged
+                    and all(a.status == "suppressed" for a in raised)
+                ):
+                    # Everything this window raised, an analyst suppressed: its deviation is
+                    # expected, so the principal's own baseline (not its peers') learns it.
+                    scorer.learn(principal, peer, x, peers=False)
                 out += raised
             self.state.profile(principal, w["window_start"]).learn(w)
         return out
@@ -336,7 +343,7 @@ class Engine:
         its incident's say; an incident that now spans several attack stages raises its
         attack sequence."""
         quiet = self._quiet(d, f)  # first: it remembers the finding's habit mark either way
-        if covering(self.suppressions, d.id, f.principal, f.buckets, f.first_seen) is not None:
+        if covering(self.suppressions, d.id, f.principal, f.buckets) is not None:
             quiet = "suppressed"
         if quiet is not None:
             alert.status = quiet

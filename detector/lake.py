@@ -322,10 +322,12 @@ class Lake:
 
     def read_log(self) -> pa.Table | None:
         """The triage log (None when nobody has acted yet)."""
-        paths = sorted((self.root / TRIAGE).glob("*.parquet"))
-        if not paths:
-            return None
-        return pa.concat_tables([pq.read_table(p) for p in paths], promote_options="permissive")
+        try:
+            paths = sorted((self.root / TRIAGE).glob("*.parquet"))
+            tables = [pq.read_table(p) for p in paths]
+        except OSError as exc:
+            raise infrastructure(exc, f"reading the triage log of {self.root}") from exc
+        return pa.concat_tables(tables, promote_options="permissive") if tables else None
 
     def write_rows(self, name: str, batch: str, rows: pa.Table) -> list[str]:
         """Write rows of a data table (alerts, features…) for a batch; the files written."""

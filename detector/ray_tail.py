@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STARTING_SECONDS = 120.0
+"""How long ``poll`` waits for consumers that have not answered yet (starting, restarted)
+before it reports nothing: until then the tail is not idle (``--until-idle``)."""
 SETTLE_SECONDS = 60.0
 """How long an ack or a release may take before the consumer is given up on (its messages
 then come back by their visibility timeout)."""
@@ -132,6 +135,8 @@ class RayConsumers:
         self._held: dict[int, set[str]] = {}
         """Each consumer's objects, from its poll until its work is acked or released."""
         self._known: Callable[[str], bool] = lambda _identity: False
+        self._empty = False
+        """A consumer found the queue empty during the current ``poll``."""
 
     # --- StreamSource ---------------------------------------------------------------
     def skip_known(self, known: Callable[[str], bool]) -> None:
@@ -141,19 +146,21 @@ class RayConsumers:
         """Nothing to resume: the queue keeps undeleted messages, the lake dedups."""
 
     def poll(self) -> Work | None:
-        """The next batch a consumer wrote, or None when none finished within the wait
-        and none is being written."""
+        """The next batch a consumer wrote; None once the wait is over, nothing is being
+        written and a consumer found the queue empty. Consumers still starting (or being
+        restarted) do not make the tail idle: it waits up to ``STARTING_SECONDS`` for them."""
         busy = {c.consumer for c in self._calls.values()} | set(self._held)
         for i in range(len(self.consumers)):
             if i not in busy:
                 self._start(i, "poll")
-        deadline = time.monotonic() + self.wait
+        started = time.monotonic()
+        self._empty = False
         while self._calls:
+            waited = time.monotonic() - started
             writing = any(c.kind == "write" for c in self._calls.values())
-            left = deadline - time.monotonic()
-            if left <= 0 and not writing:
+            if not writing and waited >= self.wait and (self._empty or waited >= STARTING_SECONDS):
                 return None
-            ready, _ = self._ray.wait(list(self._calls), num_returns=1, timeout=max(left, 1.0))
+            ready, _ = self._ray.wait(list(self._calls), num_returns=1, timeout=1.0)
             if ready:
                 work = self._finished(ready[0])
                 if work is not None:
@@ -205,7 +212,8 @@ class RayConsumers:
             self._start(call.consumer, "poll")
             return None
         if call.kind == "poll":
-            if value is None:
+            if value is None:  # the queue was empty for this consumer's long poll
+                self._empty = True
                 self._start(call.consumer, "poll")
                 return None
             held = set().union(*(h for i, h in self._held.items() if i != call.consumer))

@@ -16,10 +16,11 @@ from rich.console import Console
 
 from detector.alerts import parse_time
 from detector.detections.base import severity_rank
+from detector.errors import UsageError
 from detector.lakes import AnyLake, lake_location
 from detector.report_html import IncidentView, Series, render
 from detector.terminal import say
-from detector.triage import Action, incident_statuses, status_of
+from detector.triage import Action, alert_statuses, history_row, status_of
 from detector.triage_store import latest_alerts, open_existing, triage_log
 
 DEFAULT_FEATURES = ("n_events", "bytes_out", "n_buckets")
@@ -64,7 +65,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if args.since or args.until
         else "all days in the lake"
     )
-    args.out.write_text(render(views, str(args.lake), span, datetime.now(UTC)), encoding="utf-8")
+    page = render(views, str(args.lake), span, datetime.now(UTC))
+    try:
+        args.out.write_text(page, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror}") from None
     say(console, f"{len(views)} incident(s) written to {args.out}")
     return 0
 
@@ -77,8 +82,8 @@ def incident_views(
     until: date | None,
     days_around: float,
 ) -> list[IncidentView]:
-    """The incidents in range, most severe and newest first, with their plots."""
-    latest = incident_statuses(actions)
+    """The incidents in range, most severe first, then oldest first, with their plots."""
+    latest = alert_statuses(actions)
     by_incident: dict[str, list[dict[str, Any]]] = {}
     for a in alerts:
         by_incident.setdefault(a["incident_id"] or a["alert_id"], []).append(a)
@@ -94,12 +99,12 @@ def incident_views(
         start = min(_t(s["first_seen"]) for s in signals)
         end = max(_t(s["last_seen"]) for s in signals)
         principal = sent[0]["principal"] or ""
+        ids = {s["alert_id"] for s in signals}
         wanted = [r["feature"] for s in signals for r in s.get("reasons") or []]
-        status = "suppressed" if sent[0]["status"] == "suppressed" else ""
         views.append(
             IncidentView(
                 incident_id=incident,
-                status=status or status_of(incident, latest),
+                status=status_of(sent[-1], latest),
                 severity=max((s["severity"] for s in sent), key=severity_rank),
                 principal=principal,
                 account_id=sent[0]["account_id"] or "",
@@ -109,10 +114,10 @@ def incident_views(
                 start=start,
                 end=end,
                 series=_series(features, principal, wanted, start, end, days_around),
-                history=[_history(a) for a in actions if a.incident_id == incident],
+                history=[history_row(a) for a in actions if ids & set(a.alert_ids)],
             )
         )
-    views.sort(key=lambda v: (-severity_rank(v.severity), v.first_seen), reverse=False)
+    views.sort(key=lambda v: (-severity_rank(v.severity), v.first_seen))
     return views
 
 
@@ -160,8 +165,3 @@ def _series(
 
 def _t(text: str) -> datetime:
     return parse_time(text) or datetime.now(UTC)
-
-
-def _history(a: Action) -> dict[str, Any]:
-    at = a.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if a.at else ""
-    return {"at": at, "action": a.action, "by": a.by, "reason": a.reason}

@@ -102,7 +102,8 @@ def _incident(i: IncidentView) -> str:
         for s in notified
     )
     history = "".join(
-        f"<li>{e(h['at'])} {e(h['action'])} by {e(h['by'])}: {e(h['reason'] or '')}</li>"
+        f"<li>{e(h['acted_at'])} {e(h['action'])} by {e(h['acted_by'])}: "
+        f"{e(h['reason'] or '')}</li>"
         for h in i.history
     )
     plots = "".join(_plot(s, i.start, i.end) for s in i.series) or (

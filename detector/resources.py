@@ -11,8 +11,6 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 BUNDLED = ("models", "hunts", "sample_logs")
-SAMPLE_PARTS = ("AWSLogs", "s3-access-logs", "demo.toml", "README.md")
-"""What of sample_logs/ a wheel carries: the demo's day and its settings, not the generator."""
 
 
 def resource_dir(name: str) -> Path:

@@ -1,32 +1,38 @@
-"""Triage: what analysts decided about incidents, as an append-only log. Pure.
+"""Triage: what analysts decided about alerts, as an append-only log. Pure.
 
 Every status change (acknowledge, close, reopen) and every suppression is one row of the
 lake's ``triage`` table, with who, when and why; nothing is ever updated in place, so the
-log is the audit trail. An incident's status is its latest action's; one that nobody acted
-on is ``open``. A suppression is a scope (any of principal, detection, bucket) with an
-optional expiry: the engine records matching signals as ``suppressed`` instead of notifying.
+log is the audit trail. An action names the alerts it covers: an incident's signals as they
+were when the analyst acted. A signal that joins the incident later is not covered, so it
+shows as ``open`` however the incident was closed. A signal's status is that of the latest
+action covering it (``open`` when none does).
+
+A suppression is a scope (any of principal, detection, bucket) with an optional expiry: the
+engine records the signals it covers as ``suppressed`` instead of notifying. Expiry is by
+the clock (``active``), not by the time of the events: a suppression covers whatever is
+processed while it lasts, a backfill of old logs included.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-ACTIONS = ("ack", "close", "reopen", "suppress")
 STATUS_OF = {"ack": "acknowledged", "close": "closed", "reopen": "open", "suppress": "suppressed"}
 STATUSES = ("open", "acknowledged", "closed", "suppressed")
 TRIAGE_SCHEMA = pa.schema(
     [
         ("action_id", pa.string()),
-        ("at", pa.timestamp("us", tz="UTC")),
-        ("by", pa.string()),
+        ("acted_at", pa.timestamp("us", tz="UTC")),
+        ("acted_by", pa.string()),
         ("action", pa.string()),
         ("incident_id", pa.string()),
         ("alert_id", pa.string()),
+        ("alert_ids", pa.list_(pa.string())),
         ("reason", pa.string()),
         ("principal", pa.string()),
         ("detection", pa.string()),
@@ -41,16 +47,19 @@ class Action:
     """One row of the triage log."""
 
     action: str
-    by: str
+    acted_by: str
     reason: str
     incident_id: str | None = None
     alert_id: str | None = None
+    """The alert or incident the analyst named."""
+    alert_ids: tuple[str, ...] = ()
+    """The signals the action covers (the incident's, as they were)."""
     principal: str | None = None
     detection: str | None = None
     bucket: str | None = None
     expires: datetime | None = None
-    at: datetime | None = None
-    action_id: str = ""
+    acted_at: datetime | None = None
+    action_id: str = field(default="")
 
 
 def action_rows(actions: list[Action]) -> pa.Table:
@@ -59,11 +68,12 @@ def action_rows(actions: list[Action]) -> pa.Table:
     rows = [
         {
             "action_id": a.action_id or uuid.uuid4().hex,
-            "at": a.at or now,
-            "by": a.by,
+            "acted_at": a.acted_at or now,
+            "acted_by": a.acted_by,
             "action": a.action,
             "incident_id": a.incident_id,
             "alert_id": a.alert_id,
+            "alert_ids": list(a.alert_ids),
             "reason": a.reason,
             "principal": a.principal,
             "detection": a.detection,
@@ -79,22 +89,49 @@ def actions_of(table: pa.Table | None) -> list[Action]:
     """The log's rows, oldest first."""
     if table is None:
         return []
-    rows = sorted(table.to_pylist(), key=lambda r: (r["at"], r["action_id"]))
-    return [Action(**{k: r.get(k) for k in Action.__dataclass_fields__}) for r in rows]
+    rows = sorted(table.to_pylist(), key=lambda r: (r["acted_at"], r["action_id"]))
+    return [
+        Action(
+            **{
+                k: tuple(r.get(k) or ()) if k == "alert_ids" else r.get(k)
+                for k in Action.__dataclass_fields__
+            }
+        )
+        for r in rows
+    ]
 
 
-def incident_statuses(actions: list[Action]) -> dict[str, Action]:
-    """Each incident's latest status change (incidents nobody touched are absent: open)."""
+def alert_statuses(actions: list[Action]) -> dict[str, Action]:
+    """Each covered alert's latest action (alerts nobody covered are absent: open)."""
     latest: dict[str, Action] = {}
     for a in actions:
-        if a.incident_id:
-            latest[a.incident_id] = a
+        for alert in a.alert_ids:
+            latest[alert] = a
     return latest
 
 
-def status_of(incident_id: str, latest: dict[str, Action]) -> str:
-    action = latest.get(incident_id)
+def status_of(alert: dict[str, Any], latest: dict[str, Action]) -> str:
+    """An alert's triage status: suppressed by the engine, else its latest action's."""
+    if alert.get("status") == "suppressed":
+        return "suppressed"
+    action = latest.get(alert["alert_id"])
     return STATUS_OF[action.action] if action is not None else "open"
+
+
+def history_row(a: Action) -> dict[str, Any]:
+    """An action as ``show`` and the report print it."""
+    return {
+        "acted_at": iso(a.acted_at) if a.acted_at else "",
+        "acted_by": a.acted_by,
+        "action": a.action,
+        "reason": a.reason,
+        "alert_id": a.alert_id,
+        **({"expires": iso(a.expires)} if a.expires else {}),
+    }
+
+
+def iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -106,39 +143,27 @@ class Suppression:
     bucket: str | None
     expires: datetime | None
     reason: str
-    by: str
+    acted_by: str
 
-    def covers(
-        self, detection: str, principal: str | None, buckets: list[str], t: datetime
-    ) -> bool:
-        if self.expires is not None and t >= self.expires:
-            return False
+    def covers(self, detection: str, principal: str | None, buckets: list[str]) -> bool:
         if self.detection is not None and self.detection != detection:
             return False
         if self.principal is not None and self.principal != principal:
             return False
         return self.bucket is None or self.bucket in buckets
 
-    def describe(self) -> str:
-        parts = [f"{k}={v}" for k, v in self.scope().items() if v is not None]
-        until = f" until {self.expires:%Y-%m-%d %H:%M}Z" if self.expires else ""
-        return " ".join(parts) + until
 
-    def scope(self) -> dict[str, Any]:
-        return {"principal": self.principal, "detection": self.detection, "bucket": self.bucket}
-
-
-def suppressions(actions: list[Action]) -> list[Suppression]:
-    """Every suppression in the log (expired ones included: they cover the time before)."""
+def active(actions: list[Action], now: datetime) -> list[Suppression]:
+    """The suppressions in the log that have not expired by ``now`` (the clock)."""
     return [
-        Suppression(a.principal, a.detection, a.bucket, a.expires, a.reason, a.by)
+        Suppression(a.principal, a.detection, a.bucket, a.expires, a.reason, a.acted_by)
         for a in actions
-        if a.action == "suppress"
+        if a.action == "suppress" and (a.expires is None or now < a.expires)
     ]
 
 
 def covering(
-    rules: list[Suppression], detection: str, principal: str | None, buckets: list[str], t: datetime
+    rules: list[Suppression], detection: str, principal: str | None, buckets: list[str]
 ) -> Suppression | None:
-    """The first suppression covering a signal of ``detection`` by ``principal`` at ``t``."""
-    return next((s for s in rules if s.covers(detection, principal, buckets, t)), None)
+    """The first suppression covering a signal of ``detection`` by ``principal``."""
+    return next((s for s in rules if s.covers(detection, principal, buckets)), None)

@@ -14,11 +14,20 @@ from detector.triage import Action, actions_of
 
 
 def open_existing(location: str | Path, choice: Any = None) -> AnyLake:
-    """The lake at ``location``; a usage error when there is none (a typo must not make an
-    empty lake)."""
+    """The lake at ``location``, opened without creating anything (the triage log's own
+    table excepted, on the first action); a usage error when there is no lake there: a typo
+    must not make an empty one."""
+    missing = UsageError(f"{location}: no lake here (run detector backfill or demo --lake)")
     if existing_format(location) is None:
-        raise UsageError(f"{location}: no lake here (run detector backfill or demo --lake)")
-    return open_lake(location, choice=choice)
+        raise missing
+    lake = open_lake(location, choice=choice, create=False)
+    catalog = getattr(lake, "catalog", None)
+    if catalog is not None:
+        from detector.icelake.tables import LEDGER
+
+        if not catalog.table_exists(LEDGER.identifier):
+            raise missing
+    return lake
 
 
 def latest_alerts(lake: AnyLake) -> list[dict[str, Any]]:

@@ -115,3 +115,11 @@ def test_the_stream_rule_sends_cloudtrail_s3_calls() -> None:
     assert "aws.s3" in pattern["source"] and "aws.cloudtrail" in pattern["source"]
     put = granted(resources["PutRecordsRole"]["Properties"]["Policies"])
     assert put == {"kinesis:PutRecord", "kinesis:PutRecords"}
+
+
+def test_analysts_read_the_lake_and_write_only_its_triage_table() -> None:
+    policy = template("iam.yaml")["Resources"]["AnalystPolicy"]
+    writes = [s for s in statements(policy) if "s3:PutObject" in as_list(s["Action"])]
+    assert len(writes) == 1 and writes[0]["Resource"]["Fn::Sub"].endswith("/triage/*")
+    commits = [s for s in statements(policy) if "glue:UpdateTable" in as_list(s["Action"])]
+    assert len(commits) == 1 and commits[0]["Resource"][-1]["Fn::Sub"].endswith("/triage")

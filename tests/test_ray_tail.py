@@ -86,6 +86,20 @@ def assert_as_backfill(
     return err
 
 
+def descends_from(pid: int, ancestor: int) -> bool:
+    """Whether ``pid`` is ``ancestor``'s child, grandchild…: a Ray worker of the cluster the
+    tail started is its raylet's child, and the raylet the tail's."""
+    while pid > 1:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        pid = int(stat.rsplit(")", 1)[1].split()[1])
+        if pid == ancestor:
+            return True
+    return False
+
+
 def test_two_consumers_give_backfill_s_lake_and_incidents(
     aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
 ) -> None:
@@ -109,7 +123,12 @@ def test_a_consumer_killed_mid_run_loses_nothing_and_sends_nothing_twice(
     deadline = time.monotonic() + 120
     while not has_a_commit(lake) and time.monotonic() < deadline:
         time.sleep(0.1)
-    consumers = pids_where(lambda p: (p / "cmdline").read_bytes().startswith(b"ray::Consumer"))
+    assert has_a_commit(lake), "the tail committed nothing within 120 s"
+    consumers = [
+        pid
+        for pid in pids_where(lambda p: (p / "cmdline").read_bytes().startswith(b"ray::Consumer"))
+        if descends_from(pid, tail.pid)  # this tail's cluster, no other's
+    ]
     assert len(consumers) == 2
     os.kill(consumers[0], signal.SIGKILL)
     err = assert_as_backfill(tail, lake, queue, reference, slack_receiver)

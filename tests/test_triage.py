@@ -3,6 +3,7 @@ suppressions the engine honours; and the terminal's view of a run's alerts."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,16 +15,17 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from conftest import REPO, backfill_cli
+from rich.console import Console
 
 from detector.detections.base import fill_template
 from detector.lake import Lake
 from detector.triage import (
     Action,
-    Suppression,
     action_rows,
     actions_of,
+    active,
+    alert_statuses,
     covering,
-    incident_statuses,
     status_of,
 )
 
@@ -80,43 +82,103 @@ def test_optional_template_parts_leave_out_what_an_event_lacks() -> None:
     assert fill_template("{event_name} by {principal}", {"event_name": "X"}) == "X by (unknown)"
 
 
-def test_suppression_scope_and_expiry() -> None:
-    t = datetime(2026, 12, 1, tzinfo=UTC)
-    rule = Suppression("p", "d", None, t + timedelta(days=1), "known job", "alice")
-    assert rule.covers("d", "p", [], t)
-    assert not rule.covers("d", "other", [], t)
-    assert not rule.covers("e", "p", [], t)
-    assert not rule.covers("d", "p", [], t + timedelta(days=2))  # expired
-    by_bucket = Suppression(None, None, "logs", None, "x", "bob")
-    assert by_bucket.covers("any", None, ["a", "logs"], t)
-    assert not by_bucket.covers("any", None, ["a"], t)
-    assert covering([rule, by_bucket], "z", "q", ["logs"], t) is by_bucket
+def test_suppression_scope_and_expiry_by_the_clock() -> None:
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    log = [
+        Action(
+            "suppress",
+            "alice",
+            "known job",
+            principal="p",
+            detection="d",
+            expires=now + timedelta(days=1),
+        ),
+        Action("suppress", "bob", "x", bucket="logs"),
+        Action("suppress", "carol", "over", detection="e", expires=now - timedelta(hours=1)),
+    ]
+    rules = active(log, now)
+    assert [r.acted_by for r in rules] == ["alice", "bob"]  # carol's has expired
+    assert active(log, now + timedelta(days=2))[0].acted_by == "bob"
+    rule, by_bucket = rules
+    assert rule.covers("d", "p", [])
+    assert not rule.covers("d", "other", [])
+    assert not rule.covers("e", "p", [])
+    assert by_bucket.covers("any", None, ["a", "logs"])
+    assert not by_bucket.covers("any", None, ["a"])
+    assert covering(rules, "z", "q", ["logs"]) is by_bucket
 
 
-def test_an_incident_takes_its_latest_action() -> None:
+def test_an_action_covers_the_signals_it_saw_not_later_ones() -> None:
+    """Closing an incident closes its signals as they were: one that joins the incident
+    afterwards (real exfiltration after a benign alert) is open, not hidden."""
     t = datetime(2026, 12, 1, tzinfo=UTC)
     log = actions_of(
         action_rows(
             [
-                Action("ack", "alice", "", incident_id="inc-1", at=t),
-                Action("close", "bob", "benign", incident_id="inc-1", at=t + timedelta(hours=1)),
-                Action("ack", "bob", "", incident_id="inc-2", at=t),
+                Action("ack", "alice", "", "inc-1", alert_ids=("a1", "a2"), acted_at=t),
+                Action(
+                    "close",
+                    "bob",
+                    "benign",
+                    "inc-1",
+                    alert_ids=("a1", "a2"),
+                    acted_at=t + timedelta(hours=1),
+                ),
+                Action("ack", "bob", "", "inc-2", alert_ids=("b1",), acted_at=t),
             ]
         )
     )
-    latest = incident_statuses(log)
-    assert [status_of(i, latest) for i in ("inc-1", "inc-2", "inc-3")] == [
-        "closed",
-        "acknowledged",
-        "open",
-    ]
+    latest = alert_statuses(log)
+    alerts = [{"alert_id": i, "status": "notify"} for i in ("a1", "a2", "a3", "b1")]
+    assert [status_of(a, latest) for a in alerts] == ["closed", "closed", "open", "acknowledged"]
+    assert status_of({"alert_id": "a3", "status": "suppressed"}, latest) == "suppressed"
+
+
+def test_suppressing_an_anonymous_alert_needs_an_explicit_scope() -> None:
+    import argparse
+
+    from detector.alerts_command import _suppress
+    from detector.errors import UsageError
+
+    anonymous = {
+        "alert_id": "abcdef123456",
+        "incident_id": "",
+        "detection": "anonymous_access",
+        "principal": None,
+        "buckets": ["public-site"],
+        "status": "notify",
+    }
+    args = argparse.Namespace(
+        id="abcdef123456", principal=None, detection=None, bucket=None, any_principal=False,
+        expires=None, days=None, reason="r", by="alice",
+    )  # fmt: skip
+
+    class Log:
+        def __init__(self) -> None:
+            self.rows: list[pa.Table] = []
+
+        def append_log(self, rows: pa.Table) -> None:
+            self.rows.append(rows)
+
+    with pytest.raises(UsageError, match="no principal"):
+        _suppress(args, Log(), [anonymous], Console(file=io.StringIO()))
+    args.bucket = "public-site"
+    log = Log()
+    assert _suppress(args, log, [anonymous], Console(file=io.StringIO())) == 0
+    (row,) = log.rows[0].to_pylist()
+    assert (row["principal"], row["detection"], row["bucket"]) == (
+        None,
+        "anonymous_access",
+        "public-site",
+    )
+    assert row["alert_ids"] == ["abcdef123456"]
 
 
 def test_the_parquet_lake_keeps_a_triage_log_too(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "lake")
     assert lake.read_log() is None
-    lake.append_log(action_rows([Action("ack", "alice", "", incident_id="inc-1")]))
-    lake.append_log(action_rows([Action("close", "bob", "done", incident_id="inc-1")]))
+    lake.append_log(action_rows([Action("ack", "alice", "", "inc-1", alert_ids=("a1",))]))
+    lake.append_log(action_rows([Action("close", "bob", "done", "inc-1", alert_ids=("a1",))]))
     log = lake.read_log()
     assert isinstance(log, pa.Table)
     assert sorted(log.column("action").to_pylist()) == ["ack", "close"]
@@ -172,12 +234,12 @@ def test_list_show_ack_close_reopen_with_an_audit_trail(
     history = json.loads(
         detector("alerts", "show", incident, "--lake", str(lake), "--format", "json").stdout
     )["history"]
-    assert [(h["action"], h["by"], h["reason"]) for h in history] == [
+    assert [(h["action"], h["acted_by"], h["reason"]) for h in history] == [
         ("ack", "alice", ""),
         ("close", "bob", "benign"),
         ("reopen", "alice", "again"),
     ]
-    assert all(h["at"].endswith("Z") for h in history)
+    assert all(h["acted_at"].endswith("Z") for h in history)
 
     unknown = detector("alerts", "show", "ffffffffffff", "--lake", str(lake))
     assert unknown.returncode == 2 and "no alert or incident" in unknown.stderr

@@ -458,8 +458,11 @@ class IcebergLake:
 
     def read_log(self) -> pa.Table | None:
         """The triage log (None when nobody has acted yet)."""
-        table = self._fresh(tables.TRIAGE)
-        return table.scan().to_arrow() if table is not None else None
+        try:
+            table = self._fresh(tables.TRIAGE)
+            return table.scan().to_arrow() if table is not None else None
+        except OSError as exc:
+            raise infrastructure(exc, f"reading the triage log of {self.location}") from exc
 
     def committed_files(self, sub: str) -> list[Path]:
         """The current data files of a table, as local paths (local lakes only)."""

@@ -76,7 +76,26 @@ def migrate(
         if (old / "state").is_dir() and not is_remote(new):
             shutil.copytree(old / "state", Path(new) / "state", dirs_exist_ok=True)
         report.rows = _counts(catalog, old, entries)
+        triage = _carry_triage(catalog, old)
+        if triage:
+            report.rows[tables.TRIAGE.name] = triage
     return report
+
+
+def _carry_triage(catalog: Catalog, old: Path) -> tuple[int, int] | None:
+    """The analysts' log (``detector alerts``), appended once: actions the new lake does
+    not hold yet (by id), so a resumed migration adds none twice."""
+    from detector.triage import TRIAGE_SCHEMA
+
+    log = Lake(old).read_log()
+    if log is None:
+        return None
+    table = tables.ensure_table(catalog, tables.TRIAGE, TRIAGE_SCHEMA)
+    have = set(table.scan(selected_fields=("action_id",)).to_arrow().column(0).to_pylist())
+    fresh = log.filter(pa.array([a not in have for a in log.column("action_id").to_pylist()]))
+    if fresh.num_rows:
+        table.append(fresh.cast(TRIAGE_SCHEMA))
+    return log.num_rows, table_rows(catalog, tables.TRIAGE)
 
 
 def _group(catalog: Catalog, old: Path, chunk: list[dict[str, Any]]) -> CommitGroup:

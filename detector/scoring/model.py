@@ -379,13 +379,16 @@ class Scorer:
             self.learn(principal, peer, x)
         return deviations
 
-    def learn(self, principal: str, peer: str, x: dict[str, float]) -> None:
-        """Teach the principal's and its peers' baselines this window (``score`` does for
-        normal windows; the engine also does for a deviation an analyst suppressed)."""
+    def learn(self, principal: str, peer: str, x: dict[str, float], peers: bool = True) -> None:
+        """Teach the principal's baseline this window, and its peers' unless ``peers`` is
+        False (``score`` does for normal windows; the engine teaches the principal alone a
+        deviation an analyst suppressed)."""
         own = self.principals.get(principal)
         if own is None:
             own = self.principals[principal] = self._new()
         own.learn_one(x)
+        if not peers:
+            return
         group = self.peers.get(peer)
         if group is None:
             group = self.peers[peer] = self._new()
