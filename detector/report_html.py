@@ -18,8 +18,8 @@ STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#1d232b}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-top:1px solid #ccd;padding-top:1em}
 table{border-collapse:collapse;font-size:.9em}
-td,th{padding:.25em .6em;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top;
-overflow-wrap:anywhere}
+td,th{padding:.25em .6em;border-bottom:1px solid #e3e6ea;text-align:left;vertical-align:top}
+td.wrap{overflow-wrap:anywhere}td.t,td.id,.sev{white-space:nowrap}
 code{font-size:.85em;background:#f2f4f7;padding:.1em .3em}
 .critical{color:#fff;background:#8b0000}.high{color:#fff;background:#c0392b}
 .medium{background:#f0ad4e}.low{background:#d9edf7}.info{background:#eee}
@@ -59,10 +59,10 @@ def render(incidents: list[IncidentView], lake: str, span: str, made: datetime) 
     """The whole report."""
     e = html.escape
     rows = "".join(
-        f"<tr><td><a href='#{e(i.incident_id)}'>{e(i.incident_id)}</a></td>"
-        f"<td>{_sev(i.severity)}</td><td>{e(i.status)}</td><td>{e(i.principal)}</td>"
-        f"<td>{e(i.first_seen)}</td><td>{len(i.signals)}</td>"
-        f"<td>{e(', '.join(sorted({s['detection'] for s in i.signals})))}</td></tr>"
+        f"<tr><td class='id'><a href='#{e(i.incident_id)}'>{e(i.incident_id)}</a></td>"
+        f"<td>{_sev(i.severity)}</td><td>{e(i.status)}</td><td class='wrap'>{e(i.principal)}</td>"
+        f"<td class='t'>{e(_minute(i.first_seen))}</td><td>{len(i.signals)}</td>"
+        f"<td class='wrap'>{e(', '.join(sorted({s['detection'] for s in i.signals})))}</td></tr>"
         for i in incidents
     )
     body = "".join(_incident(i) for i in incidents)
@@ -79,6 +79,11 @@ def render(incidents: list[IncidentView], lake: str, span: str, made: datetime) 
     )
 
 
+def _minute(iso: str) -> str:
+    """``2026-11-02T20:43:34Z`` as ``2026-11-02 20:43``."""
+    return iso[:16].replace("T", " ")
+
+
 def _sev(severity: str) -> str:
     s = html.escape(severity)
     return f"<span class='sev {s}'>{s}</span>"
@@ -87,9 +92,9 @@ def _sev(severity: str) -> str:
 def _incident(i: IncidentView) -> str:
     e = html.escape
     timeline = "".join(
-        f"<tr><td>{e(s['first_seen'])}</td><td>{_sev(s['severity'])}</td>"
+        f"<tr><td class='t'>{e(_minute(s['first_seen']))}</td><td>{_sev(s['severity'])}</td>"
         f"<td>{e(s['detection'])}</td><td>{e(s['status'])}</td>"
-        f"<td>{e(s['title'])}<ul>"
+        f"<td class='wrap'>{e(s['title'])}<ul>"
         + "".join(f"<li>{e(r['text'])}</li>" for r in s.get("reasons") or [])
         + "</ul></td></tr>"
         for s in i.signals

@@ -331,6 +331,8 @@ def test_report_html_holds_every_incident_and_fetches_nothing(
     for external in ("<script", "<link", "<img", "src=", "url(", "@import", "href='http"):
         assert external not in lowered, external
     assert "='http" not in lowered and '="http' not in lowered  # no attribute fetches a URL
+    # every signal's reason (grouped ones too) says nothing of fields an event lacks
+    assert " on - " not in page and "/- " not in page and "(error: -)" not in page
     # the principals behind windows are plotted: a line and the usual range, per feature
     assert page.count("<polyline") >= 3 and "before the incident" in page
     none = detector("report", "--lake", str(lake), "--out", str(out), "--since", "2030-01-01")

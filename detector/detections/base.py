@@ -303,7 +303,9 @@ def group_findings(d: EventRule, hits: pl.DataFrame, settings: Settings) -> list
     out = []
     for n, row in enumerate(summaries):
         group = groups[n] if groups is not None else None
-        reasons = d.explain(group) if group is not None else d.templated(row, row["_height"])
+        # A dedup key that was null reads "-" for grouping; the reason says nothing of it.
+        said = {**row, **{k: None for k in keys if row[k] == "-"}}
+        reasons = d.explain(group) if group is not None else d.templated(said, row["_height"])
         out.append(
             Finding(
                 detection=d.id,
