@@ -65,9 +65,6 @@ class EngineStats:
     """Window deviations dropped because the principal bursts like that routinely."""
     quiet: dict[str, int] = field(default_factory=dict)
     """Signals recorded without notifying anyone, by why (learning, habit, weak, grouped)."""
-    late: int = 0
-    """Events that came after their window was judged (later than the allowed lateness):
-    stored and seen by the event rules, left out of the windows."""
     untimed: int = 0
     """Events without a time, left out of detection (lakes written before they were
     quarantined can hold some)."""
@@ -158,7 +155,7 @@ class Engine:
         found.sort(key=lambda fr: (fr[0].first_seen, fr[1].id))
         for f, rule in found:  # a rule fires as its event arrives: detected at its time
             out += self._raise(rule, [f], None)
-        self.stats.late += self.windows.add(df)
+        self.windows.add(df)
         self.bucket_windows.add(bucket_view(df))
         self.state.streams.add(df)
         out += self._score(self.windows.close())

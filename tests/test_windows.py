@@ -92,22 +92,6 @@ def test_windows_close_on_the_slowest_source_with_lateness() -> None:
     assert agg.close(flush=True).height == 1  # 12:00: one principal, both sources
 
 
-def test_an_event_later_than_its_window_is_left_out_not_judged_again() -> None:
-    """A window is judged once: an event that comes after its window closed (redelivered
-    long after, a stalled source) is counted and left out, never a window of its own."""
-    agg = WindowAggregator(5, timedelta(minutes=15))
-    assert agg.add(events([get(T0, "k"), get(T0 + timedelta(hours=1), "k")])) == 0
-    assert [c["window_start"] for c in agg.close().to_dicts()] == [T0]
-    assert agg.add(events([get(T0 + timedelta(minutes=1), "late"), get(T0, "late2")])) == 2
-    assert agg.add(events([get(T0 + timedelta(minutes=50), "in time")])) == 0  # still open
-    assert agg.close().height == 0
-    closed = agg.close(flush=True).to_dicts()
-    assert [(c["window_start"], c["n_events"]) for c in closed] == [
-        (T0 + timedelta(minutes=50), 1),
-        (T0 + timedelta(hours=1), 1),
-    ]
-
-
 def test_events_without_principal_are_counted() -> None:
     w = finalize(
         partial_windows(events([get(T0, "k", session_issuer_arn=None, principal_arn=None)]), 5)

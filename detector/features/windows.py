@@ -180,31 +180,20 @@ class WindowAggregator:
     newest: dict[str, datetime] = field(default_factory=dict)
     """Newest event time seen per source: the watermark follows the slowest one."""
 
-    def add(self, enriched: pl.DataFrame) -> int:
-        """Add a batch's events to their open windows; the number of events left out
-        because their window had already closed (they came later than the allowed
-        lateness: a window is judged once, never again with a late remainder)."""
-        closed_before = self.watermark
+    def add(self, enriched: pl.DataFrame) -> None:
         for source, newest in (
             enriched.group_by("source").agg(pl.col("event_time").max()).iter_rows()
         ):
             if newest is not None and (source not in self.newest or newest > self.newest[source]):
                 self.newest[source] = newest
         partial = partial_windows(enriched, self.minutes, self.distinct)
-        late = 0
-        if closed_before is not None and not partial.is_empty():
-            ends = pl.col("window_start") + timedelta(minutes=self.minutes)
-            late = int(partial.filter(ends <= closed_before).get_column("n_events").sum())
-            if late:
-                partial = partial.filter(ends > closed_before)
         if partial.is_empty():
-            return late
+            return
         if self.open.is_empty() and self.open.width != partial.width:
             self.open = empty_partials(self.distinct)
         self.open = compact(
             merge(pl.concat([self.open, partial], how="vertical_relaxed"), self.distinct)
         )
-        return late
 
     def widen(self, distinct: dict[str, str]) -> None:
         """Also keep ``distinct`` features from now on (a checkpoint from before they were
