@@ -16,7 +16,9 @@ if [ -n "${DETECTOR_DEPS_FROM:-}" ]; then
     "$PYTHON" -m venv --without-pip "$VENV"
     SITE=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
     echo "$DETECTOR_DEPS_FROM" >"$SITE/detector-deps.pth"
-    "$PYTHON" -m pip --python "$VENV/bin/python" install -q --no-deps "$DIST"/*.whl
+    # --ignore-installed: the borrowed folder may hold an editable install of the same version
+    "$PYTHON" -m pip --python "$VENV/bin/python" install -q --no-deps --ignore-installed \
+        "$DIST"/*.whl
 else
     "$PYTHON" -m pip wheel . --no-deps -q -w "$DIST"
     "$PYTHON" -m venv "$VENV"

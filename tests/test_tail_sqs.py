@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +314,10 @@ class Reference:
     events: Counter[tuple[Any, ...]]
     incident_of: dict[str, str]
     """Every signal backfill raised (notified or only recorded) → its incident."""
+    detection_of: dict[str, str] = field(default_factory=dict)
+    """Every signal → its detection."""
+    principals: set[str] = field(default_factory=set)
+    """The principals backfill notified about."""
 
     def incidents(self, alert_ids: set[str]) -> set[str]:
         return {self.incident_of[a] for a in alert_ids}
@@ -356,7 +360,10 @@ def backfill_reference(tmp: Path) -> Reference:
             strict=True,
         )
     )
-    return Reference(ids, event_rows(tmp / "lake"), incident_of)
+    rows = signals.select(["alert_id", "detection", "principal", "status"]).to_pylist()
+    detection_of = {r["alert_id"]: r["detection"] for r in rows}
+    principals = {r["principal"] for r in rows if r["status"] == "notify"}
+    return Reference(ids, event_rows(tmp / "lake"), incident_of, detection_of, principals)
 
 
 def notify_in_groups(

@@ -92,6 +92,17 @@ def test_windows_close_on_the_slowest_source_with_lateness() -> None:
     assert agg.close(flush=True).height == 1  # 12:00: one principal, both sources
 
 
+def test_events_later_than_their_judged_window_are_judged_as_their_own_window() -> None:
+    """Late data is never dropped: access logs delivered hours late (and the attacks only
+    they show) are judged, as a window of their own, when their window was already judged."""
+    agg = WindowAggregator(5, timedelta(minutes=15))
+    agg.add(events([get(T0, "k"), get(T0 + timedelta(hours=1), "k")]))
+    assert [c["window_start"] for c in agg.close().to_dicts()] == [T0]
+    agg.add(events([get(T0 + timedelta(minutes=1), "late"), get(T0, "late2")]))
+    (late,) = agg.close().to_dicts()
+    assert (late["window_start"], late["n_events"], late["n_keys"]) == (T0, 2, 2)
+
+
 def test_events_without_principal_are_counted() -> None:
     w = finalize(
         partial_windows(events([get(T0, "k", session_issuer_arn=None, principal_arn=None)]), 5)
