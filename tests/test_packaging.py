@@ -20,7 +20,9 @@ from conftest import REPO
 
 
 def run(*cmd: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd)
+    """A command as a user's shell runs it: no PYTHONPATH pointing back at a checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd, env=env)
 
 
 def test_a_wheel_runs_the_demo_from_a_venv_outside_the_repo(tmp_path: Path) -> None:
