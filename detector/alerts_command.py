@@ -33,7 +33,9 @@ from detector.triage import (
     Suppression,
     action_rows,
     alert_statuses,
+    concerns,
     history_row,
+    incident_status,
     iso,
     status_of,
 )
@@ -253,9 +255,9 @@ def _show(
     incident = target["incident_id"]
     signals = _signals(target, alerts)
     ids = {a["alert_id"] for a in signals}
-    history = [a for a in actions if ids & set(a.alert_ids)]
+    history = [a for a in actions if concerns(a, incident, ids)]
     latest = alert_statuses(actions)
-    status = status_of(target, latest)
+    status = incident_status(signals, latest)
     signals = [{**a, "triage": status_of(a, latest)} for a in signals]
     doc = {
         "incident_id": incident,
@@ -315,10 +317,8 @@ def _render_incident(doc: dict[str, Any], console: Console) -> None:
         say(console, "  (no action yet)")
     for h in doc["history"]:
         until = f" until {h['expires']}" if "expires" in h else ""
-        say(
-            console,
-            f"  {h['at']}  {h['action']}{until} by {h['by']}: {h['reason'] or '(no reason)'}",
-        )
+        why = h["reason"] or "(no reason)"
+        say(console, f"  {h['acted_at']}  {h['action']}{until} by {h['acted_by']}: {why}")
 
 
 # --- writing --------------------------------------------------------------------------------
@@ -331,7 +331,8 @@ def _suppress(
     if target is not None:
         detection = detection or target["detection"]
         if principal is None and not args.any_principal:
-            principal = target["principal"]
+            # An anonymous caller's alert has no principal (an event rule's reads "-").
+            principal = target["principal"] if target["principal"] not in ("", "-") else None
             if principal is None and args.bucket is None:
                 raise UsageError(
                     f"alert {target['alert_id']} has no principal (an anonymous caller): "

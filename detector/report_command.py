@@ -20,7 +20,7 @@ from detector.errors import UsageError
 from detector.lakes import AnyLake, lake_location
 from detector.report_html import IncidentView, Series, render
 from detector.terminal import say
-from detector.triage import Action, alert_statuses, history_row, status_of
+from detector.triage import Action, alert_statuses, concerns, history_row, incident_status
 from detector.triage_store import latest_alerts, open_existing, triage_log
 
 DEFAULT_FEATURES = ("n_events", "bytes_out", "n_buckets")
@@ -104,7 +104,7 @@ def incident_views(
         views.append(
             IncidentView(
                 incident_id=incident,
-                status=status_of(sent[-1], latest),
+                status=incident_status(signals, latest),
                 severity=max((s["severity"] for s in sent), key=severity_rank),
                 principal=principal,
                 account_id=sent[0]["account_id"] or "",
@@ -114,7 +114,7 @@ def incident_views(
                 start=start,
                 end=end,
                 series=_series(features, principal, wanted, start, end, days_around),
-                history=[history_row(a) for a in actions if ids & set(a.alert_ids)],
+                history=[history_row(a) for a in actions if concerns(a, incident, ids)],
             )
         )
     views.sort(key=lambda v: (-severity_rank(v.severity), v.first_seen))

@@ -85,11 +85,27 @@ def action_rows(actions: list[Action]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TRIAGE_SCHEMA)
 
 
+def normalise(table: pa.Table) -> pa.Table:
+    """A triage log in today's columns: rows written before the columns were named
+    ``acted_at``/``acted_by`` (and had no ``alert_ids``) are read, not refused."""
+    renamed = {"at": "acted_at", "by": "acted_by"}
+    table = table.rename_columns([renamed.get(n, n) for n in table.column_names])
+    for name in TRIAGE_SCHEMA.names:
+        if name not in table.column_names:
+            table = table.append_column(
+                name, pa.nulls(table.num_rows, TRIAGE_SCHEMA.field(name).type)
+            )
+    return table.select(TRIAGE_SCHEMA.names).cast(TRIAGE_SCHEMA)
+
+
 def actions_of(table: pa.Table | None) -> list[Action]:
     """The log's rows, oldest first."""
     if table is None:
         return []
-    rows = sorted(table.to_pylist(), key=lambda r: (r["acted_at"], r["action_id"]))
+    rows = sorted(
+        normalise(table).to_pylist(),
+        key=lambda r: (r["acted_at"] or datetime.min.replace(tzinfo=UTC), r["action_id"]),
+    )
     return [
         Action(
             **{
@@ -116,6 +132,24 @@ def status_of(alert: dict[str, Any], latest: dict[str, Action]) -> str:
         return "suppressed"
     action = latest.get(alert["alert_id"])
     return STATUS_OF[action.action] if action is not None else "open"
+
+
+def incident_status(signals: list[dict[str, Any]], latest: dict[str, Action]) -> str:
+    """An incident's status from its notified signals: open while any of them is (a signal
+    that joined after it was closed reopens it), else acknowledged, closed or suppressed."""
+    sent = [a for a in signals if a.get("status") in ("notify", "suppressed")] or signals
+    found = {status_of(a, latest) for a in sent}
+    return next(s for s in ("open", "acknowledged", "closed", "suppressed") if s in found)
+
+
+def concerns(a: Action, incident: str, ids: set[str]) -> bool:
+    """Whether an action belongs in an incident's history: it covers one of its signals,
+    or it named the incident or one of its alerts."""
+    return (
+        bool(ids & set(a.alert_ids))
+        or (bool(incident) and a.incident_id == incident)
+        or (a.alert_id in ids)
+    )
 
 
 def history_row(a: Action) -> dict[str, Any]:

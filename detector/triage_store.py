@@ -14,20 +14,20 @@ from detector.triage import Action, actions_of
 
 
 def open_existing(location: str | Path, choice: Any = None) -> AnyLake:
-    """The lake at ``location``, opened without creating anything (the triage log's own
-    table excepted, on the first action); a usage error when there is no lake there: a typo
-    must not make an empty one."""
+    """The lake at ``location``; a usage error when there is no lake there (a typo must not
+    make an empty one). An existing lake opens as its writers open it, so a lake an older
+    version wrote gains today's columns."""
     missing = UsageError(f"{location}: no lake here (run detector backfill or demo --lake)")
-    if existing_format(location) is None:
+    fmt = existing_format(location)
+    if fmt is None:
         raise missing
-    lake = open_lake(location, choice=choice, create=False)
-    catalog = getattr(lake, "catalog", None)
-    if catalog is not None:
+    if fmt == "iceberg":
+        from detector.icelake.catalog import open_catalog
         from detector.icelake.tables import LEDGER
 
-        if not catalog.table_exists(LEDGER.identifier):
+        if not open_catalog(location, choice, create=False).table_exists(LEDGER.identifier):
             raise missing
-    return lake
+    return open_lake(location, choice=choice)
 
 
 def latest_alerts(lake: AnyLake) -> list[dict[str, Any]]:

@@ -141,10 +141,10 @@ def test_a_consumer_killed_mid_run_loses_nothing_and_sends_nothing_twice(
     assert "consumer 0 was lost" in err or "consumer 1 was lost" in err or "could not" in err
     assert event_rows(lake) == reference.events
     # The dead consumer's messages come back a visibility timeout later: replaying a day in
-    # seconds, that is hours late in event time, past the allowed lateness, so those events
-    # are left out of the windows already judged (they are in the lake and the event rules
-    # see them). What the event rules found is found all the same, and every principal
-    # backfill notified about is notified about.
+    # seconds, that is hours late in event time, so their events are judged as late windows
+    # of their own, which can raise a signal backfill did not (and so change the incidents).
+    # What the event rules find is found all the same, and every principal backfill
+    # notified about is notified about.
     found = set(read_alerts(lake).column("alert_id").to_pylist())
     rules = {
         i for i in reference.alert_ids if registry()[reference.detection_of[i]].stage == "event"

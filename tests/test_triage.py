@@ -234,6 +234,9 @@ def test_list_show_ack_close_reopen_with_an_audit_trail(
     history = json.loads(
         detector("alerts", "show", incident, "--lake", str(lake), "--format", "json").stdout
     )["history"]
+    text = detector("alerts", "show", incident, "--lake", str(lake))
+    assert text.returncode == 0, text.stderr
+    assert "ack by alice" in text.stdout and "close by bob: benign" in text.stdout
     assert [(h["action"], h["acted_by"], h["reason"]) for h in history] == [
         ("ack", "alice", ""),
         ("close", "bob", "benign"),
@@ -358,3 +361,65 @@ def test_report_escapes_what_came_from_logs() -> None:
     view = IncidentView("inc-1", "open", "high", hostile, "1", "x", "y", [signal], t, t)
     page = render([view], "/lake", "all", t)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_an_incident_is_open_while_any_of_its_signals_is() -> None:
+    from detector.triage import incident_status
+
+    log = [Action("close", "bob", "benign", "inc-1", alert_ids=("a1",))]
+    latest = alert_statuses(log)
+    signals = [{"alert_id": "a1", "status": "notify"}, {"alert_id": "a3", "status": "notify"}]
+    assert incident_status(signals, latest) == "open"  # a3 joined after the close
+    assert incident_status(signals[:1], latest) == "closed"
+
+
+def test_a_log_written_before_the_columns_were_renamed_is_read() -> None:
+    old = pa.table(
+        {
+            "action_id": ["x"],
+            "at": pa.array([datetime(2026, 12, 1, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+            "by": ["alice"],
+            "action": ["suppress"],
+            "reason": ["old"],
+            "detection": ["d"],
+        }
+    )
+    (action,) = actions_of(old)
+    assert (action.acted_by, action.action, action.alert_ids, action.detection) == (
+        "alice",
+        "suppress",
+        (),
+        "d",
+    )
+    assert active([action], datetime(2026, 12, 2, tzinfo=UTC))[0].detection == "d"
+
+
+def test_migrate_carries_the_triage_log_once(tmp_path: Path) -> None:
+    from detector.icelake.migrate import migrate
+    from detector.lakes import open_lake
+
+    old = tmp_path / "old"
+    (old / "_manifest").mkdir(parents=True)
+    Lake(old).append_log(action_rows([Action("ack", "alice", "", "inc-1", alert_ids=("a1",))]))
+    first = migrate(old, tmp_path / "new")
+    again = migrate(old, tmp_path / "new")  # a resumed or repeated migration adds none twice
+    assert first.rows["triage"] == again.rows["triage"] == (1, 1) and again.matches
+    (action,) = actions_of(open_lake(tmp_path / "new").read_log())
+    assert (action.acted_by, action.alert_ids) == ("alice", ("a1",))
+
+
+def test_triage_needs_a_lake_that_is_there(tmp_path: Path) -> None:
+    out = detector("alerts", "list", "--lake", str(tmp_path / "typo"))
+    assert out.returncode == 2 and "no lake here" in out.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_suppressed_deviation_teaches_only_the_principal_s_own_baseline() -> None:
+    from detector.scoring.model import Scorer, load_model_spec
+
+    scorer = Scorer(load_model_spec("default"))
+    x = {f: 10.0 for f in scorer.spec.features}
+    scorer.learn("p", "acct|AssumedRole", x, peers=False)
+    assert scorer.principals["p"].n == 1 and scorer.peers == {}
+    scorer.learn("p", "acct|AssumedRole", x)
+    assert scorer.peers["acct|AssumedRole"].n == 1

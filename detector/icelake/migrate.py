@@ -85,17 +85,20 @@ def migrate(
 def _carry_triage(catalog: Catalog, old: Path) -> tuple[int, int] | None:
     """The analysts' log (``detector alerts``), appended once: actions the new lake does
     not hold yet (by id), so a resumed migration adds none twice."""
-    from detector.triage import TRIAGE_SCHEMA
+    from detector.triage import TRIAGE_SCHEMA, normalise
 
-    log = Lake(old).read_log()
-    if log is None:
+    raw = Lake(old).read_log()
+    if raw is None:
         return None
+    log = normalise(raw)
     table = tables.ensure_table(catalog, tables.TRIAGE, TRIAGE_SCHEMA)
     have = set(table.scan(selected_fields=("action_id",)).to_arrow().column(0).to_pylist())
-    fresh = log.filter(pa.array([a not in have for a in log.column("action_id").to_pylist()]))
+    ids = log.column("action_id").to_pylist()
+    fresh = log.filter(pa.array([a not in have for a in ids]))
     if fresh.num_rows:
-        table.append(fresh.cast(TRIAGE_SCHEMA))
-    return log.num_rows, table_rows(catalog, tables.TRIAGE)
+        table.append(fresh)
+    # (old actions, those of them the new lake holds): analysts' later actions do not count
+    return len(ids), len(set(ids) & (have | set(fresh.column("action_id").to_pylist())))
 
 
 def _group(catalog: Catalog, old: Path, chunk: list[dict[str, Any]]) -> CommitGroup:
