@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -469,36 +470,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 2
 
 
+COMMAND_MODULES = {
+    "hunt": "detector.hunt.command",
+    "discover": "detector.discover_command",
+    "lake": "detector.lake_command",
+    "alerts": "detector.alerts_command",
+    "report": "detector.report_command",
+    "detections": "detector.detections_command",
+    "check": "detector.check_command",
+}
+"""Commands whose module has ``run(args, console)``, imported only when run."""
+
+
 def _dispatch(args: argparse.Namespace, console: PipeConsole) -> int:
     """Run the parsed command; the libraries it needs are imported only now."""
-    if args.command == "hunt":
-        from detector.hunt import command as hunt_command
-
-        return hunt_command.run(args, console)
-    if args.command == "discover":
-        from detector import discover_command
-
-        return discover_command.run(args, console)
-    if args.command == "lake":
-        from detector import lake_command
-
-        return lake_command.run(args, console)
-    if args.command == "alerts":
-        from detector import alerts_command
-
-        return alerts_command.run(args, console)
-    if args.command == "report":
-        from detector import report_command
-
-        return report_command.run(args, console)
-    if args.command == "detections":
-        from detector import detections_command
-
-        return detections_command.run(args, console)
-    if args.command == "check":
-        from detector import check_command
-
-        return check_command.run(args, console)
+    module = COMMAND_MODULES.get(args.command)
+    if module is not None:
+        return int(importlib.import_module(module).run(args, console))
     from detector import commands
 
     if args.command == "backfill":

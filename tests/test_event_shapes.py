@@ -8,13 +8,11 @@ registered event rule, so each test says which detection fires and that no other
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pytest
 from test_detections import example_events
 
-from detector.blob import Blob, ObjectRef
 from detector.config import Settings
 from detector.detections import load_all
 from detector.detections._examples import (
@@ -32,7 +30,7 @@ from detector.detections.base import EventRule, Example
 from detector.detections.logging_tamper import lifecycle_put, lifecycle_rule
 from detector.features.enrich import enrich
 from detector.logtypes import parse_blobs
-from detector.rule_test import CT_KEY, SAL_KEY
+from detector.rule_test import example_blobs
 
 RULES = [d for d in load_all().values() if isinstance(d, EventRule)]
 
@@ -49,18 +47,6 @@ def fired(
     if settings != example_settings():
         events = enrich(parse_blobs(example_blobs(example)).events, settings)
     return {d.id for d in RULES if d.findings(events, settings)}
-
-
-def example_blobs(example: Example) -> list[Blob]:
-    """The blobs ``example_events`` parses (a trail file and an access-log object)."""
-    blobs = []
-    if example.records:
-        data = json.dumps({"Records": list(example.records)}).encode()
-        blobs.append(Blob(ObjectRef("/ex/ct.json", CT_KEY, len(data)), data))
-    if example.access_lines:
-        data = "\n".join(example.access_lines).encode()
-        blobs.append(Blob(ObjectRef("/ex/sal", SAL_KEY, len(data)), data))
-    return blobs
 
 
 def one(expected: str | None) -> set[str]:
