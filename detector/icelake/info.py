@@ -25,7 +25,7 @@ class TableInfo:
 def lake_info(catalog: Catalog) -> list[TableInfo]:
     """Every table of the lake that exists, in a fixed order."""
     out = []
-    for spec in (*tables.DATA_TABLES, tables.LEDGER):
+    for spec in (*tables.DATA_TABLES, tables.LEDGER, tables.TRIAGE):
         if not catalog.table_exists(spec.identifier):
             continue
         table = catalog.load_table(spec.identifier)
