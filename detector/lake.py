@@ -313,6 +313,25 @@ class Lake:
     ) -> pa.Table:
         return pq.read_table(self.root / rel, columns=columns, schema=schema)
 
+    def read_between(
+        self, name: str, keys: tuple[str, list[str]], column: str, start: datetime, end: datetime
+    ) -> pa.Table | None:
+        """Rows of a table whose ``keys[0]`` is one of ``keys[1]`` and whose ``column`` is in
+        [start, end), filtered as the files are read (row groups skipped by statistics)."""
+        import pyarrow.dataset as ds
+
+        paths = self.committed_files(name)
+        if not paths:
+            return None
+        field = ds.field
+        where = (
+            field(keys[0]).isin(keys[1])
+            & (field(column) >= pa.scalar(start, pa.timestamp("us", tz="UTC")))
+            & (field(column) < pa.scalar(end, pa.timestamp("us", tz="UTC")))
+        )
+        tables = [ds.dataset(str(p), format="parquet").to_table(filter=where) for p in paths]
+        return pa.concat_tables(tables, promote_options="permissive")
+
     def append_log(self, rows: pa.Table) -> None:
         """Append rows to the triage log: one new file under ``triage/``, written whole
         then renamed, outside the manifest (no writer lock: a tail may be running)."""

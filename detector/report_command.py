@@ -88,7 +88,6 @@ def incident_views(
     for a in alerts:
         by_incident.setdefault(a["incident_id"] or a["alert_id"], []).append(a)
     views = []
-    features = _features(lake)
     for incident, signals in by_incident.items():
         sent = [s for s in signals if s["status"] in ("notify", "suppressed")]
         if not sent:
@@ -113,7 +112,7 @@ def incident_views(
                 signals=signals,
                 start=start,
                 end=end,
-                series=_series(features, principal, wanted, start, end, days_around),
+                series=_series(lake, principal, wanted, start, end, days_around),
                 history=[history_row(a) for a in actions if concerns(a, incident, ids)],
             )
         )
@@ -121,15 +120,8 @@ def incident_views(
     return views
 
 
-def _features(lake: AnyLake) -> pl.DataFrame | None:
-    from detector.lake import FEATURES
-
-    table = lake.read_table(FEATURES)
-    return None if table is None else pl.from_arrow(table)  # type: ignore[return-value]
-
-
 def _series(
-    features: pl.DataFrame | None,
+    lake: AnyLake,
     principal: str,
     wanted: list[str],
     start: datetime,
@@ -137,17 +129,18 @@ def _series(
     days_around: float,
 ) -> list[Series]:
     """The principal's windows from ``days_around`` before the incident to a day after,
-    for the features its reasons name (else a default few)."""
-    if features is None or not principal:
+    for the features its reasons name (else a default few). Only those windows are read."""
+    from detector.lake import FEATURES
+
+    if not principal:
         return []
     before = start - timedelta(days=days_around)
-    windows = features.filter(
-        (pl.col("principal") == principal)
-        & (pl.col("window_start") >= before)
-        & (pl.col("window_start") <= end + timedelta(days=1))
+    table = lake.read_between(
+        FEATURES, ("principal", [principal]), "window_start", before, end + timedelta(days=1)
     )
-    if windows.is_empty():
+    if table is None or not table.num_rows:
         return []
+    windows: pl.DataFrame = pl.from_arrow(table)  # type: ignore[assignment]
     numeric = [c for c, t in windows.schema.items() if t.is_numeric()]
     chosen = list(dict.fromkeys(f for f in wanted if f in numeric)) or [
         f for f in DEFAULT_FEATURES if f in numeric

@@ -423,3 +423,21 @@ def test_a_suppressed_deviation_teaches_only_the_principal_s_own_baseline() -> N
     assert scorer.principals["p"].n == 1 and scorer.peers == {}
     scorer.learn("p", "acct|AssumedRole", x)
     assert scorer.peers["acct|AssumedRole"].n == 1
+
+
+def test_the_report_plots_from_a_parquet_lake_too(tmp_path: Path) -> None:
+    """Both lake formats read only the plotted principals' windows (``read_between``)."""
+    lake = tmp_path / "lake"
+    made, _ = backfill_cli(
+        str(SAMPLE / "AWSLogs"),
+        "--lake",
+        str(lake),
+        "--lake-format",
+        "parquet",
+        *CONFIG,
+        summary=tmp_path / "s.json",
+    )
+    assert made.returncode == 0, made.stderr[-2000:]
+    out = tmp_path / "report.html"
+    assert detector("report", "--lake", str(lake), "--out", str(out)).returncode == 0
+    assert out.read_text().count("<polyline") >= 3
