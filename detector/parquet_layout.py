@@ -68,9 +68,15 @@ STATISTICS_COLUMNS = frozenset(
         "event_id",
         "origin_object",
         "quarantined_at",
+        "window_start",
+        "first_seen",
+        "principal",
     }
 )
-"""Columns with min/max statistics, for row-group pruning in hunts."""
+"""Columns with min/max statistics: for row-group pruning in hunts, and for Iceberg, which
+takes a data file's day partition from its day column's statistics (``window_start`` of
+the features, ``first_seen`` of the alerts: without them those files had no partition, and
+a time predicate pruned every one of them away)."""
 
 
 def write_parquet_stream(table: pa.Table, where: Any) -> None:
