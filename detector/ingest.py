@@ -401,14 +401,21 @@ def fetch_batch(
     return fetched
 
 
-def parse_and_write(fetched: Fetched, lake: AnyLake, max_object_bytes: int) -> BatchOutcome:
-    """Parse a fetched batch and write its files (not committed yet)."""
+def parse_and_write(
+    fetched: Fetched,
+    lake: AnyLake,
+    max_object_bytes: int,
+    batch: str | None = None,
+    objects: list[ObjectRef] | None = None,
+) -> BatchOutcome:
+    """Parse a fetched batch and write its files (not committed yet) as ``batch`` (a new id
+    by default), recording ``objects`` (by default the blobs read) as ingested."""
     result = parse_blobs(fetched.blobs, max_object_bytes)
     rejects = fetched.rejects + result.rejects
     stats = fetched.stats
     stats.count_events(result.events)
     stats.count_rejects(rejects)
     stats.skipped.update(result.skipped)
-    read = [b.ref for b in fetched.blobs]
-    files = lake.write_batch(new_batch_id(), read, result.events, rejects)
+    read = objects if objects is not None else [b.ref for b in fetched.blobs]
+    files = lake.write_batch(batch or new_batch_id(), read, result.events, rejects)
     return files, stats

@@ -108,13 +108,20 @@ def _result(ray: Any, ref: Any) -> BatchOutcome:
     try:
         (files, stats), parts = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, DetectorError):
-            raise exc.cause from None
-        raise InfrastructureError(f"a Ray task failed: {exc.cause!r}") from exc
+        raise task_failure(exc) from None
     except ray.exceptions.RayError as exc:
         raise InfrastructureError(f"Ray: {type(exc).__name__}: {exc}") from exc
     files.parts = parts
     return files, stats
+
+
+def task_failure(exc: Any) -> DetectorError:
+    """A Ray task's (or actor method's) exception as ours: a failure of our own (the lake's
+    storage refused a write) as one process says it, anything else as a failure of our
+    infrastructure. Either stops the run with the batch uncommitted."""
+    if isinstance(exc.cause, DetectorError):
+        return exc.cause
+    return InfrastructureError(f"a Ray task failed: {exc.cause!r}")
 
 
 def warn_if_unreachable(where: LakeAddress, address: str | None) -> None:

@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from detector.errors import DetectorError, InfrastructureError
 from detector.lake import new_batch_id
-from detector.ray_engine import connect, ray_module, warn_if_unreachable
+from detector.ray_engine import connect, ray_module, task_failure, warn_if_unreachable
 from detector.sources.stream import StreamSource, Work
 
 if TYPE_CHECKING:
@@ -197,9 +196,7 @@ class RayConsumers:
             value = ray.get(ref)
         except ray.exceptions.RayTaskError as exc:
             self._settle(call.consumer, "release")
-            if isinstance(exc.cause, DetectorError):
-                raise exc.cause from None
-            raise InfrastructureError(f"a Ray consumer failed: {exc.cause!r}") from exc
+            raise task_failure(exc) from None
         except ray.exceptions.RayError as exc:
             log.warning(
                 "%s: consumer %d was lost (%s); its messages come back after their "

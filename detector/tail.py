@@ -32,10 +32,10 @@ from detector.batch import commit_batch
 from detector.dedup import SeenEvents
 from detector.detect import DetectionRun
 from detector.errors import SourceError, UsageError
+from detector.ingest import Fetched, parse_and_write
 from detector.interrupts import StopRequest
 from detector.lake import BatchFiles, new_batch_id
 from detector.lakes import AnyLake, open_lake
-from detector.logtypes import parse_blobs
 from detector.logtypes.base import DEFAULT_MAX_OBJECT_MB
 from detector.metrics import Metrics
 from detector.sources.stream import SkipsKnown, StreamSource, Work
@@ -340,14 +340,10 @@ def write_work(
         else:
             fresh.append(blob)
     objects = [o for o in work.objects if not known(o.identity)]
-    result = parse_blobs(fresh, max_object_bytes)
-    rejects = work.rejects + result.rejects
     stats.objects_read = len(fresh)
     stats.bytes_read = sum(len(b.data) for b in fresh)
-    stats.count_events(result.events)
-    stats.count_rejects(rejects)
-    stats.skipped.update(result.skipped)
-    files = lake.write_batch(batch, objects, result.events, rejects)
+    fetched = Fetched(fresh, list(work.rejects), stats)
+    files, stats = parse_and_write(fetched, lake, max_object_bytes, batch, objects)
     files.checkpoint = work.checkpoint
     return files, stats
 
