@@ -378,6 +378,14 @@ def _add_engine_options(p: argparse.ArgumentParser, engines: str, cpus: str) -> 
         f"default: start one here with {cpus} CPUs. On a cluster of several machines the "
         "lake must be on S3 (workers write its files)",
     )
+    p.add_argument(
+        "--partitions",
+        type=_positive,
+        metavar="K",
+        help="with --engine ray: hold the principals' detection state on K actors (hashed "
+        "by principal) and judge their windows there, in parallel; alerts are the same as "
+        "with the state here (default: the state stays in this process)",
+    )
 
 
 def _add_lake_options(p: argparse.ArgumentParser, required: bool) -> None:

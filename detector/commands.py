@@ -71,6 +71,7 @@ def pipeline_from_args(args: argparse.Namespace, sources: Sequence[str] = ()) ->
         engine=getattr(args, "engine", "local"),
         ray_address=getattr(args, "ray_address", None),
         consumers=getattr(args, "consumers", 1),
+        partitions=getattr(args, "partitions", None) or 0,
         batch_mb=getattr(args, "batch_mb", DEFAULT_BATCH_MB),
         max_object_mb=getattr(args, "max_object_mb", DEFAULT_MAX_OBJECT_MB),
         queue_url=getattr(args, "queue_url", None),

@@ -30,10 +30,11 @@ import pyarrow as pa
 from detector.alerts import Alert, alerts_table
 from detector.config import Settings, load_settings
 from detector.defaults import DEFAULT_CHECKPOINT_SECONDS
-from detector.engine import Engine
-from detector.errors import infrastructure
+from detector.engine import Engine, PartitionsFactory
+from detector.errors import InfrastructureError, infrastructure
 from detector.lake import ALERTS, FEATURES
 from detector.lakes import AnyLake
+from detector.partition import LocalPartitions, PartitionLost
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import load, save
 from detector.triage import actions_of, active
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 STATE_FILE = "state/detector.state"
 START = ""
+PARTITION_RETRIES = 3
+"""Times a batch is detected again after a partition of the state was lost (an actor died)."""
 """``through_batch`` of a state begun on an empty lake: every batch is newer than it."""
 
 
@@ -53,6 +56,8 @@ class DetectOptions:
     """Checkpoint file or ``s3://`` object; default ``<lake>/state/detector.state``."""
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     """Save the state at most this often (and always at the end); 0 saves every batch."""
+    partitions: PartitionsFactory = LocalPartitions
+    """Where the principals' state lives: this process, or actors (``ray_partitions``)."""
 
 
 class Outbox:
@@ -72,6 +77,7 @@ class DetectionRun:
     state_path: str
     engine: Engine
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
+    partitions: PartitionsFactory = LocalPartitions
     outbox: Outbox = field(default_factory=Outbox)
     hunt_command: Callable[[Alert], str] | None = None
     """Gives an alert the command that shows its evidence (set on each new alert)."""
@@ -98,16 +104,13 @@ class DetectionRun:
             settings,
             spec,
             state_path,
-            cls._engine(settings, spec, state_path),
+            Engine(settings, spec, load(state_path, spec), options.partitions),
             options.checkpoint_seconds,
+            options.partitions,
             _saved_at=time.monotonic(),
         )
-        run._start()
+        run._retrying(run._start)
         return run
-
-    @staticmethod
-    def _engine(settings: Settings, spec: ModelSpec, state_path: str) -> Engine:
-        return Engine(settings, spec, load(state_path, spec))
 
     @property
     def uncommitted(self) -> str | None:
@@ -121,10 +124,33 @@ class DetectionRun:
         log.warning("detection state rolled back to the last commit (%s)", self.state_path)
         dropped = {id(a) for a in self._pending}
         self.raised = [a for a in self.raised if id(a) not in dropped]
-        self.engine = self._engine(self.settings, self.spec, self.state_path)
         self._pending, self.last_new, self._uncommitted = [], [], None
         self.replayed_batches = 0
+        self.engine = Engine(
+            self.settings, self.spec, load(self.state_path, self.spec), self.partitions
+        )
         self._start()
+
+    def _retrying(self, step: Callable[[], Any]) -> Any:
+        """``step()``; when a partition of the state is lost (an actor died), back to the
+        checkpoint and the committed batches after it, and ``step()`` again."""
+        uncommitted = self._uncommitted
+        for attempt in range(PARTITION_RETRIES + 1):
+            try:
+                return step()
+            except PartitionLost as exc:
+                if attempt == PARTITION_RETRIES:
+                    raise InfrastructureError(
+                        f"detection state lost {attempt + 1} times in a row: {exc}"
+                    ) from exc
+                log.warning("%s; detecting again from the last checkpoint", exc)
+                try:
+                    self.reset()
+                except PartitionLost as again:
+                    log.warning("%s while rolling back", again)
+                    continue
+                self._uncommitted = uncommitted
+        raise AssertionError("unreachable")
 
     def refresh_suppressions(self) -> None:
         """Read the analysts' suppressions from the lake's triage log (at start, and at
@@ -180,12 +206,12 @@ class DetectionRun:
     def on_batch(self, batch: str, events: pa.Table) -> list[str]:
         """Detect on one batch; returns the files written (to commit with the batch)."""
         self._uncommitted = batch
-        return self._emit(batch, self.engine.process(events))
+        return self._emit(batch, self._retrying(lambda: self.engine.process(events)))
 
     def finish(self, batch: str) -> list[str]:
         """Close every open window (end of a backfill, or ``tail --until-idle``)."""
         self._uncommitted = batch
-        return self._emit(batch, self.engine.flush())
+        return self._emit(batch, self._retrying(self.engine.flush))
 
     def committed(self, batch: str) -> None:
         """The batch is in the manifest: deliver its alerts; checkpoint when it is time."""
@@ -213,7 +239,7 @@ class DetectionRun:
             )
             return
         try:
-            save(self.engine.state, self.state_path)
+            save(self.engine.whole_state(), self.state_path)
         except OSError as exc:
             raise infrastructure(exc, f"saving the state checkpoint {self.state_path}") from exc
         self._saved_at = time.monotonic()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,23 +32,31 @@ from detector.detections.base import (
     SilenceDetection,
 )
 from detector.detections.silence import StreamWatch
-from detector.detections.window_base import RELAY_FEATURES, Verdict, WindowDetection
 from detector.discovery import discover
 from detector.errors import UsageError
 from detector.features.enrich import SERVICE_ROLE, enrich
 from detector.features.windows import (
-    BUCKET_SEPARATOR,
     DISTINCT,
     WindowAggregator,
     bucket_view,
 )
 from detector.incidents import IncidentBook
-from detector.interrupts import reraise_if_interrupted
+from detector.partition import (
+    Habit,
+    Judged,
+    Kind,
+    LocalPartitions,
+    Partitions,
+    guarded,
+    principal_of,
+)
 from detector.scoring.model import Deviation, ModelSpec, Scorer
-from detector.scoring.state import DetectorState, Profile, bucket_spec
+from detector.scoring.state import DetectorState, bucket_spec
 from detector.triage import Suppression, covering
 
 log = logging.getLogger(__name__)
+
+PartitionsFactory = Callable[[DetectorState, ModelSpec, Settings], Partitions]
 
 
 @dataclass
@@ -74,7 +82,11 @@ class Engine:
     """Detections over a stream of event batches."""
 
     def __init__(
-        self, settings: Settings, spec: ModelSpec, state: DetectorState | None = None
+        self,
+        settings: Settings,
+        spec: ModelSpec,
+        state: DetectorState | None = None,
+        partitions: PartitionsFactory = LocalPartitions,
     ) -> None:
         self.configured = settings
         """The settings as configured; ``settings`` adds what discovery learned."""
@@ -85,9 +97,11 @@ class Engine:
             self.state.scorer = Scorer(spec)
         if self.state.bucket_scorer is None:
             self.state.bucket_scorer = Scorer(bucket_spec(spec))
+        self.partitions: Partitions = partitions(self.state, spec, self.settings)
+        """Where the principals' own state lives and is worked on (``detector.partition``)."""
         self.detections = active(settings)
         self.rules = [d for d in self.detections if isinstance(d, EventRule)]
-        self.window_detections = [d for d in self.detections if isinstance(d, WindowDetection)]
+        self.by_id = {d.id: d for d in self.detections}
         # Dispatch by stage, on the base classes only: a new detection is one new file.
         self.sequence = next((d for d in self.detections if isinstance(d, AlertCorrelation)), None)
         self.silence = next((d for d in self.detections if isinstance(d, SilenceDetection)), None)
@@ -121,9 +135,9 @@ class Engine:
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
         """Principal windows closed since the caller last took them (the features table)."""
-        self._just_closed: dict[tuple[str, Any], dict[str, Any]] = {}
-        """Each principal window just closed, for its principal×bucket windows to consult."""
-        self.volume_detections = [d for d in self.window_detections if d.per_bucket]
+        self._close = -1
+        """Counts closes: a principal×bucket window consults its principal's window of the
+        same close."""
         self.book = AlertBook(self.state.alerts_seen)
         self.stats = EngineStats()
         self.suppressions: list[Suppression] = []
@@ -142,6 +156,7 @@ class Engine:
             self.state.started = pc.min(events.column("event_time")).as_py()
         if self.state.discovered.merge(discover(events)):
             self.settings = self.state.discovered.effective(self.configured)
+            self.partitions.configure(self.settings)
         df = enrich(events, self.settings)
         self.stats.events += df.height
         out = []
@@ -171,26 +186,24 @@ class Engine:
         return out
 
     def _guarded(self, d: Detection, nothing: Any, check: Callable[..., Any], *args: Any) -> Any:
-        """``check(*args)``, or ``nothing`` when it raises: one detection's bug (or one input
-        it chokes on) must not cost the others, or the batch. Counted and logged."""
-        try:
-            return check(*args)
-        except Exception as exc:
-            reraise_if_interrupted(exc)
-            self.stats.errors[d.id] = self.stats.errors.get(d.id, 0) + 1
-            log.exception("detection %s failed on this batch; the other detections ran", d.id)
-            return nothing
+        """``check(*args)``, or ``nothing`` when it raises (``partition.guarded``)."""
+        return guarded(self.stats.errors, d, nothing, check, *args)
 
     def flush(self) -> list[Alert]:
         """Close every open window (end of a backfill, or shutdown)."""
         alerts = self._score(self.windows.close(flush=True))
         alerts += self._score_buckets(self.bucket_windows.close(flush=True))
-        if self.state.profiles:
-            newest = max(p.last_seen for p in self.state.profiles.values())
-            self.state.expire(newest, self.spec.expiry_days, self.spec.idle_days)
+        newest = self.partitions.newest()
+        if newest is not None:
+            self.partitions.expire(newest, self.spec.expiry_days, self.spec.idle_days)
+            self.state.expire_alerts(newest, self.spec.idle_days)
             self.incidents.expire(newest)
             self.state.incidents = self.incidents.incidents
         return alerts
+
+    def whole_state(self) -> DetectorState:
+        """The state with every partition's principals (what a checkpoint saves)."""
+        return self.partitions.gather(self.state)
 
     def take_closed(self) -> pl.DataFrame | None:
         """Principal windows closed since the last call, with their features (or None)."""
@@ -199,117 +212,83 @@ class Engine:
         return pl.concat(closed, how="diagonal_relaxed") if closed else None
 
     def _score(self, closed: pl.DataFrame) -> list[Alert]:
+        """Score, judge and file the closed principal windows, a window start at a time:
+        partitions hold the principals' state, the engine the threshold, peers and books."""
         scorer = self.state.scorer
         assert scorer is not None
         self.closed.append(closed)
-        self._just_closed = {}
+        self._close += 1
         out: list[Alert] = []
-        for w in closed.iter_rows(named=True):
-            self.stats.windows += 1
-            principal = w["principal"]
-            self._just_closed[principal, w["window_start"]] = w
-            profile = self.state.profiles.get(principal)
-            x = {f: float(w.get(f) or 0) for f in self.spec.features}
-            peer = f"{w.get('account_id')}|{w.get('principal_type')}"
-            empty = self._empty_before(profile, w["window_start"])
-            deviations = self._unroutine(
-                scorer.score(principal, peer, x, empty), principal, w["window_start"], ""
-            )
-            if not _allowlisted(principal, self.settings):
-                verdict = Verdict(
-                    principal,
-                    w.get("account_id"),
-                    w.get("principal_type"),
-                    w,
-                    deviations,
-                    profile.news(w) if profile else {},
-                    profile,
-                )
-                merged = self.stats.merged
-                raised = self._judge(verdict, self.window_detections)
-                if (
-                    deviations
-                    and raised
-                    and self.stats.merged == merged
-                    and all(a.status == "suppressed" for a in raised)
-                ):
-                    # Everything this window raised, an analyst suppressed: its deviation is
-                    # expected, so the principal's own baseline (not its peers') learns it.
-                    scorer.learn(principal, peer, x, peers=False)
-                out += raised
-            self.state.profile(principal, w["window_start"]).learn(w)
+        for step in _rounds(closed.iter_rows(named=True)):
+            self.stats.windows += len(step)
+            deviations = self._deviations(scorer, "principal", step)
+            judged = [not _allowlisted(w["principal"], self.settings) for w in step]
+            verdicts = self.partitions.judge("principal", self._close, step, deviations, judged)
+            for w, judge, verdict in zip(step, judged, verdicts, strict=True):
+                suppressed = False
+                if judge:
+                    merged = self.stats.merged
+                    raised = self._file_window(w, verdict)
+                    # Everything this window raised, an analyst suppressed: its deviation
+                    # is expected, so the principal's own baseline (not its peers') learns it.
+                    suppressed = bool(
+                        verdict.deviates
+                        and raised
+                        and self.stats.merged == merged
+                        and all(a.status == "suppressed" for a in raised)
+                    )
+                    out += raised
+                self.partitions.finish(w, suppressed)
+            self.partitions.end_round()
+        self._take_stats()
         return out
 
     def _score_buckets(self, closed: pl.DataFrame) -> list[Alert]:
         """Volume per principal×bucket against its own baseline; volume detections only."""
         scorer = self.state.bucket_scorer
         assert scorer is not None
-        out: list[Alert] = []
-        for w in closed.iter_rows(named=True):
-            principal, _, bucket = w["principal"].partition(BUCKET_SEPARATOR)
-            if _allowlisted(principal, self.settings):
-                continue
-            x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
-            empty = self._empty_before(self.state.profiles.get(principal), w["window_start"])
-            deviations = self._unroutine(
-                scorer.score(w["principal"], f"{w.get('account_id')}|bucket", x, empty),
-                principal,
-                w["window_start"],
-                f"@{bucket}",
-            )
-            if not deviations:
-                continue
-            for dev in deviations:
-                dev.scope = bucket
-            # The principal's writes in the same window, wherever they went: a pipeline
-            # stage reads a bucket and writes what it read elsewhere.
-            of = self._just_closed.get((principal, w["window_start"]))
-            whole = {f"principal_{f}": int(of.get(f) or 0) for f in RELAY_FEATURES} if of else {}
-            verdict = Verdict(
-                principal,
-                w.get("account_id"),
-                w.get("principal_type"),
-                {**w, "buckets": [bucket], **whole},
-                deviations,
-                {},
-                self.state.profiles.get(principal),
-            )
-            out += self._judge(verdict, self.volume_detections)
-        return out
-
-    def _empty_before(self, profile: Profile | None, t: datetime) -> int:
-        """Windows without events between the principal's last learned window and ``t``
-        (for a principal×bucket, a lower bound: the principal may have used other buckets)."""
-        if profile is None or profile.last_seen >= t:
-            return 0
-        width = timedelta(minutes=self.settings.window_minutes)
-        return max(0, int((t - profile.last_seen) / width) - 1)
-
-    def _unroutine(
-        self, deviations: list[Deviation], principal: str, t: datetime, scope: str
-    ) -> list[Deviation]:
-        """Deviations less the bursts this principal shows routinely (a daily refresh, a
-        weekly rebuild): ``Profile.routine_burst`` remembers every burst."""
-        if not deviations:
-            return deviations
-        profile = self.state.profile(principal, t)
-        kept = [
-            d for d in deviations if not profile.routine_burst(d.feature + scope, d.observed, t)
-        ]
-        self.stats.routine_bursts += len(deviations) - len(kept)
-        return kept
-
-    def _judge(self, verdict: Verdict, detections: list[WindowDetection]) -> list[Alert]:
-        """Ask each detection about one scored window; raise what they find."""
-        detected_at = verdict.window["window_start"] + timedelta(
-            minutes=self.settings.window_minutes
+        rows = (
+            w
+            for w in closed.iter_rows(named=True)
+            if not _allowlisted(principal_of(w["principal"]), self.settings)
         )
         out: list[Alert] = []
-        for d in detections:
-            finding = self._guarded(d, None, d.check, verdict, self.settings)
-            if finding is not None:
-                out += self._raise(d, [finding], detected_at)
+        for step in _rounds(rows):
+            deviations = self._deviations(scorer, "bucket", step)
+            judged = [True] * len(step)
+            verdicts = self.partitions.judge("bucket", self._close, step, deviations, judged)
+            for w, verdict in zip(step, verdicts, strict=True):
+                out += self._file_window(w, verdict)
+        self._take_stats()
         return out
+
+    def _deviations(
+        self, scorer: Scorer, kind: Kind, step: list[dict[str, Any]]
+    ) -> list[list[Deviation]]:
+        """Each window's deviations: the partitions' own-baseline part, then the calibrated
+        threshold and the peers, here, in the windows' order."""
+        owns = self.partitions.score(kind, self._close, step)
+        group = "bucket" if kind == "bucket" else None
+        out = []
+        for w, own in zip(step, owns, strict=True):
+            x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
+            peer = f"{w.get('account_id')}|{group or w.get('principal_type')}"
+            out.append(scorer.judge(peer, x, own))
+        return out
+
+    def _file_window(self, w: dict[str, Any], verdict: Judged) -> list[Alert]:
+        """Raise what the detections found in one window, detected at its end."""
+        detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
+        out: list[Alert] = []
+        for detection_id, finding in verdict.findings:
+            out += self._raise(self.by_id[detection_id], [finding], detected_at)
+        return out
+
+    def _take_stats(self) -> None:
+        counted = self.partitions.take_stats()
+        self.stats.routine_bursts += counted.routine_bursts
+        for k, n in counted.errors.items():
+            self.stats.errors[k] = self.stats.errors.get(k, 0) + n
 
     def _raise(self, d: Detection, findings: list[Finding], detected_at: Any) -> list[Alert]:
         out = []
@@ -367,24 +346,27 @@ class Engine:
         habit = d.habit_of(f)
         if habit is not None and f.principal:
             kind, value = habit
-            if kind == "finding":  # remembered even while learning: that is the learning
-                profile = self.state.profile(f.principal, f.first_seen)
-                mark = f"{d.id}|{value}"
-                routine = profile.repeated(mark, f.first_seen)
-                routine = routine or self.state.team_habit(f.principal, mark, f.first_seen)
-            elif kind == "public_networks":
-                known = self.state.profiles.get(f.principal)
-                routine = known is not None and (
-                    known.habitual("ip_prefixes", value, f.first_seen)
-                    or known.public_caller(f.first_seen)
-                )
-            else:
-                known = self.state.profiles.get(f.principal)
-                routine = known is not None and known.habitual(kind, value, f.first_seen)
+            question = Habit(f.principal, kind, value, f"{d.id}|{value}", f.first_seen)
+            routine = self.partitions.routine(question)
         started = self.state.started
         if d.learns_on(f) and started is not None and f.first_seen - started < self.learning:
             return "learning"
         return "habit" if routine else None
+
+
+def _rounds(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Windows (sorted by start) in rounds of one start, without a key twice in a round: a
+    round's windows are judged together, and a key's windows one after the other."""
+    step: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for w in rows:
+        if step and (w["window_start"] != step[0]["window_start"] or w["principal"] in keys):
+            yield step
+            step, keys = [], set()
+        step.append(w)
+        keys.add(w["principal"])
+    if step:
+        yield step
 
 
 def _allowlisted(principal: str, settings: Settings) -> bool:

@@ -87,6 +87,8 @@ class Pipeline:
     """With the ray engine: the cluster to join (None: start one on this machine)."""
     consumers: int = 1
     """An SQS tail on Ray: consumer actors polling the queue."""
+    partitions: int = 0
+    """On Ray: actors holding the principals' detection state (0: this process holds it)."""
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     """Largest log object (decompressed) read; larger ones are quarantined."""
@@ -129,6 +131,7 @@ class _Source(msgspec.Struct, forbid_unknown_fields=True):
     engine: str = "local"
     ray_address: str | None = None
     consumers: int = 1
+    partitions: int = 0
     batch_mb: int = DEFAULT_BATCH_MB
     max_object_mb: int = DEFAULT_MAX_OBJECT_MB
     queue_url: str | None = None
@@ -214,6 +217,7 @@ def load_pipeline(path: Path) -> Pipeline:
         engine=src.engine,
         ray_address=src.ray_address,
         consumers=src.consumers,
+        partitions=src.partitions,
         batch_mb=src.batch_mb,
         max_object_mb=src.max_object_mb,
         queue_url=src.queue_url,
@@ -281,6 +285,10 @@ def validate(p: Pipeline, where: str) -> None:
         )
     if p.consumers != 1 and (p.engine != "ray" or p.kind != "sqs"):
         raise UsageError(f"{where}: consumers is for an SQS tail on the ray engine")
+    if p.partitions and (p.engine != "ray" or not p.detect):
+        raise UsageError(f"{where}: partitions is for detection on the ray engine")
+    if p.partitions < 0:
+        raise UsageError(f"{where}: partitions must be 0 (state in this process) or more")
     if p.ray_address is not None and p.engine != "ray":
         raise UsageError(f"{where}: a Ray address needs the ray engine")
     if p.ray_address is not None and p.workers != 1:

@@ -73,7 +73,16 @@ def open_detection(p: Pipeline, lake: AnyLake) -> DetectionRun | None:
     if not p.detect:
         return None
     sinks = routed_sinks(p)
-    run = DetectionRun.open(lake, DetectOptions(p.config, p.model, p.state, p.checkpoint_seconds))
+    options = DetectOptions(p.config, p.model, p.state, p.checkpoint_seconds)
+    if p.partitions:
+        from detector.ray_partitions import PartitionPool
+
+        options.partitions = PartitionPool(p.partitions, p.ray_address, p.workers)
+    try:
+        run = DetectionRun.open(lake, options)
+    except BaseException:
+        close_partitions(options.partitions)
+        raise
     run.hunt_command = lambda alert: alert_hunt_command(alert, str(p.lake))
     if sinks:
         outbox = Outbox(work_folder(lake) / DELIVERY, sinks)
@@ -81,6 +90,13 @@ def open_detection(p: Pipeline, lake: AnyLake) -> DetectionRun | None:
         outbox.start([a for a in committed if a["status"] == NOTIFY])  # not recorded ones
         run.outbox = outbox
     return run
+
+
+def close_partitions(partitions: object) -> None:
+    """Stop the actors of a run's partitioned state (the pool's ``close``), if any."""
+    close = getattr(partitions, "close", None)
+    if close is not None:
+        close()
 
 
 def alert_hunt_command(alert: Alert, lake: str) -> str:
@@ -93,6 +109,8 @@ def alert_hunt_command(alert: Alert, lake: str) -> str:
 def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str, Any]:
     """Give the sinks ``drain_seconds`` to deliver, then stop them; what is left is in the
     lake and goes out on the next start."""
+    if run is not None:
+        close_partitions(run.partitions)
     close = getattr(run.outbox, "close", None) if run else None
     if run is None or close is None:
         return {}

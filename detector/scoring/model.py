@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import sys
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -295,6 +295,19 @@ class Deviation:
     """For a sustained deviation: the windows the excess was held."""
 
 
+@dataclass
+class OwnScore:
+    """The principal's part of scoring one window (``Scorer.own``): all a coordinator
+    holding the threshold and the peers needs from the principal's partition."""
+
+    warm: bool
+    """The principal has its own baseline (else its peers judge the window)."""
+    zs: dict[str, float] = field(default_factory=dict)
+    peak: dict[str, float] = field(default_factory=dict)
+    typical: dict[str, float] = field(default_factory=dict)
+    sustained: list[Deviation] = field(default_factory=list)
+
+
 class Scorer:
     """Per-principal baselines, peer baselines for cold start, and the calibrated threshold."""
 
@@ -354,13 +367,40 @@ class Scorer:
         self, principal: str, peer: str, x: dict[str, float], empty_before: int = 0
     ) -> list[Deviation]:
         """Deviations of this window (empty when normal); then learns from it if normal.
-        ``empty_before``: windows without events since the principal's previous one."""
+        ``empty_before``: windows without events since the principal's previous one.
+
+        The principal's part (``own``) and the shared part (``judge``) split this so that
+        a partition can hold the one and a coordinator the other (docs/scale-out.md)."""
+        deviations = self.judge(peer, x, self.own(principal, x, empty_before))
+        if not deviations:
+            self.learn_own(principal, x)
+        return deviations
+
+    def own(self, principal: str, x: dict[str, float], empty_before: int = 0) -> OwnScore:
+        """What the principal's own baseline says of the window: its z-scores once warm,
+        and the sustained excess (whose statistic this updates)."""
         own = self.principals.get(principal)
-        use_peer = own is None or own.n < self.spec.warmup_windows
-        base = self.peers.get(peer) if use_peer else own
+        if own is None or own.n < self.spec.warmup_windows:
+            return OwnScore(warm=False)
+        typical = {f: math.expm1(own.mean[f].get()) for f in own.features}
+        sustained = own.sustained(x, self.spec.floors, empty_before)
+        return OwnScore(True, own.score_one(x), dict(own.peak), typical, sustained)
+
+    def judge(self, peer: str, x: dict[str, float], own: OwnScore) -> list[Deviation]:
+        """The window's deviations against the calibrated threshold, from its own baseline
+        when warm, else from its peers'. Updates the threshold; a normal window teaches the
+        peers (its principal's own baseline learns it in ``learn_own``)."""
+        if own.warm:
+            zs, peak, typical = own.zs, own.peak, own.typical
+        else:
+            base = self.peers.get(peer)
+            if base is not None and base.n >= self.spec.warmup_windows:
+                zs, peak = base.score_one(x), base.peak
+                typical = {f: math.expm1(base.mean[f].get()) for f in base.features}
+            else:
+                zs, peak, typical = {}, {}, {}
         deviations: list[Deviation] = []
-        if base is not None and base.n >= self.spec.warmup_windows:
-            zs = base.score_one(x)
+        if zs:
             threshold = self.threshold
             for f, z in zs.items():
                 value = x.get(f, 0.0)
@@ -368,25 +408,29 @@ class Scorer:
                 if (
                     z > threshold
                     and value >= self.spec.floors[f]
-                    and value > self.spec.peak_factor * base.peak[f]
+                    and value > self.spec.peak_factor * peak[f]
                 ):
-                    typical = math.expm1(base.mean[f].get())
-                    deviations.append(Deviation(f, value, z, typical, base.peak[f], use_peer))
+                    deviations.append(Deviation(f, value, z, typical[f], peak[f], not own.warm))
             self.scored += 1
-        if not use_peer and own is not None:
-            deviations += own.sustained(x, self.spec.floors, empty_before)
+        deviations += own.sustained
         if not deviations:
-            self.learn(principal, peer, x)
+            group = self.peers.get(peer)
+            if group is None:
+                group = self.peers[peer] = self._new()
+            group.learn_one(x)
         return deviations
+
+    def learn_own(self, principal: str, x: dict[str, float]) -> None:
+        own = self.principals.get(principal)
+        if own is None:
+            own = self.principals[principal] = self._new()
+        own.learn_one(x)
 
     def learn(self, principal: str, peer: str, x: dict[str, float], peers: bool = True) -> None:
         """Teach the principal's baseline this window, and its peers' unless ``peers`` is
         False (``score`` does for normal windows; the engine teaches the principal alone a
         deviation an analyst suppressed)."""
-        own = self.principals.get(principal)
-        if own is None:
-            own = self.principals[principal] = self._new()
-        own.learn_one(x)
+        self.learn_own(principal, x)
         if not peers:
             return
         group = self.peers.get(peer)

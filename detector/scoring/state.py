@@ -315,6 +315,11 @@ class DetectorState:
         return False
 
     def expire(self, now: datetime, expiry_days: int, idle_days: int) -> None:
+        self.expire_principals(now, expiry_days, idle_days)
+        self.expire_alerts(now, idle_days)
+
+    def expire_principals(self, now: datetime, expiry_days: int, idle_days: int) -> None:
+        """Forget idle principals and old values (a partition's share of ``expire``)."""
         idle = timedelta(days=idle_days)
         self.profiles = {k: p for k, p in self.profiles.items() if now - p.last_seen <= idle}
         if self.scorer is not None:
@@ -323,6 +328,9 @@ class DetectorState:
             }
         for p in self.profiles.values():
             p.expire(now, timedelta(days=expiry_days))
+
+    def expire_alerts(self, now: datetime, idle_days: int) -> None:
+        idle = timedelta(days=idle_days)
         self.alerts_seen = {k: t for k, t in self.alerts_seen.items() if now - t <= idle}
 
 
