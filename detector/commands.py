@@ -163,6 +163,7 @@ def run_backfill(
         alerts = detection.alerts()
         summary.alerts = alert_counts(detection.signals())
         summary.detection_errors = dict(detection.engine.stats.errors)
+        summary.partitions = detection.partition_counts()
         if alerts_file:
             write_jsonl(alerts, alerts_file)
     if summary_file:

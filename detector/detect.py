@@ -87,6 +87,8 @@ class DetectionRun:
     last_new: list[Alert] = field(default_factory=list)
     """The alerts the latest batch raised (for counting)."""
     replayed_batches: int = 0
+    rollbacks: int = 0
+    """Times detection went back to the checkpoint because a partition was lost."""
     _pending: list[Alert] = field(default_factory=list)
     _saved_at: float = 0.0
     _uncommitted: str | None = None
@@ -144,6 +146,7 @@ class DetectionRun:
                         f"detection state lost {attempt + 1} times in a row: {exc}"
                     ) from exc
                 log.warning("%s; detecting again from the last checkpoint", exc)
+                self.rollbacks += 1
                 try:
                     self.reset()
                 except PartitionLost as again:
@@ -262,6 +265,12 @@ class DetectionRun:
         except OSError as exc:
             raise infrastructure(exc, f"writing the alerts or features of batch {batch}") from exc
         return files
+
+    def partition_counts(self) -> dict[str, int] | None:
+        """For a summary: the actors holding the state, and the rollbacks (None when the
+        state is in this process)."""
+        actors = getattr(self.partitions, "count", None)
+        return None if actors is None else {"actors": actors, "rollbacks": self.rollbacks}
 
     def alerts(self) -> list[Alert]:
         """This run's notifications (what the sinks were sent) in their merged, final form

@@ -20,9 +20,8 @@ import logging
 from typing import Any
 
 from detector.config import Settings
-from detector.errors import InfrastructureError
 from detector.partition import PartitionLost
-from detector.ray_engine import connect, ray_module
+from detector.ray_engine import connect, ray_module, task_failure
 from detector.scoring.model import ModelSpec
 from detector.scoring.state import DetectorState
 from detector.sharded import PartitionShard, ShardedPartitions
@@ -61,9 +60,7 @@ class RayPartitions(ShardedPartitions):
         try:
             return list(ray.get(handles))
         except ray.exceptions.RayTaskError as exc:
-            if isinstance(exc.cause, PartitionLost):
-                raise exc.cause from None
-            raise InfrastructureError(f"a detection partition failed: {exc.cause!r}") from None
+            raise task_failure(exc) from None
         except ray.exceptions.RayError as exc:
             raise PartitionLost(f"a detection partition's actor died: {exc}") from exc
 
@@ -77,6 +74,7 @@ class PartitionPool:
         self.joined = connect(ray, address, cpus)
         actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(PartitionActor)
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in range(count)]
+        self.count = count
 
     def __call__(self, state: DetectorState, spec: ModelSpec, settings: Settings) -> RayPartitions:
         return RayPartitions(self.actors, state, spec, settings)

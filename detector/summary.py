@@ -83,6 +83,9 @@ class RunSummary:
     objects_not_ingested: int = 0
     """Objects planned but not committed (a stop or failure): read again on the next run."""
     detection_errors: dict[str, int] = field(default_factory=dict)
+    partitions: dict[str, int] | None = None
+    """With ``--partitions``: the actors holding the detection state, and the times
+    detection went back to the checkpoint because one was lost."""
     """Detections that raised, by id, and how often (the others ran on regardless)."""
     commits: int = 0
     """Commits to the lake (manifest lines, or Iceberg commit groups)."""
@@ -174,6 +177,7 @@ class RunSummary:
                 if (nodes := self.totals.ray_nodes)
                 else {}
             ),
+            **({"partitions": self.partitions} if self.partitions is not None else {}),
             "lake_commits": {"count": self.commits, "seconds": round(self.commit_seconds, 3)},
             "seconds": round(self.seconds, 3),
             "events_per_second": round(self.events_total / seconds, 1),

@@ -165,6 +165,7 @@ class Tail:
             self.summary.interrupted = signal.SIGINT
         if self.detection is not None:
             self.summary.detection_errors = dict(self.detection.engine.stats.errors)
+            self.summary.partitions = self.detection.partition_counts()
         self.summary.seconds = time.perf_counter() - started
         self.summary.commits = self.lake.commits
         self.summary.commit_seconds = self.lake.commit_seconds

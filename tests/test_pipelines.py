@@ -110,6 +110,14 @@ def test_a_lake_on_s3_with_its_catalog(tmp_path: Path) -> None:
         ),
         ('kind = "backfill"\npaths = ["/logs"]\nray_address = "auto"\n', "needs the ray engine"),
         (
+            'kind = "backfill"\npaths = ["/logs"]\npartitions = 4\n',
+            "partitions is for detection on the ray engine",
+        ),
+        (
+            'kind = "backfill"\npaths = ["/logs"]\nengine = "ray"\npartitions = -1\n',
+            "partitions must be 0",
+        ),
+        (
             'kind = "backfill"\npaths = ["/logs"]\nengine = "ray"\nray_address = "auto"\n'
             "workers = 4\n",
             "a joined cluster uses all its CPUs",
@@ -126,8 +134,9 @@ def test_bad_engine_settings(tmp_path: Path, source: str, message: str) -> None:
 def test_a_backfill_on_a_ray_cluster(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     source = 'kind = "backfill"\npaths = ["s3://logs/"]\nengine = "ray"\nray_address = "auto"\n'
-    path.write_text(f'[source]\n{source}[lake]\npath = "s3://lake/x"\n')
+    path.write_text(f'[source]\n{source}partitions = 8\n[lake]\npath = "s3://lake/x"\n')
     p = load_pipeline(path)
+    assert p.partitions == 8
     assert (p.engine, p.ray_address) == ("ray", "auto")
 
 

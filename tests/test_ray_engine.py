@@ -230,6 +230,31 @@ def test_a_worker_node_dying_mid_run_changes_nothing(
     assert out["summary"]["ray"]["batches"] == out["summary"]["batches"]
 
 
+def test_detection_state_on_partition_actors_equals_one_process(
+    cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
+) -> None:
+    """--partitions 3: the principals' profiles and baselines on three actors spread over
+    the two nodes, judged there; the lake and the alerts are one process's."""
+    with cluster.node():
+        out = ray_backfill(cluster, tmp_path, "partitioned", "--partitions", "3")
+    assert_same(out, tmp_path, "partitioned", lake_bucket, reference)
+    assert out["summary"]["partitions"] == {"actors": 3, "rollbacks": 0}
+
+
+def test_a_partition_actor_dying_mid_run_changes_nothing(
+    cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
+) -> None:
+    """The partition actor on the worker node SIGKILLed at its 40th call: its share of
+    the state is gone, so detection goes back to the checkpoint, replays the committed
+    batches from the lake and detects the batch in hand again (Ray restarts the actor,
+    which is seeded again). The lake and the alerts are the undisturbed run's."""
+    with cluster.node(failpoints="ray.partition:40"):
+        out = ray_backfill(cluster, tmp_path, "lost-partition", "--partitions", "2")
+    assert_same(out, tmp_path, "lost-partition", lake_bucket, reference)
+    assert out["summary"]["partitions"]["rollbacks"] >= 1  # the actor did die, mid-run
+    assert "detecting again from the last checkpoint" in out["stderr"]
+
+
 def test_ingest_only_the_tasks_send_back_counts_and_the_lake_is_the_same(
     cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
 ) -> None:

@@ -40,7 +40,7 @@ ENGINE = ("--engine", "ray", "--consumers", "2", "--batch-messages", "3")
 
 
 def start_ray_tail(
-    aws: str, tmp: Path, slack: SlackReceiver, again: int = 0
+    aws: str, tmp: Path, slack: SlackReceiver, again: int = 0, *extra: str
 ) -> tuple[subprocess.Popen[str], Path, str, Path]:
     """The bundled day notified to a queue (in 13 messages, the first ``again`` objects
     notified a second time), tailed by two consumers until idle: (the tail, its lake, the
@@ -53,6 +53,7 @@ def start_ray_tail(
     lake = tmp / "lake"
     summary = tmp / "summary.json"
     args = [*ENGINE, "--until-idle", "6", "--sink", f"slack={slack.url}", "--summary", str(summary)]
+    args += extra
     env = {**os.environ, "RAY_ADDRESS": ""}
     tail = subprocess.Popen(
         tail_cmd(queue, lake, *args),
@@ -118,8 +119,11 @@ def test_two_consumers_give_backfill_s_lake_and_findings(
     aws: str, tmp_path: Path, reference: Reference, slack_receiver: SlackReceiver
 ) -> None:
     """Also with 120 objects notified twice (at least once delivery): each is read once,
-    struck out while another consumer holds it or once it is committed."""
-    tail, lake, queue, summary = start_ray_tail(aws, tmp_path, slack_receiver, again=120)
+    struck out while another consumer holds it or once it is committed. The detection
+    state is on two partition actors (``--partitions 2``)."""
+    tail, lake, queue, summary = start_ray_tail(
+        aws, tmp_path, slack_receiver, 120, "--partitions", "2"
+    )
     assert_complete(tail, lake, queue, slack_receiver)
     assert event_rows(lake) == reference.events
     assert_found_as_backfill(lake, reference)
@@ -127,6 +131,7 @@ def test_two_consumers_give_backfill_s_lake_and_findings(
     totals = json.loads(summary.read_text())
     assert totals["ray"]["batches"] == totals["batches"] > 2
     assert totals["objects"]["skipped"]["already_ingested"] == 120
+    assert totals["partitions"] == {"actors": 2, "rollbacks": 0}
 
 
 def test_a_consumer_killed_mid_run_loses_nothing_and_sends_nothing_twice(
