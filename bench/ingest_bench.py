@@ -128,7 +128,7 @@ def world(name: str, args: list[str]) -> Path:
 def alternate(
     rounds: int,
     configs: dict[str, tuple[str, ...]],
-    run: Callable[[bool, tuple[str, ...]], dict[str, float]],
+    run: Callable[[bool, tuple[str, ...]], dict[str, float] | None],
 ) -> dict[str, list[dict[str, float]]]:
     """Each config (extra backfill arguments), ingest only and with detection, in turn,
     ``rounds`` times: a machine slowing down mid-session weighs on every config alike."""
@@ -137,6 +137,8 @@ def alternate(
         for detect in (False, True):
             for name, extra in configs.items():
                 r = run(detect, extra)
+                if r is None:  # a config that needs detection
+                    continue
                 key = f"{name}{' + detection' if detect else ''}"
                 runs.setdefault(key, []).append(r)
                 seconds = r.get("seconds", r.get("wall_seconds", 0.0))

@@ -28,11 +28,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import REPO, alternate, delivery_world, save_runs
 
 TICKS = os.sysconf("SC_CLK_TCK")
+RAY2 = ("--engine", "ray", "--workers", "2")
 CONFIGS = {
     "one process": ("--engine", "local"),
     "ray, 1 worker CPU": ("--engine", "ray", "--workers", "1"),
     "ray, 2 worker CPUs": ("--engine", "ray", "--workers", "2"),
+    "ray, 2 worker CPUs, 1 partition actor": (*RAY2, "--partitions", "1"),
+    "ray, 2 worker CPUs, 2 partition actors": (*RAY2, "--partitions", "2"),
 }
+"""Partition actors hold detection state: those configs run with detection only."""
 
 
 def machine_cpu_seconds() -> float:
@@ -70,7 +74,11 @@ def tree_pss_mb(root: int) -> float:
     return kb / 1024
 
 
-def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) -> dict[str, float]:
+def run(
+    sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]
+) -> dict[str, float] | None:
+    if "--partitions" in extra and not detect:
+        return None
     lake, summary = out / "ray-bench-lake", out / "ray-bench-summary.json"
     shutil.rmtree(lake, ignore_errors=True)
     cmd = [str(Path(sys.executable).with_name("detector")), "backfill", *map(str, sources)]
@@ -89,6 +97,7 @@ def run(sources: list[Path], out: Path, detect: bool, extra: tuple[str, ...]) ->
     shutil.rmtree(lake, ignore_errors=True)
     commits = s.get("lake_commits", {})
     return {
+        "partitions": s.get("partitions"),
         "events": s["events"]["total"],
         "batches": s["batches"],
         "wall_seconds": wall,
@@ -104,11 +113,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    ap.add_argument("--only", help="run only the configs whose name contains this text")
     args = ap.parse_args()
+    configs = {k: v for k, v in CONFIGS.items() if args.only is None or args.only in k}
+    if args.only is not None:
+        configs.setdefault("one process", CONFIGS["one process"])  # the ratios' base
     args.out.mkdir(parents=True, exist_ok=True)
     sources = delivery_world()
     runs = alternate(
-        args.rounds, CONFIGS, lambda detect, extra: run(sources, args.out, detect, extra)
+        args.rounds, configs, lambda detect, extra: run(sources, args.out, detect, extra)
     )
     save_runs("ray.json", runs)
     print(markdown(runs))
@@ -123,6 +136,8 @@ def markdown(runs: dict[str, list[dict[str, float]]]) -> str:
     for key, rs in runs.items():
         r = min(rs, key=lambda x: x["wall_seconds"])
         base_key = "one process" + (" + detection" if "detection" in key else "")
+        if base_key not in runs:
+            continue
         base = min(runs[base_key], key=lambda x: x["wall_seconds"])
         lines.append(
             f"| {key} | {r['events']:,} | {r['wall_seconds']:.1f} | "

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,12 +43,15 @@ from detector.features.windows import (
 )
 from detector.incidents import IncidentBook
 from detector.partition import (
+    Ahead,
     Habit,
     Judged,
     Kind,
     LocalPartitions,
     Partitions,
     guarded,
+    habit_question,
+    peer_of,
     principal_of,
 )
 from detector.scoring.model import Deviation, ModelSpec, Scorer
@@ -135,6 +139,8 @@ class Engine:
         self.windows.lateness = self.bucket_windows.lateness = lateness
         self.closed: list[pl.DataFrame] = []
         """Principal windows closed since the caller last took them (the features table)."""
+        self._answers: dict[Habit, bool] = {}
+        """Habit questions answered ahead (``_quiet`` asks the partition the others)."""
         self._close = -1
         """Counts closes: a principal×bucket window consults its principal's window of the
         same close."""
@@ -168,8 +174,14 @@ class Engine:
         # In event-time order, not rule order: incidents then decide the same whether the
         # events came in one batch (backfill) or in many (tail).
         found.sort(key=lambda fr: (fr[0].first_seen, fr[1].id))
-        for f, rule in found:  # a rule fires as its event arrives: detected at its time
-            out += self._raise(rule, [f], None)
+        # Habit questions that remember nothing are asked all at once, up front.
+        asked = {q for f, rule in found if (q := habit_question(rule, f)) and q.kind != "finding"}
+        self._answers = dict(zip(asked, self.partitions.routines(list(asked)), strict=True))
+        try:
+            for f, rule in found:  # a rule fires as its event arrives: detected at its time
+                out += self._raise(rule, [f], None)
+        finally:
+            self._answers = {}
         self.windows.add(df)
         self.bucket_windows.add(bucket_view(df))
         self.state.streams.add(df)
@@ -212,76 +224,140 @@ class Engine:
         return pl.concat(closed, how="diagonal_relaxed") if closed else None
 
     def _score(self, closed: pl.DataFrame) -> list[Alert]:
-        """Score, judge and file the closed principal windows, a window start at a time:
-        partitions hold the principals' state, the engine the threshold, peers and books."""
+        """Score, judge and file the closed principal windows."""
         scorer = self.state.scorer
         assert scorer is not None
         self.closed.append(closed)
         self._close += 1
-        out: list[Alert] = []
-        for step in _rounds(closed.iter_rows(named=True)):
-            self.stats.windows += len(step)
-            deviations = self._deviations(scorer, "principal", step)
-            judged = [not _allowlisted(w["principal"], self.settings) for w in step]
-            verdicts = self.partitions.judge("principal", self._close, step, deviations, judged)
-            for w, judge, verdict in zip(step, judged, verdicts, strict=True):
-                suppressed = False
-                if judge:
-                    merged = self.stats.merged
-                    raised = self._file_window(w, verdict)
-                    # Everything this window raised, an analyst suppressed: its deviation
-                    # is expected, so the principal's own baseline (not its peers') learns it.
-                    suppressed = bool(
-                        verdict.deviates
-                        and raised
-                        and self.stats.merged == merged
-                        and all(a.status == "suppressed" for a in raised)
-                    )
-                    out += raised
-                self.partitions.finish(w, suppressed)
-            self.partitions.end_round()
-        self._take_stats()
-        return out
+        rows = list(closed.iter_rows(named=True))
+        self.stats.windows += len(rows)
+        judged = [not _allowlisted(w["principal"], self.settings) for w in rows]
+        return self._judge_close(scorer, "principal", rows, judged)
 
     def _score_buckets(self, closed: pl.DataFrame) -> list[Alert]:
         """Volume per principal×bucket against its own baseline; volume detections only."""
         scorer = self.state.bucket_scorer
         assert scorer is not None
-        rows = (
+        rows = [
             w
             for w in closed.iter_rows(named=True)
             if not _allowlisted(principal_of(w["principal"]), self.settings)
-        )
+        ]
+        return self._judge_close(scorer, "bucket", rows, [True] * len(rows))
+
+    def _judge_close(
+        self, scorer: Scorer, kind: Kind, rows: list[dict[str, Any]], judged: list[bool]
+    ) -> list[Alert]:
+        """One close's windows (sorted by start). The partitions hold the principals'
+        state, the engine the threshold, the peers and the books, and each side does its
+        part in order: a principal's windows one after the other on its partition, and
+        the threshold, the peers and the filing of findings in the windows' order here.
+
+        The partitions run each principal ahead through the windows that cannot deviate
+        (most of them) and stop it at one that could, or that has findings. The engine
+        then decides the stopped windows' deviations, has them judged, files them, and
+        lets the stopped principals run on: a few calls per close, not a few per window."""
+        peers = scorer.peer_peaks(dict(Counter(peer_of(kind, w) for w in rows)))
+        ahead = self.partitions.run_ahead(kind, self._close, rows, judged, peers)
+        position: dict[str, list[int]] = {}
+        for i, w in enumerate(rows):
+            position.setdefault(w["principal"], []).append(i)
+        stopped = {w["principal"] for w, a in zip(rows, ahead, strict=True) if a is None}
+        """Keys with windows left to run ahead."""
+        deviations: list[list[Deviation]] = []
         out: list[Alert] = []
-        for step in _rounds(rows):
-            deviations = self._deviations(scorer, "bucket", step)
-            judged = [True] * len(step)
-            verdicts = self.partitions.judge("bucket", self._close, step, deviations, judged)
-            for w, verdict in zip(step, verdicts, strict=True):
-                out += self._file_window(w, verdict)
+        filed = 0
+        while filed < len(rows):
+            decided = len(deviations)
+            while decided < len(rows) and (a := ahead[decided]) is not None:
+                w = rows[decided]
+                x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
+                deviations.append(scorer.judge(peer_of(kind, w), x, a.own))
+                if a.judged is not None and deviations[-1]:
+                    raise AssertionError(f"a window of {w['principal']} judged ahead deviates")
+                decided += 1
+            while filed < decided and (a := ahead[filed]) is not None and a.judged is not None:
+                out += self._file_judged(rows[filed], a, judged[filed], kind)
+                filed += 1
+            if filed < decided:  # decided windows wait for their verdicts
+                self._verdicts(kind, rows, judged, ahead, deviations, range(filed, decided))
+            elif filed < len(rows):  # every window before is filed: stopped principals go on
+                resume: list[int] = []
+                for key in list(stopped):
+                    at = position[key]
+                    first = next(n for n, i in enumerate(at) if ahead[i] is None)
+                    if first == 0 or at[first - 1] < filed:
+                        resume += at[first:]
+                        stopped.discard(key)
+                resume.sort()
+                resumed = self.partitions.run_ahead(
+                    kind,
+                    self._close,
+                    [rows[i] for i in resume],
+                    [judged[i] for i in resume],
+                    peers,
+                )
+                for i, a in zip(resume, resumed, strict=True):
+                    ahead[i] = a
+                    if a is None:
+                        stopped.add(rows[i]["principal"])
         self._take_stats()
         return out
 
-    def _deviations(
-        self, scorer: Scorer, kind: Kind, step: list[dict[str, Any]]
-    ) -> list[list[Deviation]]:
-        """Each window's deviations: the partitions' own-baseline part, then the calibrated
-        threshold and the peers, here, in the windows' order."""
-        owns = self.partitions.score(kind, self._close, step)
-        group = "bucket" if kind == "bucket" else None
-        out = []
-        for w, own in zip(step, owns, strict=True):
-            x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
-            peer = f"{w.get('account_id')}|{group or w.get('principal_type')}"
-            out.append(scorer.judge(peer, x, own))
-        return out
+    def _verdicts(
+        self,
+        kind: Kind,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        ahead: list[Ahead | None],
+        deviations: list[list[Deviation]],
+        span: range,
+    ) -> None:
+        """Have the decided windows of ``span`` that wait for a verdict judged."""
+        waiting = [(i, a) for i in span if (a := ahead[i]) is not None and a.judged is None]
+        verdicts = self.partitions.judge(
+            kind,
+            self._close,
+            [rows[i] for i, _ in waiting],
+            [deviations[i] for i, _ in waiting],
+            [judged[i] for i, _ in waiting],
+        )
+        for (_, a), verdict in zip(waiting, verdicts, strict=True):
+            a.judged = verdict
+
+    def _file_judged(self, w: dict[str, Any], a: Ahead, judge: bool, kind: Kind) -> list[Alert]:
+        """File a judged window's findings; then its principal's profile learns it."""
+        verdict = a.judged
+        assert verdict is not None
+        if kind == "bucket":
+            return self._file_window(w, verdict)
+        raised: list[Alert] = []
+        suppressed = False
+        if judge:
+            merged = self.stats.merged
+            raised = self._file_window(w, verdict)
+            # Everything this window raised, an analyst suppressed: its deviation is
+            # expected, so the principal's own baseline (not its peers') learns it.
+            suppressed = bool(
+                verdict.deviates
+                and raised
+                and self.stats.merged == merged
+                and all(r.status == "suppressed" for r in raised)
+            )
+        if not a.finished:
+            self.partitions.finish(w, suppressed)
+        return raised
 
     def _file_window(self, w: dict[str, Any], verdict: Judged) -> list[Alert]:
         """Raise what the detections found in one window, detected at its end."""
         detected_at = w["window_start"] + timedelta(minutes=self.settings.window_minutes)
         out: list[Alert] = []
-        for detection_id, finding in verdict.findings:
-            out += self._raise(self.by_id[detection_id], [finding], detected_at)
+        self._answers = verdict.habits
+        try:
+            for detection_id, finding in verdict.findings:
+                out += self._raise(self.by_id[detection_id], [finding], detected_at)
+        finally:
+            self._answers = {}
         return out
 
     def _take_stats(self) -> None:
@@ -343,30 +419,19 @@ class Engine:
     def _quiet(self, d: Detection, f: Finding) -> str | None:
         """``learning`` or ``habit`` when the signal is recorded without an incident."""
         routine = False
-        habit = d.habit_of(f)
-        if habit is not None and f.principal:
-            kind, value = habit
-            question = Habit(f.principal, kind, value, f"{d.id}|{value}", f.first_seen)
-            routine = self.partitions.routine(question)
+        question = habit_question(d, f)
+        if question is not None:
+            answer = self._answers.get(question)
+            if answer is None:
+                routine = self.partitions.routine(question)
+            else:  # answered ahead, when nothing had yet been remembered
+                routine = answer
+                if question.kind == "finding":
+                    self.partitions.remember(question)
         started = self.state.started
         if d.learns_on(f) and started is not None and f.first_seen - started < self.learning:
             return "learning"
         return "habit" if routine else None
-
-
-def _rounds(rows: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    """Windows (sorted by start) in rounds of one start, without a key twice in a round: a
-    round's windows are judged together, and a key's windows one after the other."""
-    step: list[dict[str, Any]] = []
-    keys: set[str] = set()
-    for w in rows:
-        if step and (w["window_start"] != step[0]["window_start"] or w["principal"] in keys):
-            yield step
-            step, keys = [], set()
-        step.append(w)
-        keys.add(w["principal"])
-    if step:
-        yield step
 
 
 def _allowlisted(principal: str, settings: Settings) -> bool:

@@ -29,7 +29,7 @@ from detector.errors import InfrastructureError
 from detector.features.windows import BUCKET_SEPARATOR
 from detector.interrupts import reraise_if_interrupted
 from detector.scoring.model import Deviation, ModelSpec, OwnScore, Scorer
-from detector.scoring.state import DetectorState, Profile, bucket_spec
+from detector.scoring.state import HABIT_AGE, DetectorState, Profile, bucket_spec
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,13 @@ changing the number of actors moves whole virtual partitions, never one principa
 def principal_of(key: str) -> str:
     """The principal of a window key (a principal×bucket key names its principal first)."""
     return key.partition(BUCKET_SEPARATOR)[0]
+
+
+def peer_of(kind: Kind, w: dict[str, Any]) -> str:
+    """The peer group a window is judged by while its principal is new: the account and
+    the principal's type (the account's buckets, for a principal×bucket window)."""
+    group = "bucket" if kind == "bucket" else w.get("principal_type")
+    return f"{w.get('account_id')}|{group}"
 
 
 def team_of(principal: str) -> str:
@@ -86,6 +93,21 @@ class Judged:
     """Deviations remain once the principal's routine bursts are left out."""
     findings: list[tuple[str, Finding]] = field(default_factory=list)
     """(detection id, finding), in the detections' order."""
+    habits: dict[Habit, bool] = field(default_factory=dict)
+    """The findings' habit questions, answered as the engine would ask them when it files
+    them (``Partition.routine``), without remembering anything yet (``remember``)."""
+
+
+@dataclass
+class Ahead:
+    """What ``Partition.run_ahead`` did with one window."""
+
+    own: OwnScore
+    judged: Judged | None = None
+    """Set when the window could not deviate and was judged: the engine files its
+    findings (it decides nothing else about it)."""
+    finished: bool = False
+    """Judged without findings, and (a principal window) already learnt by the profile."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,15 @@ class Habit:
     value: str
     mark: str
     at: datetime
+
+
+def habit_question(d: Detection, f: Finding) -> Habit | None:
+    """What the engine asks the finding's principal's partition (``Detection.habit_of``)."""
+    habit = d.habit_of(f)
+    if habit is None or not f.principal:
+        return None
+    kind, value = habit
+    return Habit(f.principal, kind, value, f"{d.id}|{value}", f.first_seen)
 
 
 def guarded(
@@ -131,6 +162,8 @@ class Partition:
         self._just_closed: dict[tuple[str, Any], dict[str, Any]] = {}
         """Each principal window of the latest close, for its principal×bucket windows."""
         self._close = -1
+        self._ahead = False
+        """Running ahead of the engine's filing (``run_ahead``)."""
 
     def configure(self, settings: Settings) -> None:
         """The effective settings (what discovery learned changes them)."""
@@ -141,20 +174,69 @@ class Partition:
         assert scorer is not None
         return scorer
 
-    def score(self, kind: Kind, close: int, rows: list[dict[str, Any]]) -> list[OwnScore]:
-        """Round 1: each window against its principal's own baseline."""
+    def run_ahead(
+        self,
+        kind: Kind,
+        close: int,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        peer_peaks: dict[str, dict[str, float]],
+    ) -> list[Ahead | None]:
+        """Windows of a close (each key's in order, from its next one), as far as each key
+        can go without the engine: a window that ``Scorer.cannot_deviate`` is learnt and
+        judged here (and, for a principal window without findings, finished). A key stops
+        at its first window that could deviate (returned scored, for the engine to decide)
+        or that has findings (to be filed first); its later windows are None."""
         scorer = self._scorer(kind)
         if kind == "principal" and close != self._close:
             self._just_closed, self._close = {}, close
-        out = []
-        for w in rows:
-            principal = principal_of(w["principal"])
+        self._ahead = True
+        try:
+            return self._run_ahead(scorer, kind, close, rows, judged, peer_peaks)
+        finally:
+            self._ahead = False
+
+    def _run_ahead(
+        self,
+        scorer: Scorer,
+        kind: Kind,
+        close: int,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        peer_peaks: dict[str, dict[str, float]],
+    ) -> list[Ahead | None]:
+        stopped: set[str] = set()
+        out: list[Ahead | None] = []
+        for w, judge in zip(rows, judged, strict=True):
+            key = w["principal"]
             if kind == "principal":
-                self._just_closed[principal, w["window_start"]] = w
+                self._just_closed[key, w["window_start"]] = w
+            if key in stopped:
+                out.append(None)
+                continue
             x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
-            empty = self._empty_before(self.state.profiles.get(principal), w["window_start"])
-            out.append(scorer.own(w["principal"], x, empty))
+            own = self._own(scorer, w, x)
+            if not scorer.cannot_deviate(own, x, peer_peaks.get(peer_of(kind, w))):
+                stopped.add(key)
+                out.append(Ahead(own))
+                continue
+            scorer.learn_own(key, x)
+            if kind == "principal":
+                verdict = self._judge_principal(key, w, [], judge)
+            else:
+                verdict = self._judge_bucket(principal_of(key), w, [], close)
+            finished = not verdict.findings
+            if finished and kind == "principal":
+                self.finish(w, False)
+            elif not finished:
+                stopped.add(key)
+            out.append(Ahead(own, verdict, finished))
         return out
+
+    def _own(self, scorer: Scorer, w: dict[str, Any], x: dict[str, float]) -> OwnScore:
+        """The window against its key's own baseline (``Scorer.own``)."""
+        profile = self.state.profiles.get(principal_of(w["principal"]))
+        return scorer.own(w["principal"], x, self._empty_before(profile, w["window_start"]))
 
     def judge(
         self,
@@ -164,9 +246,9 @@ class Partition:
         deviations: list[list[Deviation]],
         judged: list[bool],
     ) -> list[Judged]:
-        """Round 2: learn the normal windows; ask each detection about the others (and
-        about every window of a ``judged`` principal: window detections read more than
-        deviations)."""
+        """Windows the engine decided: learn the normal ones; ask each detection about the
+        others (and about every window of a ``judged`` principal: window detections read
+        more than deviations)."""
         scorer = self._scorer(kind)
         out = []
         for w, devs, judge in zip(rows, deviations, judged, strict=True):
@@ -178,7 +260,7 @@ class Partition:
                 out.append(self._judge_principal(principal, w, devs, judge))
                 continue
             kept = self._unroutine(devs, principal, t, f"@{key.partition(BUCKET_SEPARATOR)[2]}")
-            out.append(Judged(bool(kept), self._judge_bucket(principal, w, kept, close)))
+            out.append(self._judge_bucket(principal, w, kept, close))
         return out
 
     def _judge_principal(
@@ -197,14 +279,14 @@ class Partition:
             profile.news(w) if profile else {},
             profile,
         )
-        return Judged(bool(kept), self._ask(verdict, self.window_detections))
+        return self._ask(verdict, self.window_detections, bool(kept))
 
     def _judge_bucket(
         self, principal: str, w: dict[str, Any], kept: list[Deviation], close: int
-    ) -> list[tuple[str, Finding]]:
+    ) -> Judged:
         """Volume per principal×bucket: volume detections only, when it deviates."""
         if not kept:
-            return []
+            return Judged(False)
         bucket = w["principal"].partition(BUCKET_SEPARATOR)[2]
         for dev in kept:
             dev.scope = bucket
@@ -221,20 +303,23 @@ class Partition:
             {},
             self.state.profiles.get(principal),
         )
-        return self._ask(verdict, self.volume_detections)
+        return self._ask(verdict, self.volume_detections, True)
 
-    def _ask(
-        self, verdict: Verdict, detections: list[WindowDetection]
-    ) -> list[tuple[str, Finding]]:
-        out = []
+    def _ask(self, verdict: Verdict, detections: list[WindowDetection], deviates: bool) -> Judged:
+        out = Judged(deviates)
         for d in detections:
             finding = guarded(self.stats.errors, d, None, d.check, verdict, self.settings)
-            if finding is not None:
-                out.append((d.id, finding))
+            if finding is None:
+                continue
+            out.findings.append((d.id, finding))
+            q = habit_question(d, finding)
+            if q is not None and (q.kind != "finding" or not self._ahead):
+                # Not a mark while running ahead: a teammate's may be filed before it.
+                out.habits[q] = self.routine(q, remember=False)
         return out
 
     def finish(self, w: dict[str, Any], suppressed: bool) -> None:
-        """Round 3, per principal window once its alerts are filed: the profile learns it,
+        """Per principal window once its alerts are filed: the profile learns it,
         and so does the own baseline when an analyst suppressed all its deviation raised."""
         principal, t = w["principal"], w["window_start"]
         if suppressed:
@@ -242,20 +327,31 @@ class Partition:
             scorer.learn_own(principal, {f: float(w.get(f) or 0) for f in scorer.spec.features})
         self.state.profile(principal, t).learn(w)
 
-    def routine(self, q: Habit) -> bool:
+    def routine(self, q: Habit, remember: bool = True) -> bool:
         """Whether the finding ``q`` asks about is the principal's habit; a ``finding``
-        habit also remembers its mark (``Profile.repeated``)."""
+        habit also remembers its mark (``Profile.repeated``) unless ``remember`` is False
+        (then ``remember`` does it, once the engine has filed the finding)."""
         if q.kind == "finding":  # remembered even while learning: that is the learning
-            profile = self.state.profile(q.principal, q.at)
-            return profile.repeated(q.mark, q.at) or self.state.team_habit(
-                q.principal, q.mark, q.at
-            )
+            profile = self.state.profiles.get(q.principal)
+            first = profile.marks.get(q.mark, (q.at, q.at))[0] if profile else q.at
+            if remember:
+                self.remember(q)
+            return q.at - first >= HABIT_AGE or self.state.team_habit(q.principal, q.mark, q.at)
         known = self.state.profiles.get(q.principal)
         if known is None:
             return False
         if q.kind == "public_networks":
             return known.habitual("ip_prefixes", q.value, q.at) or known.public_caller(q.at)
         return known.habitual(q.kind, q.value, q.at)
+
+    def remember(self, q: Habit) -> None:
+        """Remember a filed finding's habit mark."""
+        self.state.profile(q.principal, q.at).repeated(q.mark, q.at)
+
+    def routines(self, questions: list[Habit]) -> list[bool]:
+        """Answers to questions that remember nothing (``finding`` habits are not asked
+        this way)."""
+        return [self.routine(q, remember=False) for q in questions]
 
     def newest(self) -> datetime | None:
         """The latest window any of its principals was seen in."""
@@ -293,7 +389,14 @@ class Partitions(Protocol):
 
     def configure(self, settings: Settings) -> None: ...
 
-    def score(self, kind: Kind, close: int, rows: list[dict[str, Any]]) -> list[OwnScore]: ...
+    def run_ahead(
+        self,
+        kind: Kind,
+        close: int,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        peer_peaks: dict[str, dict[str, float]],
+    ) -> list[Ahead | None]: ...
 
     def judge(
         self,
@@ -307,10 +410,13 @@ class Partitions(Protocol):
     def finish(self, w: dict[str, Any], suppressed: bool) -> None:
         """May wait until the next call that reads that principal's partition."""
 
-    def end_round(self) -> None:
-        """Everything ``finish`` was told is done."""
-
     def routine(self, q: Habit) -> bool: ...
+
+    def routines(self, questions: list[Habit]) -> list[bool]:
+        """Answers to questions that remember nothing, all at once."""
+
+    def remember(self, q: Habit) -> None:
+        """May wait until the next call that reads that principal's partition."""
 
     def newest(self) -> datetime | None: ...
 
@@ -333,8 +439,15 @@ class LocalPartitions:
     def configure(self, settings: Settings) -> None:
         self.partition.configure(settings)
 
-    def score(self, kind: Kind, close: int, rows: list[dict[str, Any]]) -> list[OwnScore]:
-        return self.partition.score(kind, close, rows)
+    def run_ahead(
+        self,
+        kind: Kind,
+        close: int,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        peer_peaks: dict[str, dict[str, float]],
+    ) -> list[Ahead | None]:
+        return self.partition.run_ahead(kind, close, rows, judged, peer_peaks)
 
     def judge(
         self,
@@ -349,11 +462,14 @@ class LocalPartitions:
     def finish(self, w: dict[str, Any], suppressed: bool) -> None:
         self.partition.finish(w, suppressed)
 
-    def end_round(self) -> None:
-        return None
-
     def routine(self, q: Habit) -> bool:
         return self.partition.routine(q)
+
+    def routines(self, questions: list[Habit]) -> list[bool]:
+        return self.partition.routines(questions)
+
+    def remember(self, q: Habit) -> None:
+        self.partition.remember(q)
 
     def newest(self) -> datetime | None:
         return self.partition.newest()

@@ -19,6 +19,7 @@ from typing import Any
 
 from detector.config import Settings
 from detector.partition import (
+    Ahead,
     Habit,
     Judged,
     Kind,
@@ -28,7 +29,7 @@ from detector.partition import (
     principal_of,
     virtual_partition,
 )
-from detector.scoring.model import Deviation, ModelSpec, OwnScore, Scorer
+from detector.scoring.model import Deviation, ModelSpec, Scorer
 from detector.scoring.state import DetectorState, bucket_spec
 
 
@@ -151,9 +152,26 @@ class ShardedPartitions:
         for q in self.queued:
             q.append(("configure", settings))
 
-    def score(self, kind: Kind, close: int, rows: list[dict[str, Any]]) -> list[OwnScore]:
+    def run_ahead(
+        self,
+        kind: Kind,
+        close: int,
+        rows: list[dict[str, Any]],
+        judged: list[bool],
+        peer_peaks: dict[str, dict[str, float]],
+    ) -> list[Ahead | None]:
         at = self._spread(rows)
-        calls = {n: ("score", kind, close, [rows[i] for i in ix]) for n, ix in at.items()}
+        calls = {
+            n: (
+                "run_ahead",
+                kind,
+                close,
+                [rows[i] for i in ix],
+                [judged[i] for i in ix],
+                peer_peaks,
+            )
+            for n, ix in at.items()
+        }
         return self._gather_in_order(len(rows), at, self._call(calls))
 
     def judge(
@@ -181,8 +199,15 @@ class ShardedPartitions:
     def finish(self, w: dict[str, Any], suppressed: bool) -> None:
         self.queued[self.shard_of(w["principal"])].append(("finish", w, suppressed))
 
-    def end_round(self) -> None:
-        """Nothing to wait for: each shard applies its queue before its next call."""
+    def routines(self, questions: list[Habit]) -> list[bool]:
+        at: dict[int, list[int]] = defaultdict(list)
+        for i, q in enumerate(questions):
+            at[self.shard_of(q.principal)].append(i)
+        calls = {n: ("routines", [questions[i] for i in ix]) for n, ix in at.items()}
+        return self._gather_in_order(len(questions), at, self._call(calls))
+
+    def remember(self, q: Habit) -> None:
+        self.queued[self.shard_of(q.principal)].append(("remember", q))
 
     def routine(self, q: Habit) -> bool:
         n = self.shard_of(q.principal)

@@ -386,6 +386,31 @@ class Scorer:
         sustained = own.sustained(x, self.spec.floors, empty_before)
         return OwnScore(True, own.score_one(x), dict(own.peak), typical, sustained)
 
+    def cannot_deviate(
+        self, own: OwnScore, x: dict[str, float], peer_peak: dict[str, float] | None
+    ) -> bool:
+        """Whether ``judge`` will find no deviation whatever the threshold: no sustained
+        excess, and no feature above both its floor and ``peak_factor`` × the past peak it
+        is judged against (the principal's own once warm, else ``peer_peak``: a lower bound
+        of its peers' peak, which the engine gives). Most windows are such; a partition
+        finishes them without waiting for the threshold."""
+        peak = own.peak if own.warm else peer_peak or {}
+        return not own.sustained and not any(
+            x.get(f, 0.0) >= floor and x.get(f, 0.0) > self.spec.peak_factor * peak.get(f, 0.0)
+            for f, floor in self.spec.floors.items()
+        )
+
+    def peer_peaks(self, peers: dict[str, int]) -> dict[str, dict[str, float]]:
+        """Lower bounds of the peer groups' past peaks while ``peers[g]`` more windows
+        teach group ``g`` (each learnt window decays a peak by ``peak_decay`` at most)."""
+        out = {}
+        for group, n in peers.items():
+            base = self.peers.get(group)
+            if base is not None:
+                fade = self.spec.peak_decay**n
+                out[group] = {f: p * fade for f, p in base.peak.items()}
+        return out
+
     def judge(self, peer: str, x: dict[str, float], own: OwnScore) -> list[Deviation]:
         """The window's deviations against the calibrated threshold, from its own baseline
         when warm, else from its peers'. Updates the threshold; a normal window teaches the
