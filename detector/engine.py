@@ -61,6 +61,8 @@ from detector.triage import Suppression, covering
 log = logging.getLogger(__name__)
 
 PartitionsFactory = Callable[[DetectorState, ModelSpec, Settings], Partitions]
+DECIDING = ("principal", "window_start", "account_id", "principal_type")
+"""The columns of a closed window the engine itself reads (besides the model's features)."""
 
 
 @dataclass
@@ -174,9 +176,12 @@ class Engine:
         # In event-time order, not rule order: incidents then decide the same whether the
         # events came in one batch (backfill) or in many (tail).
         found.sort(key=lambda fr: (fr[0].first_seen, fr[1].id))
-        # Habit questions that remember nothing are asked all at once, up front.
-        asked = {q for f, rule in found if (q := habit_question(rule, f)) and q.kind != "finding"}
-        self._answers = dict(zip(asked, self.partitions.routines(list(asked)), strict=True))
+        if not isinstance(self.partitions, LocalPartitions):
+            # Habit questions that remember nothing: all at once, up front, not a call each.
+            asked = {
+                q for f, rule in found if (q := habit_question(rule, f)) and q.kind != "finding"
+            }
+            self._answers = dict(zip(asked, self.partitions.routines(list(asked)), strict=True))
         try:
             for f, rule in found:  # a rule fires as its event arrives: detected at its time
                 out += self._raise(rule, [f], None)
@@ -229,24 +234,24 @@ class Engine:
         assert scorer is not None
         self.closed.append(closed)
         self._close += 1
-        rows = list(closed.iter_rows(named=True))
-        self.stats.windows += len(rows)
-        judged = [not _allowlisted(w["principal"], self.settings) for w in rows]
-        return self._judge_close(scorer, "principal", rows, judged)
+        self.stats.windows += closed.height
+        if not closed.height:
+            return []
+        judged = [not _allowlisted(p, self.settings) for p in closed["principal"]]
+        return self._judge_close(scorer, "principal", closed, judged)
 
     def _score_buckets(self, closed: pl.DataFrame) -> list[Alert]:
         """Volume per principal×bucket against its own baseline; volume detections only."""
         scorer = self.state.bucket_scorer
         assert scorer is not None
-        rows = [
-            w
-            for w in closed.iter_rows(named=True)
-            if not _allowlisted(principal_of(w["principal"]), self.settings)
-        ]
-        return self._judge_close(scorer, "bucket", rows, [True] * len(rows))
+        if not closed.height:
+            return []
+        keep = [not _allowlisted(principal_of(p), self.settings) for p in closed["principal"]]
+        closed = closed.filter(pl.Series(keep, dtype=pl.Boolean))
+        return self._judge_close(scorer, "bucket", closed, [True] * closed.height)
 
     def _judge_close(
-        self, scorer: Scorer, kind: Kind, rows: list[dict[str, Any]], judged: list[bool]
+        self, scorer: Scorer, kind: Kind, closed: pl.DataFrame, judged: list[bool]
     ) -> list[Alert]:
         """One close's windows (sorted by start). The partitions hold the principals'
         state, the engine the threshold, the peers and the books, and each side does its
@@ -257,8 +262,20 @@ class Engine:
         (most of them) and stop it at one that could, or that has findings. The engine
         then decides the stopped windows' deviations, has them judged, files them, and
         lets the stopped principals run on: a few calls per close, not a few per window."""
+        if not closed.height:
+            return []
+        # What the engine reads of a window; the partitions get every column.
+        local = isinstance(self.partitions, LocalPartitions)
+        if local:  # read once, here and by the partition
+            rows = list(closed.iter_rows(named=True))
+        else:  # the engine reads a few columns; the partitions get every column, as Arrow
+            features = [f for f in scorer.spec.features if f in closed.columns]
+            rows = list(closed.select(*DECIDING, *features).iter_rows(named=True))
         peers = scorer.peer_peaks(dict(Counter(peer_of(kind, w) for w in rows)))
-        ahead = self.partitions.run_ahead(kind, self._close, rows, judged, peers)
+        everything = list(range(len(rows)))
+        ahead = self.partitions.run_ahead(
+            kind, self._close, rows if local else closed, everything, judged, peers
+        )
         position: dict[str, list[int]] = {}
         for i, w in enumerate(rows):
             position.setdefault(w["principal"], []).append(i)
@@ -272,15 +289,13 @@ class Engine:
             while decided < len(rows) and (a := ahead[decided]) is not None:
                 w = rows[decided]
                 x = {f: float(w.get(f) or 0) for f in scorer.spec.features}
-                deviations.append(scorer.judge(peer_of(kind, w), x, a.own))
-                if a.judged is not None and deviations[-1]:
-                    raise AssertionError(f"a window of {w['principal']} judged ahead deviates")
+                deviations.append(scorer.judge(peer_of(kind, w), x, a.own, a.judged is not None))
                 decided += 1
             while filed < decided and (a := ahead[filed]) is not None and a.judged is not None:
-                out += self._file_judged(rows[filed], a, judged[filed], kind)
+                out += self._file_judged(rows[filed], filed, a, judged[filed], kind)
                 filed += 1
             if filed < decided:  # decided windows wait for their verdicts
-                self._verdicts(kind, rows, judged, ahead, deviations, range(filed, decided))
+                self._verdicts(kind, judged, ahead, deviations, range(filed, decided))
             elif filed < len(rows):  # every window before is filed: stopped principals go on
                 resume: list[int] = []
                 for key in list(stopped):
@@ -290,12 +305,9 @@ class Engine:
                         resume += at[first:]
                         stopped.discard(key)
                 resume.sort()
+                windows = [rows[i] for i in resume] if local else closed[resume]
                 resumed = self.partitions.run_ahead(
-                    kind,
-                    self._close,
-                    [rows[i] for i in resume],
-                    [judged[i] for i in resume],
-                    peers,
+                    kind, self._close, windows, resume, [judged[i] for i in resume], peers
                 )
                 for i, a in zip(resume, resumed, strict=True):
                     ahead[i] = a
@@ -307,7 +319,6 @@ class Engine:
     def _verdicts(
         self,
         kind: Kind,
-        rows: list[dict[str, Any]],
         judged: list[bool],
         ahead: list[Ahead | None],
         deviations: list[list[Deviation]],
@@ -318,14 +329,16 @@ class Engine:
         verdicts = self.partitions.judge(
             kind,
             self._close,
-            [rows[i] for i, _ in waiting],
+            [i for i, _ in waiting],
             [deviations[i] for i, _ in waiting],
             [judged[i] for i, _ in waiting],
         )
         for (_, a), verdict in zip(waiting, verdicts, strict=True):
             a.judged = verdict
 
-    def _file_judged(self, w: dict[str, Any], a: Ahead, judge: bool, kind: Kind) -> list[Alert]:
+    def _file_judged(
+        self, w: dict[str, Any], position: int, a: Ahead, judge: bool, kind: Kind
+    ) -> list[Alert]:
         """File a judged window's findings; then its principal's profile learns it."""
         verdict = a.judged
         assert verdict is not None
@@ -345,7 +358,7 @@ class Engine:
                 and all(r.status == "suppressed" for r in raised)
             )
         if not a.finished:
-            self.partitions.finish(w, suppressed)
+            self.partitions.finish(self._close, position, suppressed)
         return raised
 
     def _file_window(self, w: dict[str, Any], verdict: Judged) -> list[Alert]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+import polars as pl
+
 from detector.config import Settings
 from detector.detections import active
 from detector.detections.base import Detection, Finding
@@ -34,6 +36,8 @@ from detector.scoring.state import HABIT_AGE, DetectorState, Profile, bucket_spe
 log = logging.getLogger(__name__)
 
 Kind = Literal["principal", "bucket"]
+Windows = pl.DataFrame | list[dict[str, Any]]
+"""Closed windows: a frame to send elsewhere, or rows already read in this process."""
 """Principal windows, or principal×bucket windows (keyed ``principal<SEP>bucket``)."""
 VIRTUAL_PARTITIONS = 4096
 """Principals hash onto this many virtual partitions, which are spread over the actors:
@@ -162,6 +166,7 @@ class Partition:
         self._just_closed: dict[tuple[str, Any], dict[str, Any]] = {}
         """Each principal window of the latest close, for its principal×bucket windows."""
         self._close = -1
+        self._windows: dict[Kind, dict[int, dict[str, Any]]] = {"principal": {}, "bucket": {}}
         self._ahead = False
         """Running ahead of the engine's filing (``run_ahead``)."""
 
@@ -178,23 +183,38 @@ class Partition:
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        windows: Windows,
+        positions: list[int],
         judged: list[bool],
         peer_peaks: dict[str, dict[str, float]],
     ) -> list[Ahead | None]:
-        """Windows of a close (each key's in order, from its next one), as far as each key
-        can go without the engine: a window that ``Scorer.cannot_deviate`` is learnt and
-        judged here (and, for a principal window without findings, finished). A key stops
-        at its first window that could deviate (returned scored, for the engine to decide)
-        or that has findings (to be filed first); its later windows are None."""
+        """Windows of a close (each key's in order, from its next one; ``positions`` are
+        their places in the close), as far as each key can go without the engine: a window
+        that ``Scorer.cannot_deviate`` is learnt and judged here (and, for a principal
+        window without findings, finished). A key stops at its first window that could
+        deviate (returned scored, for the engine to decide) or that has findings (to be
+        filed first); its later windows are None. The windows are kept for ``judge`` and
+        ``finish``, which name them by position."""
         scorer = self._scorer(kind)
-        if kind == "principal" and close != self._close:
-            self._just_closed, self._close = {}, close
+        stash = self._stash(kind, close)
+        rows = windows if isinstance(windows, list) else list(windows.iter_rows(named=True))
+        for i, w in zip(positions, rows, strict=True):
+            stash[i] = w
+            if kind == "principal":
+                self._just_closed[w["principal"], w["window_start"]] = w
         self._ahead = True
         try:
             return self._run_ahead(scorer, kind, close, rows, judged, peer_peaks)
         finally:
             self._ahead = False
+
+    def _stash(self, kind: Kind, close: int) -> dict[int, dict[str, Any]]:
+        """The close's windows this partition was given, by position (a new close
+        forgets the last one's)."""
+        if close != self._close:
+            self._just_closed, self._close = {}, close
+            self._windows = {"principal": {}, "bucket": {}}
+        return self._windows[kind]
 
     def _run_ahead(
         self,
@@ -209,8 +229,6 @@ class Partition:
         out: list[Ahead | None] = []
         for w, judge in zip(rows, judged, strict=True):
             key = w["principal"]
-            if kind == "principal":
-                self._just_closed[key, w["window_start"]] = w
             if key in stopped:
                 out.append(None)
                 continue
@@ -218,8 +236,9 @@ class Partition:
             own = self._own(scorer, w, x)
             if not scorer.cannot_deviate(own, x, peer_peaks.get(peer_of(kind, w))):
                 stopped.add(key)
-                out.append(Ahead(own))
+                out.append(Ahead(scorer.detail(key, own)))
                 continue
+            own.peak = {}  # the engine reads only the z-scores of a window that cannot deviate
             scorer.learn_own(key, x)
             if kind == "principal":
                 verdict = self._judge_principal(key, w, [], judge)
@@ -227,7 +246,7 @@ class Partition:
                 verdict = self._judge_bucket(principal_of(key), w, [], close)
             finished = not verdict.findings
             if finished and kind == "principal":
-                self.finish(w, False)
+                self._learn(w, False)
             elif not finished:
                 stopped.add(key)
             out.append(Ahead(own, verdict, finished))
@@ -242,16 +261,18 @@ class Partition:
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        positions: list[int],
         deviations: list[list[Deviation]],
         judged: list[bool],
     ) -> list[Judged]:
-        """Windows the engine decided: learn the normal ones; ask each detection about the
-        others (and about every window of a ``judged`` principal: window detections read
-        more than deviations)."""
+        """Windows the engine decided (by position in the close): learn the normal ones;
+        ask each detection about the others (and about every window of a ``judged``
+        principal: window detections read more than deviations)."""
         scorer = self._scorer(kind)
+        stash = self._stash(kind, close)
         out = []
-        for w, devs, judge in zip(rows, deviations, judged, strict=True):
+        for i, devs, judge in zip(positions, deviations, judged, strict=True):
+            w = stash[i]
             key, t = w["principal"], w["window_start"]
             principal = principal_of(key)
             if not devs:
@@ -318,9 +339,12 @@ class Partition:
                 out.habits[q] = self.routine(q, remember=False)
         return out
 
-    def finish(self, w: dict[str, Any], suppressed: bool) -> None:
-        """Per principal window once its alerts are filed: the profile learns it,
-        and so does the own baseline when an analyst suppressed all its deviation raised."""
+    def finish(self, close: int, position: int, suppressed: bool) -> None:
+        """A principal window once its alerts are filed: the profile learns it, and so
+        does the own baseline when an analyst suppressed all its deviation raised."""
+        self._learn(self._stash("principal", close)[position], suppressed)
+
+    def _learn(self, w: dict[str, Any], suppressed: bool) -> None:
         principal, t = w["principal"], w["window_start"]
         if suppressed:
             scorer = self._scorer("principal")
@@ -393,7 +417,8 @@ class Partitions(Protocol):
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        windows: Windows,
+        positions: list[int],
         judged: list[bool],
         peer_peaks: dict[str, dict[str, float]],
     ) -> list[Ahead | None]: ...
@@ -402,12 +427,12 @@ class Partitions(Protocol):
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        positions: list[int],
         deviations: list[list[Deviation]],
         judged: list[bool],
     ) -> list[Judged]: ...
 
-    def finish(self, w: dict[str, Any], suppressed: bool) -> None:
+    def finish(self, close: int, position: int, suppressed: bool) -> None:
         """May wait until the next call that reads that principal's partition."""
 
     def routine(self, q: Habit) -> bool: ...
@@ -443,24 +468,25 @@ class LocalPartitions:
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        windows: Windows,
+        positions: list[int],
         judged: list[bool],
         peer_peaks: dict[str, dict[str, float]],
     ) -> list[Ahead | None]:
-        return self.partition.run_ahead(kind, close, rows, judged, peer_peaks)
+        return self.partition.run_ahead(kind, close, windows, positions, judged, peer_peaks)
 
     def judge(
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        positions: list[int],
         deviations: list[list[Deviation]],
         judged: list[bool],
     ) -> list[Judged]:
-        return self.partition.judge(kind, close, rows, deviations, judged)
+        return self.partition.judge(kind, close, positions, deviations, judged)
 
-    def finish(self, w: dict[str, Any], suppressed: bool) -> None:
-        self.partition.finish(w, suppressed)
+    def finish(self, close: int, position: int, suppressed: bool) -> None:
+        self.partition.finish(close, position, suppressed)
 
     def routine(self, q: Habit) -> bool:
         return self.partition.routine(q)

@@ -17,6 +17,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import polars as pl
+
 from detector.config import Settings
 from detector.partition import (
     Ahead,
@@ -26,6 +28,7 @@ from detector.partition import (
     Partition,
     PartitionLost,
     PartitionStats,
+    Windows,
     principal_of,
     virtual_partition,
 )
@@ -79,6 +82,9 @@ class ShardedPartitions:
         self.queued: list[list[tuple[Any, ...]]] = [[] for _ in shards]
         self.stats = PartitionStats()
         self._route: dict[str, int] = {}
+        self._close = -1
+        self._where: dict[Kind, dict[int, int]] = {"principal": {}, "bucket": {}}
+        """The shard each window of the current close went to, by position."""
         self._seed(state, settings)
 
     def _seed(self, state: DetectorState, settings: Settings) -> None:
@@ -131,13 +137,6 @@ class ShardedPartitions:
             out[n] = result
         return out
 
-    def _spread(self, rows: list[dict[str, Any]]) -> dict[int, list[int]]:
-        """Row positions by shard, in order."""
-        at: dict[int, list[int]] = defaultdict(list)
-        for i, w in enumerate(rows):
-            at[self.shard_of(w["principal"])].append(i)
-        return at
-
     @staticmethod
     def _gather_in_order(
         n_rows: int, at: dict[int, list[int]], results: dict[int, Any]
@@ -156,48 +155,62 @@ class ShardedPartitions:
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        windows: Windows,
+        positions: list[int],
         judged: list[bool],
         peer_peaks: dict[str, dict[str, float]],
     ) -> list[Ahead | None]:
-        at = self._spread(rows)
+        if isinstance(windows, list):
+            windows = pl.DataFrame(windows)
+        if close != self._close:
+            self._close, self._where = close, {"principal": {}, "bucket": {}}
+        where = self._where[kind]
+        at: dict[int, list[int]] = defaultdict(list)
+        for j, key in enumerate(windows["principal"]):
+            n = self.shard_of(key)
+            at[n].append(j)
+            where[positions[j]] = n
         calls = {
             n: (
                 "run_ahead",
                 kind,
                 close,
-                [rows[i] for i in ix],
-                [judged[i] for i in ix],
+                windows[ix],
+                [positions[j] for j in ix],
+                [judged[j] for j in ix],
                 peer_peaks,
             )
             for n, ix in at.items()
         }
-        return self._gather_in_order(len(rows), at, self._call(calls))
+        return self._gather_in_order(len(positions), at, self._call(calls))
 
     def judge(
         self,
         kind: Kind,
         close: int,
-        rows: list[dict[str, Any]],
+        positions: list[int],
         deviations: list[list[Deviation]],
         judged: list[bool],
     ) -> list[Judged]:
-        at = self._spread(rows)
+        at: dict[int, list[int]] = defaultdict(list)
+        for j, i in enumerate(positions):
+            at[self._where[kind][i]].append(j)
         calls = {
             n: (
                 "judge",
                 kind,
                 close,
-                [rows[i] for i in ix],
-                [deviations[i] for i in ix],
-                [judged[i] for i in ix],
+                [positions[j] for j in ix],
+                [deviations[j] for j in ix],
+                [judged[j] for j in ix],
             )
             for n, ix in at.items()
         }
-        return self._gather_in_order(len(rows), at, self._call(calls))
+        return self._gather_in_order(len(positions), at, self._call(calls))
 
-    def finish(self, w: dict[str, Any], suppressed: bool) -> None:
-        self.queued[self.shard_of(w["principal"])].append(("finish", w, suppressed))
+    def finish(self, close: int, position: int, suppressed: bool) -> None:
+        n = self._where["principal"][position]
+        self.queued[n].append(("finish", close, position, suppressed))
 
     def routines(self, questions: list[Habit]) -> list[bool]:
         at: dict[int, list[int]] = defaultdict(list)

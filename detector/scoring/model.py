@@ -371,7 +371,8 @@ class Scorer:
 
         The principal's part (``own``) and the shared part (``judge``) split this so that
         a partition can hold the one and a coordinator the other (docs/scale-out.md)."""
-        deviations = self.judge(peer, x, self.own(principal, x, empty_before))
+        score = self.detail(principal, self.own(principal, x, empty_before))
+        deviations = self.judge(peer, x, score)
         if not deviations:
             self.learn_own(principal, x)
         return deviations
@@ -382,9 +383,18 @@ class Scorer:
         own = self.principals.get(principal)
         if own is None or own.n < self.spec.warmup_windows:
             return OwnScore(warm=False)
-        typical = {f: math.expm1(own.mean[f].get()) for f in own.features}
         sustained = own.sustained(x, self.spec.floors, empty_before)
-        return OwnScore(True, own.score_one(x), dict(own.peak), typical, sustained)
+        return OwnScore(True, own.score_one(x), own.peak, {}, sustained)
+
+    def detail(self, principal: str, score: OwnScore) -> OwnScore:
+        """``score`` (from ``own``, before anything more was learnt) with what a deviation
+        reports: the past peaks, copied, and the typical values. Left out of windows that
+        cannot deviate: the engine never reads them there."""
+        own = self.principals.get(principal)
+        if score.warm and own is not None:
+            score.peak = dict(score.peak)
+            score.typical = {f: math.expm1(own.mean[f].get()) for f in own.features}
+        return score
 
     def cannot_deviate(
         self, own: OwnScore, x: dict[str, float], peer_peak: dict[str, float] | None
@@ -394,11 +404,15 @@ class Scorer:
         is judged against (the principal's own once warm, else ``peer_peak``: a lower bound
         of its peers' peak, which the engine gives). Most windows are such; a partition
         finishes them without waiting for the threshold."""
+        if own.sustained:
+            return False
         peak = own.peak if own.warm else peer_peak or {}
-        return not own.sustained and not any(
-            x.get(f, 0.0) >= floor and x.get(f, 0.0) > self.spec.peak_factor * peak.get(f, 0.0)
-            for f, floor in self.spec.floors.items()
-        )
+        factor = self.spec.peak_factor
+        for f, floor in self.spec.floors.items():
+            value = x.get(f, 0.0)
+            if value >= floor and value > factor * peak.get(f, 0.0):
+                return False
+        return True
 
     def peer_peaks(self, peers: dict[str, int]) -> dict[str, dict[str, float]]:
         """Lower bounds of the peer groups' past peaks while ``peers[g]`` more windows
@@ -411,10 +425,14 @@ class Scorer:
                 out[group] = {f: p * fade for f, p in base.peak.items()}
         return out
 
-    def judge(self, peer: str, x: dict[str, float], own: OwnScore) -> list[Deviation]:
+    def judge(
+        self, peer: str, x: dict[str, float], own: OwnScore, normal: bool = False
+    ) -> list[Deviation]:
         """The window's deviations against the calibrated threshold, from its own baseline
         when warm, else from its peers'. Updates the threshold; a normal window teaches the
-        peers (its principal's own baseline learns it in ``learn_own``)."""
+        peers (its principal's own baseline learns it in ``learn_own``). ``normal``: the
+        window ``cannot_deviate`` (its partition already judged it), so only the threshold
+        and the peers learn from it."""
         if own.warm:
             zs, peak, typical = own.zs, own.peak, own.typical
         else:
@@ -431,7 +449,8 @@ class Scorer:
                 value = x.get(f, 0.0)
                 self.quantile.update(z)
                 if (
-                    z > threshold
+                    not normal
+                    and z > threshold
                     and value >= self.spec.floors[f]
                     and value > self.spec.peak_factor * peak[f]
                 ):
