@@ -27,6 +27,7 @@ def test_the_rayjob_entrypoint_is_a_valid_ray_backfill() -> None:
     assert argv[0] == "detector"
     args = build_parser().parse_args(argv[1:])
     assert (args.command, args.engine, args.ray_address) == ("backfill", "ray", "auto")
+    assert args.partitions == 4  # the detection state on actors too
     assert str(args.lake).startswith("s3://") and args.catalog == "glue"
     head = job["spec"]["rayClusterSpec"]["headGroupSpec"]
     assert head["rayStartParams"]["num-cpus"] == "0"  # the driver's node detects and commits
