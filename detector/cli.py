@@ -195,6 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ISO8601",
         help="with --from timestamp: the first arrival time to read",
     )
+    _add_engine_options(
+        kin,
+        "local (this process; the default) or ray (--consumers actors on a Ray cluster "
+        "share the shards, each read by one of them, and fetch, parse and write; needs "
+        "pip install '.[ray]'). This process still commits and detects, and a consumer's "
+        "shard positions count only once committed",
+        "--consumers",
+    )
+    kin.add_argument(
+        "--consumers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="with --engine ray: consumer actors sharing the shards (default: 1)",
+    )
     for p in (sqs, kin):
         _add_lake_options(p, required=True)
         p.add_argument(

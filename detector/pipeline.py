@@ -82,11 +82,11 @@ class Pipeline:
     until: date | None = None
     workers: int = 1
     engine: str = "local"
-    """Backfill and SQS tail: ``local`` (this machine) or ``ray`` (parsing on a Ray cluster)."""
+    """``local`` (this machine) or ``ray`` (parsing on a Ray cluster)."""
     ray_address: str | None = None
     """With the ray engine: the cluster to join (None: start one on this machine)."""
     consumers: int = 1
-    """An SQS tail on Ray: consumer actors polling the queue."""
+    """A tail on Ray: consumer actors polling the queue, or sharing the stream's shards."""
     partitions: int = 0
     """On Ray: actors holding the principals' detection state (0: this process holds it)."""
     batch_mb: int = DEFAULT_BATCH_MB
@@ -278,13 +278,8 @@ def validate(p: Pipeline, where: str) -> None:
         raise UsageError(f"{where}: checkpoint_seconds and status_seconds must be >= 0")
     if p.engine not in ENGINES:
         raise UsageError(f"{where}: engine must be one of {', '.join(ENGINES)}")
-    if p.engine == "ray" and p.kind == "kinesis":
-        raise UsageError(
-            f"{where}: the ray engine runs backfills and SQS tails (a Kinesis tail runs in "
-            "one process)"
-        )
-    if p.consumers != 1 and (p.engine != "ray" or p.kind != "sqs"):
-        raise UsageError(f"{where}: consumers is for an SQS tail on the ray engine")
+    if p.consumers != 1 and (p.engine != "ray" or p.kind == "backfill"):
+        raise UsageError(f"{where}: consumers is for a tail on the ray engine")
     if p.partitions and (p.engine != "ray" or not p.detect):
         raise UsageError(f"{where}: partitions is for detection on the ray engine")
     if p.partitions < 0:

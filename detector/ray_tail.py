@@ -1,4 +1,4 @@
-"""The tail's consumers on a Ray cluster: ``detector tail sqs --engine ray --consumers N``.
+"""The tail's consumers on a Ray cluster: ``detector tail sqs|kinesis --engine ray --consumers N``.
 
 Each consumer is a Ray actor with its own SQS client. It long-polls the queue, fetches the
 objects its messages name, parses them and writes the batch's data files, and keeps its
@@ -55,6 +55,9 @@ class Consumer:
     ) -> None:
         self.source = make_source()
         self.lake = where.open()
+        # A Kinesis consumer continues after the committed shard positions (restarted too);
+        # a queue has nothing to resume.
+        self.source.resume(self.lake.checkpoints())
         self.max_object_bytes = max_object_bytes
         self.work: Work | None = None
 
@@ -94,6 +97,12 @@ class Consumer:
             work, self.work = self.work, None
             work.release()
 
+    def observe(self, checkpoint: dict[str, Any]) -> None:
+        """Positions another consumer's batch committed (``KinesisSource.observe``)."""
+        observe = getattr(self.source, "observe", None)
+        if observe is not None:
+            observe(checkpoint)
+
     def close(self) -> None:
         self.release()
         self.source.close()
@@ -112,8 +121,7 @@ class RayConsumers:
     def __init__(
         self,
         probe: StreamSource,
-        make_source: Callable[[], StreamSource],
-        consumers: int,
+        sources: list[Callable[[], StreamSource]],
         where: LakeAddress,
         max_object_bytes: int,
         address: str | None,
@@ -125,14 +133,14 @@ class RayConsumers:
         self.wait = max(1.0, wait)
         self._ray = ray_module()
         warn_if_unreachable(where, address)
-        self._joined = connect(self._ray, address, consumers)
+        self._joined = connect(self._ray, address, len(sources))
         actor = self._ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=0)(Consumer)
-        self.consumers = [
-            actor.remote(make_source, where, max_object_bytes) for _ in range(consumers)
-        ]
+        self.consumers = [actor.remote(make, where, max_object_bytes) for make in sources]
         self._calls: dict[Any, _Call] = {}
         self._held: dict[int, set[str]] = {}
         """Each consumer's objects, from its poll until its work is acked or released."""
+        self._committing: dict[int, dict[str, Any]] = {}
+        """Each consumer's batch in hand: the positions it commits (Kinesis)."""
         self._known: Callable[[str], bool] = lambda _identity: False
         self._empty = False
         """A consumer found the queue empty during the current ``poll``."""
@@ -220,6 +228,7 @@ class RayConsumers:
             return None
         files, stats, (parts, received, messages) = value
         files.parts = parts
+        self._committing[call.consumer] = files.checkpoint
         return Work(
             objects=files.objects,
             checkpoint=files.checkpoint,
@@ -234,6 +243,13 @@ class RayConsumers:
         """Ack (delete the messages) or release the consumer's work; a consumer that cannot
         be reached is left to the visibility timeout."""
         self._held.pop(i, None)
+        checkpoint = self._committing.pop(i, None)
+        if how == "ack" and checkpoint:
+            # The other consumers learn the committed positions: a shard of theirs may wait
+            # for one of this consumer's to end (Kinesis). Not waited for.
+            for j, consumer in enumerate(self.consumers):
+                if j != i:
+                    consumer.observe.remote(checkpoint)
         try:
             self._ray.get(getattr(self.consumers[i], how).remote(), timeout=SETTLE_SECONDS)
         except Exception as exc:

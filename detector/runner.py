@@ -126,8 +126,12 @@ def close_detection(run: DetectionRun | None, drain_seconds: float) -> dict[str,
     return status
 
 
-def stream_factory(p: Pipeline) -> Callable[[], StreamSource]:
-    """What opens the pipeline's stream source (picklable: Ray consumers open their own)."""
+def stream_factory(
+    p: Pipeline, member: tuple[int, int] | None = None
+) -> Callable[[], StreamSource]:
+    """What opens the pipeline's stream source (picklable: Ray consumers open their own).
+    ``member``: (consumer, consumers) of a Kinesis tail's consumers, which split the shards
+    (an SQS queue's consumers all poll the one queue)."""
     if p.kind == "sqs":
         from detector.sources.sqs import SqsSource
 
@@ -152,6 +156,7 @@ def stream_factory(p: Pipeline) -> Callable[[], StreamSource]:
             at_timestamp=p.start_timestamp,
             wait=min(float(p.wait_seconds), 1.0),
             max_object_bytes=p.max_object_mb << 20,
+            member=member,
         )
     raise UsageError(f"{p.kind} is not a stream source")
 
@@ -164,8 +169,7 @@ def on_ray(p: Pipeline, source: StreamSource, lake: AnyLake) -> StreamSource:
     try:
         return RayConsumers(
             source,
-            stream_factory(p),
-            p.consumers,
+            [stream_factory(p, (i, p.consumers)) for i in range(p.consumers)],
             address_of(lake),
             p.max_object_mb << 20,
             p.ray_address,

@@ -535,3 +535,53 @@ def test_envelopes_with_cloudwatch_like_fields_still_parse_as_envelopes() -> Non
         "REQ0000000000002",
     ]
     assert [r.reason for r in rejects + result.rejects] == ["invalid_json"]
+
+
+def test_consumers_share_the_shards_parents_first_across_them() -> None:
+    """Two members of a consumer group (a tail's consumers on Ray) over one stream that is
+    split and merged: each shard is read by exactly one of them, a batch's checkpoint names
+    only its own shards, and a child waits for its parents' ends even when another member
+    reads them (it learns their commits through ``observe``, as the driver tells it)."""
+    fake = FakeKinesis(shards=3)
+    where = spread(fake, range(10))
+    members = [fake_source(fake, member=(n, 2), max_records=4) for n in range(2)]
+    assert {members[0].owns(s) for s in fake.shards} == {True, False}  # both have work
+
+    order: list[int] = []
+
+    def turn() -> bool:
+        """Each member polls once; what it read is committed and the other is told."""
+        moved = False
+        for n, src in enumerate(members):
+            work = src.poll()
+            if work is None:
+                continue
+            moved = True
+            shards = set(work.checkpoint["kinesis"][STREAM])
+            assert all(src.owns(s) for s in shards), shards  # its own shards only
+            order.extend(ids_of([work]))
+            work.ack()
+            members[1 - n].observe(work.checkpoint)
+        return moved
+
+    turn()
+    left, right = fake.split("shardId-000000000000")
+    where |= spread(fake, range(10, 20))
+    merged = fake.merge(right, "shardId-000000000001")
+    where |= spread(fake, range(20, 30))
+    for _ in range(100):
+        if not turn():
+            break
+    # The children and the merged shard are read by the other member than their parents.
+    assert members[0].owns(left) != members[0].owns("shardId-000000000000")
+    assert members[0].owns(merged) != members[0].owns(right)
+    assert sorted(order) == list(range(30))  # every record once, by one member
+    at = {i: n for n, i in enumerate(order)}
+    for child, parents in [
+        (left, ["shardId-000000000000"]),
+        (merged, [right, "shardId-000000000001"]),
+    ]:
+        first_child = min(at[i] for i, s in where.items() if s == child)
+        assert max(at[i] for i, s in where.items() if s in parents) < first_child
+    with pytest.raises(UsageError, match="no such member"):
+        KinesisSource(STREAM, client=fake, member=(2, 2))

@@ -97,12 +97,12 @@ def test_a_lake_on_s3_with_its_catalog(tmp_path: Path) -> None:
     [
         ('kind = "backfill"\npaths = ["/logs"]\nengine = "spark"\n', "engine must be one of"),
         (
-            'kind = "kinesis"\nstream = "s"\nengine = "ray"\n',
-            "the ray engine runs backfills and SQS tails",
+            'kind = "sqs"\nqueue_url = "https://q"\nconsumers = 2\n',
+            "consumers is for a tail on the ray engine",
         ),
         (
-            'kind = "sqs"\nqueue_url = "https://q"\nconsumers = 2\n',
-            "consumers is for an SQS tail on the ray engine",
+            'kind = "backfill"\npaths = ["/logs"]\nengine = "ray"\nconsumers = 2\n',
+            "consumers is for a tail on the ray engine",
         ),
         (
             'kind = "sqs"\nqueue_url = "https://q"\nengine = "ray"\nconsumers = 0\n',

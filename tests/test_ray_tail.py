@@ -1,6 +1,7 @@
-"""``detector tail sqs --engine ray --consumers 2``: two consumer actors on a Ray cluster of
-this run's own poll one queue (the moto server), and this process commits and detects. The
-lake and the incidents must be backfill's, also when consumers die mid-batch."""
+"""``detector tail sqs|kinesis --engine ray --consumers 2``: two consumer actors on a Ray
+cluster of this run's own poll one queue, or share a stream's shards (the moto server), and
+this process commits and detects. The lake and the incidents must be backfill's, also when
+consumers die mid-batch."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import SlackReceiver, has_a_commit, pids_where
+from conftest import SlackReceiver, committed_checkpoints, has_a_commit, pids_where
+from test_tail_kinesis import envelope, trail_records
 from test_tail_sqs import (
     Reference,
     backfill_reference,
@@ -28,7 +30,7 @@ from test_tail_sqs import (
     upload,
 )
 
-from detector.lake import read_alerts, read_quarantine
+from detector.lake import read_alerts, read_events, read_quarantine
 
 
 @pytest.fixture(scope="module")
@@ -161,3 +163,65 @@ def test_a_consumer_killed_mid_run_loses_nothing_and_sends_nothing_twice(
     # What the event rules find is found all the same, and every principal backfill
     # notified about is notified about.
     assert_found_as_backfill(lake, reference)
+
+
+def test_two_consumers_share_a_kinesis_stream_s_shards(
+    aws: str, tmp_path: Path, slack_receiver: SlackReceiver
+) -> None:
+    """``detector tail kinesis --engine ray --consumers 2`` on a four-shard stream: each
+    shard is read by one consumer (a stable hash of its id: two each here), each
+    consumer's batches commit only its shards' positions, and the lake holds every event
+    once. A second run resumes after the committed positions and reads nothing again."""
+    kinesis = boto3.client("kinesis")
+    kinesis.create_stream(StreamName="trail-ray", ShardCount=4)
+    records = trail_records()
+    entries = [
+        {"Data": envelope(r), "PartitionKey": "k", "ExplicitHashKey": str((i % 4) * 2**126 + 1)}
+        for i, r in enumerate(records)
+    ]
+    for i in range(0, len(entries), 400):
+        assert (
+            kinesis.put_records(StreamName="trail-ray", Records=entries[i : i + 400])[
+                "FailedRecordCount"
+            ]
+            == 0
+        )
+    lake, summary = tmp_path / "lake", tmp_path / "summary.json"
+    cmd = [
+        *tail_cmd("", lake, "--until-idle", "6", "--sink", f"slack={slack_receiver.url}"),
+        "--engine",
+        "ray",
+        "--consumers",
+        "2",
+        "--summary",
+        str(summary),
+        "--lake-format",
+        "parquet",  # its manifest keeps each batch's checkpoint (Iceberg merges them)
+    ]
+    at = cmd.index("sqs")
+    cmd[at : at + 3] = ["kinesis", "--stream", "trail-ray"]  # the same options, a stream
+    cmd.remove("--wait"), cmd.remove("1")
+    env = {**os.environ, "RAY_ADDRESS": ""}
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    events = read_events(lake).column("event_id").to_pylist()
+    assert sorted(events) == sorted(r["eventID"] for r in records)  # every event, once
+    delivered = slack_alert_ids(slack_receiver)
+    assert delivered and Counter(delivered).most_common(1)[0][1] == 1
+    totals = json.loads(summary.read_text())
+    assert totals["ray"]["batches"] == totals["batches"] >= 2
+    checkpoints = committed_checkpoints(lake)
+    shards = [set(c["kinesis"]["trail-ray"]) for c in checkpoints]
+    assert set().union(*shards) == {f"shardId-{i:012d}" for i in range(4)}
+    # A batch commits its consumer's shards only: shards 0 and 1 hash to one consumer, 2
+    # and 3 to the other.
+    assert all(
+        s <= {"shardId-000000000000", "shardId-000000000001"}
+        or s.isdisjoint({"shardId-000000000000", "shardId-000000000001"})
+        for s in shards
+    )
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert read_events(lake).num_rows == len(records)  # resumed after every shard's position
+    assert sorted(slack_alert_ids(slack_receiver)) == sorted(delivered)

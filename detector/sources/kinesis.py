@@ -21,6 +21,7 @@ one is read from its trim horizon, so a restart never skips records.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import time
@@ -206,6 +207,7 @@ class KinesisSource:
         wait: float = 1.0,
         list_interval: float = 30.0,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_MB << 20,
+        member: tuple[int, int] | None = None,
     ) -> None:
         if start not in STARTS:
             raise UsageError(f"--from {start}: expected one of {', '.join(STARTS)}")
@@ -246,6 +248,11 @@ class KinesisSource:
         self._last_pass = float("-inf")
         self._rotation = 0
         self._generation = 0
+        if member is not None and not 0 <= member[0] < member[1]:
+            raise UsageError(f"consumer {member[0]} of {member[1]}: no such member")
+        self.member = member
+        """(this consumer, consumers): read only the shards that hash to this consumer (a
+        tail's consumers on Ray); None reads every shard."""
 
     # --- the StreamSource protocol ---------------------------------------------------
     def resume(self, checkpoints: list[dict[str, Any]]) -> None:
@@ -314,6 +321,28 @@ class KinesisSource:
             return None
         return self._work(blobs, rejects, read, min((t for t in arrivals if t), default=0.0))
 
+    def owns(self, shard_id: str) -> bool:
+        """Whether this consumer reads the shard: a stable hash of its id, so a shard keeps
+        its one reader (Ray restarts a consumer that dies, elsewhere if its node is gone)."""
+        if self.member is None:
+            return True
+        digest = hashlib.blake2b(shard_id.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.member[1] == self.member[0]
+
+    def observe(self, checkpoint: dict[str, Any]) -> None:
+        """Positions another consumer committed: a child shard here may wait for its
+        parent's end there (a merge joins shards of different consumers)."""
+        streams = checkpoint.get("kinesis") if isinstance(checkpoint, dict) else None
+        positions = streams.get(self.stream) if isinstance(streams, dict) else None
+        for shard_id, position in (positions or {}).items():
+            sid, at = str(shard_id), str(position)
+            if self.owns(sid):
+                continue
+            st = self._shards.setdefault(sid, _Shard())
+            if _later(at, st.committed):
+                st.committed = st.position = at
+                self._relist |= at == SHARD_END  # its children may be new here
+
     def lag(self) -> dict[str, float]:
         """How far behind the stream's tip the slowest shard is, and how many shards are open."""
         behind = max((st.behind for st in self._shards.values()), default=0)
@@ -330,7 +359,9 @@ class KinesisSource:
     # --- work, ack and release -------------------------------------------------------
     def _work(self, blobs: list[Blob], rejects: list[Reject], read: int, oldest: float) -> Work:
         positions = {
-            sid: st.position for sid, st in sorted(self._shards.items()) if st.position is not None
+            sid: st.position
+            for sid, st in sorted(self._shards.items())
+            if st.position is not None and self.owns(sid)
         }
         generation = self._generation
         return Work(
@@ -414,7 +445,7 @@ class KinesisSource:
         skipped = self._skipped()
         ready = []
         for sid, st in sorted(self._shards.items()):
-            if st.position == SHARD_END or st.paused_until > now:
+            if st.position == SHARD_END or st.paused_until > now or not self.owns(sid):
                 continue
             if (
                 st.position is None
