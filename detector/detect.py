@@ -36,16 +36,16 @@ from detector.lake import ALERTS, FEATURES
 from detector.lakes import AnyLake
 from detector.partition import LocalPartitions, PartitionLost
 from detector.scoring.model import ModelSpec, load_model_spec
-from detector.scoring.state import load, save
+from detector.scoring.state import DetectorState, load, save
 from detector.triage import actions_of, active
 
 log = logging.getLogger(__name__)
 
 STATE_FILE = "state/detector.state"
 START = ""
-PARTITION_RETRIES = 3
-"""Times a batch is detected again after a partition of the state was lost (an actor died)."""
 """``through_batch`` of a state begun on an empty lake: every batch is newer than it."""
+PARTITION_RETRIES = 3
+"""Rollbacks in a row after a partition of the state was lost (an actor died)."""
 
 
 @dataclass
@@ -91,6 +91,8 @@ class DetectionRun:
     """Times detection went back to the checkpoint because a partition was lost."""
     _pending: list[Alert] = field(default_factory=list)
     _saved_at: float = 0.0
+    _detected: int = 0
+    """Batches detected since the last commit (more than one: an Iceberg commit group)."""
     _uncommitted: str | None = None
     """A batch the engine has seen but the lake has not committed: the engine's state is
     ahead of the lake, so it must not be checkpointed (``reset`` puts it back)."""
@@ -122,37 +124,54 @@ class DetectionRun:
     def reset(self) -> None:
         """Back to the last checkpoint plus the committed batches after it, dropping what an
         uncommitted batch did to the engine (windows, baselines, alert ids): a retry of that
-        batch then runs on exactly the state a restart would have."""
+        batch then runs on exactly the state a restart would have. A partition lost while
+        rolling back is rolled back again (``PARTITION_RETRIES`` times at most)."""
         log.warning("detection state rolled back to the last commit (%s)", self.state_path)
         dropped = {id(a) for a in self._pending}
         self.raised = [a for a in self.raised if id(a) not in dropped]
         self._pending, self.last_new, self._uncommitted = [], [], None
-        self.replayed_batches = 0
-        self.engine = Engine(
-            self.settings, self.spec, load(self.state_path, self.spec), self.partitions
-        )
-        self._start()
+        self._detected = 0
+        for attempt in range(PARTITION_RETRIES + 1):
+            self.replayed_batches = 0
+            try:
+                self.engine = Engine(
+                    self.settings, self.spec, load(self.state_path, self.spec), self.partitions
+                )
+                self._start()
+                return
+            except PartitionLost as exc:
+                self._lost(exc, attempt + 1)
+
+    def _lost(self, exc: PartitionLost, times: int) -> None:
+        """Count a lost partition; an infrastructure failure once it happened too often."""
+        if times > PARTITION_RETRIES:
+            raise InfrastructureError(
+                f"detection state lost {times} times in a row: {exc}"
+            ) from exc
+        log.warning("%s; detecting again from the last checkpoint", exc)
+        self.rollbacks += 1
 
     def _retrying(self, step: Callable[[], Any]) -> Any:
         """``step()``; when a partition of the state is lost (an actor died), back to the
-        checkpoint and the committed batches after it, and ``step()`` again."""
+        checkpoint and the committed batches after it, and ``step()`` again.
+
+        Only the batch in hand can be detected again: batches detected before it that are
+        not committed yet (an Iceberg backfill's commit group) are not in the lake to be
+        replayed. Then the run stops, and the next one reads them again."""
         uncommitted = self._uncommitted
         for attempt in range(PARTITION_RETRIES + 1):
             try:
                 return step()
             except PartitionLost as exc:
-                if attempt == PARTITION_RETRIES:
+                if self._detected > 1:
                     raise InfrastructureError(
-                        f"detection state lost {attempt + 1} times in a row: {exc}"
+                        f"{exc}, with {self._detected - 1} batch(es) detected before this one "
+                        "not yet committed; run again to read them again"
                     ) from exc
-                log.warning("%s; detecting again from the last checkpoint", exc)
-                self.rollbacks += 1
-                try:
-                    self.reset()
-                except PartitionLost as again:
-                    log.warning("%s while rolling back", again)
-                    continue
+                self._lost(exc, attempt + 1)
+                self.reset()
                 self._uncommitted = uncommitted
+                self._detected = 1
         raise AssertionError("unreachable")
 
     def refresh_suppressions(self) -> None:
@@ -209,16 +228,19 @@ class DetectionRun:
     def on_batch(self, batch: str, events: pa.Table) -> list[str]:
         """Detect on one batch; returns the files written (to commit with the batch)."""
         self._uncommitted = batch
+        self._detected += 1
         return self._emit(batch, self._retrying(lambda: self.engine.process(events)))
 
     def finish(self, batch: str) -> list[str]:
         """Close every open window (end of a backfill, or ``tail --until-idle``)."""
         self._uncommitted = batch
-        return self._emit(batch, self._retrying(self.engine.flush))
+        self._detected += 1
+        return self._emit(batch, self._retrying(lambda: self.engine.flush()))
 
     def committed(self, batch: str) -> None:
         """The batch is in the manifest: deliver its alerts; checkpoint when it is time."""
         self._uncommitted = None
+        self._detected = 0
         self.engine.state.through_batch = batch
         if self._pending:
             sent = [alert_dict(a) for a in self._pending if a.notifies]
@@ -242,11 +264,22 @@ class DetectionRun:
             )
             return
         try:
-            save(self.engine.whole_state(), self.state_path)
+            save(self._whole_state(), self.state_path)
         except OSError as exc:
             raise infrastructure(exc, f"saving the state checkpoint {self.state_path}") from exc
         self._saved_at = time.monotonic()
         self.refresh_suppressions()
+
+    def _whole_state(self) -> DetectorState:
+        """The engine's whole state; a partition lost since the last batch is rolled back
+        first (the lake has every batch it held: this is after a commit)."""
+        for attempt in range(PARTITION_RETRIES + 1):
+            try:
+                return self.engine.whole_state()
+            except PartitionLost as exc:
+                self._lost(exc, attempt + 1)
+                self.reset()
+        raise AssertionError("unreachable")
 
     def _emit(self, batch: str, new: list[Alert]) -> list[str]:
         files = []

@@ -4,12 +4,14 @@ The engine's state splits in two (docs/scale-out.md). What belongs to one princi
 profile, its own baselines, its principal×bucket baselines) lives in a ``Partition``;
 what spans principals (the calibrated threshold, peer baselines, the alert and incident
 books, discovery, telemetry silence) stays with the engine, which coordinates. The engine
-talks to its partitions only through the methods here, in rounds of windows that share a
-start time, so the same code runs in one process (``LocalPartitions``: one partition
-holding every principal) and on a cluster (``detector.ray_partitions``: principals hashed
-onto actors). Every partition sees its principals' windows in the engine's order, and
-every call that reads a principal's state comes after all earlier changes to it, so the
-verdicts are the same however principals are spread.
+talks to its partitions only through the methods here, a close (the windows a batch closed)
+at a time: the partitions run each principal ahead through the windows that cannot
+deviate, and the engine decides, has judged and files the others in order. The same code
+runs in one process (``LocalPartitions``: one partition holding every principal) and on a
+cluster (``detector.sharded``, ``detector.ray_partitions``: principals hashed onto
+actors). Every partition sees its principals' windows in the engine's order, and every
+call that reads a principal's state comes after all earlier changes to it, so the verdicts
+are the same however principals are spread.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ from detector.scoring.state import HABIT_AGE, DetectorState, Profile, bucket_spe
 log = logging.getLogger(__name__)
 
 Kind = Literal["principal", "bucket"]
+"""Principal windows, or principal×bucket windows (keyed ``principal<SEP>bucket``)."""
 Windows = pl.DataFrame | list[dict[str, Any]]
 """Closed windows: a frame to send elsewhere, or rows already read in this process."""
-"""Principal windows, or principal×bucket windows (keyed ``principal<SEP>bucket``)."""
 VIRTUAL_PARTITIONS = 4096
 """Principals hash onto this many virtual partitions, which are spread over the actors:
 changing the number of actors moves whole virtual partitions, never one principal alone."""
@@ -57,11 +59,16 @@ def peer_of(kind: Kind, w: dict[str, Any]) -> str:
 
 
 def team_of(principal: str) -> str:
-    """What keeps a principal's partition: its team for people on a federated role
-    (``role/<name>/<e-mail>``: teammates' habits count, ``DetectorState.team_habit``),
-    else the principal itself."""
-    team, _, person = principal.rpartition("/")
-    return team + "/" if "@" in person and "/" in team else principal
+    """What keeps a principal's partition: the first two segments of a name with a path
+    (``…:assumed-role/<role>``, ``…:user/<path>``), else the name itself.
+
+    ``DetectorState.team_habit`` reads the marks of every name under a person's team
+    prefix (``role/<name>/<e-mail>``: teammates' habits count). A team prefix has a ``/``
+    in it, so every name under it shares its first two segments, and lands with it."""
+    if principal.count("/") < 2:
+        return principal
+    first, second, _ = principal.split("/", 2)
+    return f"{first}/{second}"
 
 
 def virtual_partition(principal: str) -> int:
@@ -167,8 +174,6 @@ class Partition:
         """Each principal window of the latest close, for its principal×bucket windows."""
         self._close = -1
         self._windows: dict[Kind, dict[int, dict[str, Any]]] = {"principal": {}, "bucket": {}}
-        self._ahead = False
-        """Running ahead of the engine's filing (``run_ahead``)."""
 
     def configure(self, settings: Settings) -> None:
         """The effective settings (what discovery learned changes them)."""
@@ -202,11 +207,7 @@ class Partition:
             stash[i] = w
             if kind == "principal":
                 self._just_closed[w["principal"], w["window_start"]] = w
-        self._ahead = True
-        try:
-            return self._run_ahead(scorer, kind, close, rows, judged, peer_peaks)
-        finally:
-            self._ahead = False
+        return self._run_ahead(scorer, kind, close, rows, judged, peer_peaks)
 
     def _stash(self, kind: Kind, close: int) -> dict[int, dict[str, Any]]:
         """The close's windows this partition was given, by position (a new close
@@ -334,8 +335,9 @@ class Partition:
                 continue
             out.findings.append((d.id, finding))
             q = habit_question(d, finding)
-            if q is not None and (q.kind != "finding" or not self._ahead):
-                # Not a mark while running ahead: a teammate's may be filed before it.
+            if q is not None and q.kind != "finding":
+                # Not a mark: the engine asks when it files the finding, after the marks
+                # filed before it (the principal's or a teammate's).
                 out.habits[q] = self.routine(q, remember=False)
         return out
 

@@ -5,7 +5,7 @@ Each principal (each team, for people on a federated role) hashes onto one of
 shard ``v mod K``: changing K moves whole virtual partitions, never splits one. A shard
 holds its principals' profiles and own baselines and does their per-principal work
 (``detector.partition.Partition``); the engine holds what spans principals and calls the
-shards a round of windows at a time, all of them at once. Every shard sees its principals'
+shards a few times per close, all of them at once. Every shard sees its principals'
 windows in the engine's order, so the verdicts, and the alert ids, are the ones a single
 partition finds. ``detector.ray_partitions`` puts the shards on Ray actors.
 """
@@ -44,9 +44,8 @@ class PartitionShard:
     def __init__(self) -> None:
         self.partition: Partition | None = None
 
-    def seed(self, state: DetectorState, spec: ModelSpec, settings: Settings) -> int:
+    def seed(self, state: DetectorState, spec: ModelSpec, settings: Settings) -> None:
         self.partition = Partition(state, spec, settings)
-        return len(state.profiles)
 
     def call(self, queued: list[tuple[Any, ...]], method: str, *args: Any) -> Any:
         p = self.partition

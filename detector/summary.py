@@ -83,10 +83,10 @@ class RunSummary:
     objects_not_ingested: int = 0
     """Objects planned but not committed (a stop or failure): read again on the next run."""
     detection_errors: dict[str, int] = field(default_factory=dict)
+    """Detections that raised, by id, and how often (the others ran on regardless)."""
     partitions: dict[str, int] | None = None
     """With ``--partitions``: the actors holding the detection state, and the times
     detection went back to the checkpoint because one was lost."""
-    """Detections that raised, by id, and how often (the others ran on regardless)."""
     commits: int = 0
     """Commits to the lake (manifest lines, or Iceberg commit groups)."""
     commit_seconds: float = 0.0

@@ -249,7 +249,10 @@ def test_a_partition_actor_dying_mid_run_changes_nothing(
     batches from the lake and detects the batch in hand again (Ray restarts the actor,
     which is seeded again). The lake and the alerts are the undisturbed run's."""
     with cluster.node(failpoints="ray.partition:40"):
-        out = ray_backfill(cluster, tmp_path, "lost-partition", "--partitions", "2")
+        # One batch per commit: only the batch in hand is ever detected and not committed,
+        # which a rollback can detect again (a commit group's staged batches it cannot).
+        args = ("--partitions", "2", "--commit-batches", "1")
+        out = ray_backfill(cluster, tmp_path, "lost-partition", *args)
     assert_same(out, tmp_path, "lost-partition", lake_bucket, reference)
     assert out["summary"]["partitions"]["rollbacks"] >= 1  # the actor did die, mid-run
     assert "detecting again from the last checkpoint" in out["stderr"]

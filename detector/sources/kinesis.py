@@ -251,6 +251,8 @@ class KinesisSource:
         if member is not None and not 0 <= member[0] < member[1]:
             raise UsageError(f"consumer {member[0]} of {member[1]}: no such member")
         self.member = member
+        self._closed_at_start: set[str] | None = None
+        """Shards closed at the first listing (what every member sees as history)."""
         """(this consumer, consumers): read only the shards that hash to this consumer (a
         tail's consumers on Ray); None reads every shard."""
 
@@ -433,6 +435,8 @@ class KinesisSource:
             st.closed = "EndingSequenceNumber" in shard.get("SequenceNumberRange", {})
             for parent in st.parents:
                 self._children.setdefault(parent, []).append(sid)
+        if self._closed_at_start is None:
+            self._closed_at_start = {sid for sid, st in self._shards.items() if st.closed}
         if new or gone:
             log.info(
                 "%s: %d shard(s), %d new, %d expired", self.name, len(listed), len(new), len(gone)
@@ -470,7 +474,13 @@ class KinesisSource:
         untouched = {
             sid
             for sid, st in self._shards.items()
-            if st.closed and not st.started and st.position is None and st.first is None
+            if st.closed
+            and not st.started
+            and st.position is None
+            and st.first is None
+            # Another member's shard: only its reader knows whether it touched it, unless
+            # it was closed already when this one first listed (history for all alike).
+            and (self.owns(sid) or sid in (self._closed_at_start or ()))
         }
         ancestors: set[str] = set()
         stack = [
