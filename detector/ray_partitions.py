@@ -17,6 +17,7 @@ seeded again.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from detector.config import Settings
@@ -73,7 +74,10 @@ class PartitionPool:
         ray = ray_module()
         self.joined = connect(ray, address, cpus)
         actor = ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=0)(PartitionActor)
-        self.actors = [actor.options(scheduling_strategy="SPREAD").remote() for _ in range(count)]
+        options: dict[str, Any] = {"scheduling_strategy": "SPREAD"}
+        if failpoints := os.environ.get("DETECTOR_FAILPOINTS"):  # tests: the actors die too
+            options["runtime_env"] = {"env_vars": {"DETECTOR_FAILPOINTS": failpoints}}
+        self.actors = [actor.options(**options).remote() for _ in range(count)]
         self.count = count
 
     def __call__(self, state: DetectorState, spec: ModelSpec, settings: Settings) -> RayPartitions:

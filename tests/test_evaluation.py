@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -115,17 +116,21 @@ def test_same_input_same_alert_ids_and_no_duplicates(
 def test_state_split_over_shards_judges_exactly_as_one_partition(
     world: Path, evaluated: dict
 ) -> None:
-    """The committed batches replayed through the engine twice: with the principals' state
-    in one partition (as every run without --partitions), and split over three shards by
-    principal (as on Ray actors, here in this process). The same signals, with the same
-    status, and the same whole state at the end: the split changes nothing it decides."""
+    """The committed batches replayed through the engine: with the principals' state in one
+    partition (as every run without --partitions), and on one and on three shards (as on
+    Ray actors, here in this process, every call through the shard protocol). The same
+    signals, with the same status, and the same whole state at the end: the split changes
+    nothing it decides."""
     settings = load_settings(world / "detector.toml")
     spec = load_model_spec("default")
     lake = open_lake(evaluated["dir"] / "lake", create=False)
     batches = [lake.events_of(e) for e in lake.entries() if not e.get("flush")]
 
-    def shards(state: DetectorState, spec: ModelSpec, settings: Settings) -> ShardedPartitions:
-        return ShardedPartitions([PartitionShard() for _ in range(3)], state, spec, settings)
+    def shards(n: int) -> Callable[[DetectorState, ModelSpec, Settings], ShardedPartitions]:
+        def make(state: DetectorState, spec: ModelSpec, settings: Settings) -> ShardedPartitions:
+            return ShardedPartitions([PartitionShard() for _ in range(n)], state, spec, settings)
+
+        return make
 
     def replay(engine: Engine) -> tuple[list[tuple[str, str]], bytes]:
         signals = [a for events in batches if events is not None for a in engine.process(events)]
@@ -134,7 +139,8 @@ def test_state_split_over_shards_judges_exactly_as_one_partition(
         return sorted((a.alert_id, a.status) for a in signals), state
 
     one = replay(Engine(settings, spec))
-    split = Engine(settings, spec, partitions=shards)
+    assert replay(Engine(settings, spec, partitions=shards(1))) == one
+    split = Engine(settings, spec, partitions=shards(3))
     assert replay(split) == one
     assert len(one[0]) > 50
     assert not split.state.profiles  # the engine kept none: they were all in the shards

@@ -244,15 +244,17 @@ def test_detection_state_on_partition_actors_equals_one_process(
 def test_a_partition_actor_dying_mid_run_changes_nothing(
     cluster: RayCluster, reference: Any, lake_bucket: str, tmp_path: Path
 ) -> None:
-    """The partition actor on the worker node SIGKILLed at its 40th call: its share of
-    the state is gone, so detection goes back to the checkpoint, replays the committed
-    batches from the lake and detects the batch in hand again (Ray restarts the actor,
-    which is seeded again). The lake and the alerts are the undisturbed run's."""
-    with cluster.node(failpoints="ray.partition:40"):
+    """Each partition actor SIGKILLed at its 12th call (the driver's failpoints reach its
+    actors): its share of the state is gone, so detection goes back to the checkpoint,
+    replays the committed batches from the lake and detects the batch in hand again (Ray
+    restarts the actor, which is seeded again). The lake and the alerts are the
+    undisturbed run's."""
+    with cluster.node():
         # One batch per commit: only the batch in hand is ever detected and not committed,
         # which a rollback can detect again (a commit group's staged batches it cannot).
         args = ("--partitions", "2", "--commit-batches", "1")
-        out = ray_backfill(cluster, tmp_path, "lost-partition", *args)
+        env = {"DETECTOR_FAILPOINTS": "ray.partition:12"}
+        out = ray_backfill(cluster, tmp_path, "lost-partition", *args, **env)
     assert_same(out, tmp_path, "lost-partition", lake_bucket, reference)
     assert out["summary"]["partitions"]["rollbacks"] >= 1  # the actor did die, mid-run
     assert "detecting again from the last checkpoint" in out["stderr"]
