@@ -34,7 +34,7 @@ from detector.engine import Engine, PartitionsFactory
 from detector.errors import InfrastructureError, infrastructure
 from detector.lake import ALERTS, FEATURES
 from detector.lakes import AnyLake
-from detector.partition import LocalPartitions, PartitionLost
+from detector.partition import Partition, PartitionLost
 from detector.scoring.model import ModelSpec, load_model_spec
 from detector.scoring.state import DetectorState, load, save
 from detector.triage import actions_of, active
@@ -56,7 +56,7 @@ class DetectOptions:
     """Checkpoint file or ``s3://`` object; default ``<lake>/state/detector.state``."""
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
     """Save the state at most this often (and always at the end); 0 saves every batch."""
-    partitions: PartitionsFactory = LocalPartitions
+    partitions: PartitionsFactory = Partition
     """Where the principals' state lives: this process, or actors (``ray_partitions``)."""
 
 
@@ -77,7 +77,7 @@ class DetectionRun:
     state_path: str
     engine: Engine
     checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
-    partitions: PartitionsFactory = LocalPartitions
+    partitions: PartitionsFactory = Partition
     outbox: Outbox = field(default_factory=Outbox)
     hunt_command: Callable[[Alert], str] | None = None
     """Gives an alert the command that shows its evidence (set on each new alert)."""

@@ -47,7 +47,7 @@ from detector.partition import (
     Habit,
     Judged,
     Kind,
-    LocalPartitions,
+    Partition,
     Partitions,
     guarded,
     habit_question,
@@ -92,7 +92,7 @@ class Engine:
         settings: Settings,
         spec: ModelSpec,
         state: DetectorState | None = None,
-        partitions: PartitionsFactory = LocalPartitions,
+        partitions: PartitionsFactory = Partition,
     ) -> None:
         self.configured = settings
         """The settings as configured; ``settings`` adds what discovery learned."""
@@ -176,7 +176,7 @@ class Engine:
         # In event-time order, not rule order: incidents then decide the same whether the
         # events came in one batch (backfill) or in many (tail).
         found.sort(key=lambda fr: (fr[0].first_seen, fr[1].id))
-        if not isinstance(self.partitions, LocalPartitions):
+        if not isinstance(self.partitions, Partition):
             # Habit questions that remember nothing: all at once, up front, not a call each.
             asked = {
                 q for f, rule in found if (q := habit_question(rule, f)) and q.kind != "finding"
@@ -265,7 +265,7 @@ class Engine:
         if not closed.height:
             return []
         # What the engine reads of a window; the partitions get every column.
-        local = isinstance(self.partitions, LocalPartitions)
+        local = isinstance(self.partitions, Partition)
         if local:  # read once, here and by the partition
             rows = list(closed.iter_rows(named=True))
         else:  # the engine reads a few columns; the partitions get every column, as Arrow

@@ -7,7 +7,7 @@ books, discovery, telemetry silence) stays with the engine, which coordinates. T
 talks to its partitions only through the methods here, a close (the windows a batch closed)
 at a time: the partitions run each principal ahead through the windows that cannot
 deviate, and the engine decides, has judged and files the others in order. The same code
-runs in one process (``LocalPartitions``: one partition holding every principal) and on a
+runs in one process (one ``Partition`` sharing the engine's state) and on a
 cluster (``detector.sharded``, ``detector.ray_partitions``: principals hashed onto
 actors). Every partition sees its principals' windows in the engine's order, and every
 call that reads a principal's state comes after all earlier changes to it, so the verdicts
@@ -207,25 +207,6 @@ class Partition:
             stash[i] = w
             if kind == "principal":
                 self._just_closed[w["principal"], w["window_start"]] = w
-        return self._run_ahead(scorer, kind, close, rows, judged, peer_peaks)
-
-    def _stash(self, kind: Kind, close: int) -> dict[int, dict[str, Any]]:
-        """The close's windows this partition was given, by position (a new close
-        forgets the last one's)."""
-        if close != self._close:
-            self._just_closed, self._close = {}, close
-            self._windows = {"principal": {}, "bucket": {}}
-        return self._windows[kind]
-
-    def _run_ahead(
-        self,
-        scorer: Scorer,
-        kind: Kind,
-        close: int,
-        rows: list[dict[str, Any]],
-        judged: list[bool],
-        peer_peaks: dict[str, dict[str, float]],
-    ) -> list[Ahead | None]:
         stopped: set[str] = set()
         out: list[Ahead | None] = []
         for w, judge in zip(rows, judged, strict=True):
@@ -252,6 +233,14 @@ class Partition:
                 stopped.add(key)
             out.append(Ahead(own, verdict, finished))
         return out
+
+    def _stash(self, kind: Kind, close: int) -> dict[int, dict[str, Any]]:
+        """The close's windows this partition was given, by position (a new close
+        forgets the last one's)."""
+        if close != self._close:
+            self._just_closed, self._close = {}, close
+            self._windows = {"principal": {}, "bucket": {}}
+        return self._windows[kind]
 
     def _own(self, scorer: Scorer, w: dict[str, Any], x: dict[str, float]) -> OwnScore:
         """The window against its key's own baseline (``Scorer.own``)."""
@@ -379,6 +368,20 @@ class Partition:
         this way)."""
         return [self.routine(q, remember=False) for q in questions]
 
+    def take_stats(self) -> PartitionStats:
+        """What it counted since the last call."""
+        stats, self.stats = self.stats, PartitionStats()
+        return stats
+
+    def export(self) -> DetectorState:
+        """Its share of the state (for a checkpoint)."""
+        return self.state
+
+    def gather(self, state: DetectorState) -> DetectorState:
+        """In the engine's process the partition shares the engine's state: it is whole."""
+        assert state is self.state, "a partition in the engine's process shares its state"
+        return state
+
     def newest(self) -> datetime | None:
         """The latest window any of its principals was seen in."""
         return max((p.last_seen for p in self.state.profiles.values()), default=None)
@@ -455,60 +458,3 @@ class Partitions(Protocol):
     def gather(self, state: DetectorState) -> DetectorState:
         """``state`` (what spans principals) with every partition's principals: the whole
         state a checkpoint saves."""
-
-
-class LocalPartitions:
-    """One partition in this process, sharing the engine's own state object."""
-
-    def __init__(self, state: DetectorState, spec: ModelSpec, settings: Settings) -> None:
-        self.partition = Partition(state, spec, settings)
-
-    def configure(self, settings: Settings) -> None:
-        self.partition.configure(settings)
-
-    def run_ahead(
-        self,
-        kind: Kind,
-        close: int,
-        windows: Windows,
-        positions: list[int],
-        judged: list[bool],
-        peer_peaks: dict[str, dict[str, float]],
-    ) -> list[Ahead | None]:
-        return self.partition.run_ahead(kind, close, windows, positions, judged, peer_peaks)
-
-    def judge(
-        self,
-        kind: Kind,
-        close: int,
-        positions: list[int],
-        deviations: list[list[Deviation]],
-        judged: list[bool],
-    ) -> list[Judged]:
-        return self.partition.judge(kind, close, positions, deviations, judged)
-
-    def finish(self, close: int, position: int, suppressed: bool) -> None:
-        self.partition.finish(close, position, suppressed)
-
-    def routine(self, q: Habit) -> bool:
-        return self.partition.routine(q)
-
-    def routines(self, questions: list[Habit]) -> list[bool]:
-        return self.partition.routines(questions)
-
-    def remember(self, q: Habit) -> None:
-        self.partition.remember(q)
-
-    def newest(self) -> datetime | None:
-        return self.partition.newest()
-
-    def expire(self, now: datetime, expiry_days: int, idle_days: int) -> None:
-        self.partition.expire(now, expiry_days, idle_days)
-
-    def take_stats(self) -> PartitionStats:
-        stats, self.partition.stats = self.partition.stats, PartitionStats()
-        return stats
-
-    def gather(self, state: DetectorState) -> DetectorState:
-        assert state is self.partition.state, "a local partition shares the engine's state"
-        return state

@@ -53,13 +53,7 @@ class PartitionShard:
             raise PartitionLost("this shard holds no state (its actor was restarted)")
         for op, *op_args in queued:
             getattr(p, op)(*op_args)
-        result = getattr(p, method)(*args) if method else None
-        stats, p.stats = p.stats, PartitionStats()
-        return result, stats
-
-    def export(self) -> DetectorState:
-        assert self.partition is not None
-        return self.partition.state
+        return getattr(p, method)(*args), p.take_stats()
 
 
 class ShardedPartitions:
@@ -241,10 +235,7 @@ class ShardedPartitions:
 
     def gather(self, state: DetectorState) -> DetectorState:
         """The whole state: ``state`` (what spans principals) with every shard's share."""
-        self._call_all("")  # their queues applied first
-        shares: list[DetectorState] = self._collect(
-            [self._submit(a, "export") for a in self.shards]
-        )
+        shares: list[DetectorState] = list(self._call_all("export").values())
         scorer, buckets = state.scorer, state.bucket_scorer
         assert scorer is not None and buckets is not None
         whole = replace(

@@ -19,7 +19,7 @@ from detector.lake import read_events
 from detector.lakes import open_lake
 from detector.partition import (
     VIRTUAL_PARTITIONS,
-    LocalPartitions,
+    Partition,
     PartitionLost,
     team_of,
     virtual_partition,
@@ -117,7 +117,7 @@ def test_a_lost_shard_rolls_detection_back_and_the_alerts_are_the_same(tmp_path:
         run.finish("b3")
         return run, sorted(a.alert_id for a in run.signals())
 
-    _, reference = detect(LocalPartitions, "one")
+    _, reference = detect(Partition, "one")
     factory, calls = shards_losing_state(after_calls=3)
     run, alerts = detect(factory, "lost")
     assert calls[0] > 3 and run.rollbacks == 1  # it was lost, and rolled back once
